@@ -1,0 +1,22 @@
+/**
+ * The realtime channel: hands a frame to whichever gateway holds the recipient's sockets, by a
+ * signal on the recipient's bus subject. "sent" means handed to the gateways; "delivered" comes
+ * later, from the client's `ack`.
+ */
+import { type Bus, subjects } from '../../src/bus/port.js';
+import { messageFrame } from '../../src/exchange/message.js';
+import type { Channel, DeliveryResult } from '../port.js';
+
+export function createRealtimeChannel(bus: Bus): Channel {
+  return {
+    name: 'realtime',
+    async deliver(batch) {
+      const frame = batch[0] ? messageFrame(batch[0].message) : undefined;
+      return batch.map((delivery): DeliveryResult => {
+        bus.emit(subjects.userFrames(delivery.recipient.uid), delivery.message === batch[0]?.message ? frame : messageFrame(delivery.message));
+        return { type: 'sent' };
+      });
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Scheduler port: work that must happen later — scheduled sends, fallback steps, retries.
+ *
+ * Contract (test/contract/scheduler.contract.ts):
+ *  - `schedule` resolves once the job is durable: it fires after a crash and restart.
+ *  - Jobs are identified by `id`; scheduling an existing id replaces it (same id, new time or payload).
+ *  - A job fires at or after `runAt`, once per successful handler run (at-least-once: a crash
+ *    during the handler fires it again). A handler that throws is retried with backoff.
+ *  - `cancel` of a job that has not fired prevents it; true when a job was removed.
+ *  - Handlers are registered per `kind` before `start`; jobs of a kind nobody handles wait.
+ */
+export interface Job<P = unknown> {
+  id: string;
+  kind: string;
+  runAt: number;
+  payload: P;
+}
+
+export type JobHandler<P = unknown> = (job: Job<P>) => Promise<void>;
+
+export interface Scheduler {
+  schedule<P>(job: Job<P>): Promise<void>;
+  cancel(id: string): Promise<boolean>;
+  handle<P>(kind: string, handler: JobHandler<P>): void;
+  /** Begins firing due jobs. */
+  start(): Promise<void>;
+  /** Stops firing; in-flight handlers finish first. */
+  stop(): Promise<void>;
+  /** Jobs waiting to fire (for metrics). */
+  pending(): Promise<number>;
+}

@@ -1,0 +1,12 @@
+/** What the REST routes need: the pipeline's ports plus API-only collaborators. */
+import type { TicketIssuer } from '../auth/tickets.js';
+import type { PipelineDeps } from '../pipeline/deps.js';
+
+export interface ApiDeps extends PipelineDeps {
+  tickets: TicketIssuer;
+  vapidPublicKey: string;
+  /** Whether an email template of that name exists (unknown names are a 400 at send time). */
+  hasEmailTemplate(name: string): boolean;
+  /** Per dependency: "ok" or what is wrong. */
+  health(): Promise<Record<string, string>>;
+}

@@ -1,0 +1,47 @@
+/** RFC 9457 problem+json bodies from ProblemErrors (and a safe 500 for anything else). */
+import { randomUUID } from 'node:crypto';
+import { PROBLEM_CODES, type ProblemCode, ProblemError } from '../errors.js';
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ProblemCode;
+  errors?: Array<{ path: string; message: string }>;
+  errorId?: string;
+}
+
+export const PROBLEM_TYPE_BASE = 'https://herald.dev/problems/';
+
+export function problemOf(error: unknown): { body: ProblemBody; headers: Record<string, string>; internal?: unknown } {
+  if (error instanceof ProblemError) {
+    const headers: Record<string, string> = {};
+    if (error.extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.extra.retryAfterSeconds);
+    if (error.extra.allow) headers.allow = error.extra.allow.join(', ');
+    return {
+      body: {
+        type: PROBLEM_TYPE_BASE + error.code.toLowerCase().replace(/_/g, '-'),
+        title: PROBLEM_CODES[error.code].title,
+        status: error.status,
+        detail: error.message,
+        code: error.code,
+        ...(error.extra.errors ? { errors: error.extra.errors } : {}),
+      },
+      headers,
+    };
+  }
+  const errorId = randomUUID();
+  return {
+    body: {
+      type: `${PROBLEM_TYPE_BASE}herald-internal`,
+      title: PROBLEM_CODES.HERALD_INTERNAL.title,
+      status: 500,
+      detail: `unexpected error; quote errorId ${errorId} to the operator`,
+      code: 'HERALD_INTERNAL',
+      errorId,
+    },
+    headers: {},
+    internal: error,
+  };
+}

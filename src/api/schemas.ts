@@ -1,0 +1,168 @@
+/**
+ * The request schemas of API v1 (see ../shared/API.md). They validate requests and are
+ * exported as the OpenAPI 3.1 document at GET /openapi.json. Objects are strict: an unknown
+ * field is an error that names it, so a misspelt option never silently does nothing.
+ */
+import { z } from 'zod';
+import { LIMITS, UID_PATTERN } from '../exchange/limits.js';
+import { CHANNELS, URGENCIES } from '../exchange/types.js';
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+export const uid = z.string().regex(UID_PATTERN, 'must be 1-128 printable characters without spaces');
+export const messageId = z.uuid({ message: 'must be a message id (UUID)' });
+const channel = z.enum(CHANNELS);
+const scalar = z.union([z.string().max(256), z.number(), z.boolean()]);
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Europe/Paris');
+
+export const messageOptions = z
+  .strictObject({
+    data: z
+      .record(z.string(), z.unknown())
+      .refine((d) => jsonBytes(d) <= LIMITS.dataBytes, `must serialise to at most ${LIMITS.dataBytes} bytes`)
+      .optional(),
+    title: z.string().min(1).max(LIMITS.titleLength).optional(),
+    urgency: z.enum(URGENCIES).optional(),
+    channels: z
+      .array(channel)
+      .min(1)
+      .max(LIMITS.channelsPerMessage)
+      .refine((list) => new Set(list).size === list.length, 'must not repeat a channel')
+      .optional(),
+    ttl: z.number().int().min(0).max(LIMITS.maxTtl).optional(),
+    at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).optional(),
+    delay: z.number().int().min(0).max(LIMITS.maxDelay).optional(),
+    topic: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 URL-safe base64 characters')
+      .optional(),
+    link: z.url().max(LIMITS.linkLength).optional(),
+    category: z.string().min(1).max(LIMITS.categoryLength).optional(),
+    idempotencyKey: z.string().min(1).max(LIMITS.idempotencyKeyLength).optional(),
+    email: z
+      .strictObject({
+        subject: z.string().min(1).max(LIMITS.titleLength).optional(),
+        template: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a template name')
+          .optional(),
+        vars: z
+          .record(z.string(), z.unknown())
+          .refine((v) => jsonBytes(v) <= LIMITS.dataBytes, `must serialise to at most ${LIMITS.dataBytes} bytes`)
+          .optional(),
+      })
+      .optional(),
+    sms: z.strictObject({ text: z.string().min(1).max(1600) }).optional(),
+  })
+  .refine((o) => o.at === undefined || o.delay === undefined, { message: 'give at or delay, not both', path: ['delay'] });
+
+export type MessageOptionsInput = z.output<typeof messageOptions>;
+
+const msg = z.string().min(1).max(LIMITS.msgLength);
+
+export const sendBody = z.strictObject({ msg, uid, opts: messageOptions.optional() });
+
+export const audience = z
+  .strictObject({
+    where: z.record(z.string().min(1).max(64), z.union([scalar, z.array(scalar).min(1).max(100)])).optional(),
+    has: z.enum(['ios', 'android', 'web', 'email', 'phone']).optional(),
+    online: z.boolean().optional(),
+  })
+  .refine((a) => a.where !== undefined || a.has !== undefined || a.online !== undefined, 'must give at least one of where, has, online');
+
+export const multicastBody = z
+  .strictObject({
+    msg,
+    uids: z.array(uid).min(1).max(LIMITS.uidsPerMulticast).optional(),
+    audience: audience.optional(),
+    opts: messageOptions.optional(),
+  })
+  .refine((b) => (b.uids === undefined) !== (b.audience === undefined), { message: 'give uids or audience, exactly one', path: ['uids'] });
+
+export const broadcastBody = z.strictObject({ msg, opts: messageOptions.optional() });
+
+const base64url = z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
+
+export const webPushSubscription = z.strictObject({
+  endpoint: z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(LIMITS.endpointLength),
+  expirationTime: z.number().int().nonnegative().nullable().optional(),
+  keys: z.strictObject({
+    p256dh: base64url.min(80).max(100),
+    auth: base64url.min(16).max(32),
+  }),
+});
+
+export const nativeDevice = z.discriminatedUnion('os', [
+  z.strictObject({ os: z.literal('ios'), token: z.string().regex(/^[0-9a-fA-F]{64,200}$/, 'must be a hex APNs device token') }),
+  z.strictObject({ os: z.literal('android'), token: z.string().regex(/^[\w:.-]{20,4096}$/, 'must be an FCM registration token') }),
+]);
+
+export const userBody = z.strictObject({
+  email: z.email().max(254).optional(),
+  phone: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +33612345678')
+    .optional(),
+  locale: z
+    .string()
+    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a BCP 47 language tag')
+    .optional(),
+  timezone: timezone.optional(),
+  attributes: z
+    .record(z.string().min(1).max(64), z.union([scalar, z.array(scalar).max(100)]))
+    .refine((a) => jsonBytes(a) <= LIMITS.attributesBytes, `must serialise to at most ${LIMITS.attributesBytes} bytes`)
+    .optional(),
+});
+
+export const preferencesBody = z.strictObject({
+  channels: z.partialRecord(channel, z.boolean()).optional(),
+  categories: z
+    .record(z.string().min(1).max(LIMITS.categoryLength), z.strictObject({ enabled: z.boolean() }))
+    .refine((c) => Object.keys(c).length <= 100, 'at most 100 categories')
+    .optional(),
+  quietHours: z.strictObject({ start: hhmm, end: hhmm }).nullable().optional(),
+});
+
+export const receiptsBody = z.strictObject({
+  ids: z.array(messageId).min(1).max(LIMITS.idsPerReceipt),
+  state: z.enum(['delivered', 'read', 'clicked']),
+  channel: z.enum([...CHANNELS, 'inbox']).optional(),
+});
+
+const limit = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(LIMITS.pageLimit)).optional();
+
+export const inboxQuery = z.strictObject({
+  limit,
+  since: messageId.optional(),
+  state: z.enum(['unread', 'all']).optional(),
+  cursor: messageId.optional(),
+});
+
+const epochOrIso = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date-time')
+  .transform((v) => Date.parse(v));
+
+export const searchQuery = z.strictObject({
+  q: z.string().min(1).max(256),
+  from: epochOrIso.optional(),
+  to: epochOrIso.optional(),
+  uid: uid.optional(),
+  limit,
+  cursor: messageId.optional(),
+});
+
+export const reportQuery = z.strictObject({
+  from: epochOrIso.optional(),
+  to: epochOrIso.optional(),
+  groupBy: z.enum(['channel', 'urgency', 'state']).optional(),
+});

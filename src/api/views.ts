@@ -1,0 +1,42 @@
+/** How stored records look in API responses (times as ISO 8601, absent values as null). */
+import type { InboxItem, Message, Receipt, User } from '../exchange/types.js';
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export const messageView = (message: Message) => ({
+  id: message.id,
+  msg: message.msg,
+  title: message.title ?? null,
+  data: message.data ?? null,
+  urgency: message.urgency,
+  link: message.link ?? null,
+  topic: message.topic ?? null,
+  category: message.category ?? null,
+  createdAt: iso(message.createdAt),
+  ...(message.notBefore !== undefined ? { scheduledFor: iso(message.notBefore) } : {}),
+  ...(message.expiresAt !== undefined ? { expiresAt: iso(message.expiresAt) } : {}),
+});
+
+export const inboxView = (item: InboxItem) => ({
+  ...messageView(item.message),
+  state: { delivered: iso(item.deliveredAt), read: iso(item.readAt) },
+});
+
+export const receiptView = (receipt: Receipt) => ({
+  uid: receipt.uid,
+  channel: receipt.channel,
+  state: receipt.state,
+  reason: receipt.reason ?? null,
+  at: iso(receipt.at),
+});
+
+export const userView = (user: User) => ({
+  uid: user.uid,
+  email: user.email ?? null,
+  phone: user.phone ?? null,
+  locale: user.locale ?? null,
+  timezone: user.timezone ?? null,
+  attributes: user.attributes,
+  createdAt: iso(user.createdAt),
+  updatedAt: iso(user.updatedAt),
+});

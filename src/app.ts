@@ -1,0 +1,157 @@
+/**
+ * The composition root: builds one Herald process from its configuration. This is the only
+ * file that chooses adapters; everything else receives ports.
+ *
+ * Embedded mode (the default, and the only one so far): SQLite stores, search and scheduler in
+ * `<dataDir>/herald.db`, the in-process bus and presence, email to an outbox folder or SMTP.
+ */
+
+import uWS from 'uWebSockets.js';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createChannels } from '../channels/registry.js';
+import { createEmbeddedScheduler } from '../schedulers/embedded/scheduler.js';
+import type { ApiDeps } from './api/deps.js';
+import { mountHttpRoutes } from './api/http-server.js';
+import { deviceRoutes } from './api/routes/devices.js';
+import { messageRoutes } from './api/routes/messages.js';
+import { operationRoutes } from './api/routes/operations.js';
+import { sendingRoutes } from './api/routes/sending.js';
+import { userRoutes } from './api/routes/users.js';
+import { loadSecrets } from './auth/secrets.js';
+import { createTickets } from './auth/tickets.js';
+import { createTokenVerifier } from './auth/tokens.js';
+import { createMemoryBus } from './bus/memory.js';
+import type { Config } from './config.js';
+import { mountGateway } from './gateway/gateway.js';
+import { createMemoryPresence } from './gateway/memory-presence.js';
+import { createLogger, type Logger } from './observability/log.js';
+import { createMetrics } from './observability/metrics.js';
+import { recordClientReceipts } from './pipeline/client-receipts.js';
+import { startDeliveryWorkers } from './pipeline/delivery.js';
+import type { PipelineDeps } from './pipeline/deps.js';
+import { handleScheduledSends, recoverUnfinishedWork } from './pipeline/recovery.js';
+import { startTriage } from './pipeline/triage.js';
+import { createSqliteSearch } from './search/sqlite.js';
+import { migrate, openDatabase } from './store/sqlite/database.js';
+import { createSqliteStores } from './store/sqlite/index.js';
+
+export interface Herald {
+  /** The port actually listened on (useful with HERALD_PORT=0). */
+  port: number;
+  url: string;
+  log: Logger;
+  /** Graceful stop: refuse new requests, drain in-flight ones, close sockets with 1001, stop workers. */
+  stop(): Promise<void>;
+}
+
+/** Users seen by this process: `ensure` is written once per user, not once per request. */
+const KNOWN_USERS_LIMIT = 100_000;
+
+export async function startHerald(config: Config, options: { log?: Logger } = {}): Promise<Herald> {
+  const log = options.log ?? createLogger(config.logLevel);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const secrets = loadSecrets(config.dataDir, {
+    ...(config.jwtSecret ? { jwtSecret: config.jwtSecret } : {}),
+    ...(config.vapidPublicKey ? { vapidPublicKey: config.vapidPublicKey } : {}),
+    ...(config.vapidPrivateKey ? { vapidPrivateKey: config.vapidPrivateKey } : {}),
+  });
+
+  const db = openDatabase(path.join(config.dataDir, 'herald.db'));
+  migrate(db);
+  const stores = createSqliteStores(db);
+  const search = createSqliteSearch(db);
+  const scheduler = createEmbeddedScheduler(db);
+  const bus = createMemoryBus();
+  const presence = createMemoryPresence();
+  const metrics = createMetrics();
+  const channels = createChannels(config, bus, log);
+  for (const [name, reason] of channels.disabled) log.info({ channel: name, reason }, 'channel disabled');
+
+  const deps: PipelineDeps = { stores, bus, search, scheduler, presence, channels: channels.enabled, log, metrics, now: Date.now };
+  const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl);
+  const apiDeps: ApiDeps = {
+    ...deps,
+    tickets,
+    vapidPublicKey: secrets.vapid.publicKey,
+    hasEmailTemplate: (name) => channels.email.hasTemplate(name),
+    async health() {
+      const checks: Record<string, string> = {
+        store: (await stores.healthy()) ? 'ok' : 'unavailable',
+        bus: (await bus.healthy()) ? 'ok' : 'unavailable',
+        search: (await search.healthy()) ? 'ok' : 'unavailable',
+      };
+      for (const name of channels.enabled.keys()) checks[`channel:${name}`] = 'ok';
+      for (const name of channels.disabled.keys()) checks[`channel:${name}`] = 'disabled';
+      return checks;
+    },
+  };
+
+  const app = uWS.App();
+  const knownUsers = new Set<string>();
+  const http = mountHttpRoutes(app, {
+    routes: [...operationRoutes(apiDeps), ...sendingRoutes(apiDeps), ...deviceRoutes(apiDeps), ...userRoutes(apiDeps), ...messageRoutes(apiDeps)],
+    verifier: await createTokenVerifier(config, secrets.jwtSecret),
+    bodyLimit: config.bodyLimit,
+    log,
+    metrics,
+    async onCaller(caller) {
+      if (knownUsers.has(caller.uid)) return;
+      await stores.users.ensure(caller.uid, Date.now());
+      if (knownUsers.size >= KNOWN_USERS_LIMIT) knownUsers.clear();
+      knownUsers.add(caller.uid);
+    },
+  });
+  const gateway = mountGateway({
+    app,
+    holderId: randomUUID(),
+    tickets,
+    bus,
+    presence,
+    stores,
+    log,
+    metrics,
+    maxBackpressure: config.wsMaxBackpressure,
+    idleTimeoutSeconds: config.wsIdleTimeout,
+    presenceTtlMs: config.presenceTtl * 1000,
+    onReceipts: async (uid, ids, state) => {
+      await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now());
+    },
+  });
+  metrics.observe({ queueDepths: () => bus.depths(), liveSockets: () => gateway.liveSockets(), scheduledJobs: () => scheduler.pending() });
+
+  const workers = [...startTriage(deps), ...startDeliveryWorkers(deps)];
+  handleScheduledSends(deps);
+  await recoverUnfinishedWork(deps);
+  await scheduler.start();
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (socket) =>
+      socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port} (HERALD_HOST / HERALD_PORT)`)),
+    );
+  });
+  const port = uWS.us_socket_local_port(listenSocket);
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ port, dataDir: config.dataDir, channels: [...channels.enabled.keys()] }, 'herald listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      http.stopAccepting();
+      uWS.us_listen_socket_close(listenSocket);
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGrace * 1000).unref());
+      await Promise.race([http.drained(), grace]);
+      gateway.close();
+      for (const worker of workers) worker.unsubscribe();
+      await Promise.race([Promise.all([bus.close(), scheduler.stop()]), grace]);
+      for (const channel of channels.enabled.values()) await channel.close();
+      await presence.close();
+      await search.close();
+      await stores.close();
+      // The adapters share one database handle; it is closed once, after everything that uses it.
+      db.close();
+      log.info('herald stopped');
+    })());
+  return { port, url, log, stop };
+}

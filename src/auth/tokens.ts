@@ -1,0 +1,89 @@
+/**
+ * API tokens: verifying the caller's JWT (jose) and minting development tokens.
+ *
+ * HS256 with a shared secret by default; RS256/ES256 with an SPKI public key or a JWKS URL.
+ * `iss` and `aud` are checked when configured. A token is admin when its admin claim
+ * (HERALD_ADMIN_CLAIM, `role=admin` by default) holds the value, or is an array containing it.
+ */
+import fs from 'node:fs';
+import { createRemoteJWKSet, importSPKI, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Config } from '../config.js';
+import { ProblemError } from '../errors.js';
+import { UID_PATTERN } from '../exchange/limits.js';
+
+export interface Caller {
+  uid: string;
+  admin: boolean;
+}
+
+export interface TokenVerifier {
+  /** Resolves the caller, or rejects with a 401 ProblemError that says why. */
+  verify(token: string): Promise<Caller>;
+}
+
+type AdminClaim = { name: string; value: string };
+
+export const parseAdminClaim = (setting: string): AdminClaim => {
+  const at = setting.indexOf('=');
+  return { name: setting.slice(0, at), value: setting.slice(at + 1) };
+};
+
+const holdsAdmin = (payload: JWTPayload, claim: AdminClaim): boolean => {
+  const held = payload[claim.name];
+  return held === claim.value || (Array.isArray(held) && held.includes(claim.value));
+};
+
+export async function createTokenVerifier(config: Config, hsSecret: string): Promise<TokenVerifier> {
+  const claim = parseAdminClaim(config.adminClaim);
+  const options = {
+    algorithms: [config.jwtAlgorithm],
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  };
+  let key: Uint8Array | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
+  if (config.jwtAlgorithm === 'HS256') key = new TextEncoder().encode(hsSecret);
+  else if (config.jwtJwksUrl) key = createRemoteJWKSet(new URL(config.jwtJwksUrl));
+  else {
+    const pem = (config.jwtPublicKey ?? '').includes('BEGIN') ? (config.jwtPublicKey ?? '') : fs.readFileSync(config.jwtPublicKey ?? '', 'utf8');
+    key = await importSPKI(pem, config.jwtAlgorithm);
+  }
+
+  return {
+    async verify(token) {
+      let payload: JWTPayload;
+      try {
+        payload = typeof key === 'function' ? (await jwtVerify(token, key, options)).payload : (await jwtVerify(token, key, options)).payload;
+      } catch (error) {
+        throw new ProblemError('HERALD_UNAUTHORIZED', describeJoseError(error), {}, { cause: error });
+      }
+      if (typeof payload.sub !== 'string' || !UID_PATTERN.test(payload.sub)) {
+        throw new ProblemError('HERALD_UNAUTHORIZED', 'token has no valid sub (user id)');
+      }
+      return { uid: payload.sub, admin: holdsAdmin(payload, claim) };
+    },
+  };
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'token expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `token claim "${error.claim}" is not accepted`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm is not accepted';
+  return 'token is malformed or cannot be verified';
+}
+
+/** Mints an HS256 API token (for `herald token`, tests and benchmarks). */
+export async function mintToken(
+  secret: string,
+  options: { sub: string; admin?: boolean; ttlSeconds?: number; adminClaim?: string; issuer?: string; audience?: string },
+): Promise<string> {
+  const claim = parseAdminClaim(options.adminClaim ?? 'role=admin');
+  const jwt = new SignJWT(options.admin ? { [claim.name]: claim.value } : {})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.ttlSeconds ?? 3600));
+  if (options.issuer) jwt.setIssuer(options.issuer);
+  if (options.audience) jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,70 @@
+/**
+ * Bus port: how Herald's processes hand work to each other.
+ *
+ * Two kinds of traffic travel on it:
+ *  - **work** (`publish` / `consume`): at-least-once, load-balanced across the consumers of a
+ *    group. A handler that resolves acknowledges its message; one that throws has it redelivered
+ *    after a backoff, up to `maxDeliver` attempts, after which it goes to `herald.dead.<subject>`.
+ *    Work subjects: `herald.accepted.<urgency>`, `herald.deliver.<channel>`.
+ *  - **signals** (`emit` / `subscribe`): fire-and-forget fan-out to every current subscriber, for
+ *    realtime routing (`herald.rt.user.<uid>`, `herald.rt.broadcast`) and cache invalidation.
+ *    A signal with no subscriber is dropped; nothing is stored.
+ *
+ * Adapters never leak into this contract: connection handling, stream names, consumer config
+ * and serialisation are each adapter's own business. Payloads are JSON-serialisable values.
+ *
+ * Errors: `publish` rejects with `BusUnavailableError` when the bus cannot take responsibility
+ * for the message (the API then answers 503 rather than accepting what it cannot make durable).
+ */
+export interface Bus {
+  /** Resolves once the bus has taken responsibility for delivering `data` to a consumer group. */
+  publish(subject: string, data: unknown): Promise<void>;
+  /** Starts a consumer in `group`; every message of `subject` goes to exactly one member of the group at a time. */
+  consume<T>(subject: string, group: string, handler: WorkHandler<T>, options?: ConsumeOptions): Subscription;
+  /** Sends a signal to every current subscriber of `subject`. */
+  emit(subject: string, data: unknown): void;
+  subscribe<T>(subject: string, handler: (data: T) => void): Subscription;
+  /** True when the bus can accept work now. */
+  healthy(): Promise<boolean>;
+  /** Stops consumers (in-flight handlers finish first) and releases connections. */
+  close(): Promise<void>;
+}
+
+export interface WorkMessage<T> {
+  subject: string;
+  data: T;
+  /** 1 on first delivery, incremented on each redelivery. */
+  attempt: number;
+}
+
+export type WorkHandler<T> = (message: WorkMessage<T>) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Handlers of this consumer running at once. Default 1. */
+  concurrency?: number;
+  /** Attempts before the message is dead-lettered. Default 5. */
+  maxDeliver?: number;
+  /** Delay before redelivery n (1-based). Default: 250 ms × 2^(n-1), at most 30 s. */
+  backoff?: (attempt: number) => number;
+}
+
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+export const DEFAULT_MAX_DELIVER = 5;
+export const defaultBackoff = (attempt: number): number => Math.min(30_000, 250 * 2 ** (attempt - 1));
+
+export const subjects = {
+  accepted: (urgency: string) => `herald.accepted.${urgency}`,
+  deliver: (channel: string) => `herald.deliver.${channel}`,
+  dead: (subject: string) => `herald.dead.${subject}`,
+  /** uids may hold any printable character; subjects may not, so the uid is base64url-encoded. */
+  userFrames: (uid: string) => `herald.rt.user.${Buffer.from(uid).toString('base64url')}`,
+  broadcastFrames: 'herald.rt.broadcast',
+  preferencesChanged: 'herald.preferences.changed',
+} as const;
+
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
+}

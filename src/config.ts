@@ -1,0 +1,120 @@
+/**
+ * One typed, validated configuration. Every setting has an environment variable and a default;
+ * with none set, Herald runs embedded (SQLite, in-process bus, embedded scheduler, email to an
+ * outbox folder). Bad configuration stops start-up with a message naming the variable.
+ *
+ * The table in README.md is generated from SETTINGS (see `herald serve --help`).
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z.string().min(1).optional();
+
+/** Each setting: its variable, default (as the text a user would type), meaning and schema. */
+export const SETTINGS = {
+  port: { env: 'HERALD_PORT', default: '8080', doc: 'HTTP and WebSocket port (0 picks a free one)', schema: port },
+  host: { env: 'HERALD_HOST', default: '0.0.0.0', doc: 'Interface to listen on', schema: z.string().min(1) },
+  dataDir: { env: 'HERALD_DATA_DIR', default: './data', doc: 'Embedded data: SQLite database, generated secrets, email outbox', schema: z.string().min(1) },
+  logLevel: {
+    env: 'HERALD_LOG_LEVEL',
+    default: 'info',
+    doc: 'pino log level: fatal, error, warn, info, debug, trace, silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  },
+  bodyLimit: { env: 'HERALD_BODY_LIMIT', default: '65536', doc: 'Largest request body in bytes; larger ones get 413', schema: positiveInt },
+  jwtSecret: {
+    env: 'HERALD_JWT_SECRET',
+    default: '',
+    doc: 'HS256 secret for API tokens; generated and kept in the data dir when unset',
+    schema: optionalString,
+  },
+  jwtAlgorithm: { env: 'HERALD_JWT_ALGORITHM', default: 'HS256', doc: 'HS256, RS256 or ES256', schema: z.enum(['HS256', 'RS256', 'ES256']) },
+  jwtPublicKey: { env: 'HERALD_JWT_PUBLIC_KEY', default: '', doc: 'RS256/ES256: SPKI PEM public key, or a path to one', schema: optionalString },
+  jwtJwksUrl: { env: 'HERALD_JWT_JWKS_URL', default: '', doc: 'RS256/ES256: JWKS URL to fetch verification keys from', schema: z.string().url().optional() },
+  jwtIssuer: { env: 'HERALD_JWT_ISSUER', default: '', doc: 'Required `iss` of API tokens, when set', schema: optionalString },
+  jwtAudience: { env: 'HERALD_JWT_AUDIENCE', default: '', doc: 'Required `aud` of API tokens, when set', schema: optionalString },
+  adminClaim: {
+    env: 'HERALD_ADMIN_CLAIM',
+    default: 'role=admin',
+    doc: 'Claim that makes a token admin, as name=value (the claim may also be an array holding the value)',
+    schema: z.string().regex(/^[^=]+=.+$/, 'expected name=value'),
+  },
+  wsTicketTtl: { env: 'HERALD_WS_TICKET_TTL', default: '60', doc: 'Seconds a WebSocket ticket from /api/v1/ws/token stays valid', schema: positiveInt },
+  wsMaxBackpressure: {
+    env: 'HERALD_WS_MAX_BACKPRESSURE',
+    default: '1048576',
+    doc: 'Bytes buffered for a socket that does not read before it is closed',
+    schema: positiveInt,
+  },
+  wsIdleTimeout: {
+    env: 'HERALD_WS_IDLE_TIMEOUT',
+    default: '120',
+    doc: 'Seconds without any frame before a socket is closed (clients ping to check in)',
+    schema: z.coerce.number().int().min(8).max(960),
+  },
+  presenceTtl: { env: 'HERALD_PRESENCE_TTL', default: '150', doc: 'Seconds a user stays online after the last check-in of a live socket', schema: positiveInt },
+  smtpUrl: {
+    env: 'HERALD_SMTP_URL',
+    default: '',
+    doc: 'SMTP server (smtp:// or smtps://); unset writes .eml files to $HERALD_DATA_DIR/outbox',
+    schema: z.string().url().optional(),
+  },
+  emailFrom: { env: 'HERALD_EMAIL_FROM', default: 'Herald <herald@localhost>', doc: 'From address of emails', schema: z.string().min(3) },
+  templatesDir: {
+    env: 'HERALD_TEMPLATES_DIR',
+    default: '',
+    doc: 'Folder of email templates (NAME.html.hbs, NAME.txt.hbs, NAME.subject.hbs); built-in ones are used when unset',
+    schema: optionalString,
+  },
+  vapidPublicKey: {
+    env: 'HERALD_VAPID_PUBLIC_KEY',
+    default: '',
+    doc: 'VAPID public key (base64url); generated and kept in the data dir when unset',
+    schema: optionalString,
+  },
+  vapidPrivateKey: {
+    env: 'HERALD_VAPID_PRIVATE_KEY',
+    default: '',
+    doc: 'VAPID private key (base64url); set together with the public key',
+    schema: optionalString,
+  },
+  vapidSubject: {
+    env: 'HERALD_VAPID_SUBJECT',
+    default: 'mailto:herald@localhost',
+    doc: 'VAPID subject: a mailto: or https: contact',
+    schema: z.string().regex(/^(mailto:|https:)/, 'expected mailto: or https:'),
+  },
+  shutdownGrace: { env: 'HERALD_SHUTDOWN_GRACE', default: '10', doc: 'Seconds SIGTERM waits for in-flight work to drain', schema: positiveInt },
+} as const;
+
+type Settings = typeof SETTINGS;
+export type Config = { -readonly [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the configuration from `env`; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(SETTINGS)) {
+    const raw = env[setting.env];
+    const text = raw === undefined || raw === '' ? setting.default : raw;
+    const parsed = (setting.schema as z.ZodType).safeParse(text === '' ? undefined : text);
+    if (parsed.success) config[key] = parsed.data;
+    else problems.push(`${setting.env}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join(', ')}`);
+  }
+  const result = config as Config;
+  if (result.jwtAlgorithm !== 'HS256' && !result.jwtPublicKey && !result.jwtJwksUrl) {
+    problems.push(`HERALD_JWT_ALGORITHM=${result.jwtAlgorithm} needs HERALD_JWT_PUBLIC_KEY or HERALD_JWT_JWKS_URL`);
+  }
+  if (Boolean(result.vapidPublicKey) !== Boolean(result.vapidPrivateKey)) {
+    problems.push('HERALD_VAPID_PUBLIC_KEY and HERALD_VAPID_PRIVATE_KEY must be set together');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  result.dataDir = path.resolve(result.dataDir);
+  return result;
+}

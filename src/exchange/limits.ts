@@ -1,0 +1,27 @@
+/** Bounds on everything a client can send, shared by validation and the domain. */
+export const LIMITS = {
+  uidLength: 128,
+  msgLength: 4096,
+  titleLength: 256,
+  /** Serialised `opts.data`. */
+  dataBytes: 4096,
+  uidsPerMulticast: 10_000,
+  channelsPerMessage: 6,
+  topicLength: 32,
+  linkLength: 2048,
+  categoryLength: 64,
+  idempotencyKeyLength: 128,
+  deviceTokenLength: 4096,
+  endpointLength: 2048,
+  attributesBytes: 4096,
+  idsPerReceipt: 200,
+  /** Seconds: 28 days, the longest TTL push services keep a message. */
+  maxTtl: 2_419_200,
+  /** Seconds: scheduling at most a year ahead. */
+  maxDelay: 31_536_000,
+  pageLimit: 200,
+  defaultPageLimit: 50,
+} as const;
+
+/** A uid: printable, no whitespace, bounded (it appears in URLs and bus subjects). */
+export const UID_PATTERN = /^[^\s\p{Cc}]{1,128}$/u;

@@ -1,0 +1,44 @@
+/** Builds an accepted Message from a validated request: defaults resolved, times made absolute. */
+import type { MessageOptionsInput } from '../api/schemas.js';
+import type { Message, Target } from './types.js';
+
+export function buildMessage(input: { id: string; sender: string; target: Target; msg: string; opts: MessageOptionsInput | undefined; now: number }): Message {
+  const opts = input.opts ?? {};
+  const scheduledFor = opts.at !== undefined ? Date.parse(opts.at) : opts.delay !== undefined ? input.now + opts.delay * 1000 : undefined;
+  const notBefore = scheduledFor !== undefined && scheduledFor > input.now ? scheduledFor : undefined;
+  const message: Message = {
+    id: input.id,
+    sender: input.sender,
+    target: input.target,
+    msg: input.msg,
+    urgency: opts.urgency ?? 'normal',
+    createdAt: input.now,
+  };
+  if (opts.title !== undefined) message.title = opts.title;
+  if (opts.data !== undefined) message.data = opts.data;
+  if (opts.channels !== undefined) message.channels = opts.channels;
+  if (opts.topic !== undefined) message.topic = opts.topic;
+  if (opts.link !== undefined) message.link = opts.link;
+  if (opts.category !== undefined) message.category = opts.category;
+  if (opts.email !== undefined) message.email = opts.email;
+  if (opts.sms !== undefined) message.sms = opts.sms;
+  if (notBefore !== undefined) message.notBefore = notBefore;
+  if (opts.ttl !== undefined) message.expiresAt = (notBefore ?? input.now) + opts.ttl * 1000;
+  return message;
+}
+
+export const isExpired = (message: Message, now: number): boolean => message.expiresAt !== undefined && now >= message.expiresAt;
+
+/** The frame a realtime client receives for a message (API.md, "Server → client frames"). */
+export function messageFrame(message: Message) {
+  return {
+    type: 'message' as const,
+    id: message.id,
+    msg: message.msg,
+    title: message.title ?? null,
+    data: message.data ?? null,
+    urgency: message.urgency,
+    link: message.link ?? null,
+    createdAt: new Date(message.createdAt).toISOString(),
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Triage policy: what to do with one message for one recipient, as a pure function of what is
+ * known about them. The I/O around it (reading users, presence, devices; writing the inbox,
+ * receipts and delivery work) lives in src/pipeline/triage.ts.
+ *
+ * Rules, in order:
+ *  1. An expired message goes nowhere (receipt `expired` on the inbox).
+ *  2. Every other message lands in the recipient's inbox: the inbox is the record.
+ *  3. Candidate channels are `message.channels` when given, else the default route: realtime,
+ *     and when the user is offline each push channel they have a device for.
+ *  4. A candidate is skipped, with a `suppressed` receipt naming why, when: the user switched the
+ *     channel off; the message's category is disabled; the channel is not configured in this
+ *     deployment (only when asked for explicitly); the user lacks the address (email, phone);
+ *     or quiet hours hold an intrusive channel (push, SMS) for a message below `high`.
+ *  5. Realtime goes only to a user with a live socket; offline, the message waits in the inbox
+ *     and is sent on reconnect (`since=`), without a receipt until then.
+ */
+import { inQuietHours } from './quiet-hours.js';
+import type { ChannelName, Device, Message, Preferences, User } from './types.js';
+
+export interface RecipientView {
+  uid: string;
+  user: User | undefined;
+  preferences: Preferences;
+  online: boolean;
+  devices: Device[];
+}
+
+export type PlanSkip = { channel: ChannelName | 'inbox'; state: 'suppressed' | 'expired'; reason: string };
+export type PlanDelivery = { channel: ChannelName; device?: Device };
+
+export interface DeliveryPlan {
+  inbox: boolean;
+  deliver: PlanDelivery[];
+  skipped: PlanSkip[];
+}
+
+const PUSH_CHANNEL: Record<Device['kind'], ChannelName> = { ios: 'apns', android: 'fcm', web: 'webpush' };
+const INTRUSIVE: ReadonlySet<ChannelName> = new Set(['apns', 'fcm', 'webpush', 'sms']);
+
+export function planRecipient(message: Message, recipient: RecipientView, context: { now: number; available: ReadonlySet<ChannelName> }): DeliveryPlan {
+  if (message.expiresAt !== undefined && context.now >= message.expiresAt) {
+    return { inbox: false, deliver: [], skipped: [{ channel: 'inbox', state: 'expired', reason: 'ttl' }] };
+  }
+  const plan: DeliveryPlan = { inbox: true, deliver: [], skipped: [] };
+  const explicit = message.channels !== undefined;
+  const candidates = message.channels ?? defaultRoute(recipient);
+  const categoryOff = message.category !== undefined && recipient.preferences.categories[message.category]?.enabled === false;
+  const quiet = message.urgency !== 'high' && inQuietHours(recipient.preferences, recipient.user?.timezone, context.now);
+
+  for (const channel of candidates) {
+    const skip = (reason: string) => plan.skipped.push({ channel, state: 'suppressed', reason });
+    if (!context.available.has(channel)) {
+      if (explicit) skip('channel-not-configured');
+      continue;
+    }
+    if (recipient.preferences.channels[channel] === false) skip('preference');
+    else if (categoryOff) skip(`category:${message.category}`);
+    else if (quiet && INTRUSIVE.has(channel)) skip('quiet-hours');
+    else if (channel === 'realtime') {
+      if (recipient.online) plan.deliver.push({ channel });
+    } else if (channel === 'email') {
+      if (recipient.user?.email) plan.deliver.push({ channel });
+      else skip('no-email-address');
+    } else if (channel === 'sms') {
+      if (recipient.user?.phone) plan.deliver.push({ channel });
+      else skip('no-phone-number');
+    } else {
+      const devices = recipient.devices.filter((d) => PUSH_CHANNEL[d.kind] === channel);
+      if (devices.length === 0) {
+        if (explicit) skip('no-device');
+      } else for (const device of devices) plan.deliver.push({ channel, device });
+    }
+  }
+  return plan;
+}
+
+function defaultRoute(recipient: RecipientView): ChannelName[] {
+  const route: ChannelName[] = ['realtime'];
+  if (!recipient.online) {
+    for (const kind of new Set(recipient.devices.map((d) => d.kind))) route.push(PUSH_CHANNEL[kind]);
+  }
+  return route;
+}

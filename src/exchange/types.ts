@@ -1,0 +1,108 @@
+/**
+ * The vocabulary of the exchange: messages, recipients, urgency, channels, receipts.
+ * Pure data — nothing here performs I/O or knows an adapter.
+ */
+
+/** RFC 8030 §5.3 urgency, lowest first. */
+export const URGENCIES = ['very-low', 'low', 'normal', 'high'] as const;
+export type Urgency = (typeof URGENCIES)[number];
+
+export const CHANNELS = ['realtime', 'webpush', 'apns', 'fcm', 'email', 'sms'] as const;
+export type ChannelName = (typeof CHANNELS)[number];
+
+export type DeviceKind = 'ios' | 'android' | 'web';
+
+/** Who a message is for. `everyone` and `audience` are expanded page by page, never all at once. */
+export type Target = { kind: 'user'; uid: string } | { kind: 'users'; uids: string[] } | { kind: 'audience'; audience: Audience } | { kind: 'everyone' };
+
+/** Selects users by what Herald knows of them; every given condition must hold. */
+export interface Audience {
+  where?: Record<string, string | number | boolean | Array<string | number | boolean>>;
+  has?: DeviceKind | 'email' | 'phone';
+  online?: boolean;
+}
+
+export interface EmailOptions {
+  subject?: string;
+  template?: string;
+  vars?: Record<string, unknown>;
+}
+
+/** A message as accepted: the request's content with defaults resolved and times made absolute. */
+export interface Message {
+  id: string;
+  /** uid of the sender (the token's `sub`). */
+  sender: string;
+  target: Target;
+  msg: string;
+  title?: string;
+  data?: Record<string, unknown>;
+  urgency: Urgency;
+  /** Restricts delivery to these channels; absent means "as the policy chooses". */
+  channels?: ChannelName[];
+  topic?: string;
+  link?: string;
+  category?: string;
+  email?: EmailOptions;
+  sms?: { text: string };
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** Not to be triaged before this time (scheduled send). */
+  notBefore?: number;
+  /** Not worth delivering after this time (from `ttl`). */
+  expiresAt?: number;
+}
+
+export interface User {
+  uid: string;
+  email?: string;
+  phone?: string;
+  locale?: string;
+  timezone?: string;
+  attributes: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Preferences {
+  channels: Partial<Record<ChannelName, boolean>>;
+  categories: Record<string, { enabled: boolean }>;
+  quietHours?: { start: string; end: string };
+}
+
+export const EMPTY_PREFERENCES: Preferences = Object.freeze({ channels: {}, categories: {} }) as Preferences;
+
+export type Device =
+  | { id: string; uid: string; kind: 'ios' | 'android'; token: string; createdAt: number }
+  | {
+      id: string;
+      uid: string;
+      kind: 'web';
+      /** The push service endpoint is the token of a web push subscription. */
+      token: string;
+      keys: { p256dh: string; auth: string };
+      expirationTime: number | null;
+      createdAt: number;
+    };
+
+export const RECEIPT_STATES = ['queued', 'sent', 'delivered', 'read', 'clicked', 'failed', 'expired', 'suppressed'] as const;
+export type ReceiptState = (typeof RECEIPT_STATES)[number];
+
+/** What happened to one message for one recipient on one channel. */
+export interface Receipt {
+  messageId: string;
+  uid: string;
+  channel: ChannelName | 'inbox';
+  state: ReceiptState;
+  /** Why, for failed / suppressed / expired; the provider's id for sent. */
+  reason?: string;
+  at: number;
+}
+
+/** An inbox entry: the message as its recipient sees it, with its read state. */
+export interface InboxItem {
+  message: Message;
+  uid: string;
+  deliveredAt: number | null;
+  readAt: number | null;
+}

@@ -1,0 +1,141 @@
+/**
+ * The `herald` command line: serve | token | vapid-keys | migrate, each with --help.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import webpush from 'web-push';
+import { startHerald } from './app.js';
+import { loadSecrets } from './auth/secrets.js';
+import { mintToken } from './auth/tokens.js';
+import { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
+import { migrate, openDatabase } from './store/sqlite/database.js';
+
+const USAGE = `herald — multi-channel notification exchange
+
+Usage: herald <command> [options]
+
+Commands:
+  serve        run Herald (REST API, WebSocket gateway, workers)
+  token        mint a development API token
+  vapid-keys   print a new VAPID key pair for web push
+  migrate      create or update the database schema
+
+Run "herald <command> --help" for a command's options.`;
+
+const HELP: Record<string, string> = {
+  serve: `Usage: herald serve
+
+Runs Herald with the configuration read from the environment:
+
+${Object.values(SETTINGS)
+  .map((s) => `  ${s.env.padEnd(28)} ${s.doc}${s.default ? ` (default: ${s.default})` : ''}`)
+  .join('\n')}`,
+  token: `Usage: herald token --sub <uid> [--admin] [--ttl 1h]
+
+Mints an HS256 API token signed with HERALD_JWT_SECRET, or with the secret Herald generated
+in HERALD_DATA_DIR on first start (it is generated now if Herald never ran).
+  --sub     user id (the token's sub)
+  --admin   add the admin claim (HERALD_ADMIN_CLAIM, default role=admin)
+  --ttl     lifetime: seconds, or a number with s, m, h or d (default 1h)`,
+  'vapid-keys': `Usage: herald vapid-keys
+
+Prints a new VAPID key pair as HERALD_VAPID_PUBLIC_KEY / HERALD_VAPID_PRIVATE_KEY lines.
+Without them Herald generates a pair on first start and keeps it in the data dir.`,
+  migrate: `Usage: herald migrate
+
+Creates or updates the embedded database schema in HERALD_DATA_DIR/herald.db.
+(Herald also migrates at start-up; this runs it on its own, e.g. before a deploy.)`,
+};
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text);
+  if (!match) throw new ConfigError(`--ttl "${text}": expected seconds or a number with s, m, h or d`);
+  const factor = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] ?? ''] ?? 1;
+  return Number(match[1]) * factor;
+}
+
+async function serve(config: Config) {
+  const herald = await startHerald(config);
+  process.stdout.write(`Herald listening on ${herald.url}\n`);
+  const shutdown = (signal: string) => {
+    herald.log.info({ signal }, 'shutting down');
+    herald.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        herald.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function token(config: Config, args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: { sub: { type: 'string' }, admin: { type: 'boolean', default: false }, ttl: { type: 'string', default: '1h' } },
+  });
+  if (!values.sub) throw new ConfigError('--sub is required (the user id)');
+  if (config.jwtAlgorithm !== 'HS256')
+    throw new ConfigError(`herald token mints HS256 tokens; HERALD_JWT_ALGORITHM is ${config.jwtAlgorithm}: mint tokens with your identity provider`);
+  const secret = config.jwtSecret ?? loadSecrets(config.dataDir, {}).jwtSecret;
+  process.stdout.write(
+    `${await mintToken(secret, {
+      sub: values.sub,
+      admin: values.admin,
+      ttlSeconds: parseDuration(values.ttl),
+      adminClaim: config.adminClaim,
+      ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+      ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+    })}\n`,
+  );
+}
+
+function runMigrations(config: Config) {
+  const file = path.join(config.dataDir, 'herald.db');
+  const db = openDatabase(file);
+  migrate(db);
+  db.close();
+  process.stdout.write(`schema of ${file} is up to date\n`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (!(command in HELP)) {
+    process.stderr.write(`herald: unknown command "${command}"\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${HELP[command]}\n`);
+    return;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'token':
+      return token(config, args);
+    case 'vapid-keys': {
+      const keys = webpush.generateVAPIDKeys();
+      process.stdout.write(`HERALD_VAPID_PUBLIC_KEY=${keys.publicKey}\nHERALD_VAPID_PRIVATE_KEY=${keys.privateKey}\n`);
+      return;
+    }
+    case 'migrate':
+      return runMigrations(config);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`herald: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`herald: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,21 @@
+/** The unit of delivery work on `herald.deliver.<channel>`: one message, many recipients. */
+import type { Delivery } from '../../channels/port.js';
+import type { ChannelName, Device, Message } from '../exchange/types.js';
+
+export interface DeliveryItem {
+  recipient: Delivery['recipient'];
+  device?: Device;
+  attempt: number;
+}
+
+export interface DeliveryBatch {
+  channel: ChannelName;
+  message: Message;
+  items: DeliveryItem[];
+}
+
+/** Deliveries per bus message: large enough to amortise, small enough to retry cheaply. */
+export const DELIVERY_BATCH_SIZE = 100;
+
+export const toDeliveries = (batch: DeliveryBatch): Delivery[] =>
+  batch.items.map((item) => ({ message: batch.message, recipient: item.recipient, device: item.device, channel: batch.channel, attempt: item.attempt }));

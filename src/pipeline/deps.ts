@@ -1,0 +1,22 @@
+/** What the pipeline's steps need from the outside world: the ports, chosen by the composition root. */
+import type { Channel } from '../../channels/port.js';
+import type { Scheduler } from '../../schedulers/port.js';
+import type { Bus } from '../bus/port.js';
+import type { ChannelName } from '../exchange/types.js';
+import type { Presence } from '../gateway/presence-port.js';
+import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Search } from '../search/port.js';
+import type { Stores } from '../store/port.js';
+
+export interface PipelineDeps {
+  stores: Stores;
+  bus: Bus;
+  search: Search;
+  scheduler: Scheduler;
+  presence: Presence;
+  channels: ReadonlyMap<ChannelName, Channel>;
+  log: Logger;
+  metrics: Metrics;
+  now: () => number;
+}

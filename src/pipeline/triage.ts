@@ -1,0 +1,139 @@
+/**
+ * Triage: expands a message's recipients page by page and turns each recipient's plan
+ * (src/exchange/plan.ts) into inbox entries, receipts and delivery work.
+ *
+ * One consumer per urgency subject, so a backlog of low-urgency work never stands in front of
+ * a high-urgency message. Recipients are read in pages (never all in memory) and the message's
+ * cursor is saved after each page, so a crash resumes where it stopped; every write is
+ * idempotent, so the page in progress at the crash is simply planned again.
+ *
+ * A broadcast without a category reaches live sockets through one signal on
+ * `herald.rt.broadcast` (each gateway publishes it to its sockets in one call) instead of one
+ * realtime delivery per user.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { type Subscription, subjects } from '../bus/port.js';
+import { messageFrame } from '../exchange/message.js';
+import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
+import { type ChannelName, type Message, type Receipt, URGENCIES } from '../exchange/types.js';
+import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
+import type { PipelineDeps } from './deps.js';
+
+export const TRIAGE_PAGE_SIZE = 500;
+const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
+
+export function startTriage(deps: PipelineDeps): Subscription[] {
+  return URGENCIES.map((urgency) =>
+    deps.bus.consume<{ messageId: string }>(subjects.accepted(urgency), 'triage', ({ data }) => triageMessage(deps, data.messageId), {
+      concurrency: urgency === 'high' ? 4 : 2,
+    }),
+  );
+}
+
+export async function triageMessage(deps: PipelineDeps, messageId: string): Promise<void> {
+  const stored = await deps.stores.messages.get(messageId);
+  // Scheduled messages are published again when their time comes; triaged ones are done.
+  if (stored?.status !== 'accepted') return;
+  const { message } = stored;
+  const viaBroadcast = broadcastsRealtime(deps, message);
+  let cursor = stored.cursor;
+  if (viaBroadcast && cursor === undefined) deps.bus.emit(subjects.broadcastFrames, messageFrame(message));
+
+  for (;;) {
+    const page = await recipientPage(deps, message, cursor);
+    if (page.uids.length > 0) await planPage(deps, message, page.uids, viaBroadcast);
+    if (page.next === undefined) break;
+    cursor = page.next;
+    await deps.stores.messages.setStatus(message.id, 'accepted', cursor);
+    // Embedded stores answer synchronously, so awaiting them never lets I/O in: yield to the
+    // event loop between pages, or a long expansion would hold up requests and urgent work.
+    await yieldToEventLoop();
+  }
+  await deps.stores.messages.setStatus(message.id, 'triaged');
+}
+
+function broadcastsRealtime(deps: PipelineDeps, message: Message): boolean {
+  const expired = message.expiresAt !== undefined && deps.now() >= message.expiresAt;
+  return (
+    message.target.kind === 'everyone' &&
+    message.category === undefined &&
+    !expired &&
+    deps.channels.has('realtime') &&
+    (message.channels === undefined || message.channels.includes('realtime'))
+  );
+}
+
+async function recipientPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<{ uids: string[]; next?: string }> {
+  const target = message.target;
+  switch (target.kind) {
+    case 'user':
+      return { uids: [target.uid] };
+    case 'users': {
+      const start = cursor === undefined ? 0 : Number(cursor);
+      const end = start + TRIAGE_PAGE_SIZE;
+      return { uids: target.uids.slice(start, end), next: end < target.uids.length ? String(end) : undefined };
+    }
+    case 'everyone': {
+      const users = await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE);
+      return { uids: users.map((u) => u.uid), next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
+    }
+    case 'audience': {
+      const uids = await deps.search.audience(target.audience, cursor, TRIAGE_PAGE_SIZE);
+      const next = uids.length === TRIAGE_PAGE_SIZE ? uids[uids.length - 1] : undefined;
+      if (target.audience.online === undefined) return { uids, next };
+      const online = await deps.presence.onlineAmong(uids);
+      return { uids: uids.filter((uid) => online.has(uid) === target.audience.online), next };
+    }
+  }
+}
+
+async function planPage(deps: PipelineDeps, message: Message, uids: string[], viaBroadcast: boolean): Promise<void> {
+  const { stores } = deps;
+  const now = deps.now();
+  const [users, online] = await Promise.all([stores.users.getMany(uids), deps.presence.onlineAmong(uids)]);
+  const userByUid = new Map(users.map((u) => [u.uid, u]));
+  const wantsDevices = PUSH_CHANNELS.some((c) => deps.channels.has(c));
+
+  const inboxUids: string[] = [];
+  const receipts: Receipt[] = [];
+  const work = new Map<ChannelName, DeliveryItem[]>();
+  for (const uid of uids) {
+    const user = userByUid.get(uid);
+    const [preferences, devices] = await Promise.all([stores.users.getPreferences(uid), wantsDevices ? stores.devices.listByUser(uid) : []]);
+    const plan = planRecipient(message, { uid, user, preferences, online: online.has(uid), devices }, { now, available: new Set(deps.channels.keys()) });
+    if (plan.inbox) inboxUids.push(uid);
+    for (const skip of plan.skipped) receipts.push({ messageId: message.id, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
+    for (const delivery of plan.deliver) {
+      if (viaBroadcast && delivery.channel === 'realtime') {
+        receipts.push({ messageId: message.id, uid, channel: 'realtime', state: 'sent', at: now });
+        continue;
+      }
+      if (delivery.channel !== 'realtime') receipts.push({ messageId: message.id, uid, channel: delivery.channel, state: 'queued', at: now });
+      const items = work.get(delivery.channel) ?? [];
+      items.push(deliveryItem(user, uid, delivery));
+      work.set(delivery.channel, items);
+    }
+  }
+  await stores.inbox.add(inboxUids, message);
+  if (receipts.length > 0) {
+    await stores.receipts.record(receipts);
+    deps.search
+      .indexReceipts(receipts.map((r) => ({ ...r, urgency: message.urgency })))
+      .catch((error: unknown) => deps.log.warn({ err: error }, 'receipts not indexed'));
+  }
+  for (const [channel, items] of work) {
+    for (let i = 0; i < items.length; i += DELIVERY_BATCH_SIZE) {
+      const batch: DeliveryBatch = { channel, message, items: items.slice(i, i + DELIVERY_BATCH_SIZE) };
+      await deps.bus.publish(subjects.deliver(channel), batch);
+    }
+  }
+}
+
+function deliveryItem(
+  user: { email?: string; phone?: string; locale?: string; timezone?: string } | undefined,
+  uid: string,
+  delivery: PlanDelivery,
+): DeliveryItem {
+  const recipient = { uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
+  return delivery.device ? { recipient, device: delivery.device, attempt: 1 } : { recipient, attempt: 1 };
+}

@@ -1,0 +1,50 @@
+/**
+ * Search port: questions the stores are not shaped to answer — full-text message search for
+ * admins, audience queries for `multicast`, and delivery reports.
+ *
+ * Contract (test/contract/search.contract.ts):
+ *  - Indexing may lag the stores (eventual), but `flush()` resolves once everything indexed
+ *    before it is searchable.
+ *  - Results are paged by keyset: messages newest first by id, users by uid ascending.
+ *  - Audience `where` matches user attributes by equality (a value, or any of a list);
+ *    `has` requires a registered device of that kind, or an email / phone on the user.
+ *    `online` is not the index's business: the caller filters on presence.
+ */
+import type { Audience, DeviceKind, Message, Receipt, User } from '../exchange/types.js';
+
+export interface MessageSearchQuery {
+  q: string;
+  from?: number;
+  to?: number;
+  uid?: string;
+  limit: number;
+  /** Only messages older than this id (the previous page's `next`). */
+  before?: string;
+}
+
+export type ReportGroup = 'channel' | 'urgency' | 'state';
+
+export interface ReportQuery {
+  from: number;
+  to: number;
+  groupBy: ReportGroup;
+}
+
+export interface ReportRow {
+  key: string;
+  count: number;
+}
+
+export interface Search {
+  indexMessage(message: Message): Promise<void>;
+  indexUser(user: User, deviceKinds: DeviceKind[]): Promise<void>;
+  /** Receipt history for reports; `urgency` is the message's. */
+  indexReceipts(receipts: Array<Receipt & { urgency: Message['urgency'] }>): Promise<void>;
+  searchMessages(query: MessageSearchQuery): Promise<Message[]>;
+  /** One page of uids matching the audience (ignoring `online`), ascending, after `after`. */
+  audience(audience: Audience, after: string | undefined, limit: number): Promise<string[]>;
+  report(query: ReportQuery): Promise<ReportRow[]>;
+  flush(): Promise<void>;
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}

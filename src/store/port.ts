@@ -1,0 +1,114 @@
+/**
+ * Store ports: where Herald keeps what must survive a crash.
+ *
+ * Contract shared by every adapter (checked by test/contract/stores.contract.ts):
+ *  - A promise that resolves means the write is durable (survives `kill -9` of the process).
+ *  - Writes keyed by an identity are idempotent: inserting the same inbox entry, receipt or
+ *    device twice leaves one. Herald's bus is at-least-once; the stores absorb redelivery.
+ *  - Lists are newest first and paged by keyset (ids are time-ordered UUIDv7), never by offset,
+ *    so a page costs the same at any depth. Nothing returns an unbounded list.
+ *  - `StoreUnavailableError` means "try later" (the API answers 503); other errors are bugs.
+ */
+import type { ChannelName, Device, DeviceKind, InboxItem, Message, Preferences, Receipt, User } from '../exchange/types.js';
+
+/** Progress of a message through the pipeline, for recovery after a crash. */
+export type MessageStatus = 'scheduled' | 'accepted' | 'triaged';
+
+export interface StoredMessage {
+  message: Message;
+  status: MessageStatus;
+  /** For paged expansions (broadcast, audience): the last uid planned, so a restart resumes there. */
+  cursor?: string;
+}
+
+export interface MessageStore {
+  /**
+   * Stores a new message. With an idempotency key, a second insert by the same sender with the
+   * same key within the retention window stores nothing and returns the first message's id and
+   * body hash, so the caller can tell a replay (same hash) from a conflict.
+   */
+  insert(
+    stored: StoredMessage,
+    idempotency?: { key: string; bodyHash: string; ttlMs: number },
+  ): Promise<{ inserted: true } | { inserted: false; existingId: string; bodyHash: string }>;
+  get(id: string): Promise<StoredMessage | undefined>;
+  setStatus(id: string, status: MessageStatus, cursor?: string): Promise<void>;
+  /** Messages accepted but not yet fully triaged, oldest first, after the id `after`: recovery at start-up. */
+  unfinished(limit: number, after?: string): Promise<StoredMessage[]>;
+}
+
+export interface InboxQuery {
+  limit: number;
+  /** Only entries newer than this message id. */
+  since?: string;
+  /** Only entries older than this message id (the `next` cursor of the previous page). */
+  before?: string;
+  unreadOnly?: boolean;
+}
+
+export interface InboxStore {
+  /** Adds entries (idempotent per uid + message id). */
+  add(uids: string[], message: Message): Promise<void>;
+  list(uid: string, query: InboxQuery): Promise<InboxItem[]>;
+  get(uid: string, messageId: string): Promise<InboxItem | undefined>;
+  /**
+   * Marks entries of `uid` delivered or read (a read implies delivered). Ids that are not in
+   * that user's inbox are ignored; returns the ids that were found.
+   */
+  mark(uid: string, messageIds: string[], state: 'delivered' | 'read', at: number): Promise<string[]>;
+}
+
+export interface ReceiptStore {
+  /**
+   * Records receipts. Per (messageId, uid, channel) the current state only moves forward
+   * (queued → sent → delivered → read → clicked; failed / expired / suppressed are final),
+   * and every accepted change is kept in the history used by reports.
+   */
+  record(receipts: Receipt[]): Promise<void>;
+  /** Current state per (uid, channel) for a message; only `uid`'s when given. */
+  forMessage(messageId: string, uid?: string): Promise<Receipt[]>;
+  /** Current receipts on `channel` still in `queued`, oldest first (recovery of delivery work). */
+  queued(channel: ChannelName, limit: number, after?: { messageId: string; uid: string }): Promise<Receipt[]>;
+}
+
+export interface UserStore {
+  /** Creates the user if unknown; returns it. */
+  ensure(uid: string, at: number): Promise<User>;
+  /** Creates or updates; attributes given replace the stored attributes. */
+  put(user: Pick<User, 'uid'> & Partial<Omit<User, 'uid' | 'createdAt' | 'updatedAt'>>, at: number): Promise<User>;
+  get(uid: string): Promise<User | undefined>;
+  getMany(uids: string[]): Promise<User[]>;
+  /** Users by uid ascending, after `after`: broadcast expansion. */
+  page(after: string | undefined, limit: number): Promise<User[]>;
+  getPreferences(uid: string): Promise<Preferences>;
+  putPreferences(uid: string, preferences: Preferences): Promise<void>;
+}
+
+export type NewDevice =
+  | { kind: 'ios' | 'android'; token: string }
+  | { kind: 'web'; token: string; keys: { p256dh: string; auth: string }; expirationTime: number | null };
+
+export interface DeviceStore {
+  /** Registers a device for `uid`; re-registering the same (kind, token) returns the same id. A token moves to the new uid if another user held it. */
+  register(uid: string, device: NewDevice, id: string, at: number): Promise<{ device: Device; created: boolean }>;
+  /** Removes the user's registration of (kind, token); false when there was none. */
+  remove(uid: string, kind: DeviceKind, token: string): Promise<boolean>;
+  /** Removes a token whoever holds it (the provider said it is gone). */
+  removeToken(kind: DeviceKind, token: string): Promise<void>;
+  listByUser(uid: string): Promise<Device[]>;
+}
+
+export interface Stores {
+  messages: MessageStore;
+  inbox: InboxStore;
+  receipts: ReceiptStore;
+  users: UserStore;
+  devices: DeviceStore;
+  /** True when the store answers. */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}

@@ -1,0 +1,106 @@
+/**
+ * SQLite InboxStore. Guarantees, beyond the InboxStore port contract:
+ *  - An entry is one (uid, message id) row; the message itself is read from the messages table
+ *    (stored once however many inboxes hold it). `add` stores the message there too when the
+ *    MessageStore does not have it yet (with status 'triaged', so recovery ignores it).
+ *  - `add` writes all its entries in one transaction; re-adding an entry keeps its read state.
+ *  - `list` is newest first by message id, paged by keyset (`before` / `since` are exclusive).
+ *  - `mark` keeps the first delivered / read time: marking again never moves a time, and a read
+ *    sets the delivered time too when it was unset. Returned ids keep the request's order,
+ *    without duplicates.
+ */
+import type { InboxItem, Message } from '../../exchange/types.js';
+import type { InboxQuery, InboxStore } from '../port.js';
+import type { SqliteDatabase, SqliteStatement } from './database.js';
+import { sqlite } from './unavailable.js';
+
+interface InboxRow {
+  uid: string;
+  body: string;
+  delivered_at: number | null;
+  read_at: number | null;
+}
+
+const toItem = (row: InboxRow): InboxItem => ({
+  message: JSON.parse(row.body) as Message,
+  uid: row.uid,
+  deliveredAt: row.delivered_at,
+  readAt: row.read_at,
+});
+
+const SELECT_ITEM = `SELECT i.uid, m.body, i.delivered_at, i.read_at
+  FROM inbox i JOIN messages m ON m.id = i.message_id`;
+
+export function createSqliteInboxStore(db: SqliteDatabase): InboxStore {
+  const ensureMessage = db.prepare(
+    `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
+     VALUES (@id, @sender, 'triaged', NULL, @urgency, @createdAt, @body)
+     ON CONFLICT (id) DO NOTHING`,
+  );
+  const insertEntry = db.prepare('INSERT INTO inbox (uid, message_id) VALUES (?, ?) ON CONFLICT (uid, message_id) DO NOTHING');
+  const selectItem = db.prepare<[string, string], InboxRow>(`${SELECT_ITEM} WHERE i.uid = ? AND i.message_id = ?`);
+  const markDelivered = db.prepare('UPDATE inbox SET delivered_at = coalesce(delivered_at, @at) WHERE uid = @uid AND message_id = @id');
+  const markRead = db.prepare(
+    `UPDATE inbox SET read_at = coalesce(read_at, @at), delivered_at = coalesce(delivered_at, @at)
+     WHERE uid = @uid AND message_id = @id`,
+  );
+
+  // One statement per combination of optional conditions, so every one is a keyset range scan.
+  const listStatements = new Map<string, SqliteStatement>();
+  const listStatement = (query: InboxQuery) => {
+    const key = `${query.since !== undefined}|${query.before !== undefined}|${query.unreadOnly === true}`;
+    let statement = listStatements.get(key);
+    if (!statement) {
+      const conditions = ['i.uid = @uid'];
+      if (query.since !== undefined) conditions.push('i.message_id > @since');
+      if (query.before !== undefined) conditions.push('i.message_id < @before');
+      if (query.unreadOnly === true) conditions.push('i.read_at IS NULL');
+      statement = db.prepare<unknown[], unknown>(`${SELECT_ITEM} WHERE ${conditions.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit`);
+      listStatements.set(key, statement);
+    }
+    return statement;
+  };
+
+  const addTx = db.transaction((uids: string[], message: Message) => {
+    ensureMessage.run({
+      id: message.id,
+      sender: message.sender,
+      urgency: message.urgency,
+      createdAt: message.createdAt,
+      body: JSON.stringify(message),
+    });
+    for (const uid of uids) insertEntry.run(uid, message.id);
+  });
+
+  const markTx = db.transaction((uid: string, messageIds: string[], state: 'delivered' | 'read', at: number) => {
+    const statement = state === 'read' ? markRead : markDelivered;
+    const found: string[] = [];
+    for (const id of new Set(messageIds)) {
+      if (statement.run({ uid, id, at }).changes > 0) found.push(id);
+    }
+    return found;
+  });
+
+  return {
+    add: (uids, message) =>
+      sqlite(() => {
+        if (uids.length > 0) addTx.immediate(uids, message);
+      }),
+    list: (uid, query) =>
+      sqlite(() => {
+        const rows = listStatement(query).all({
+          uid,
+          since: query.since,
+          before: query.before,
+          limit: query.limit,
+        }) as InboxRow[];
+        return rows.map(toItem);
+      }),
+    get: (uid, messageId) =>
+      sqlite(() => {
+        const row = selectItem.get(uid, messageId);
+        return row ? toItem(row) : undefined;
+      }),
+    mark: (uid, messageIds, state, at) => sqlite(() => markTx.immediate(uid, messageIds, state, at)),
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The embedded (SQLite) Stores. Build them over a database from `openDatabase` that `migrate`
+ * has brought up to date; the stores share that one connection with search and the embedded
+ * scheduler. `close()` releases nothing the caller owns: whoever opened the database closes it,
+ * after closing / stopping every adapter built on it.
+ */
+import type { Stores } from '../port.js';
+import type { SqliteDatabase } from './database.js';
+import { createSqliteDeviceStore } from './device-store.js';
+import { createSqliteInboxStore } from './inbox-store.js';
+import { createSqliteMessageStore } from './message-store.js';
+import { createSqliteReceiptStore } from './receipt-store.js';
+import { sqlite } from './unavailable.js';
+import { createSqliteUserStore } from './user-store.js';
+
+export type { SqliteDatabase } from './database.js';
+export { migrate, openDatabase } from './database.js';
+
+export function createSqliteStores(db: SqliteDatabase): Stores {
+  const ping = db.prepare('SELECT 1');
+  return {
+    messages: createSqliteMessageStore(db),
+    inbox: createSqliteInboxStore(db),
+    receipts: createSqliteReceiptStore(db),
+    users: createSqliteUserStore(db),
+    devices: createSqliteDeviceStore(db),
+    healthy: () => sqlite(() => db.open && ping.get() !== undefined).catch(() => false),
+    close: async () => {},
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * SQLite MessageStore. Guarantees, beyond the MessageStore port contract:
+ *  - A message is stored as JSON with its status, cursor, sender, urgency and creation time as
+ *    columns. Inserting an id that is already stored changes nothing and reports `inserted: true`
+ *    (a redelivered insert is not a conflict).
+ *  - Idempotency keys are kept per (sender, key) until `message.createdAt + ttlMs` of the message
+ *    that took the key. A later insert whose `message.createdAt` is before that time is a replay
+ *    (nothing stored; the first id and body hash returned); at or after it, the key is taken
+ *    over by the new message. Expiry is judged by message time, not the wall clock, so the
+ *    answer is deterministic. Expired keys are pruned a few at a time on later keyed inserts.
+ *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored.
+ *  - `unfinished` lists status 'accepted' only (not 'scheduled', not 'triaged'), oldest id first.
+ */
+import type { Message } from '../../exchange/types.js';
+import type { MessageStatus, MessageStore, StoredMessage } from '../port.js';
+import type { SqliteDatabase } from './database.js';
+import { sqlite } from './unavailable.js';
+
+interface MessageRow {
+  body: string;
+  status: MessageStatus;
+  cursor: string | null;
+}
+
+interface KeyRow {
+  message_id: string;
+  body_hash: string;
+  expires_at: number;
+}
+
+const PRUNE_BATCH = 100;
+
+export function toStoredMessage(row: MessageRow): StoredMessage {
+  const stored: StoredMessage = { message: JSON.parse(row.body) as Message, status: row.status };
+  if (row.cursor !== null) stored.cursor = row.cursor;
+  return stored;
+}
+
+export function createSqliteMessageStore(db: SqliteDatabase): MessageStore {
+  const insertMessage = db.prepare(
+    `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
+     VALUES (@id, @sender, @status, @cursor, @urgency, @createdAt, @body)
+     ON CONFLICT (id) DO NOTHING`,
+  );
+  const selectMessage = db.prepare<[string], MessageRow>('SELECT body, status, cursor FROM messages WHERE id = ?');
+  const updateStatus = db.prepare('UPDATE messages SET status = @status, cursor = coalesce(@cursor, cursor) WHERE id = @id');
+  const selectUnfinished = db.prepare<[number], MessageRow>(`SELECT body, status, cursor FROM messages WHERE status = 'accepted' ORDER BY id LIMIT ?`);
+  const selectKey = db.prepare<[string, string], KeyRow>('SELECT message_id, body_hash, expires_at FROM idempotency_keys WHERE sender = ? AND key = ?');
+  const upsertKey = db.prepare(
+    `INSERT INTO idempotency_keys (sender, key, message_id, body_hash, expires_at)
+     VALUES (@sender, @key, @messageId, @bodyHash, @expiresAt)
+     ON CONFLICT (sender, key) DO UPDATE SET
+       message_id = excluded.message_id, body_hash = excluded.body_hash, expires_at = excluded.expires_at`,
+  );
+  const pruneKeys = db.prepare(
+    `DELETE FROM idempotency_keys WHERE (sender, key) IN (
+       SELECT sender, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
+  );
+
+  const insertTx = db.transaction(
+    (
+      stored: StoredMessage,
+      idempotency: { key: string; bodyHash: string; ttlMs: number } | undefined,
+    ): { inserted: true } | { inserted: false; existingId: string; bodyHash: string } => {
+      const { message } = stored;
+      if (idempotency) {
+        const existing = selectKey.get(message.sender, idempotency.key);
+        if (existing && message.createdAt < existing.expires_at) {
+          return { inserted: false, existingId: existing.message_id, bodyHash: existing.body_hash };
+        }
+        pruneKeys.run(message.createdAt);
+        upsertKey.run({
+          sender: message.sender,
+          key: idempotency.key,
+          messageId: message.id,
+          bodyHash: idempotency.bodyHash,
+          expiresAt: message.createdAt + idempotency.ttlMs,
+        });
+      }
+      insertMessage.run({
+        id: message.id,
+        sender: message.sender,
+        status: stored.status,
+        cursor: stored.cursor ?? null,
+        urgency: message.urgency,
+        createdAt: message.createdAt,
+        body: JSON.stringify(message),
+      });
+      return { inserted: true };
+    },
+  );
+
+  return {
+    insert: (stored, idempotency) => sqlite(() => insertTx.immediate(stored, idempotency)),
+    get: (id) =>
+      sqlite(() => {
+        const row = selectMessage.get(id);
+        return row ? toStoredMessage(row) : undefined;
+      }),
+    setStatus: (id, status, cursor) =>
+      sqlite(() => {
+        updateStatus.run({ id, status, cursor: cursor ?? null });
+      }),
+    unfinished: (limit) => sqlite(() => selectUnfinished.all(limit).map(toStoredMessage)),
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * SQLite ReceiptStore. Guarantees, beyond the ReceiptStore port contract:
+ *  - The current state per (messageId, uid, channel) follows `receiptMayMove` (receipt-rule.ts):
+ *    progress only moves forward, final states (failed / expired / suppressed) are never
+ *    replaced, and a final state never replaces delivered / read / clicked.
+ *  - A batch is applied in order in one transaction, so a batch holding several receipts of one
+ *    key behaves as if they had been recorded one by one.
+ *  - Every accepted change is appended to `receipt_events` (one row per state reached), with the
+ *    message's urgency when the message is stored; Search.report counts these rows.
+ *  - `forMessage` is ordered by uid, then channel; `queued` by message id, then uid (oldest
+ *    first), resuming strictly after `after`.
+ */
+import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
+import type { ReceiptStore } from '../port.js';
+import type { SqliteDatabase } from './database.js';
+import { receiptMayMove } from './receipt-rule.js';
+import { sqlite } from './unavailable.js';
+
+interface ReceiptRow {
+  message_id: string;
+  uid: string;
+  channel: Receipt['channel'];
+  state: ReceiptState;
+  reason: string | null;
+  at: number;
+}
+
+const toReceipt = (row: ReceiptRow): Receipt => {
+  const receipt: Receipt = { messageId: row.message_id, uid: row.uid, channel: row.channel, state: row.state, at: row.at };
+  if (row.reason !== null) receipt.reason = row.reason;
+  return receipt;
+};
+
+const COLUMNS = 'message_id, uid, channel, state, reason, at';
+
+export function createSqliteReceiptStore(db: SqliteDatabase): ReceiptStore {
+  const selectState = db.prepare<[string, string, string], ReceiptState>('SELECT state FROM receipts WHERE message_id = ? AND uid = ? AND channel = ?');
+  selectState.pluck();
+  const upsertReceipt = db.prepare(
+    `INSERT INTO receipts (${COLUMNS}) VALUES (@messageId, @uid, @channel, @state, @reason, @at)
+     ON CONFLICT (message_id, uid, channel) DO UPDATE SET
+       state = excluded.state, reason = excluded.reason, at = excluded.at`,
+  );
+  const insertEvent = db.prepare(
+    `INSERT INTO receipt_events (${COLUMNS}, urgency)
+     VALUES (@messageId, @uid, @channel, @state, @reason, @at, (SELECT urgency FROM messages WHERE id = @messageId))
+     ON CONFLICT (message_id, uid, channel, state) DO NOTHING`,
+  );
+  const selectForMessage = db.prepare<[string], ReceiptRow>(`SELECT ${COLUMNS} FROM receipts WHERE message_id = ? ORDER BY uid, channel`);
+  const selectForMessageUid = db.prepare<[string, string], ReceiptRow>(`SELECT ${COLUMNS} FROM receipts WHERE message_id = ? AND uid = ? ORDER BY channel`);
+  const selectQueued = db.prepare<[string, number], ReceiptRow>(
+    `SELECT ${COLUMNS} FROM receipts WHERE channel = ? AND state = 'queued' ORDER BY message_id, uid LIMIT ?`,
+  );
+  const selectQueuedAfter = db.prepare<[string, string, string, number], ReceiptRow>(
+    `SELECT ${COLUMNS} FROM receipts WHERE channel = ? AND state = 'queued' AND (message_id, uid) > (?, ?)
+     ORDER BY message_id, uid LIMIT ?`,
+  );
+
+  const recordTx = db.transaction((receipts: Receipt[]) => {
+    for (const receipt of receipts) {
+      const current = selectState.get(receipt.messageId, receipt.uid, receipt.channel);
+      if (!receiptMayMove(current, receipt.state)) continue;
+      const row = { ...receipt, reason: receipt.reason ?? null };
+      upsertReceipt.run(row);
+      insertEvent.run(row);
+    }
+  });
+
+  return {
+    record: (receipts) =>
+      sqlite(() => {
+        if (receipts.length > 0) recordTx.immediate(receipts);
+      }),
+    forMessage: (messageId, uid) =>
+      sqlite(() => (uid === undefined ? selectForMessage.all(messageId) : selectForMessageUid.all(messageId, uid)).map(toReceipt)),
+    queued: (channel: ChannelName, limit, after) =>
+      sqlite(() => (after === undefined ? selectQueued.all(channel, limit) : selectQueuedAfter.all(channel, after.messageId, after.uid, limit)).map(toReceipt)),
+  };
+}

@@ -1,0 +1,561 @@
+/**
+ * Contract suite for the store ports (src/store/port.ts). Every Stores adapter must pass it
+ * unchanged. It uses the port interfaces only; `open` must give each test empty stores.
+ * When `reopen` is given (close, then open the same storage again), durability is checked too.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { Message, Receipt } from '../../src/exchange/types.js';
+import { newId } from '../../src/ids.js';
+import type { Stores } from '../../src/store/port.js';
+import { makeMessage, webDevice } from './contract-helpers.js';
+
+export interface StoresHarness {
+  stores: Stores;
+  /** Closes the stores and opens the same storage again. */
+  reopen?: () => Promise<Stores>;
+  cleanup(): Promise<void>;
+}
+
+const ids = (items: Array<{ message: Message }>): string[] => items.map((item) => item.message.id);
+
+export function storesContract(name: string, open: () => Promise<StoresHarness>): void {
+  describe(`Stores contract: ${name}`, () => {
+    let harness: StoresHarness;
+    let stores: Stores;
+
+    beforeEach(async () => {
+      harness = await open();
+      stores = harness.stores;
+    });
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    it('answers healthy', async () => {
+      assert.equal(await stores.healthy(), true);
+    });
+
+    describe('MessageStore', () => {
+      it('stores a message with its status and cursor and returns it unchanged', async () => {
+        const message = makeMessage({
+          title: 'Title',
+          data: { n: 1, nested: { ok: true } },
+          channels: ['email', 'realtime'],
+          target: { kind: 'users', uids: ['a', 'b'] },
+          urgency: 'high',
+          topic: 't',
+          link: 'https://example.com/x',
+          category: 'news',
+          email: { subject: 'S', template: 'tpl', vars: { x: 1 } },
+          sms: { text: 'sms' },
+          notBefore: 1_700_000_000_000,
+          expiresAt: 1_800_000_000_000,
+        });
+        assert.deepEqual(await stores.messages.insert({ message, status: 'accepted', cursor: 'u-9' }), { inserted: true });
+        assert.deepEqual(await stores.messages.get(message.id), { message, status: 'accepted', cursor: 'u-9' });
+      });
+
+      it('returns undefined for an unknown id', async () => {
+        assert.equal(await stores.messages.get(newId()), undefined);
+      });
+
+      it('inserting the same message twice keeps one', async () => {
+        const message = makeMessage();
+        await stores.messages.insert({ message, status: 'accepted' });
+        await stores.messages.insert({ message, status: 'accepted' });
+        assert.deepEqual(await stores.messages.get(message.id), { message, status: 'accepted' });
+        assert.deepEqual(
+          (await stores.messages.unfinished(10)).map((s) => s.message.id),
+          [message.id],
+        );
+      });
+
+      it('a replay with the same idempotency key returns the first id and body hash and stores nothing', async () => {
+        const first = makeMessage();
+        const key = { key: 'k-1', bodyHash: 'hash-a', ttlMs: 60_000 };
+        assert.deepEqual(await stores.messages.insert({ message: first, status: 'accepted' }, key), { inserted: true });
+
+        const replay = makeMessage({ createdAt: first.createdAt + 1_000 });
+        assert.deepEqual(await stores.messages.insert({ message: replay, status: 'accepted' }, key), {
+          inserted: false,
+          existingId: first.id,
+          bodyHash: 'hash-a',
+        });
+        assert.equal(await stores.messages.get(replay.id), undefined);
+      });
+
+      it('a reused key with a different body returns the first body hash (a conflict) and stores nothing', async () => {
+        const first = makeMessage();
+        await stores.messages.insert({ message: first, status: 'accepted' }, { key: 'k', bodyHash: 'hash-a', ttlMs: 60_000 });
+        const other = makeMessage({ msg: 'different', createdAt: first.createdAt + 1 });
+        const result = await stores.messages.insert({ message: other, status: 'accepted' }, { key: 'k', bodyHash: 'hash-b', ttlMs: 60_000 });
+        assert.deepEqual(result, { inserted: false, existingId: first.id, bodyHash: 'hash-a' });
+        assert.equal(await stores.messages.get(other.id), undefined);
+      });
+
+      it('idempotency keys are per sender', async () => {
+        const a = makeMessage({ sender: 'app-a' });
+        const b = makeMessage({ sender: 'app-b' });
+        const key = { key: 'same', bodyHash: 'h', ttlMs: 60_000 };
+        assert.deepEqual(await stores.messages.insert({ message: a, status: 'accepted' }, key), { inserted: true });
+        assert.deepEqual(await stores.messages.insert({ message: b, status: 'accepted' }, key), { inserted: true });
+        assert.ok(await stores.messages.get(b.id));
+      });
+
+      it('an expired idempotency key may be reused, and then answers for the new message', async () => {
+        const createdAt = Date.now() - 120_000;
+        const first = makeMessage({ createdAt });
+        await stores.messages.insert({ message: first, status: 'accepted' }, { key: 'k', bodyHash: 'h1', ttlMs: 1_000 });
+
+        const second = makeMessage({ createdAt: createdAt + 60_000 });
+        assert.deepEqual(await stores.messages.insert({ message: second, status: 'accepted' }, { key: 'k', bodyHash: 'h2', ttlMs: 120_000 }), {
+          inserted: true,
+        });
+        assert.ok(await stores.messages.get(second.id));
+
+        const third = makeMessage({ createdAt: createdAt + 61_000 });
+        assert.deepEqual(await stores.messages.insert({ message: third, status: 'accepted' }, { key: 'k', bodyHash: 'h3', ttlMs: 120_000 }), {
+          inserted: false,
+          existingId: second.id,
+          bodyHash: 'h2',
+        });
+      });
+
+      it('setStatus changes the status and records the cursor', async () => {
+        const message = makeMessage();
+        await stores.messages.insert({ message, status: 'scheduled' });
+        await stores.messages.setStatus(message.id, 'accepted', 'u-100');
+        assert.deepEqual(await stores.messages.get(message.id), { message, status: 'accepted', cursor: 'u-100' });
+        await stores.messages.setStatus(message.id, 'triaged');
+        assert.equal((await stores.messages.get(message.id))?.status, 'triaged');
+      });
+
+      it('unfinished lists accepted messages only, oldest first, at most limit', async () => {
+        const accepted = [makeMessage(), makeMessage(), makeMessage()];
+        const scheduled = makeMessage();
+        const triaged = makeMessage();
+        // Inserted out of order: the order must come from the ids, not from insertion.
+        for (const message of [accepted[2], accepted[0], scheduled, accepted[1], triaged] as Message[]) {
+          const status = message === scheduled ? 'scheduled' : 'accepted';
+          await stores.messages.insert({ message, status });
+        }
+        await stores.messages.setStatus(triaged.id, 'triaged');
+
+        const all = await stores.messages.unfinished(10);
+        assert.deepEqual(
+          all.map((s) => s.message.id),
+          accepted.map((m) => m.id),
+        );
+        assert.ok(all.every((s) => s.status === 'accepted'));
+        assert.deepEqual(
+          (await stores.messages.unfinished(2)).map((s) => s.message.id),
+          accepted.slice(0, 2).map((m) => m.id),
+        );
+
+        await stores.messages.setStatus(scheduled.id, 'accepted', 'u-5');
+        const resumed = (await stores.messages.unfinished(10)).find((s) => s.message.id === scheduled.id);
+        assert.deepEqual(resumed, { message: scheduled, status: 'accepted', cursor: 'u-5' });
+      });
+    });
+
+    describe('InboxStore', () => {
+      const seed = async (uid: string, count: number): Promise<Message[]> => {
+        const messages: Message[] = [];
+        for (let i = 0; i < count; i++) {
+          const message = makeMessage({ msg: `m${i}`, target: { kind: 'user', uid } });
+          await stores.messages.insert({ message, status: 'triaged' });
+          await stores.inbox.add([uid], message);
+          messages.push(message);
+        }
+        return messages;
+      };
+
+      it('add is idempotent per uid and message id', async () => {
+        const message = makeMessage();
+        await stores.messages.insert({ message, status: 'accepted' });
+        await stores.inbox.add(['u-1', 'u-1'], message);
+        await stores.inbox.add(['u-1'], message);
+        const items = await stores.inbox.list('u-1', { limit: 10 });
+        assert.deepEqual(items, [{ message, uid: 'u-1', deliveredAt: null, readAt: null }]);
+      });
+
+      it('adds one message to many inboxes at once', async () => {
+        const message = makeMessage({ target: { kind: 'everyone' } });
+        await stores.messages.insert({ message, status: 'accepted' });
+        const uids = Array.from({ length: 10_000 }, (_, i) => `bulk-${String(i).padStart(5, '0')}`);
+        await stores.inbox.add(uids, message);
+        for (const uid of [uids[0], uids[4_321], uids[9_999]] as string[]) {
+          assert.deepEqual(await stores.inbox.get(uid, message.id), { message, uid, deliveredAt: null, readAt: null });
+        }
+        assert.equal(await stores.inbox.get('not-a-recipient', message.id), undefined);
+      });
+
+      it('lists newest first, paged by the before keyset without gaps or repeats', async () => {
+        const messages = await seed('pager', 7);
+        const newestFirst = messages.map((m) => m.id).reverse();
+
+        const seen: string[] = [];
+        let before: string | undefined;
+        for (;;) {
+          const page = await stores.inbox.list('pager', before === undefined ? { limit: 3 } : { limit: 3, before });
+          assert.ok(page.length <= 3);
+          if (page.length === 0) break;
+          seen.push(...ids(page));
+          before = page[page.length - 1]?.message.id;
+        }
+        assert.deepEqual(seen, newestFirst);
+      });
+
+      it('since returns only newer entries, newest first', async () => {
+        const messages = await seed('since', 5);
+        const since = messages[1]?.id as string;
+        assert.deepEqual(
+          ids(await stores.inbox.list('since', { limit: 10, since })),
+          messages
+            .slice(2)
+            .map((m) => m.id)
+            .reverse(),
+        );
+        const before = messages[4]?.id as string;
+        assert.deepEqual(ids(await stores.inbox.list('since', { limit: 10, since, before })), [messages[3]?.id, messages[2]?.id]);
+      });
+
+      it('lists only the given user and, with unreadOnly, only unread entries', async () => {
+        const mine = await seed('me', 3);
+        await seed('someone-else', 2);
+        await stores.inbox.mark('me', [mine[1]?.id as string], 'read', 1_000);
+        assert.equal((await stores.inbox.list('me', { limit: 10 })).length, 3);
+        assert.deepEqual(ids(await stores.inbox.list('me', { limit: 10, unreadOnly: true })), [mine[2]?.id, mine[0]?.id]);
+      });
+
+      it('mark delivered sets deliveredAt only; read sets readAt and keeps the first delivered time', async () => {
+        const [a, b] = await seed('marker', 2);
+        const idA = a?.id as string;
+        const idB = b?.id as string;
+
+        assert.deepEqual(await stores.inbox.mark('marker', [idA], 'delivered', 100), [idA]);
+        assert.deepEqual(await stores.inbox.get('marker', idA), { message: a, uid: 'marker', deliveredAt: 100, readAt: null });
+
+        // Marking again (a redelivered receipt) never moves the first time.
+        assert.deepEqual(await stores.inbox.mark('marker', [idA], 'delivered', 150), [idA]);
+        assert.equal((await stores.inbox.get('marker', idA))?.deliveredAt, 100);
+
+        assert.deepEqual(await stores.inbox.mark('marker', [idA], 'read', 200), [idA]);
+        assert.deepEqual(await stores.inbox.get('marker', idA), { message: a, uid: 'marker', deliveredAt: 100, readAt: 200 });
+
+        // A read implies delivered.
+        await stores.inbox.mark('marker', [idB], 'read', 300);
+        assert.deepEqual(await stores.inbox.get('marker', idB), { message: b, uid: 'marker', deliveredAt: 300, readAt: 300 });
+      });
+
+      it('mark ignores ids that are not in the user’s own inbox and returns the ids found', async () => {
+        const [mine] = await seed('owner', 1);
+        const [theirs] = await seed('other', 1);
+        const found = await stores.inbox.mark('owner', [theirs?.id as string, mine?.id as string, newId()], 'read', 500);
+        assert.deepEqual(found, [mine?.id]);
+        assert.deepEqual(await stores.inbox.get('other', theirs?.id as string), {
+          message: theirs,
+          uid: 'other',
+          deliveredAt: null,
+          readAt: null,
+        });
+      });
+
+      it('re-adding an entry keeps its read state', async () => {
+        const [message] = await seed('re-add', 1);
+        await stores.inbox.mark('re-add', [message?.id as string], 'read', 42);
+        await stores.inbox.add(['re-add'], message as Message);
+        assert.equal((await stores.inbox.get('re-add', message?.id as string))?.readAt, 42);
+      });
+
+      it('get returns undefined for an unknown entry', async () => {
+        assert.equal(await stores.inbox.get('nobody', newId()), undefined);
+      });
+    });
+
+    describe('ReceiptStore', () => {
+      const receipt = (overrides: Partial<Receipt> = {}): Receipt => ({
+        messageId: 'm',
+        uid: 'u',
+        channel: 'webpush',
+        state: 'queued',
+        at: 1,
+        ...overrides,
+      });
+      const stateOf = async (messageId: string, uid: string, channel: Receipt['channel']) =>
+        (await stores.receipts.forMessage(messageId, uid)).find((r) => r.channel === channel)?.state;
+
+      it('records receipts and returns the current state per (uid, channel)', async () => {
+        const messageId = newId();
+        await stores.receipts.record([
+          receipt({ messageId, uid: 'a', channel: 'webpush', state: 'queued', at: 1 }),
+          receipt({ messageId, uid: 'a', channel: 'email', state: 'sent', reason: 'provider-id-1', at: 2 }),
+          receipt({ messageId, uid: 'b', channel: 'webpush', state: 'delivered', at: 3 }),
+        ]);
+        const all = await stores.receipts.forMessage(messageId);
+        assert.equal(all.length, 3);
+        assert.deepEqual(
+          all.find((r) => r.uid === 'a' && r.channel === 'email'),
+          { messageId, uid: 'a', channel: 'email', state: 'sent', reason: 'provider-id-1', at: 2 },
+        );
+        const onlyB = await stores.receipts.forMessage(messageId, 'b');
+        assert.deepEqual(onlyB, [{ messageId, uid: 'b', channel: 'webpush', state: 'delivered', at: 3 }]);
+        assert.deepEqual(await stores.receipts.forMessage(newId()), []);
+      });
+
+      it('states only move forward: queued → sent → delivered → read → clicked', async () => {
+        const messageId = newId();
+        await stores.receipts.record([receipt({ messageId, state: 'delivered', at: 10 })]);
+        await stores.receipts.record([receipt({ messageId, state: 'sent', at: 11 }), receipt({ messageId, state: 'queued', at: 12 })]);
+        assert.deepEqual(await stores.receipts.forMessage(messageId), [receipt({ messageId, state: 'delivered', at: 10 })]);
+
+        await stores.receipts.record([receipt({ messageId, state: 'read', at: 20 })]);
+        assert.equal(await stateOf(messageId, 'u', 'webpush'), 'read');
+        await stores.receipts.record([receipt({ messageId, state: 'delivered', at: 21 })]);
+        assert.equal(await stateOf(messageId, 'u', 'webpush'), 'read');
+        await stores.receipts.record([receipt({ messageId, state: 'clicked', at: 30 })]);
+        assert.equal(await stateOf(messageId, 'u', 'webpush'), 'clicked');
+      });
+
+      it('several receipts of one key in one batch apply in order', async () => {
+        const messageId = newId();
+        await stores.receipts.record([
+          receipt({ messageId, state: 'queued', at: 1 }),
+          receipt({ messageId, state: 'sent', at: 2 }),
+          receipt({ messageId, state: 'queued', at: 3 }),
+        ]);
+        assert.deepEqual(await stores.receipts.forMessage(messageId), [receipt({ messageId, state: 'sent', at: 2 })]);
+      });
+
+      it('failed, expired and suppressed are final', async () => {
+        const messageId = newId();
+        await stores.receipts.record([
+          receipt({ messageId, uid: 'f', state: 'sent', at: 1 }),
+          receipt({ messageId, uid: 'f', state: 'failed', reason: 'bounced', at: 2 }),
+          receipt({ messageId, uid: 'f', state: 'delivered', at: 3 }),
+          receipt({ messageId, uid: 'e', state: 'expired', at: 1 }),
+          receipt({ messageId, uid: 'e', state: 'read', at: 2 }),
+          receipt({ messageId, uid: 's', state: 'suppressed', reason: 'quiet hours', at: 1 }),
+          receipt({ messageId, uid: 's', state: 'failed', at: 2 }),
+        ]);
+        assert.deepEqual(await stores.receipts.forMessage(messageId, 'f'), [receipt({ messageId, uid: 'f', state: 'failed', reason: 'bounced', at: 2 })]);
+        assert.equal(await stateOf(messageId, 'e', 'webpush'), 'expired');
+        assert.equal(await stateOf(messageId, 's', 'webpush'), 'suppressed');
+      });
+
+      it('a late failure never overrides a message the recipient already has', async () => {
+        const messageId = newId();
+        await stores.receipts.record([receipt({ messageId, state: 'read', at: 1 })]);
+        await stores.receipts.record([receipt({ messageId, state: 'failed', at: 2 }), receipt({ messageId, state: 'expired', at: 3 })]);
+        assert.equal(await stateOf(messageId, 'u', 'webpush'), 'read');
+      });
+
+      it('recording the same receipt twice leaves one', async () => {
+        const messageId = newId();
+        const r = receipt({ messageId, channel: 'inbox', state: 'delivered', at: 5 });
+        await stores.receipts.record([r]);
+        await stores.receipts.record([r, r]);
+        assert.deepEqual(await stores.receipts.forMessage(messageId), [r]);
+      });
+
+      it('queued lists current queued receipts of a channel, oldest first, paged after a key', async () => {
+        const older = newId();
+        const newer = newId();
+        await stores.receipts.record([
+          receipt({ messageId: newer, uid: 'b', channel: 'email', state: 'queued' }),
+          receipt({ messageId: older, uid: 'z', channel: 'email', state: 'queued' }),
+          receipt({ messageId: older, uid: 'y', channel: 'email', state: 'queued' }),
+          receipt({ messageId: older, uid: 'x', channel: 'sms', state: 'queued' }),
+          receipt({ messageId: newer, uid: 'a', channel: 'email', state: 'queued' }),
+          receipt({ messageId: newer, uid: 'a', channel: 'email', state: 'sent' }),
+        ]);
+        const key = (r: Receipt) => `${r.messageId}/${r.uid}`;
+        const all = await stores.receipts.queued('email', 10);
+        assert.deepEqual(all.map(key), [`${older}/y`, `${older}/z`, `${newer}/b`]);
+        assert.ok(all.every((r) => r.state === 'queued' && r.channel === 'email'));
+
+        const first = await stores.receipts.queued('email', 2);
+        assert.deepEqual(first.map(key), [`${older}/y`, `${older}/z`]);
+        const last = first[1] as Receipt;
+        const rest = await stores.receipts.queued('email', 2, { messageId: last.messageId, uid: last.uid });
+        assert.deepEqual(rest.map(key), [`${newer}/b`]);
+        assert.deepEqual((await stores.receipts.queued('sms', 10)).map(key), [`${older}/x`]);
+      });
+    });
+
+    describe('UserStore', () => {
+      it('ensure creates an unknown user and returns a known one unchanged', async () => {
+        assert.deepEqual(await stores.users.ensure('u-1', 1_000), { uid: 'u-1', attributes: {}, createdAt: 1_000, updatedAt: 1_000 });
+        await stores.users.put({ uid: 'u-1', email: 'a@example.com' }, 2_000);
+        const again = await stores.users.ensure('u-1', 3_000);
+        assert.deepEqual(again, { uid: 'u-1', email: 'a@example.com', attributes: {}, createdAt: 1_000, updatedAt: 2_000 });
+      });
+
+      it('put creates, then updates only the given fields; attributes given replace the stored ones', async () => {
+        const created = await stores.users.put({ uid: 'p', email: 'p@example.com', locale: 'fr', attributes: { plan: 'pro', seats: 3 } }, 1_000);
+        assert.deepEqual(created, {
+          uid: 'p',
+          email: 'p@example.com',
+          locale: 'fr',
+          attributes: { plan: 'pro', seats: 3 },
+          createdAt: 1_000,
+          updatedAt: 1_000,
+        });
+
+        const updated = await stores.users.put({ uid: 'p', phone: '+15550100', attributes: { plan: 'free' } }, 2_000);
+        const expected = {
+          uid: 'p',
+          email: 'p@example.com',
+          phone: '+15550100',
+          locale: 'fr',
+          attributes: { plan: 'free' },
+          createdAt: 1_000,
+          updatedAt: 2_000,
+        };
+        assert.deepEqual(updated, expected);
+        assert.deepEqual(await stores.users.get('p'), expected);
+
+        await stores.users.put({ uid: 'p', timezone: 'Europe/Paris' }, 3_000);
+        assert.deepEqual((await stores.users.get('p'))?.attributes, { plan: 'free' });
+      });
+
+      it('get returns undefined and getMany skips unknown uids', async () => {
+        assert.equal(await stores.users.get('ghost'), undefined);
+        await stores.users.ensure('a', 1);
+        await stores.users.ensure('b', 1);
+        const many = await stores.users.getMany(['b', 'ghost', 'a']);
+        assert.deepEqual(many.map((u) => u.uid).sort(), ['a', 'b']);
+        assert.deepEqual(await stores.users.getMany([]), []);
+      });
+
+      it('pages users by uid ascending after a cursor', async () => {
+        const uids = ['u-05', 'u-01', 'u-04', 'u-02', 'u-03'];
+        for (const uid of uids) await stores.users.ensure(uid, 1);
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await stores.users.page(after, 2);
+          assert.ok(page.length <= 2);
+          if (page.length === 0) break;
+          seen.push(...page.map((u) => u.uid));
+          after = page[page.length - 1]?.uid;
+        }
+        assert.deepEqual(seen, [...uids].sort());
+        assert.deepEqual(
+          (await stores.users.page('u-03', 10)).map((u) => u.uid),
+          ['u-04', 'u-05'],
+        );
+      });
+
+      it('preferences default to empty and round-trip', async () => {
+        assert.deepEqual(await stores.users.getPreferences('someone'), { channels: {}, categories: {} });
+        const preferences = {
+          channels: { email: false, realtime: true },
+          categories: { news: { enabled: false } },
+          quietHours: { start: '22:00', end: '07:00' },
+        };
+        await stores.users.putPreferences('someone', preferences);
+        assert.deepEqual(await stores.users.getPreferences('someone'), preferences);
+        await stores.users.putPreferences('someone', { channels: {}, categories: {} });
+        assert.deepEqual(await stores.users.getPreferences('someone'), { channels: {}, categories: {} });
+      });
+    });
+
+    describe('DeviceStore', () => {
+      it('registers a device; re-registering the same (kind, token) returns the same id', async () => {
+        const first = await stores.devices.register('u', { kind: 'ios', token: 'tok-1' }, 'dev-1', 1_000);
+        assert.deepEqual(first, {
+          device: { id: 'dev-1', uid: 'u', kind: 'ios', token: 'tok-1', createdAt: 1_000 },
+          created: true,
+        });
+        const again = await stores.devices.register('u', { kind: 'ios', token: 'tok-1' }, 'dev-2', 2_000);
+        assert.equal(again.created, false);
+        assert.equal(again.device.id, 'dev-1');
+        assert.deepEqual(await stores.devices.listByUser('u'), [first.device]);
+      });
+
+      it('stores web push subscriptions with their keys and expiration', async () => {
+        const device = webDevice('https://push.example.com/sub/1');
+        const { device: stored } = await stores.devices.register('w', device, 'web-1', 5);
+        const expected = { id: 'web-1', uid: 'w', createdAt: 5, ...device };
+        assert.deepEqual(stored, expected);
+        assert.deepEqual(await stores.devices.listByUser('w'), [expected]);
+      });
+
+      it('the same token of different kinds are different devices', async () => {
+        await stores.devices.register('k', { kind: 'ios', token: 'same' }, 'd-ios', 1);
+        await stores.devices.register('k', { kind: 'android', token: 'same' }, 'd-android', 2);
+        assert.deepEqual((await stores.devices.listByUser('k')).map((d) => d.id).sort(), ['d-android', 'd-ios']);
+      });
+
+      it('a token registered by another user moves to that user', async () => {
+        await stores.devices.register('old-owner', { kind: 'android', token: 'shared' }, 'd-1', 1);
+        const moved = await stores.devices.register('new-owner', { kind: 'android', token: 'shared' }, 'd-2', 2);
+        assert.equal(moved.created, true);
+        assert.equal(moved.device.uid, 'new-owner');
+        assert.deepEqual(await stores.devices.listByUser('old-owner'), []);
+        assert.deepEqual(
+          (await stores.devices.listByUser('new-owner')).map((d) => [d.kind, d.token]),
+          [['android', 'shared']],
+        );
+      });
+
+      it('remove deletes only the user’s own registration and says whether there was one', async () => {
+        await stores.devices.register('owner', { kind: 'ios', token: 't' }, 'd', 1);
+        assert.equal(await stores.devices.remove('intruder', 'ios', 't'), false);
+        assert.equal((await stores.devices.listByUser('owner')).length, 1);
+        assert.equal(await stores.devices.remove('owner', 'android', 't'), false);
+        assert.equal(await stores.devices.remove('owner', 'ios', 't'), true);
+        assert.deepEqual(await stores.devices.listByUser('owner'), []);
+        assert.equal(await stores.devices.remove('owner', 'ios', 't'), false);
+      });
+
+      it('removeToken deletes a token whoever holds it', async () => {
+        await stores.devices.register('x', webDevice('https://push.example.com/gone'), 'd-x', 1);
+        await stores.devices.register('x', { kind: 'ios', token: 'kept' }, 'd-kept', 2);
+        await stores.devices.removeToken('web', 'https://push.example.com/gone');
+        await stores.devices.removeToken('web', 'https://push.example.com/never-registered');
+        assert.deepEqual(
+          (await stores.devices.listByUser('x')).map((d) => d.id),
+          ['d-kept'],
+        );
+      });
+    });
+
+    it('keeps everything across a close and reopen (when the adapter can reopen)', async (t) => {
+      if (!harness.reopen) {
+        t.skip('adapter cannot reopen its storage');
+        return;
+      }
+      const message = makeMessage({ title: 'durable' });
+      await stores.messages.insert({ message, status: 'accepted', cursor: 'c' }, { key: 'dk', bodyHash: 'h', ttlMs: 60_000 });
+      await stores.inbox.add(['d-user'], message);
+      await stores.inbox.mark('d-user', [message.id], 'delivered', 7);
+      await stores.receipts.record([{ messageId: message.id, uid: 'd-user', channel: 'email', state: 'sent', at: 8 }]);
+      await stores.users.put({ uid: 'd-user', email: 'd@example.com', attributes: { a: 1 } }, 9);
+      await stores.users.putPreferences('d-user', { channels: { sms: false }, categories: {} });
+      const { device } = await stores.devices.register('d-user', { kind: 'ios', token: 'dt' }, 'dd', 10);
+
+      stores = await harness.reopen();
+
+      assert.deepEqual(await stores.messages.get(message.id), { message, status: 'accepted', cursor: 'c' });
+      assert.deepEqual(await stores.messages.insert({ message: makeMessage(), status: 'accepted' }, { key: 'dk', bodyHash: 'h', ttlMs: 60_000 }), {
+        inserted: false,
+        existingId: message.id,
+        bodyHash: 'h',
+      });
+      assert.deepEqual(await stores.inbox.get('d-user', message.id), { message, uid: 'd-user', deliveredAt: 7, readAt: null });
+      assert.deepEqual(await stores.receipts.forMessage(message.id), [{ messageId: message.id, uid: 'd-user', channel: 'email', state: 'sent', at: 8 }]);
+      assert.deepEqual(await stores.users.get('d-user'), {
+        uid: 'd-user',
+        email: 'd@example.com',
+        attributes: { a: 1 },
+        createdAt: 9,
+        updatedAt: 9,
+      });
+      assert.deepEqual(await stores.users.getPreferences('d-user'), { channels: { sms: false }, categories: {} });
+      assert.deepEqual(await stores.devices.listByUser('d-user'), [device]);
+    });
+  });
+}

@@ -1,0 +1,29 @@
+/** Configuration: defaults are embedded, bad values stop start-up naming the variable. */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('runs embedded with no settings at all', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.dataDir, path.resolve('./data'));
+    assert.equal(config.jwtSecret, undefined);
+    assert.equal(config.smtpUrl, undefined);
+    assert.equal(config.jwtAlgorithm, 'HS256');
+  });
+
+  it('names every bad variable at once', () => {
+    assert.throws(
+      () => loadConfig({ HERALD_PORT: '99999', HERALD_LOG_LEVEL: 'loud', HERALD_SMTP_URL: 'not a url' }),
+      (e: unknown) => e instanceof ConfigError && /HERALD_PORT/.test(e.message) && /HERALD_LOG_LEVEL/.test(e.message) && /HERALD_SMTP_URL/.test(e.message),
+    );
+  });
+
+  it('rejects settings that only make sense together', () => {
+    assert.throws(() => loadConfig({ HERALD_JWT_ALGORITHM: 'RS256' }), /HERALD_JWT_PUBLIC_KEY or HERALD_JWT_JWKS_URL/);
+    assert.throws(() => loadConfig({ HERALD_VAPID_PUBLIC_KEY: 'abc' }), /set together/);
+  });
+});
