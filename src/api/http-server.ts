@@ -130,9 +130,15 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         answer(fail(error, requestLog));
       }
     };
+    const runSafely = (body: unknown) =>
+      run(body).catch((error: unknown) => {
+        // Only reached if answering the error itself failed: never let it take the process down.
+        log.fatal({ err: error, reqId: requestId }, 'error handling failed');
+        answer({ status: 500, text: '' });
+      });
 
     if (!route.body) {
-      void run(undefined);
+      void runSafely(undefined);
       return;
     }
     const declared = Number(headers['content-length'] ?? '0');
@@ -144,7 +150,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
       if (outcome.type === 'too-large') answer(fail(tooLarge(options.bodyLimit), requestLog));
       else {
         const parsed = parseJson(outcome.body);
-        if (parsed.ok) void run(parsed.value);
+        if (parsed.ok) void runSafely(parsed.value);
         else answer(fail(parsed.error, requestLog));
       }
     });

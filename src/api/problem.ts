@@ -1,6 +1,8 @@
 /** RFC 9457 problem+json bodies from ProblemErrors (and a safe 500 for anything else). */
 import { randomUUID } from 'node:crypto';
+import { BusUnavailableError } from '../bus/port.js';
 import { PROBLEM_CODES, type ProblemCode, ProblemError } from '../errors.js';
+import { StoreUnavailableError } from '../store/port.js';
 
 export interface ProblemBody {
   type: string;
@@ -14,7 +16,20 @@ export interface ProblemBody {
 
 export const PROBLEM_TYPE_BASE = 'https://herald.dev/problems/';
 
+/** Seconds a client is asked to wait when a dependency is down. */
+const RETRY_AFTER_UNAVAILABLE = 5;
+
 export function problemOf(error: unknown): { body: ProblemBody; headers: Record<string, string>; internal?: unknown } {
+  if (error instanceof StoreUnavailableError || error instanceof BusUnavailableError) {
+    return problemOf(
+      new ProblemError(
+        'HERALD_UNAVAILABLE',
+        `${error.name === 'BusUnavailableError' ? 'bus' : 'store'} unavailable, retry later`,
+        { retryAfterSeconds: RETRY_AFTER_UNAVAILABLE },
+        { cause: error },
+      ),
+    );
+  }
   if (error instanceof ProblemError) {
     const headers: Record<string, string> = {};
     if (error.extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.extra.retryAfterSeconds);

@@ -34,5 +34,20 @@ export async function recordClientReceipts(
   const receipts: Receipt[] = [...found].map((messageId) => ({ messageId, uid, channel, state, at }));
   await deps.stores.receipts.record(receipts);
   for (const r of receipts) deps.metrics.receipts.inc({ channel: r.channel, state: r.state });
+  void indexForReports(deps, receipts);
   return [...found];
+}
+
+/** Reports group receipts by the message's urgency, which the receipt itself does not carry. */
+async function indexForReports(deps: Pick<PipelineDeps, 'stores' | 'search' | 'log'>, receipts: Receipt[]): Promise<void> {
+  try {
+    const messages = await Promise.all(receipts.map((r) => deps.stores.messages.get(r.messageId)));
+    const indexed = receipts.flatMap((r, i) => {
+      const urgency = messages[i]?.message.urgency;
+      return urgency ? [{ ...r, urgency }] : [];
+    });
+    await deps.search.indexReceipts(indexed);
+  } catch (error) {
+    deps.log.warn({ err: error }, 'client receipts not indexed');
+  }
 }
