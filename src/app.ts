@@ -30,6 +30,7 @@ import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
 import { recordClientReceipts } from './pipeline/client-receipts.js';
 import { startDeliveryWorkers } from './pipeline/delivery.js';
+import { handleFallbacks } from './pipeline/fallback.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { handleScheduledSends, recoverUnfinishedWork } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
@@ -66,10 +67,11 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const bus = createMemoryBus();
   const presence = createMemoryPresence();
   const metrics = createMetrics();
-  const channels = createChannels(config, bus, log);
+  const channels = createChannels({ config, bus, log, vapid: { ...secrets.vapid, subject: config.vapidSubject } });
   for (const [name, reason] of channels.disabled) log.info({ channel: name, reason }, 'channel disabled');
 
-  const deps: PipelineDeps = { stores, bus, search, scheduler, presence, channels: channels.enabled, log, metrics, now: Date.now };
+  const policy = { smsDelayMs: config.fallbackSmsDelay * 1000, emailDelayMs: config.fallbackEmailDelay * 1000, digestIntervalMs: config.digestInterval * 1000 };
+  const deps: PipelineDeps = { stores, bus, search, scheduler, presence, channels: channels.enabled, log, metrics, policy, now: Date.now };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl);
   const apiDeps: ApiDeps = {
     ...deps,
@@ -123,6 +125,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
 
   const workers = [...startTriage(deps), ...startDeliveryWorkers(deps)];
   handleScheduledSends(deps);
+  handleFallbacks(deps);
   await recoverUnfinishedWork(deps);
   await scheduler.start();
 

@@ -86,6 +86,23 @@ export const SETTINGS = {
     doc: 'VAPID subject: a mailto: or https: contact',
     schema: z.string().regex(/^(mailto:|https:)/, 'expected mailto: or https:'),
   },
+  publicUrl: { env: 'HERALD_PUBLIC_URL', default: '', doc: 'URL at which providers reach this Herald (Twilio status callbacks); unset: no callbacks are requested', schema: z.string().url().optional() },
+  webpushConcurrency: { env: 'HERALD_WEBPUSH_CONCURRENCY', default: '50', doc: 'Web push requests in flight at once per process', schema: positiveInt },
+  apnsKey: { env: 'HERALD_APNS_KEY', default: '', doc: 'APNs token-auth key (.p8): a path, or the PEM text itself; unset disables APNs', schema: optionalString },
+  apnsKeyId: { env: 'HERALD_APNS_KEY_ID', default: '', doc: 'APNs key id (10 characters)', schema: optionalString },
+  apnsTeamId: { env: 'HERALD_APNS_TEAM_ID', default: '', doc: 'Apple developer team id', schema: optionalString },
+  apnsTopic: { env: 'HERALD_APNS_TOPIC', default: '', doc: 'App bundle id, sent as apns-topic', schema: optionalString },
+  apnsProduction: { env: 'HERALD_APNS_PRODUCTION', default: 'false', doc: 'true: api.push.apple.com; false: the sandbox', schema: z.enum(['true', 'false']).transform((v) => v === 'true') },
+  apnsHost: { env: 'HERALD_APNS_HOST', default: '', doc: 'Override of the APNs host as host[:port] (proxies, staging, tests)', schema: optionalString },
+  fcmServiceAccount: { env: 'HERALD_FCM_SERVICE_ACCOUNT', default: '', doc: 'Path to the Firebase service-account JSON; unset disables FCM', schema: optionalString },
+  fcmHost: { env: 'HERALD_FCM_HOST', default: '', doc: 'Override as host[:port] for the FCM and Google OAuth2 hosts (proxies, tests)', schema: optionalString },
+  twilioAccountSid: { env: 'HERALD_TWILIO_ACCOUNT_SID', default: '', doc: 'Twilio account SID; unset disables SMS', schema: optionalString },
+  twilioAuthToken: { env: 'HERALD_TWILIO_AUTH_TOKEN', default: '', doc: 'Twilio auth token (also verifies status callbacks)', schema: optionalString },
+  twilioFrom: { env: 'HERALD_TWILIO_FROM', default: '', doc: 'Sender number (E.164) or Messaging Service SID (MG…)', schema: optionalString },
+  twilioBaseUrl: { env: 'HERALD_TWILIO_BASE_URL', default: '', doc: 'Override of https://api.twilio.com (proxies, tests)', schema: z.string().url().optional() },
+  fallbackSmsDelay: { env: 'HERALD_FALLBACK_SMS_DELAY', default: '60', doc: 'Seconds an unread high-urgency message waits before the SMS fallback', schema: positiveInt },
+  fallbackEmailDelay: { env: 'HERALD_FALLBACK_EMAIL_DELAY', default: '900', doc: 'Seconds an unread normal-urgency message waits before the email fallback', schema: positiveInt },
+  digestInterval: { env: 'HERALD_DIGEST_INTERVAL', default: '3600', doc: 'Seconds between email digests of unread low-urgency messages', schema: positiveInt },
   shutdownGrace: { env: 'HERALD_SHUTDOWN_GRACE', default: '10', doc: 'Seconds SIGTERM waits for in-flight work to drain', schema: positiveInt },
 } as const;
 
@@ -110,6 +127,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = config as Config;
   if (result.jwtAlgorithm !== 'HS256' && !result.jwtPublicKey && !result.jwtJwksUrl) {
     problems.push(`HERALD_JWT_ALGORITHM=${result.jwtAlgorithm} needs HERALD_JWT_PUBLIC_KEY or HERALD_JWT_JWKS_URL`);
+  }
+  const groups: Array<[string, Array<keyof Config>]> = [
+    ['APNs', ['apnsKey', 'apnsKeyId', 'apnsTeamId', 'apnsTopic']],
+    ['Twilio', ['twilioAccountSid', 'twilioAuthToken', 'twilioFrom']],
+  ];
+  for (const [provider, keys] of groups) {
+    const set = keys.filter((k) => result[k] !== undefined);
+    if (set.length > 0 && set.length < keys.length) {
+      const missing = keys.filter((k) => result[k] === undefined).map((k) => SETTINGS[k].env);
+      problems.push(`${provider} is partly configured: also set ${missing.join(', ')}`);
+    }
   }
   if (Boolean(result.vapidPublicKey) !== Boolean(result.vapidPrivateKey)) {
     problems.push('HERALD_VAPID_PUBLIC_KEY and HERALD_VAPID_PRIVATE_KEY must be set together');

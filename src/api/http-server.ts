@@ -4,8 +4,9 @@
  * Per request it: reads everything it needs from the stack-allocated uWS request before any
  * await; watches for the client aborting (a response is never written to an aborted request);
  * enforces the body limit (413, from Content-Length up front or while a chunked body streams);
- * parses JSON; verifies the bearer token and role; answers problem+json for every error with
- * the request id; records metrics; and counts requests in flight so shutdown can drain them.
+ * parses JSON (`body: 'raw'` routes get the text as is); verifies the bearer token and role;
+ * answers problem+json for every error with the request id; records metrics; and counts
+ * requests in flight so shutdown can drain them.
  * Unknown paths are 404, known paths with another method are 405 with `Allow`.
  */
 
@@ -149,7 +150,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     readBody(res, options.bodyLimit, state, (outcome) => {
       if (outcome.type === 'too-large') answer(fail(tooLarge(options.bodyLimit), requestLog));
       else {
-        const parsed = parseJson(outcome.body);
+        const parsed = route.body === 'raw' ? ({ ok: true, value: outcome.body.toString('utf8') } as const) : parseJson(outcome.body);
         if (parsed.ok) void runSafely(parsed.value);
         else answer(fail(parsed.error, requestLog));
       }

@@ -14,7 +14,7 @@ export interface RouteContext<C extends Caller | undefined = Caller> {
   params: Record<string, string>;
   query: URLSearchParams;
   headers: Record<string, string>;
-  /** Parsed JSON body; undefined when the request had none. */
+  /** Parsed JSON body, or the body as UTF-8 text for `body: 'raw'` routes; undefined when a JSON request had none. */
   body: unknown;
   caller: C;
   requestId: string;
@@ -34,8 +34,11 @@ export interface Route {
   /** uWebSockets.js pattern, e.g. `/api/v1/messages/:id`. */
   path: string;
   access: Access;
-  /** Reads a JSON body. */
-  body?: boolean;
+  /**
+   * Reads the body: `true` parses it as JSON; `'raw'` hands it to the handler unparsed, as UTF-8
+   * text (form posts and signed provider callbacks, e.g. Twilio's, which sign the exact fields).
+   */
+  body?: boolean | 'raw';
   handle(context: RouteContext<Caller | undefined>): Promise<RouteResult>;
 }
 
@@ -45,13 +48,18 @@ export function authed(
   path: string,
   access: 'user' | 'admin',
   handle: (context: RouteContext<Caller>) => Promise<RouteResult>,
-  options: { body?: boolean } = {},
+  options: { body?: Route['body'] } = {},
 ): Route {
   return { method, path, access, body: options.body ?? false, handle: handle as Route['handle'] };
 }
 
-export function open(method: Method, path: string, handle: (context: RouteContext<undefined>) => Promise<RouteResult>): Route {
-  return { method, path, access: 'public', handle: handle as Route['handle'] };
+export function open(
+  method: Method,
+  path: string,
+  handle: (context: RouteContext<undefined>) => Promise<RouteResult>,
+  options: { body?: Route['body'] } = {},
+): Route {
+  return { method, path, access: 'public', body: options.body ?? false, handle: handle as Route['handle'] };
 }
 
 export const json = (status: number, body?: unknown, headers?: Record<string, string>): RouteResult => ({ status, body, headers });

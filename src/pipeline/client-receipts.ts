@@ -6,13 +6,14 @@
  * the inbox entry read. A broadcast reaches live sockets before triage has written every inbox
  * entry, so an ack for a broadcast the user has no entry for yet adds the entry first.
  */
+import { fallbackJobId } from '../exchange/fallback.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
 import type { PipelineDeps } from './deps.js';
 
 export type ClientReceiptState = 'delivered' | 'read' | 'clicked';
 
 export async function recordClientReceipts(
-  deps: Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log'>,
+  deps: Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'scheduler'>,
   uid: string,
   ids: string[],
   state: ClientReceiptState,
@@ -31,6 +32,8 @@ export async function recordClientReceipts(
     }
   }
   if (found.size === 0) return [];
+  // "Never email what was read live": a read cancels the message's pending fallback.
+  if (state !== 'delivered') for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
   const receipts: Receipt[] = [...found].map((messageId) => ({ messageId, uid, channel, state, at }));
   await deps.stores.receipts.record(receipts);
   for (const r of receipts) deps.metrics.receipts.inc({ channel: r.channel, state: r.state });

@@ -2,6 +2,7 @@
 import type { Channel } from '../../channels/port.js';
 import type { Scheduler } from '../../schedulers/port.js';
 import type { Bus } from '../bus/port.js';
+import type { FallbackPolicy } from '../exchange/fallback.js';
 import type { ChannelName } from '../exchange/types.js';
 import type { Presence } from '../gateway/presence-port.js';
 import type { Logger } from '../observability/log.js';
@@ -18,5 +19,7 @@ export interface PipelineDeps {
   channels: ReadonlyMap<ChannelName, Channel>;
   log: Logger;
   metrics: Metrics;
+  /** When unread messages escalate to nearline channels. */
+  policy: FallbackPolicy;
   now: () => number;
 }

@@ -14,10 +14,12 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
 import { messageFrame } from '../exchange/message.js';
+import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { type ChannelName, type Message, type Receipt, URGENCIES } from '../exchange/types.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { scheduleFallback } from './fallback.js';
 
 export const TRIAGE_PAGE_SIZE = 500;
 const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
@@ -97,11 +99,18 @@ async function planPage(deps: PipelineDeps, message: Message, uids: string[], vi
   const inboxUids: string[] = [];
   const receipts: Receipt[] = [];
   const work = new Map<ChannelName, DeliveryItem[]>();
+  const fallbacks: Array<{ uid: string; step: FallbackStep }> = [];
+  const available = new Set(deps.channels.keys());
   for (const uid of uids) {
     const user = userByUid.get(uid);
     const [preferences, devices] = await Promise.all([stores.users.getPreferences(uid), wantsDevices ? stores.devices.listByUser(uid) : []]);
-    const plan = planRecipient(message, { uid, user, preferences, online: online.has(uid), devices }, { now, available: new Set(deps.channels.keys()) });
-    if (plan.inbox) inboxUids.push(uid);
+    const view = { uid, user, preferences, online: online.has(uid), devices };
+    const plan = planRecipient(message, view, { now, available });
+    if (plan.inbox) {
+      inboxUids.push(uid);
+      const step = fallbackFor(message, view, { now, available, policy: deps.policy });
+      if (step) fallbacks.push({ uid, step });
+    }
     for (const skip of plan.skipped) receipts.push({ messageId: message.id, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
     for (const delivery of plan.deliver) {
       if (viaBroadcast && delivery.channel === 'realtime') {
@@ -115,6 +124,7 @@ async function planPage(deps: PipelineDeps, message: Message, uids: string[], vi
     }
   }
   await stores.inbox.add(inboxUids, message);
+  for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);
   if (receipts.length > 0) {
     await stores.receipts.record(receipts);
     deps.search

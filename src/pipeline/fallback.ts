@@ -1,0 +1,124 @@
+/**
+ * Fallback steps (src/exchange/fallback.ts) as scheduled jobs.
+ *
+ * - `fallback` jobs deliver one message on one nearline channel. They are cancelled when the
+ *   recipient reads the message (client-receipts.ts), and re-checked when they fire: a message
+ *   read or expired meanwhile is not sent, and preferences and quiet hours are applied as of then.
+ * - `digest` jobs send one email per user per period listing that period's unread low-urgency
+ *   messages; a digest with nothing unread left sends nothing.
+ * A fallback's receipt is written when it fires, not when it is planned, so start-up recovery
+ * (which re-sends `queued` receipts) never sends a fallback before its time.
+ */
+import { type FallbackStep, digestJobId, fallbackJobId } from '../exchange/fallback.js';
+import { isExpired } from '../exchange/message.js';
+import { planRecipient } from '../exchange/plan.js';
+import type { InboxItem, Message, Receipt } from '../exchange/types.js';
+import { newId } from '../ids.js';
+import { subjects } from '../bus/port.js';
+import type { DeliveryBatch } from './delivery-batch.js';
+import type { PipelineDeps } from './deps.js';
+
+export const FALLBACK = 'fallback';
+export const DIGEST = 'digest';
+const DIGEST_ITEMS_LIMIT = 50;
+
+interface FallbackPayload {
+  messageId: string;
+  uid: string;
+  channel: 'sms' | 'email';
+}
+
+interface DigestPayload {
+  uid: string;
+  bucket: number;
+}
+
+export async function scheduleFallback(deps: PipelineDeps, message: Message, uid: string, step: FallbackStep): Promise<void> {
+  if (step.kind === 'digest') {
+    await deps.scheduler.schedule<DigestPayload>({ id: digestJobId(uid, step.bucket), kind: DIGEST, runAt: step.runAt, payload: { uid, bucket: step.bucket } });
+  } else {
+    await deps.scheduler.schedule<FallbackPayload>({
+      id: fallbackJobId(message.id, uid),
+      kind: FALLBACK,
+      runAt: step.runAt,
+      payload: { messageId: message.id, uid, channel: step.channel },
+    });
+  }
+}
+
+export function handleFallbacks(deps: PipelineDeps): void {
+  deps.scheduler.handle<FallbackPayload>(FALLBACK, (job) => fireFallback(deps, job.payload));
+  deps.scheduler.handle<DigestPayload>(DIGEST, (job) => sendDigest(deps, job.payload));
+}
+
+async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: FallbackPayload): Promise<void> {
+  const item = await deps.stores.inbox.get(uid, messageId);
+  if (!item || item.readAt !== null) return;
+  const now = deps.now();
+  const message = item.message;
+  const receipts: Receipt[] = [];
+  if (isExpired(message, now)) {
+    receipts.push({ messageId, uid, channel, state: 'expired', reason: 'ttl', at: now });
+  } else {
+    const [user, preferences] = await Promise.all([deps.stores.users.get(uid), deps.stores.users.getPreferences(uid)]);
+    const plan = planRecipient({ ...message, channels: [channel] }, { uid, user, preferences, online: false, devices: [] }, { now, available: new Set(deps.channels.keys()) });
+    for (const skip of plan.skipped) receipts.push({ messageId, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
+    if (plan.deliver.length > 0) {
+      receipts.push({ messageId, uid, channel, state: 'queued', reason: 'fallback', at: now });
+      await deps.stores.receipts.record(receipts.splice(0));
+      const recipient = { uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
+      await deps.bus.publish(subjects.deliver(channel), { channel, message, items: [{ recipient, attempt: 1 }] } satisfies DeliveryBatch);
+    }
+  }
+  if (receipts.length > 0) await deps.stores.receipts.record(receipts);
+}
+
+async function sendDigest(deps: PipelineDeps, { uid, bucket }: DigestPayload): Promise<void> {
+  const email = deps.channels.get('email');
+  const [user, preferences] = await Promise.all([deps.stores.users.get(uid), deps.stores.users.getPreferences(uid)]);
+  if (!email || !user?.email || preferences.channels.email === false) return;
+  const from = bucket * deps.policy.digestIntervalMs;
+  const to = from + deps.policy.digestIntervalMs;
+  const items = await unreadLowIn(deps, uid, from, to);
+  if (items.length === 0) return;
+
+  const now = deps.now();
+  const digest: Message = {
+    id: newId(),
+    sender: 'herald',
+    target: { kind: 'user', uid },
+    msg: items.length === 1 ? 'You have 1 unread notification.' : `You have ${items.length} unread notifications.`,
+    title: 'Your unread notifications',
+    urgency: 'low',
+    createdAt: now,
+    email: {
+      template: 'digest',
+      vars: { items: items.map(({ message }) => ({ title: message.title, msg: message.msg, link: message.link, createdAt: new Date(message.createdAt).toISOString() })) },
+    },
+  };
+  const recipient = { uid, email: user.email, phone: user.phone, locale: user.locale, timezone: user.timezone };
+  const [result] = await email.deliver([{ message: digest, recipient, channel: 'email', attempt: 1 }]);
+  deps.metrics.deliveries.inc({ channel: 'email', result: result?.type ?? 'failed' });
+  // A retryable failure fails the job: the scheduler runs it again with backoff.
+  if (!result || result.type === 'retry') throw new Error(`digest for ${uid} not sent: ${result?.reason ?? 'no result'}`);
+  const state = result.type === 'sent' ? 'sent' : 'failed';
+  const reason = result.type === 'sent' ? `digest:${digest.id}` : `digest: ${result.reason}`;
+  await deps.stores.receipts.record(items.map(({ message }) => ({ messageId: message.id, uid, channel: 'email', state, reason, at: now })));
+}
+
+/** Unread low-urgency inbox entries created in [from, to), newest first, at most DIGEST_ITEMS_LIMIT. */
+async function unreadLowIn(deps: PipelineDeps, uid: string, from: number, to: number): Promise<InboxItem[]> {
+  const found: InboxItem[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await deps.stores.inbox.list(uid, { limit: 200, unreadOnly: true, ...(before ? { before } : {}) });
+    for (const item of page) {
+      if (item.message.createdAt >= to || item.message.urgency !== 'low') continue;
+      if (item.message.createdAt < from) return found;
+      found.push(item);
+      if (found.length === DIGEST_ITEMS_LIMIT) return found;
+    }
+    if (page.length < 200) return found;
+    before = page[page.length - 1]?.message.id;
+  }
+}
