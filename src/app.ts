@@ -19,6 +19,7 @@ import { messageRoutes } from './api/routes/messages.js';
 import { operationRoutes } from './api/routes/operations.js';
 import { sendingRoutes } from './api/routes/sending.js';
 import { userRoutes } from './api/routes/users.js';
+import { webhookRoutes } from './api/routes/webhooks.js';
 import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
@@ -55,6 +56,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   fs.mkdirSync(config.dataDir, { recursive: true });
   const secrets = loadSecrets(config.dataDir, {
     ...(config.jwtSecret ? { jwtSecret: config.jwtSecret } : {}),
+    ...(config.ticketSecret ? { ticketSecret: config.ticketSecret } : {}),
     ...(config.vapidPublicKey ? { vapidPublicKey: config.vapidPublicKey } : {}),
     ...(config.vapidPrivateKey ? { vapidPrivateKey: config.vapidPrivateKey } : {}),
   });
@@ -93,7 +95,14 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const app = uWS.App();
   const knownUsers = new Set<string>();
   const http = mountHttpRoutes(app, {
-    routes: [...operationRoutes(apiDeps), ...sendingRoutes(apiDeps), ...deviceRoutes(apiDeps), ...userRoutes(apiDeps), ...messageRoutes(apiDeps)],
+    routes: [
+      ...operationRoutes(apiDeps),
+      ...sendingRoutes(apiDeps),
+      ...deviceRoutes(apiDeps),
+      ...userRoutes(apiDeps),
+      ...messageRoutes(apiDeps),
+      ...webhookRoutes(apiDeps, { twilioAuthToken: config.twilioAuthToken, publicUrl: config.publicUrl }),
+    ],
     verifier: await createTokenVerifier(config, secrets.jwtSecret),
     bodyLimit: config.bodyLimit,
     log,

@@ -41,6 +41,7 @@ export const SETTINGS = {
     doc: 'Claim that makes a token admin, as name=value (the claim may also be an array holding the value)',
     schema: z.string().regex(/^[^=]+=.+$/, 'expected name=value'),
   },
+  ticketSecret: { env: 'HERALD_TICKET_SECRET', default: '', doc: 'Key of WebSocket tickets (32+ characters); generated and kept in the data dir when unset; required with HERALD_NATS_URL', schema: z.string().min(32).optional() },
   wsTicketTtl: { env: 'HERALD_WS_TICKET_TTL', default: '60', doc: 'Seconds a WebSocket ticket from /api/v1/ws/token stays valid', schema: positiveInt },
   wsMaxBackpressure: {
     env: 'HERALD_WS_MAX_BACKPRESSURE',
@@ -103,6 +104,31 @@ export const SETTINGS = {
   fallbackSmsDelay: { env: 'HERALD_FALLBACK_SMS_DELAY', default: '60', doc: 'Seconds an unread high-urgency message waits before the SMS fallback', schema: positiveInt },
   fallbackEmailDelay: { env: 'HERALD_FALLBACK_EMAIL_DELAY', default: '900', doc: 'Seconds an unread normal-urgency message waits before the email fallback', schema: positiveInt },
   digestInterval: { env: 'HERALD_DIGEST_INTERVAL', default: '3600', doc: 'Seconds between email digests of unread low-urgency messages', schema: positiveInt },
+  roles: {
+    env: 'HERALD_ROLES',
+    default: 'api,gateway,triage,deliver',
+    doc: 'What this process does, comma-separated: api (REST), gateway (WebSockets), triage, deliver',
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((r) => r.trim()))
+      .pipe(z.array(z.enum(['api', 'gateway', 'triage', 'deliver'])).min(1)),
+  },
+  natsUrl: { env: 'HERALD_NATS_URL', default: '', doc: 'NATS with JetStream (nats://host:4222, comma-separated for a cluster): the bus; unset: in-process bus', schema: optionalString },
+  redisUrl: { env: 'HERALD_REDIS_URL', default: '', doc: 'Redis (redis://host:6379): BullMQ scheduler and presence; unset: embedded scheduler and in-process presence', schema: z.string().url().optional() },
+  cassandraContactPoints: { env: 'HERALD_CASSANDRA_CONTACT_POINTS', default: '', doc: 'Cassandra contact points (host:port, comma-separated): the stores; unset: SQLite', schema: optionalString },
+  cassandraKeyspace: { env: 'HERALD_CASSANDRA_KEYSPACE', default: 'herald', doc: 'Cassandra keyspace', schema: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'expected a lower-case CQL identifier') },
+  cassandraLocalDc: { env: 'HERALD_CASSANDRA_LOCAL_DC', default: 'datacenter1', doc: 'Cassandra local data center', schema: z.string().min(1) },
+  cassandraConsistency: { env: 'HERALD_CASSANDRA_CONSISTENCY', default: 'LOCAL_QUORUM', doc: 'Consistency of reads and writes: LOCAL_QUORUM, QUORUM, LOCAL_ONE or ONE', schema: z.enum(['LOCAL_QUORUM', 'QUORUM', 'LOCAL_ONE', 'ONE']) },
+  cassandraReplicationFactor: { env: 'HERALD_CASSANDRA_REPLICATION_FACTOR', default: '1', doc: 'Replication factor `herald migrate` gives a new keyspace (3 in production)', schema: positiveInt },
+  elasticsearchUrl: { env: 'HERALD_ELASTICSEARCH_URL', default: '', doc: 'Elasticsearch (http://host:9200): search, audiences, reports; required with Cassandra', schema: z.string().url().optional() },
+  elasticsearchIndexPrefix: { env: 'HERALD_ELASTICSEARCH_INDEX_PREFIX', default: 'herald', doc: 'Prefix of Herald’s index names and templates', schema: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected a lower-case index prefix') },
+  elasticsearchReplicas: { env: 'HERALD_ELASTICSEARCH_REPLICAS', default: '1', doc: 'Replicas per index (0 on a single node)', schema: z.coerce.number().int().min(0).max(10) },
+  elasticsearchCompat7: {
+    env: 'HERALD_ELASTICSEARCH_COMPAT',
+    default: 'false',
+    doc: 'true against Elasticsearch 8.x: the 7.17 client sends compatible-with=7 media types (7.x needs none; 9.x is not supported)',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  },
   shutdownGrace: { env: 'HERALD_SHUTDOWN_GRACE', default: '10', doc: 'Seconds SIGTERM waits for in-flight work to drain', schema: positiveInt },
 } as const;
 
@@ -138,6 +164,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const missing = keys.filter((k) => result[k] === undefined).map((k) => SETTINGS[k].env);
       problems.push(`${provider} is partly configured: also set ${missing.join(', ')}`);
     }
+  }
+  if (Boolean(result.cassandraContactPoints) !== Boolean(result.elasticsearchUrl)) {
+    problems.push('HERALD_CASSANDRA_CONTACT_POINTS and HERALD_ELASTICSEARCH_URL go together: search reads what the distributed stores write');
+  }
+  if (result.cassandraContactPoints && !result.redisUrl) {
+    problems.push('HERALD_CASSANDRA_CONTACT_POINTS needs HERALD_REDIS_URL: the distributed scheduler runs on Redis (BullMQ)');
+  }
+  if (result.natsUrl && !result.redisUrl) {
+    problems.push('HERALD_NATS_URL needs HERALD_REDIS_URL: processes on a shared bus share presence and schedules through Redis');
+  }
+  if (result.natsUrl && !result.cassandraContactPoints) {
+    problems.push('HERALD_NATS_URL needs HERALD_CASSANDRA_CONTACT_POINTS: processes on a shared bus need a shared store (SQLite is one process)');
+  }
+  if (result.natsUrl) {
+    // Every process of a cluster must sign and verify with the same keys: none may be generated per process.
+    const shared: Array<[boolean, string]> = [
+      [Boolean(result.ticketSecret), 'HERALD_TICKET_SECRET'],
+      [Boolean(result.vapidPublicKey), 'HERALD_VAPID_PUBLIC_KEY and HERALD_VAPID_PRIVATE_KEY'],
+      [result.jwtAlgorithm !== 'HS256' || Boolean(result.jwtSecret), 'HERALD_JWT_SECRET'],
+    ];
+    for (const [present, name] of shared) if (!present) problems.push(`HERALD_NATS_URL (a cluster) needs ${name}: processes must share it`);
   }
   if (Boolean(result.vapidPublicKey) !== Boolean(result.vapidPrivateKey)) {
     problems.push('HERALD_VAPID_PUBLIC_KEY and HERALD_VAPID_PRIVATE_KEY must be set together');

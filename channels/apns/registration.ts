@@ -1,10 +1,47 @@
-/** Placeholder registration until the apns channel lands. */
+/**
+ * Registers the APNs channel. Enabled when HERALD_APNS_KEY is set (config.ts already refuses a
+ * partial APNs configuration, so the key id, team id and topic are then set too). The key is
+ * the .p8 PEM text itself, or a path to it (anything without "BEGIN"); a key that cannot be read
+ * or cannot sign stops start-up with an error naming HERALD_APNS_KEY.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from '../../src/config.js';
 import type { ChannelRegistration } from '../registration.js';
+import { createApnsChannel } from './apns-channel.js';
+
+export const MISSING_CREDENTIALS = 'missing credentials: set HERALD_APNS_KEY, HERALD_APNS_KEY_ID, HERALD_APNS_TEAM_ID, HERALD_APNS_TOPIC';
+
+/** The PEM text of `apnsKey`: itself when it holds a PEM block, else the file it names. */
+export function readApnsKey(apnsKey: string): string {
+  if (apnsKey.includes('BEGIN')) return apnsKey;
+  try {
+    return readFileSync(apnsKey, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(`HERALD_APNS_KEY: cannot read the key file ${apnsKey} (${code})`, { cause: err });
+  }
+}
+
+const missing = (config: Config): boolean => !config.apnsKey || !config.apnsKeyId || !config.apnsTeamId || !config.apnsTopic;
 
 export const apnsRegistration: ChannelRegistration = {
   name: 'apns',
-  disabledReason: () => 'not available in this version',
-  create: () => {
-    throw new Error('apns channel is not available in this version');
+  disabledReason: (config) => (missing(config) ? MISSING_CREDENTIALS : undefined),
+  create: ({ config, log }) => {
+    if (!config.apnsKey || !config.apnsKeyId || !config.apnsTeamId || !config.apnsTopic) throw new Error(MISSING_CREDENTIALS);
+    const key = readApnsKey(config.apnsKey);
+    try {
+      return createApnsChannel({
+        key,
+        keyId: config.apnsKeyId,
+        teamId: config.apnsTeamId,
+        topic: config.apnsTopic,
+        production: config.apnsProduction,
+        logger: log.child({ channel: 'apns' }),
+        ...(config.apnsHost ? { host: config.apnsHost } : {}),
+      });
+    } catch (err) {
+      throw new Error(`HERALD_APNS_KEY / HERALD_APNS_HOST: ${(err as Error).message}`, { cause: err });
+    }
   },
 };

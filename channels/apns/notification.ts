@@ -1,0 +1,57 @@
+/**
+ * Turns a Message into the one APNs notification sent to every iOS device it is for, without
+ * I/O. Guarantees:
+ *  - Payload: `{ aps: { alert: { title?, body: msg } }, id, data?, link? }` — the message id for
+ *    client-side dedupe, its data, and its link (a universal link the app opens) as custom keys.
+ *  - Headers: `apns-topic` = the app's bundle id, `apns-push-type: alert`,
+ *    `apns-collapse-id` = message.topic (≤ 32 URL-safe characters, within Apple's 64 bytes),
+ *    `apns-expiration` from message.expiresAt, `apns-priority` from urgency.
+ *  - Urgency → apns-priority (Apple: 10 = send at once, may wake the device; 5 = send when it
+ *    conserves the device's power; 1 = prioritise power over everything, never wake it):
+ *        high → 10,  normal → 5,  low → 5,  very-low → 1
+ *  - Expiration: no ttl → no header (APNs stores and retries by its own policy); ttl 0 → 0 (try
+ *    once, do not store); otherwise expiresAt in epoch seconds, rounded up.
+ */
+import apn from '@parse/node-apn';
+import type { Message, Urgency } from '../../src/exchange/types.js';
+
+/** Apple's limit for an alert notification's JSON payload, in bytes. */
+export const MAX_PAYLOAD_BYTES = 4096;
+
+export const PRIORITY: Readonly<Record<Urgency, 10 | 5 | 1>> = { high: 10, normal: 5, low: 5, 'very-low': 1 };
+
+export interface ApnsPayload {
+  aps: { alert: { title?: string; body: string } };
+  id: string;
+  data?: Record<string, unknown>;
+  link?: string;
+}
+
+export function apnsPayload(message: Message): ApnsPayload {
+  const alert: ApnsPayload['aps']['alert'] = message.title !== undefined ? { title: message.title, body: message.msg } : { body: message.msg };
+  const payload: ApnsPayload = { aps: { alert }, id: message.id };
+  if (message.data !== undefined) payload.data = message.data;
+  if (message.link !== undefined) payload.link = message.link;
+  return payload;
+}
+
+/** `apns-expiration`: undefined (no header), 0 (ttl 0: deliver once, don't store), or epoch seconds. */
+export function apnsExpiration(message: Message): number | undefined {
+  if (message.expiresAt === undefined) return undefined;
+  if (message.expiresAt <= (message.notBefore ?? message.createdAt)) return 0;
+  return Math.ceil(message.expiresAt / 1000);
+}
+
+/** The notification and the byte length of its JSON payload (what Apple's 4 KB limit counts). */
+export function buildNotification(message: Message, topic: string): { note: apn.Notification; bytes: number } {
+  const payload = apnsPayload(message);
+  const note = new apn.Notification();
+  note.rawPayload = payload;
+  note.topic = topic;
+  note.pushType = 'alert';
+  note.priority = PRIORITY[message.urgency];
+  const expiration = apnsExpiration(message);
+  if (expiration !== undefined) note.expiry = expiration;
+  if (message.topic !== undefined) note.collapseId = message.topic;
+  return { note, bytes: Buffer.byteLength(JSON.stringify(payload), 'utf8') };
+}

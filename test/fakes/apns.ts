@@ -1,0 +1,216 @@
+/**
+ * A loopback APNs for tests: an HTTP/2 TLS server (the shared test certificate) on an ephemeral
+ * port of 127.0.0.1 that speaks the provider API's device endpoint, `POST /3/device/<token>`.
+ * Guarantees:
+ *  - Every request's `authorization: bearer <JWT>` is verified with jose against the test key's
+ *    public key: ES256, `iss` = team id, `kid` header = key id, `iat` at most an hour old. A
+ *    request that fails is answered 403 InvalidProviderToken and recorded in `authFailures`,
+ *    never in `received`.
+ *  - Every authorised request is recorded with its token, APNs headers and parsed JSON payload,
+ *    then answered: 200 with an `apns-id`, or the next scripted answer for that token
+ *    (`answer(token, [...])`, used up one per request; then 200 again). Error answers carry
+ *    Apple's body `{"reason", "timestamp"?}`.
+ *  - `sessions` counts the HTTP/2 connections clients opened, so a test can check reuse.
+ */
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { jwtVerify } from 'jose';
+import { testCertificate } from './tls.js';
+
+export interface ApnsTestKey {
+  /** The .p8 private key: PKCS8 PEM, as Apple hands it out. */
+  key: string;
+  publicKey: KeyObject;
+  keyId: string;
+  teamId: string;
+}
+
+/** A fresh P-256 token-auth key with a made-up key id and team id (10 characters each). */
+export function makeApnsKey(keyId = 'TESTKEY001', teamId = 'TESTTEAM01'): ApnsTestKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKey, keyId, teamId };
+}
+
+export interface ApnsHeaders {
+  topic?: string;
+  pushType?: string;
+  priority?: string;
+  expiration?: string;
+  collapseId?: string;
+}
+
+export interface ApnsReceived {
+  token: string;
+  headers: ApnsHeaders;
+  payload: any;
+  /** What the fake answered. */
+  status: number;
+  reason?: string;
+}
+
+export interface ScriptedAnswer {
+  status: number;
+  reason?: string;
+  /** Apple's `timestamp` (epoch ms) of a 410 Unregistered. */
+  timestamp?: number;
+}
+
+export interface ApnsFake {
+  /** `127.0.0.1:<port>`, the form of HERALD_APNS_HOST. */
+  host: string;
+  port: number;
+  /** Every authorised request, in arrival order (answered 200 or not). */
+  received: ApnsReceived[];
+  /** Requests whose bearer token did not verify, with why. */
+  authFailures: string[];
+  /** HTTP/2 sessions (connections) opened so far. */
+  readonly sessions: number;
+  /** The next requests for `token` get these answers, one each, in order; then 200 again. */
+  answer(token: string, answers: ScriptedAnswer[]): void;
+  /** Resolves once `count` requests have been received in total (or one matches `match`); rejects after `timeoutMs`. */
+  waitFor(count: number | ((r: ApnsReceived) => boolean), timeoutMs?: number): Promise<ApnsReceived[]>;
+  close(): Promise<void>;
+}
+
+const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(',') : value);
+
+export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId' | 'teamId'>): Promise<ApnsFake> {
+  const cert = testCertificate();
+  const received: ApnsReceived[] = [];
+  const authFailures: string[] = [];
+  const scripts = new Map<string, ScriptedAnswer[]>();
+  const open = new Set<http2.ServerHttp2Session>();
+  let sessions = 0;
+  let waiters: Array<() => void> = [];
+
+  const wake = (): void => {
+    const current = waiters;
+    waiters = [];
+    for (const w of current) w();
+  };
+
+  const authorise = async (authorization: string | undefined): Promise<string | undefined> => {
+    const match = /^bearer (\S+)$/i.exec(authorization ?? '');
+    if (!match?.[1]) return 'missing bearer token';
+    try {
+      const { protectedHeader } = await jwtVerify(match[1], key.publicKey, { issuer: key.teamId, algorithms: ['ES256'], maxTokenAge: '1h' });
+      if (protectedHeader.kid !== key.keyId) return `kid ${String(protectedHeader.kid)} is not ${key.keyId}`;
+      return undefined;
+    } catch (err) {
+      return `jwt: ${(err as Error).message}`;
+    }
+  };
+
+  const server = http2.createSecureServer({ key: cert.key, cert: cert.cert });
+  server.on('session', (session) => {
+    sessions++;
+    open.add(session);
+    session.on('close', () => open.delete(session));
+    session.on('error', () => {});
+  });
+
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      void (async () => {
+        const reply = (status: number, body?: Record<string, unknown>): void => {
+          if (stream.destroyed) return;
+          const out: http2.OutgoingHttpHeaders = { ':status': status, 'apns-id': header(headers['apns-id']) ?? randomUUID() };
+          if (body) {
+            out['content-type'] = 'application/json';
+            stream.respond(out);
+            stream.end(JSON.stringify(body));
+          } else {
+            stream.respond(out, { endStream: true });
+          }
+        };
+
+        const path = header(headers[':path']) ?? '';
+        const match = /^\/3\/device\/([^/?]+)$/.exec(path);
+        if (headers[':method'] !== 'POST' || !match?.[1]) return reply(404, { reason: 'BadPath' });
+        const problem = await authorise(header(headers.authorization));
+        if (problem) {
+          authFailures.push(problem);
+          wake();
+          return reply(403, { reason: 'InvalidProviderToken' });
+        }
+        const token = match[1];
+        let payload: unknown;
+        try {
+          payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          payload = undefined;
+        }
+        const scripted = scripts.get(token)?.shift();
+        const record: ApnsReceived = {
+          token,
+          headers: {
+            topic: header(headers['apns-topic']),
+            pushType: header(headers['apns-push-type']),
+            priority: header(headers['apns-priority']),
+            expiration: header(headers['apns-expiration']),
+            collapseId: header(headers['apns-collapse-id']),
+          },
+          payload,
+          status: scripted?.status ?? 200,
+        };
+        if (scripted?.reason) record.reason = scripted.reason;
+        received.push(record);
+        wake();
+        if (payload === undefined) return reply(400, { reason: 'PayloadEmpty' });
+        if (!scripted || scripted.status === 200) return reply(200);
+        const body: Record<string, unknown> = { reason: scripted.reason ?? 'InternalServerError' };
+        if (scripted.timestamp !== undefined) body.timestamp = scripted.timestamp;
+        reply(scripted.status, body);
+      })();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    received,
+    authFailures,
+    get sessions() {
+      return sessions;
+    },
+    answer(token, answers) {
+      scripts.set(token, [...(scripts.get(token) ?? []), ...answers]);
+    },
+    async waitFor(count, timeoutMs = 5_000) {
+      const done = (): boolean => (typeof count === 'number' ? received.length >= count : received.some(count));
+      const deadline = Date.now() + timeoutMs;
+      while (!done()) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new Error(`apns fake: condition not met after ${timeoutMs} ms; ${received.length} received, auth failures: ${JSON.stringify(authFailures)}`);
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      return received;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const session of open) session.destroy();
+      }),
+  };
+}
