@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { eventually, startInProcess } from '../helpers/herald.js';
 
 const subscription = (n: number) => ({
-  endpoint: `https://push.example.com/send/${n}`,
+  endpoint: `https://127.0.0.1:1/push/${n}`,
   expirationTime: null,
   keys: { p256dh: `B${'A'.repeat(85)}${n % 10}`, auth: 'abcdefghijklmnopqrstuv' },
 });
@@ -42,7 +42,10 @@ describe('devices, users and search', () => {
     const bad = await h.api('POST', '/api/v1/native/subscribe', { token, body: { os: 'ios', token: 'not-hex' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.errors[0].path, 'token');
-    const web = await h.api('POST', '/api/v1/native/subscribe', { token, body: { endpoint: 'http://insecure.example.com/x', keys: { p256dh: 'x', auth: 'y' } } });
+    const web = await h.api('POST', '/api/v1/native/subscribe', {
+      token,
+      body: { endpoint: 'http://insecure.example.com/x', keys: { p256dh: 'x', auth: 'y' } },
+    });
     assert.equal(web.status, 400);
     const paths = web.body.errors.map((e: any) => e.path).sort();
     assert.deepEqual(paths, ['endpoint', 'keys.auth', 'keys.p256dh']);
@@ -75,25 +78,38 @@ describe('devices, users and search', () => {
     await h.api('PUT', '/api/v1/users/aud-free', { token: admin, body: { attributes: { plan: 'free', country: 'FR' } } });
     await h.api('POST', '/api/v1/native/subscribe', { token: await h.token('aud-de'), body: subscription(7) });
 
-    const res = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'pro in EU', audience: { where: { plan: 'pro', country: ['FR', 'DE'] } } } });
+    const res = await h.api('POST', '/api/v1/multicast', {
+      token: admin,
+      body: { msg: 'pro in EU', audience: { where: { plan: 'pro', country: ['FR', 'DE'] } } },
+    });
     assert.equal(res.status, 202);
     assert.equal(res.body.recipients, null);
-    const inboxHas = async (uid: string) => (await h.api('GET', '/api/v1/messages', { token: await h.token(uid) })).body.messages.some((m: any) => m.id === res.body.id);
+    const inboxHas = async (uid: string) =>
+      (await h.api('GET', '/api/v1/messages', { token: await h.token(uid) })).body.messages.some((m: any) => m.id === res.body.id);
     await eventually(async () => (await inboxHas('aud-fr')) && (await inboxHas('aud-de')), 10_000, 'audience reached');
     assert.equal(await inboxHas('aud-us'), false);
     assert.equal(await inboxHas('aud-free'), false);
 
     const web = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'web users', audience: { has: 'web', where: { plan: 'pro' } } } });
     await eventually(async () => (await h.api('GET', `/api/v1/messages/${web.body.id}`, { token: admin })).body.status === 'triaged', 10_000, 'triaged');
-    assert.equal(await (async () => (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-de') })).body.messages.some((m: any) => m.id === web.body.id))(), true);
-    assert.equal(await (async () => (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-fr') })).body.messages.some((m: any) => m.id === web.body.id))(), false);
+    assert.equal(
+      await (async () => (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-de') })).body.messages.some((m: any) => m.id === web.body.id))(),
+      true,
+    );
+    assert.equal(
+      await (async () => (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-fr') })).body.messages.some((m: any) => m.id === web.body.id))(),
+      false,
+    );
 
     const socket = await h.socket('aud-us');
     const online = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'online pros', audience: { where: { plan: 'pro' }, online: true } } });
     await socket.next((f) => f.id === online.body.id);
     await eventually(async () => (await h.api('GET', `/api/v1/messages/${online.body.id}`, { token: admin })).body.status === 'triaged', 10_000, 'triaged');
     assert.equal(await inboxHas('aud-fr'), true);
-    assert.equal((await h.api('GET', '/api/v1/messages', { token: await h.token('aud-fr') })).body.messages.some((m: any) => m.id === online.body.id), false);
+    assert.equal(
+      (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-fr') })).body.messages.some((m: any) => m.id === online.body.id),
+      false,
+    );
     socket.close();
     assert.equal((await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'x', audience: {} } })).status, 400);
     assert.equal((await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'x', uids: ['a'], audience: { online: true } } })).status, 400);
@@ -126,10 +142,14 @@ describe('devices, users and search', () => {
     const a = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'Your parcel has shipped', uid: 'searcher', opts: { title: 'Parcel' } } });
     const b = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'Another parcel update', uid: 'other' } });
     await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'unrelated', uid: 'searcher' } });
-    const found = await eventually(async () => {
-      const r = await h.api('GET', '/api/v1/messages/search?q=parcel', { token: admin });
-      return r.body.messages.length >= 2 ? r : undefined;
-    }, 10_000, 'search results');
+    const found = await eventually(
+      async () => {
+        const r = await h.api('GET', '/api/v1/messages/search?q=parcel', { token: admin });
+        return r.body.messages.length >= 2 ? r : undefined;
+      },
+      10_000,
+      'search results',
+    );
     assert.deepEqual(
       found.body.messages.slice(0, 2).map((m: any) => m.id),
       [b.body.id, a.body.id],
@@ -150,10 +170,14 @@ describe('devices, users and search', () => {
     const res = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'count me', uid: 'reported', opts: { urgency: 'high' } } });
     await s.next((f) => f.id === res.body.id);
     s.send({ type: 'read', ids: [res.body.id] });
-    const byState = await eventually(async () => {
-      const r = await h.api('GET', '/api/v1/reports?groupBy=state', { token: admin });
-      return r.body.rows.some((row: any) => row.key === 'sent' && row.count >= 1) ? r : undefined;
-    }, 10_000, 'report rows');
+    const byState = await eventually(
+      async () => {
+        const r = await h.api('GET', '/api/v1/reports?groupBy=state', { token: admin });
+        return r.body.rows.some((row: any) => row.key === 'sent' && row.count >= 1) ? r : undefined;
+      },
+      10_000,
+      'report rows',
+    );
     assert.equal(byState.status, 200);
     const byChannel = await h.api('GET', '/api/v1/reports?groupBy=channel', { token: admin });
     assert.ok(byChannel.body.rows.some((row: any) => row.key === 'realtime' && row.count >= 1));

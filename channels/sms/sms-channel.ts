@@ -1,0 +1,118 @@
+/**
+ * The SMS channel: sends each delivery as one Twilio message to the recipient's phone number
+ * (User.phone, E.164), from a number or through a Messaging Service (`from` = MG…), asking Twilio
+ * for status callbacks when Herald has a public URL. `sent` carries the Message SID.
+ *
+ * Guarantees (Channel port): one classified result per delivery, in batch order; never throws
+ * for one delivery's failure; at most `concurrency` sends at once; one twilio client with one
+ * keep-alive connection pool for the process's life. `close()` waits for sends in progress,
+ * then closes the pool.
+ *
+ * Twilio's Messages API has no idempotency key: a send that timed out after Twilio accepted it
+ * is retried like any transport failure and may reach the phone twice.
+ */
+import type { Logger } from 'pino';
+import twilio from 'twilio';
+import { mapLimit } from '../email/map-limit.js';
+import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { withDeliveryRef } from './callback.js';
+import { classifyTwilioError, parseRetryAfter } from './classify.js';
+import { smsBody } from './compose.js';
+import { HeraldTwilioHttpClient } from './http-client.js';
+
+export interface SmsChannelOptions {
+  /** AC… */
+  accountSid: string;
+  authToken: string;
+  /** Sender: an E.164 number (or short code / alphanumeric id), or a Messaging Service SID (MG + 32 hex). */
+  from: string;
+  /** Instead of https://api.twilio.com (proxies, tests). */
+  baseUrl?: string;
+  /** Where Twilio posts delivery status; each message adds its delivery reference to the query. Unset: no callbacks. */
+  statusCallbackUrl?: string;
+  /** Extra CA to trust (tests); production trusts private CAs through NODE_EXTRA_CA_CERTS. */
+  ca?: string | Buffer;
+  /** Sends in flight at once (and pooled connections). Default 8. */
+  concurrency?: number;
+  /** Per-request timeout. Default 30 s (the SDK's). */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+const MESSAGING_SERVICE_SID = /^MG[0-9a-f]{32}$/i;
+
+/** Sends go `From` a number, or through a Messaging Service when `from` is a Messaging Service SID. */
+export const senderParams = (from: string): { from: string } | { messagingServiceSid: string } =>
+  MESSAGING_SERVICE_SID.test(from) ? { messagingServiceSid: from } : { from };
+
+export function createSmsChannel(options: SmsChannelOptions): Channel {
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const logger = options.logger;
+  const httpClient = new HeraldTwilioHttpClient({
+    maxSockets: concurrency,
+    ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const client = twilio(options.accountSid, options.authToken, { httpClient, autoRetry: false });
+  const sender = senderParams(options.from);
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+
+  const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
+    const { message, recipient } = delivery;
+    const log = { messageId: message.id, uid: recipient.uid, attempt: delivery.attempt };
+    const phone = recipient.phone;
+    if (!phone) {
+      logger?.debug(log, 'sms not sent: no phone number');
+      return { type: 'failed', reason: 'no-phone-number' };
+    }
+    const statusCallback = options.statusCallbackUrl ? withDeliveryRef(options.statusCallbackUrl, { messageId: message.id, uid: recipient.uid }) : undefined;
+    const outcome = await httpClient.capture(() =>
+      client.messages.create({
+        to: phone,
+        body: smsBody(message),
+        ...sender,
+        ...(statusCallback ? { statusCallback } : {}),
+      }),
+    );
+    if (outcome.ok) {
+      logger?.debug({ ...log, sid: outcome.value.sid }, 'sms sent');
+      return { type: 'sent', providerId: outcome.value.sid };
+    }
+    const result = classifyTwilioError(outcome.error, delivery.attempt, parseRetryAfter(outcome.capture.retryAfter));
+    logger?.warn({ ...log, error: safeFields(outcome.error), result }, 'sms send failed');
+    return result;
+  };
+
+  return {
+    name: 'sms',
+
+    async deliver(batch) {
+      if (closed) throw new Error('sms channel is closed');
+      const run = mapLimit(batch, concurrency, deliverOne);
+      inFlight.add(run);
+      try {
+        return await run;
+      } finally {
+        inFlight.delete(run);
+      }
+    },
+
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+      httpClient.destroy();
+    },
+  };
+}
+
+/**
+ * What of a send error is safe to log. Never the error itself: a transport error is an AxiosError
+ * whose `config` holds the request headers, Basic credentials included.
+ */
+function safeFields(error: unknown): Record<string, unknown> {
+  if (typeof error !== 'object' || error === null) return { message: String(error) };
+  const { name, message, status, code, moreInfo } = error as Record<string, unknown>;
+  return Object.fromEntries(Object.entries({ name, message, status, code, moreInfo }).filter(([, value]) => value !== undefined));
+}
