@@ -9,9 +9,8 @@
 import uWS from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { createChannels } from '../channels/registry.js';
-import { createEmbeddedScheduler } from '../schedulers/embedded/scheduler.js';
+import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
 import { deviceRoutes } from './api/routes/devices.js';
@@ -23,21 +22,17 @@ import { webhookRoutes } from './api/routes/webhooks.js';
 import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
-import { createMemoryBus } from './bus/memory.js';
+import type { Subscription } from './bus/port.js';
 import type { Config } from './config.js';
 import { mountGateway } from './gateway/gateway.js';
-import { createMemoryPresence } from './gateway/memory-presence.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
 import { recordClientReceipts } from './pipeline/client-receipts.js';
 import { startDeliveryWorkers } from './pipeline/delivery.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { handleFallbacks } from './pipeline/fallback.js';
-import { handleScheduledSends, recoverUnfinishedWork } from './pipeline/recovery.js';
+import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
-import { createSqliteSearch } from './search/sqlite.js';
-import { migrate, openDatabase } from './store/sqlite/database.js';
-import { createSqliteStores } from './store/sqlite/index.js';
 
 export interface Herald {
   /** The port actually listened on (useful with HERALD_PORT=0). */
@@ -53,6 +48,7 @@ const KNOWN_USERS_LIMIT = 100_000;
 
 export async function startHerald(config: Config, options: { log?: Logger } = {}): Promise<Herald> {
   const log = options.log ?? createLogger(config.logLevel);
+  const roles = new Set(config.roles);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const secrets = loadSecrets(config.dataDir, {
     ...(config.jwtSecret ? { jwtSecret: config.jwtSecret } : {}),
@@ -61,13 +57,8 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     ...(config.vapidPrivateKey ? { vapidPrivateKey: config.vapidPrivateKey } : {}),
   });
 
-  const db = openDatabase(path.join(config.dataDir, 'herald.db'));
-  migrate(db);
-  const stores = createSqliteStores(db);
-  const search = createSqliteSearch(db);
-  const scheduler = createEmbeddedScheduler(db);
-  const bus = createMemoryBus();
-  const presence = createMemoryPresence();
+  const adapters = await createAdapters(config, log);
+  const { stores, search, scheduler, bus, presence } = adapters;
   const metrics = createMetrics();
   const channels = createChannels({ config, bus, log, vapid: { ...secrets.vapid, subject: config.vapidSubject } });
   for (const [name, reason] of channels.disabled) log.info({ channel: name, reason }, 'channel disabled');
@@ -97,11 +88,15 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const http = mountHttpRoutes(app, {
     routes: [
       ...operationRoutes(apiDeps),
-      ...sendingRoutes(apiDeps),
-      ...deviceRoutes(apiDeps),
-      ...userRoutes(apiDeps),
-      ...messageRoutes(apiDeps),
-      ...webhookRoutes(apiDeps, { twilioAuthToken: config.twilioAuthToken, publicUrl: config.publicUrl }),
+      ...(roles.has('api')
+        ? [
+            ...sendingRoutes(apiDeps),
+            ...deviceRoutes(apiDeps),
+            ...userRoutes(apiDeps),
+            ...messageRoutes(apiDeps),
+            ...webhookRoutes(apiDeps, { twilioAuthToken: config.twilioAuthToken, publicUrl: config.publicUrl }),
+          ]
+        : []),
     ],
     verifier: await createTokenVerifier(config, secrets.jwtSecret),
     bodyLimit: config.bodyLimit,
@@ -114,29 +109,38 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       knownUsers.add(caller.uid);
     },
   });
-  const gateway = mountGateway({
-    app,
-    holderId: randomUUID(),
-    tickets,
-    bus,
-    presence,
-    stores,
-    log,
-    metrics,
-    maxBackpressure: config.wsMaxBackpressure,
-    idleTimeoutSeconds: config.wsIdleTimeout,
-    presenceTtlMs: config.presenceTtl * 1000,
-    onReceipts: async (uid, ids, state) => {
-      await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now());
-    },
-  });
-  metrics.observe({ queueDepths: () => bus.depths(), liveSockets: () => gateway.liveSockets(), scheduledJobs: () => scheduler.pending() });
+  const gateway = roles.has('gateway')
+    ? mountGateway({
+        app,
+        holderId: randomUUID(),
+        tickets,
+        bus,
+        presence,
+        stores,
+        log,
+        metrics,
+        maxBackpressure: config.wsMaxBackpressure,
+        idleTimeoutSeconds: config.wsIdleTimeout,
+        presenceTtlMs: config.presenceTtl * 1000,
+        onReceipts: async (uid, ids, state) => {
+          await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now());
+        },
+      })
+    : undefined;
+  metrics.observe({ queueDepths: () => adapters.queueDepths(), liveSockets: () => gateway?.liveSockets() ?? 0, scheduledJobs: () => scheduler.pending() });
 
-  const workers = [...startTriage(deps), ...startDeliveryWorkers(deps)];
-  handleScheduledSends(deps);
-  handleFallbacks(deps);
-  await recoverUnfinishedWork(deps);
-  await scheduler.start();
+  const workers: Subscription[] = [];
+  if (roles.has('triage')) {
+    workers.push(...startTriage(deps));
+    handleScheduledSends(deps);
+    handleFallbacks(deps);
+    await recoverUntriagedMessages(deps);
+  }
+  if (roles.has('deliver')) {
+    workers.push(...startDeliveryWorkers(deps));
+    await recoverQueuedDeliveries(deps);
+  }
+  if (roles.has('triage') || roles.has('deliver')) await scheduler.start();
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (socket) =>
@@ -145,7 +149,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   });
   const port = uWS.us_socket_local_port(listenSocket);
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  log.info({ port, dataDir: config.dataDir, channels: [...channels.enabled.keys()] }, 'herald listening');
+  log.info({ port, mode: adapters.mode, roles: [...roles], channels: [...channels.enabled.keys()] }, 'herald listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -154,15 +158,14 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       uWS.us_listen_socket_close(listenSocket);
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGrace * 1000).unref());
       await Promise.race([http.drained(), grace]);
-      gateway.close();
+      gateway?.close();
       for (const worker of workers) worker.unsubscribe();
       await Promise.race([Promise.all([bus.close(), scheduler.stop()]), grace]);
       for (const channel of channels.enabled.values()) await channel.close();
       await presence.close();
       await search.close();
       await stores.close();
-      // The adapters share one database handle; it is closed once, after everything that uses it.
-      db.close();
+      await adapters.release();
       log.info('herald stopped');
     })());
   return { port, url, log, stop };

@@ -14,7 +14,8 @@ import type { PipelineDeps } from './deps.js';
 
 const PAGE = 500;
 
-export async function recoverUnfinishedWork(deps: PipelineDeps): Promise<{ messages: number; deliveries: number }> {
+/** Publishes again every message stored but not fully triaged (the triage role runs this). */
+export async function recoverUntriagedMessages(deps: PipelineDeps): Promise<number> {
   let messages = 0;
   let after: string | undefined;
   for (;;) {
@@ -24,14 +25,19 @@ export async function recoverUnfinishedWork(deps: PipelineDeps): Promise<{ messa
     if (page.length < PAGE) break;
     after = page[page.length - 1]?.message.id;
   }
+  if (messages > 0) deps.log.info({ messages }, 'recovered untriaged messages');
+  return messages;
+}
 
+/** Publishes again every delivery still `queued` on a provider channel (the deliver role runs this). */
+export async function recoverQueuedDeliveries(deps: PipelineDeps): Promise<number> {
   let deliveries = 0;
   for (const channel of deps.channels.keys()) {
     if (channel === 'realtime') continue;
     deliveries += await requeueDeliveries(deps, channel);
   }
-  if (messages + deliveries > 0) deps.log.info({ messages, deliveries }, 'recovered unfinished work');
-  return { messages, deliveries };
+  if (deliveries > 0) deps.log.info({ deliveries }, 'recovered queued deliveries');
+  return deliveries;
 }
 
 async function requeueDeliveries(deps: PipelineDeps, channel: ChannelName): Promise<number> {
