@@ -78,7 +78,12 @@ export interface UserStore {
   put(user: Pick<User, 'uid'> & Partial<Omit<User, 'uid' | 'createdAt' | 'updatedAt'>>, at: number): Promise<User>;
   get(uid: string): Promise<User | undefined>;
   getMany(uids: string[]): Promise<User[]>;
-  /** Users by uid ascending, after `after`: broadcast expansion. */
+  /**
+   * Broadcast expansion: a page of users after the user `after` (the last uid of the previous
+   * page), in an order the adapter chooses and keeps stable — SQLite: uid ascending; Cassandra:
+   * partition-token order, the order it scans a table cheaply. Paging from `undefined` until an
+   * empty page returns every user that exists throughout exactly once.
+   */
   page(after: string | undefined, limit: number): Promise<User[]>;
   getPreferences(uid: string): Promise<Preferences>;
   putPreferences(uid: string, preferences: Preferences): Promise<void>;

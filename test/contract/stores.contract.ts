@@ -152,6 +152,11 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
           (await stores.messages.unfinished(2)).map((s) => s.message.id),
           accepted.slice(0, 2).map((m) => m.id),
         );
+        // Paging resumes after the last id of the previous page.
+        assert.deepEqual(
+          (await stores.messages.unfinished(2, accepted[1]?.id)).map((s) => s.message.id),
+          [accepted[2]?.id],
+        );
 
         await stores.messages.setStatus(scheduled.id, 'accepted', 'u-5');
         const resumed = (await stores.messages.unfinished(10)).find((s) => s.message.id === scheduled.id);
@@ -429,9 +434,12 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.deepEqual(await stores.users.getMany([]), []);
       });
 
-      it('pages users by uid ascending after a cursor', async () => {
+      it('pages every user once, in a stable order, resuming after the last uid of a page', async () => {
         const uids = ['u-05', 'u-01', 'u-04', 'u-02', 'u-03'];
         for (const uid of uids) await stores.users.ensure(uid, 1);
+        // The order is the adapter's (port.ts); one page of all users shows it.
+        const order = (await stores.users.page(undefined, 10)).map((u) => u.uid);
+        assert.deepEqual([...order].sort(), [...uids].sort());
         const seen: string[] = [];
         let after: string | undefined;
         for (;;) {
@@ -441,10 +449,10 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
           seen.push(...page.map((u) => u.uid));
           after = page[page.length - 1]?.uid;
         }
-        assert.deepEqual(seen, [...uids].sort());
+        assert.deepEqual(seen, order);
         assert.deepEqual(
-          (await stores.users.page('u-03', 10)).map((u) => u.uid),
-          ['u-04', 'u-05'],
+          (await stores.users.page(order[2], 10)).map((u) => u.uid),
+          order.slice(3),
         );
       });
 

@@ -44,7 +44,9 @@ export function createSqliteMessageStore(db: SqliteDatabase): MessageStore {
   );
   const selectMessage = db.prepare<[string], MessageRow>('SELECT body, status, cursor FROM messages WHERE id = ?');
   const updateStatus = db.prepare('UPDATE messages SET status = @status, cursor = coalesce(@cursor, cursor) WHERE id = @id');
-  const selectUnfinished = db.prepare<[number], MessageRow>(`SELECT body, status, cursor FROM messages WHERE status = 'accepted' ORDER BY id LIMIT ?`);
+  const selectUnfinished = db.prepare<[string, number], MessageRow>(
+    `SELECT body, status, cursor FROM messages WHERE status = 'accepted' AND id > ? ORDER BY id LIMIT ?`,
+  );
   const selectKey = db.prepare<[string, string], KeyRow>('SELECT message_id, body_hash, expires_at FROM idempotency_keys WHERE sender = ? AND key = ?');
   const upsertKey = db.prepare(
     `INSERT INTO idempotency_keys (sender, key, message_id, body_hash, expires_at)
@@ -101,6 +103,6 @@ export function createSqliteMessageStore(db: SqliteDatabase): MessageStore {
       sqlite(() => {
         updateStatus.run({ id, status, cursor: cursor ?? null });
       }),
-    unfinished: (limit) => sqlite(() => selectUnfinished.all(limit).map(toStoredMessage)),
+    unfinished: (limit, after) => sqlite(() => selectUnfinished.all(after ?? '', limit).map(toStoredMessage)),
   };
 }

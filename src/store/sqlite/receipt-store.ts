@@ -1,6 +1,6 @@
 /**
  * SQLite ReceiptStore. Guarantees, beyond the ReceiptStore port contract:
- *  - The current state per (messageId, uid, channel) follows `receiptMayMove` (receipt-rule.ts):
+ *  - The current state per (messageId, uid, channel) follows `receiptMayMove` (../receipt-rule.ts):
  *    progress only moves forward, final states (failed / expired / suppressed) are never
  *    replaced, and a final state never replaces delivered / read / clicked.
  *  - A batch is applied in order in one transaction, so a batch holding several receipts of one
@@ -12,8 +12,8 @@
  */
 import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
 import type { ReceiptStore } from '../port.js';
+import { receiptMayMove } from '../receipt-rule.js';
 import type { SqliteDatabase } from './database.js';
-import { receiptMayMove } from './receipt-rule.js';
 import { sqlite } from './unavailable.js';
 
 interface ReceiptRow {

@@ -1,6 +1,6 @@
 /**
  * The forward-only rule for receipt states, per (messageId, uid, channel). Pure; every
- * ReceiptStore adapter should apply exactly this rule (it could move next to the port).
+ * ReceiptStore adapter (SQLite, Cassandra) applies exactly this rule.
  *
  *  - Progress states rank queued < sent < delivered < read < clicked; a progress state is
  *    accepted only when it ranks above the current one (equal states are duplicates).
@@ -9,7 +9,7 @@
  *    recipient has the message (delivered, read, clicked), a late failure or expiry is ignored.
  *  - With no current state, any state is accepted.
  */
-import type { ReceiptState } from '../../exchange/types.js';
+import type { ReceiptState } from '../exchange/types.js';
 
 const PROGRESS_RANK: Partial<Record<ReceiptState, number>> = {
   queued: 0,

@@ -1,0 +1,107 @@
+/**
+ * Cassandra DeviceStore (tables: devices_by_token, devices_by_user; schema.ts). Guarantees,
+ * beyond the DeviceStore port contract — the same as the SQLite adapter's:
+ *  - devices_by_token says who holds a (kind, token): one holder at a time.
+ *  - Re-registering a token the same uid holds returns the stored device (same id, original
+ *    `createdAt`, `created: false`); for web, the subscription keys and expiration are updated.
+ *  - Registering a token another uid holds moves it: the old holder's row is removed and the
+ *    new one (the given id, `created: true`) stored. Both tables change in one logged batch
+ *    (all or nothing, eventually). Two users registering one token at the same instant may
+ *    both keep a devices_by_user row until either re-registers or the provider rejects it.
+ *  - `listByUser` is ordered by creation time, then id.
+ */
+import type { Device, DeviceKind } from '../../exchange/types.js';
+import type { DeviceStore, NewDevice } from '../port.js';
+import { type CqlSession, long, type Statement, text } from './client.js';
+
+type Row = { get(name: string): unknown };
+
+function toDevice(row: Row, uid: string): Device {
+  const kind = text(row.get('kind')) as DeviceKind;
+  const base = { id: text(row.get('id')) as string, uid, token: text(row.get('push_token')) as string, createdAt: long(row.get('created_at')) ?? 0 };
+  if (kind === 'web') {
+    return {
+      ...base,
+      kind: 'web',
+      keys: JSON.parse(text(row.get('keys')) ?? '{}') as { p256dh: string; auth: string },
+      expirationTime: long(row.get('expiration_time')),
+    };
+  }
+  return { ...base, kind };
+}
+
+const byCreation = (a: Device, b: Device) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
+  const COLUMNS = 'id, uid, kind, push_token, keys, expiration_time, created_at';
+  const SELECT_BY_TOKEN = `SELECT ${COLUMNS} FROM devices_by_token WHERE kind = ? AND push_token = ?`;
+  const SELECT_BY_USER = `SELECT ${COLUMNS} FROM devices_by_user WHERE uid = ?`;
+  const SELECT_OWNED = 'SELECT id FROM devices_by_user WHERE uid = ? AND kind = ? AND push_token = ?';
+  const INSERT_BY_TOKEN = `INSERT INTO devices_by_token (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+  const INSERT_BY_USER = `INSERT INTO devices_by_user (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+  const UPDATE_SUBSCRIPTION_BY_TOKEN = 'UPDATE devices_by_token SET keys = ?, expiration_time = ? WHERE kind = ? AND push_token = ?';
+  const UPDATE_SUBSCRIPTION_BY_USER = 'UPDATE devices_by_user SET keys = ?, expiration_time = ? WHERE uid = ? AND kind = ? AND push_token = ?';
+  const DELETE_BY_TOKEN = 'DELETE FROM devices_by_token WHERE kind = ? AND push_token = ?';
+  const DELETE_BY_USER = 'DELETE FROM devices_by_user WHERE uid = ? AND kind = ? AND push_token = ?';
+
+  const holderOf = async (kind: DeviceKind, token: string) => (await session.execute(SELECT_BY_TOKEN, [kind, token])).first();
+
+  return {
+    register: async (uid, device: NewDevice, id, at) => {
+      const keys = device.kind === 'web' ? JSON.stringify(device.keys) : undefined;
+      const expirationTime = device.kind === 'web' ? device.expirationTime : undefined;
+      const existing = await holderOf(device.kind, device.token);
+      if (existing && existing.get('uid') === uid) {
+        const stored = toDevice(existing, uid);
+        if (device.kind !== 'web' || stored.kind !== 'web') return { device: stored, created: false };
+        await session.batch(
+          [
+            { query: UPDATE_SUBSCRIPTION_BY_TOKEN, params: [keys, expirationTime, device.kind, device.token] },
+            { query: UPDATE_SUBSCRIPTION_BY_USER, params: [keys, expirationTime, uid, device.kind, device.token] },
+          ],
+          true,
+        );
+        return { device: { ...stored, keys: device.keys, expirationTime: device.expirationTime }, created: false };
+      }
+      const values = [id, uid, device.kind, device.token, keys, expirationTime, at];
+      const statements: Statement[] = [
+        { query: INSERT_BY_TOKEN, params: values },
+        { query: INSERT_BY_USER, params: values },
+      ];
+      const previousHolder = existing ? text(existing.get('uid')) : null;
+      if (previousHolder !== null) statements.push({ query: DELETE_BY_USER, params: [previousHolder, device.kind, device.token] });
+      await session.batch(statements, true);
+      const created: Device =
+        device.kind === 'web'
+          ? { id, uid, kind: 'web', token: device.token, keys: device.keys, expirationTime: device.expirationTime, createdAt: at }
+          : { id, uid, kind: device.kind, token: device.token, createdAt: at };
+      return { device: created, created: true };
+    },
+
+    remove: async (uid, kind, token) => {
+      if ((await session.execute(SELECT_OWNED, [uid, kind, token])).rowLength === 0) return false;
+      const statements: Statement[] = [{ query: DELETE_BY_USER, params: [uid, kind, token] }];
+      if ((await holderOf(kind, token))?.get('uid') === uid) statements.push({ query: DELETE_BY_TOKEN, params: [kind, token] });
+      await session.batch(statements, true);
+      return true;
+    },
+
+    removeToken: async (kind, token) => {
+      const holder = await holderOf(kind, token);
+      if (!holder) return;
+      await session.batch(
+        [
+          { query: DELETE_BY_TOKEN, params: [kind, token] },
+          { query: DELETE_BY_USER, params: [text(holder.get('uid')), kind, token] },
+        ],
+        true,
+      );
+    },
+
+    listByUser: async (uid) => {
+      const devices: Device[] = [];
+      for await (const row of session.rows(SELECT_BY_USER, [uid])) devices.push(toDevice(row, uid));
+      return devices.sort(byCreation);
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The Cassandra schema of the stores, designed from the queries Herald makes (src/pipeline,
+ * src/api/routes). One table per query shape; denormalised copies are kept in step by the
+ * store that owns them. All ids are text (UUIDv7 from src/ids.ts); times are epoch ms bigints.
+ *
+ * Messages (message-store.ts)
+ *  - messages (id) → body (the Message as JSON), status, cursor.
+ *      get(id); setStatus(id) reads then updates one row. A row written only by inbox.add
+ *      (body, no status) reads as 'triaged', as in the SQLite adapter.
+ *  - messages_unfinished (shard = 0, id ↑) → nothing else.
+ *      unfinished(limit, after): `WHERE shard = 0 AND id > ? LIMIT ?`, oldest id first. Holds
+ *      only messages currently 'accepted' (added before the status moves to accepted, removed
+ *      after it moves on), so one partition stays small. A row left behind by a crash or a lost
+ *      delete is harmless: `unfinished` checks each id against `messages` and removes rows that
+ *      are no longer accepted — which is also why gc_grace_seconds can be short (1 h), keeping
+ *      the churn's tombstones from piling up in the partition.
+ *  - idempotency_keys ((sender, key)) → message_id, body_hash, expires_at, claimed_at; USING TTL.
+ *      A key is claimed with `INSERT … IF NOT EXISTS` (Paxos, LOCAL_SERIAL), so two concurrent
+ *      requests with one key never both win; an expired key (by message time, as the port
+ *      says) is taken over with `UPDATE … IF message_id = <the old holder>`. The row's TTL is
+ *      only garbage collection: it lasts until expires_at (wall clock) plus a grace period.
+ *
+ * Inbox (inbox-store.ts)
+ *  - inbox ((uid, bucket), message_id ↓) → delivered_at, read_at.
+ *      bucket = the 30-day period of the id's leading 48 bits (the UUIDv7 time), so bucket order
+ *      agrees with id order and one user's partition grows by at most 30 days of messages.
+ *      list(uid, since/before/unreadOnly): newest bucket first, a keyset range on message_id
+ *      inside each bucket (`message_id < before`, `> since`), unread filtered while paging.
+ *      get / mark (uid, id): the bucket is computed from the id, so both are point reads.
+ *  - inbox_buckets (uid, bucket ↓): which buckets a user has, so list never probes empty
+ *      periods (one small partition per user: one row per 30 days).
+ *
+ * Receipts (receipt-store.ts)
+ *  - receipts (message_id, uid ↑, channel ↑) → state, reason, at: the current state.
+ *      forMessage(messageId[, uid]) is one partition (paged). Changes are compare-and-set
+ *      (`IF NOT EXISTS` / `IF state = <read state>`), so concurrent writers never move a
+ *      receipt backwards: receipt-rule.ts decides, Paxos serialises.
+ *  - receipt_events (message_id, uid ↑, channel ↑, state ↑) → reason, at: every accepted change
+ *      (history; reports are Search's, fed by the pipeline).
+ *  - receipts_queued (channel, message_id ↑, uid ↑) → at: receipts currently 'queued' on a
+ *      channel, for queued(channel, limit, after) — `(message_id, uid) > (?, ?)` keyset. Bounded:
+ *      a row is written before the receipt becomes queued and deleted once it leaves queued;
+ *      rows left behind are checked against `receipts` and removed by `queued` (gc_grace 1 h).
+ *
+ * Users (user-store.ts)
+ *  - users (uid) → email, phone, locale, timezone, attributes (JSON), created_at, updated_at.
+ *      get / getMany (parallel point reads); ensure creates with `IF NOT EXISTS`; put updates
+ *      only the columns given. page(after, limit) walks the table in partition-token order:
+ *      `WHERE token(uid) > token(?) LIMIT ?` — a range scan, cheap at any depth (see port.ts:
+ *      the page order is the adapter's, resumable from the last uid).
+ *  - preferences (uid) → body (JSON).
+ *
+ * Devices (device-store.ts)
+ *  - devices_by_token ((kind, push_token)) → id, uid, keys, expiration_time, created_at: who holds
+ *      a token (register, removeToken; at most one holder per (kind, token)). `token` is a
+ *      reserved word in CQL, hence push_token.
+ *  - devices_by_user (uid, kind ↑, push_token ↑) → id, keys, expiration_time, created_at:
+ *      listByUser(uid), remove(uid, kind, token). Both copies change in one logged batch.
+ *
+ * Migrations are append-only: never edit a released one, add the next version. Every
+ * statement is `IF NOT EXISTS`, so a migration interrupted half-way simply runs again.
+ */
+
+/** Tables holding store data (everything but schema_migrations): what tests truncate. */
+export const STORE_TABLES = [
+  'messages',
+  'messages_unfinished',
+  'idempotency_keys',
+  'inbox',
+  'inbox_buckets',
+  'receipts',
+  'receipt_events',
+  'receipts_queued',
+  'users',
+  'preferences',
+  'devices_by_token',
+  'devices_by_user',
+] as const;
+
+export interface CassandraMigration {
+  version: number;
+  name: string;
+  /** CQL statements, one per string, with table names qualified by `keyspace`. */
+  statements(keyspace: string): string[];
+}
+
+export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
+  {
+    version: 1,
+    name: 'stores',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.messages (
+         id text PRIMARY KEY, body text, status text, cursor text)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.messages_unfinished (
+         shard int, id text, PRIMARY KEY (shard, id))
+       WITH CLUSTERING ORDER BY (id ASC) AND gc_grace_seconds = 3600`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.idempotency_keys (
+         sender text, key text, message_id text, body_hash text, expires_at bigint, claimed_at bigint,
+         PRIMARY KEY ((sender, key)))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.inbox (
+         uid text, bucket int, message_id text, delivered_at bigint, read_at bigint,
+         PRIMARY KEY ((uid, bucket), message_id))
+       WITH CLUSTERING ORDER BY (message_id DESC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.inbox_buckets (
+         uid text, bucket int, PRIMARY KEY (uid, bucket))
+       WITH CLUSTERING ORDER BY (bucket DESC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.receipts (
+         message_id text, uid text, channel text, state text, reason text, at bigint,
+         PRIMARY KEY (message_id, uid, channel))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.receipt_events (
+         message_id text, uid text, channel text, state text, reason text, at bigint,
+         PRIMARY KEY (message_id, uid, channel, state))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.receipts_queued (
+         channel text, message_id text, uid text, at bigint,
+         PRIMARY KEY (channel, message_id, uid))
+       WITH CLUSTERING ORDER BY (message_id ASC, uid ASC) AND gc_grace_seconds = 3600`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.users (
+         uid text PRIMARY KEY, email text, phone text, locale text, timezone text, attributes text,
+         created_at bigint, updated_at bigint)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.preferences (
+         uid text PRIMARY KEY, body text)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.devices_by_token (
+         kind text, push_token text, id text, uid text, keys text, expiration_time bigint, created_at bigint,
+         PRIMARY KEY ((kind, push_token)))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.devices_by_user (
+         uid text, kind text, push_token text, id text, keys text, expiration_time bigint, created_at bigint,
+         PRIMARY KEY (uid, kind, push_token))`,
+    ],
+  },
+];
+
+/** The fixed partition of messages_unfinished. */
+export const UNFINISHED_SHARD = 0;
+
+/** Width of an inbox bucket. */
+export const INBOX_BUCKET_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * The inbox bucket of a message id: its leading 48 bits (the time of a UUIDv7) divided into
+ * 30-day periods. Monotonic in the id's text order for any lower-case hex UUID, which is what
+ * keeps keyset paging correct across buckets; an id without a hex prefix falls in bucket 0.
+ */
+export function inboxBucket(messageId: string): number {
+  const prefix = messageId.slice(0, 8) + messageId.slice(9, 13);
+  if (!/^[0-9a-f]{12}$/.test(prefix)) return 0;
+  return Math.floor(Number.parseInt(prefix, 16) / INBOX_BUCKET_MS);
+}

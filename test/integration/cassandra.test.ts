@@ -1,0 +1,246 @@
+/**
+ * Runs the store contract against the Cassandra stores, on the server that
+ * `npm run services:up` starts (HERALD_CASSANDRA_CONTACT_POINTS, default 127.0.0.1:9042).
+ * Cassandra unreachable is a failure with a message saying so, never a skip.
+ *
+ * One keyspace per run (`herald_test_<random>`), migrated once and dropped at the end: creating
+ * tables is slow on a small machine, truncating them is not. The contract reuses uids, senders
+ * and idempotency keys from test to test and lists whole tables (unfinished, users.page), so
+ * every test starts with the store tables truncated. `reopen` opens a new client over the
+ * same keyspace. Checks specific to the Cassandra adapter follow the contract.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import cassandra from 'cassandra-driver';
+import { v7 as uuidv7 } from 'uuid';
+import { createCassandraStores, migrateCassandra } from '../../src/store/cassandra/index.js';
+import { ABANDONED_CLAIM_MS } from '../../src/store/cassandra/message-store.js';
+import { INBOX_BUCKET_MS, inboxBucket, STORE_TABLES } from '../../src/store/cassandra/schema.js';
+import { type Stores, StoreUnavailableError } from '../../src/store/port.js';
+import { makeMessage } from '../contract/contract-helpers.js';
+import { storesContract } from '../contract/stores.contract.js';
+import { servicesEnv } from '../helpers/services.js';
+
+const env = servicesEnv();
+const contactPoints = env.cassandraContactPoints
+  .split(',')
+  .map((point) => point.trim())
+  .filter((point) => point !== '');
+const keyspace = `herald_test_${randomBytes(5).toString('hex')}`;
+const admin = new cassandra.Client({ contactPoints, localDataCenter: 'datacenter1', protocolOptions: { maxVersion: 4 } });
+
+const open = (): Promise<Stores> => createCassandraStores({ contactPoints, keyspace });
+const truncateAll = () => Promise.all(STORE_TABLES.map((table) => admin.execute(`TRUNCATE ${keyspace}.${table}`)));
+
+let connected = false;
+
+before(async () => {
+  try {
+    await admin.connect();
+    connected = true;
+  } catch (error) {
+    throw new Error(
+      `Cassandra is not reachable at ${env.cassandraContactPoints} (HERALD_CASSANDRA_CONTACT_POINTS): start it with \`npm run services:up\` — ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores']);
+});
+
+after(async () => {
+  try {
+    if (connected) await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  } finally {
+    await admin.shutdown();
+  }
+});
+
+storesContract('cassandra', async () => {
+  await truncateAll();
+  let stores = await open();
+  return {
+    stores,
+    reopen: async () => {
+      await stores.close();
+      stores = await open();
+      return stores;
+    },
+    cleanup: () => stores.close(),
+  };
+});
+
+/** A port nothing listens on: bound, read, released. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('Cassandra stores beyond the contract', () => {
+  it('migrateCassandra is idempotent and creates every store table', async () => {
+    assert.deepEqual(await migrateCassandra(admin, keyspace), []);
+    assert.deepEqual(await migrateCassandra({ contactPoints }, keyspace), []);
+    const tables = await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspace], { prepare: true });
+    assert.deepEqual(tables.rows.map((row) => row.get('table_name') as string).sort(), [...STORE_TABLES, 'schema_migrations'].sort());
+    const versions = await admin.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
+    assert.deepEqual(
+      versions.rows.map((row) => [row.get('version'), row.get('name')]),
+      [[1, 'stores']],
+    );
+  });
+
+  it('a closed port answers StoreUnavailableError, caused by the driver error', async () => {
+    const port = await closedPort();
+    const failure = await createCassandraStores({ contactPoints: [`127.0.0.1:${port}`], keyspace }).then(
+      () => assert.fail('connected to a closed port'),
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof StoreUnavailableError, `expected StoreUnavailableError, got ${String(failure)}`);
+    assert.ok(failure.cause instanceof cassandra.errors.NoHostAvailableError);
+  });
+
+  it('closed stores answer StoreUnavailableError and unhealthy', async () => {
+    const stores = await open();
+    assert.equal(await stores.healthy(), true);
+    await stores.close();
+    await assert.rejects(stores.messages.get(uuidv7()), StoreUnavailableError);
+    assert.equal(await stores.healthy(), false);
+  });
+
+  it('a keyspace that was never migrated is refused with a message naming `herald migrate`', async () => {
+    await assert.rejects(createCassandraStores({ contactPoints, keyspace: `${keyspace}_missing` }), (error: unknown) => {
+      assert.ok(!(error instanceof StoreUnavailableError));
+      assert.match((error as Error).message, /herald migrate/);
+      return true;
+    });
+  });
+
+  it('pages an inbox across 30-day buckets: before, since and unreadOnly', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      // Two messages in each of three buckets, months apart.
+      const start = Date.now() - 3 * INBOX_BUCKET_MS;
+      const ids: string[] = [];
+      for (const offset of [0, 1, INBOX_BUCKET_MS, INBOX_BUCKET_MS + 1, 2 * INBOX_BUCKET_MS, 2 * INBOX_BUCKET_MS + 1]) {
+        const message = makeMessage({ id: uuidv7({ msecs: start + offset }), target: { kind: 'user', uid: 'months' } });
+        await stores.messages.insert({ message, status: 'triaged' });
+        await stores.inbox.add(['months'], message);
+        ids.push(message.id);
+      }
+      assert.equal(new Set(ids.map(inboxBucket)).size, 3);
+      const newestFirst = [...ids].reverse();
+      const listed = async (query: Parameters<Stores['inbox']['list']>[1]) => (await stores.inbox.list('months', query)).map((item) => item.message.id);
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await listed(cursor === undefined ? { limit: 4 } : { limit: 4, before: cursor });
+        if (page.length === 0) break;
+        seen.push(...page);
+        cursor = page[page.length - 1];
+      }
+      assert.deepEqual(seen, newestFirst);
+      assert.deepEqual(await listed({ limit: 10, since: ids[1] }), newestFirst.slice(0, 4));
+      assert.deepEqual(await listed({ limit: 10, since: ids[0], before: ids[5] }), [ids[4], ids[3], ids[2], ids[1]]);
+
+      await stores.inbox.mark('months', [ids[5], ids[3], ids[2]] as string[], 'read', 1);
+      assert.deepEqual(await listed({ limit: 2, unreadOnly: true }), [ids[4], ids[1]]);
+      assert.deepEqual(await listed({ limit: 10, unreadOnly: true, before: ids[4] }), [ids[1], ids[0]]);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('a claimed idempotency key whose message was never stored is taken over', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const lost = makeMessage();
+      // What a crash between claiming the key and writing the message leaves behind.
+      await admin.execute(
+        `INSERT INTO ${keyspace}.idempotency_keys (sender, key, message_id, body_hash, expires_at, claimed_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        [lost.sender, 'crashed', lost.id, 'h', lost.createdAt + 60_000, Date.now() - ABANDONED_CLAIM_MS - 1],
+        { prepare: true },
+      );
+      const retry = makeMessage({ createdAt: lost.createdAt + 1 });
+      assert.deepEqual(await stores.messages.insert({ message: retry, status: 'accepted' }, { key: 'crashed', bodyHash: 'h', ttlMs: 60_000 }), {
+        inserted: true,
+      });
+      const replay = makeMessage({ createdAt: lost.createdAt + 2 });
+      assert.deepEqual(await stores.messages.insert({ message: replay, status: 'accepted' }, { key: 'crashed', bodyHash: 'h', ttlMs: 60_000 }), {
+        inserted: false,
+        existingId: retry.id,
+        bodyHash: 'h',
+      });
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('concurrent writers: one request wins an idempotency key, and receipts never move backwards', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const createdAt = Date.now();
+      const contenders = Array.from({ length: 5 }, (_, i) => makeMessage({ createdAt: createdAt + i }));
+      const results = await Promise.all(
+        contenders.map((message) => stores.messages.insert({ message, status: 'accepted' }, { key: 'race', bodyHash: 'h', ttlMs: 60_000 })),
+      );
+      const winners = contenders.filter((_, i) => results[i]?.inserted === true);
+      assert.equal(winners.length, 1);
+      for (const result of results) {
+        if (!result.inserted) assert.deepEqual(result, { inserted: false, existingId: winners[0]?.id, bodyHash: 'h' });
+      }
+
+      const messageIds = Array.from({ length: 20 }, () => uuidv7());
+      await Promise.all(
+        messageIds.flatMap((messageId) => [
+          stores.receipts.record([
+            { messageId, uid: 'r', channel: 'webpush', state: 'queued', at: 1 },
+            { messageId, uid: 'r', channel: 'webpush', state: 'sent', at: 2 },
+          ]),
+          stores.receipts.record([{ messageId, uid: 'r', channel: 'webpush', state: 'delivered', at: 3 }]),
+        ]),
+      );
+      const states = await Promise.all(messageIds.map(async (messageId) => (await stores.receipts.forMessage(messageId, 'r'))[0]?.state));
+      assert.deepEqual(
+        states,
+        messageIds.map(() => 'delivered'),
+      );
+      assert.deepEqual(await stores.receipts.queued('webpush', 100), []);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('unfinished and queued drop rows that no longer match the state they mirror', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const message = makeMessage();
+      await stores.messages.insert({ message, status: 'triaged' });
+      // Rows a crash or a lost delete could leave behind.
+      await admin.execute(`INSERT INTO ${keyspace}.messages_unfinished (shard, id) VALUES (0, ?)`, [message.id], { prepare: true });
+      await stores.receipts.record([{ messageId: message.id, uid: 'q', channel: 'email', state: 'sent', at: 1 }]);
+      await admin.execute(`INSERT INTO ${keyspace}.receipts_queued (channel, message_id, uid, at) VALUES ('email', ?, 'q', 1)`, [message.id], {
+        prepare: true,
+      });
+
+      assert.deepEqual(await stores.messages.unfinished(10), []);
+      assert.deepEqual(await stores.receipts.queued('email', 10), []);
+      const left = await Promise.all(
+        ['messages_unfinished', 'receipts_queued'].map(async (table) =>
+          (await admin.execute(`SELECT COUNT(*) AS n FROM ${keyspace}.${table}`)).first()?.get('n'),
+        ),
+      );
+      assert.deepEqual(left.map(Number), [0, 0]);
+    } finally {
+      await stores.close();
+    }
+  });
+});
