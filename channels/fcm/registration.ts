@@ -1,10 +1,31 @@
-/** Placeholder registration until the fcm channel lands. */
+/**
+ * FCM is enabled by HERALD_FCM_SERVICE_ACCOUNT (path to the service-account JSON); HERALD_FCM_HOST
+ * routes its connections elsewhere (proxy, tests). A file that cannot be read or is not a service
+ * account stops start-up with a ConfigError naming the variable.
+ */
+import { ConfigError } from '../../src/config.js';
+import type { Channel } from '../port.js';
 import type { ChannelRegistration } from '../registration.js';
+import { createFcmChannel } from './fcm-channel.js';
+import { parseHostPort } from './host-agent.js';
 
-export const fcmRegistration: ChannelRegistration = {
+export const fcmRegistration: ChannelRegistration<Channel> = {
   name: 'fcm',
-  disabledReason: () => 'not available in this version',
-  create: () => {
-    throw new Error('fcm channel is not available in this version');
+  disabledReason: (config) => (config.fcmServiceAccount ? undefined : 'missing credentials: set HERALD_FCM_SERVICE_ACCOUNT'),
+  create: ({ config, log }) => {
+    const serviceAccountPath = config.fcmServiceAccount;
+    if (!serviceAccountPath) throw new ConfigError('HERALD_FCM_SERVICE_ACCOUNT is not set');
+    if (config.fcmHost) {
+      try {
+        parseHostPort(config.fcmHost);
+      } catch (err) {
+        throw new ConfigError(`HERALD_FCM_HOST: ${(err as Error).message}`);
+      }
+    }
+    try {
+      return createFcmChannel({ serviceAccountPath, logger: log.child({ channel: 'fcm' }), ...(config.fcmHost ? { host: config.fcmHost } : {}) });
+    } catch (err) {
+      throw new ConfigError(`HERALD_FCM_SERVICE_ACCOUNT: ${(err as Error).message}`);
+    }
   },
 };

@@ -1,0 +1,38 @@
+/**
+ * An https.Agent that connects every request to one `host:port` while keeping the request's own
+ * host name for TLS (SNI and certificate check). firebase-admin hard-codes fcm.googleapis.com and
+ * oauth2.googleapis.com; handing it this agent routes both to a proxy, a staging endpoint or a
+ * loopback fake whose certificate names the real hosts.
+ *
+ * Node's Agent sets `servername` from the request's host before `createConnection`, so only the
+ * socket address is replaced here.
+ */
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 443. */
+export function parseHostPort(value: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(value.trim());
+  const host = match?.[1] ?? match?.[2];
+  const port = match?.[3] === undefined ? 443 : Number(match[3]);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`"${value}" is not host[:port]`);
+  return { host, port };
+}
+
+export class HostOverrideAgent extends https.Agent {
+  constructor(
+    private readonly target: HostPort,
+    options: https.AgentOptions = {},
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return super.createConnection({ ...options, host: this.target.host, port: this.target.port }, callback);
+  }
+}
