@@ -64,5 +64,56 @@ async function embedded(config: Config): Promise<Adapters> {
 }
 
 async function distributed(config: Config, log: Logger): Promise<Adapters> {
-  throw new Error(`distributed adapters are not wired yet (HERALD_CASSANDRA_CONTACT_POINTS=${config.cassandraContactPoints}); ${log.level}`);
+  const [{ createCassandraStores }, { createElasticsearchSearch }, { createBullmqScheduler }, { createRedisPresence }, { createMemoryBus }] = await Promise.all(
+    [
+      import('./store/cassandra/index.js'),
+      import('./search/elasticsearch/search.js'),
+      import('../schedulers/bullmq/scheduler.js'),
+      import('./gateway/redis-presence.js'),
+      import('./bus/memory.js'),
+    ],
+  );
+  const redisUrl = config.redisUrl as string;
+  const stores = await createCassandraStores({
+    contactPoints: cassandraContactPoints(config),
+    localDataCenter: config.cassandraLocalDc,
+    keyspace: config.cassandraKeyspace,
+    consistency: config.cassandraConsistency,
+    logger: log.child({ adapter: 'cassandra' }),
+  });
+  const search = await createElasticsearchSearch({
+    url: config.elasticsearchUrl as string,
+    indexPrefix: config.elasticsearchIndexPrefix,
+    replicas: config.elasticsearchReplicas,
+    compatibility7: config.elasticsearchCompat7,
+    log: log.child({ adapter: 'elasticsearch' }),
+  });
+  const scheduler = createBullmqScheduler({ url: redisUrl, queueName: `${config.clusterName}-scheduler`, logger: log.child({ adapter: 'bullmq' }) });
+  const presence = createRedisPresence({ url: redisUrl, prefix: `${config.clusterName}:presence` });
+  // One process with the distributed stores may keep its bus in process; a cluster needs NATS.
+  const bus = config.natsUrl
+    ? await (await import('./bus/nats.js')).createNatsBus({
+        servers: config.natsUrl,
+        name: `${config.clusterName}:${config.roles.join('+')}`,
+        streamPrefix: config.clusterName.toUpperCase(),
+        logger: log.child({ adapter: 'nats' }),
+      })
+    : createMemoryBus();
+  return {
+    mode: 'distributed',
+    stores,
+    search,
+    scheduler,
+    bus,
+    presence,
+    queueDepths: () => bus.depths(),
+    // The scheduler's stop() leaves its Redis connections open for scheduling; release closes them.
+    release: () => scheduler.close(),
+  };
 }
+
+export const cassandraContactPoints = (config: Config): string[] =>
+  (config.cassandraContactPoints ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import webpush from 'web-push';
+import { cassandraContactPoints } from './adapters.js';
 import { startHerald } from './app.js';
 import { loadSecrets } from './auth/secrets.js';
 import { mintToken } from './auth/tokens.js';
@@ -43,7 +44,8 @@ Prints a new VAPID key pair as HERALD_VAPID_PUBLIC_KEY / HERALD_VAPID_PRIVATE_KE
 Without them Herald generates a pair on first start and keeps it in the data dir.`,
   migrate: `Usage: herald migrate
 
-Creates or updates the embedded database schema in HERALD_DATA_DIR/herald.db.
+Creates or updates the schema: the embedded database in HERALD_DATA_DIR/herald.db, or with
+HERALD_CASSANDRA_CONTACT_POINTS the Cassandra keyspace and tables and the Elasticsearch indices.
 (Herald also migrates at start-up; this runs it on its own, e.g. before a deploy.)`,
 };
 
@@ -92,7 +94,32 @@ async function token(config: Config, args: string[]) {
   );
 }
 
-function runMigrations(config: Config) {
+async function runMigrations(config: Config) {
+  if (config.cassandraContactPoints) {
+    const [{ migrateCassandra }, { createElasticsearchSearch }] = await Promise.all([
+      import('./store/cassandra/index.js'),
+      import('./search/elasticsearch/search.js'),
+    ]);
+    const applied = await migrateCassandra(
+      { contactPoints: cassandraContactPoints(config), localDataCenter: config.cassandraLocalDc },
+      config.cassandraKeyspace,
+      {
+        replication: config.cassandraReplicationFactor,
+      },
+    );
+    // Creating the search adapter creates or updates the index templates and indices.
+    const search = await createElasticsearchSearch({
+      url: config.elasticsearchUrl as string,
+      indexPrefix: config.elasticsearchIndexPrefix,
+      replicas: config.elasticsearchReplicas,
+      compatibility7: config.elasticsearchCompat7,
+    });
+    await search.close();
+    process.stdout.write(
+      `keyspace ${config.cassandraKeyspace} is up to date (${applied.length} migrations applied); indices ${config.elasticsearchIndexPrefix}-* are up to date\n`,
+    );
+    return;
+  }
   const file = path.join(config.dataDir, 'herald.db');
   const db = openDatabase(file);
   migrate(db);

@@ -6,10 +6,10 @@
  * `close()` waits for sends in progress, then releases the SMTP pool.
  */
 import type { Logger } from 'pino';
+import { mapLimit } from '../../src/concurrency.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
 import { classifySendError } from './classify.js';
 import { composeEmail } from './compose.js';
-import { mapLimit } from './map-limit.js';
 import { createOutbox, outboxFileName } from './outbox.js';
 import type { Sender } from './senders.js';
 import { createOutboxSender, createSmtpSender } from './senders.js';

@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import twilio from 'twilio';
-import { mapLimit } from '../email/map-limit.js';
+import { mapLimit } from '../../src/concurrency.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
 import { withDeliveryRef } from './callback.js';
 import { classifyTwilioError, parseRetryAfter } from './classify.js';

@@ -13,15 +13,18 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
-import { messageFrame } from '../exchange/message.js';
+import { mapLimit } from '../concurrency.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
+import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
-import { type ChannelName, type Message, type Receipt, URGENCIES } from '../exchange/types.js';
+import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES } from '../exchange/types.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { scheduleFallback } from './fallback.js';
 
 export const TRIAGE_PAGE_SIZE = 500;
+/** Users of a page whose preferences and devices are read at once. */
+const PER_USER_READS = 32;
 const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
 
 export function startTriage(deps: PipelineDeps): Subscription[] {
@@ -39,7 +42,11 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
   const { message } = stored;
   const viaBroadcast = broadcastsRealtime(deps, message);
   let cursor = stored.cursor;
-  if (viaBroadcast && cursor === undefined) deps.bus.emit(subjects.broadcastFrames, messageFrame(message));
+  if (viaBroadcast && cursor === undefined) {
+    deps.bus.emit(subjects.broadcastFrames, messageFrame(message));
+    // Let the gateway write the frames before the first page of inbox writes takes the loop.
+    await yieldToEventLoop();
+  }
 
   for (;;) {
     const page = await recipientPage(deps, message, cursor);
@@ -101,9 +108,13 @@ async function planPage(deps: PipelineDeps, message: Message, uids: string[], vi
   const work = new Map<ChannelName, DeliveryItem[]>();
   const fallbacks: Array<{ uid: string; step: FallbackStep }> = [];
   const available = new Set(deps.channels.keys());
-  for (const uid of uids) {
+  // Per-user reads in parallel (bounded): on a networked store a page is one round trip deep, not 500.
+  const views = await mapLimit(uids, PER_USER_READS, (uid) =>
+    Promise.all([stores.users.getPreferences(uid), wantsDevices ? stores.devices.listByUser(uid) : []]),
+  );
+  for (const [index, uid] of uids.entries()) {
     const user = userByUid.get(uid);
-    const [preferences, devices] = await Promise.all([stores.users.getPreferences(uid), wantsDevices ? stores.devices.listByUser(uid) : []]);
+    const [preferences, devices] = views[index] as [Preferences, Device[]];
     const view = { uid, user, preferences, online: online.has(uid), devices };
     const plan = planRecipient(message, view, { now, available });
     if (plan.inbox) {

@@ -25,10 +25,14 @@ describe('fallback to email', () => {
     await eventually(async () => emailsFor(res.body.id).length === 1, 15_000, 'fallback email');
     const mail = await simpleParser(fs.readFileSync(path.join(outbox(), emailsFor(res.body.id)[0] as string)));
     assert.equal(mail.subject, 'Ping');
-    const detail = await eventually(async () => {
-      const r = await h.api('GET', `/api/v1/messages/${res.body.id}`, { token: admin });
-      return r.body.receipts.some((x: any) => x.channel === 'email' && x.state === 'sent') ? r : undefined;
-    }, 10_000, 'sent receipt');
+    const detail = await eventually(
+      async () => {
+        const r = await h.api('GET', `/api/v1/messages/${res.body.id}`, { token: admin });
+        return r.body.receipts.some((x: any) => x.channel === 'email' && x.state === 'sent') ? r : undefined;
+      },
+      10_000,
+      'sent receipt',
+    );
     assert.equal(detail.status, 200);
   });
 
@@ -50,14 +54,15 @@ describe('fallback to email', () => {
     const token = await h.token('wes');
     const a = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'explicit', uid: 'wes', opts: { channels: ['realtime'] } } });
     const b = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'ad', uid: 'wes', opts: { urgency: 'very-low' } } });
-    for (const id of [a.body.id, b.body.id]) await eventually(async () => (await h.api('GET', `/api/v1/messages/${id}`, { token })).status === 200, 10_000, 'in inbox');
+    for (const id of [a.body.id, b.body.id])
+      await eventually(async () => (await h.api('GET', `/api/v1/messages/${id}`, { token })).status === 200, 10_000, 'in inbox');
     assert.equal(await scheduledJobs(), before);
   });
 
   it('sends one digest of the period’s unread low-urgency messages', async () => {
     await h.api('PUT', '/api/v1/users/xia', { token: admin, body: { email: 'xia@example.com' } });
     const token = await h.token('xia');
-    const sent = [];
+    const sent: string[] = [];
     for (const msg of ['topic update 1', 'topic update 2', 'topic update 3']) {
       sent.push((await h.api('POST', '/api/v1/send', { token: admin, body: { msg, uid: 'xia', opts: { urgency: 'low' } } })).body.id);
     }
@@ -65,10 +70,14 @@ describe('fallback to email', () => {
     await eventually(async () => (await h.api('GET', `/api/v1/messages/${sent[1]}`, { token })).status === 200, 10_000, 'in inbox');
     await h.api('POST', '/api/v1/receipts', { token, body: { ids: [sent[1]], state: 'read' } });
     const receiptsOf = async (id: string) => (await h.api('GET', `/api/v1/messages/${id}`, { token: admin })).body.receipts;
-    const emailed = await eventually(async () => {
-      const r = await receiptsOf(sent[0]);
-      return r.find((x: any) => x.channel === 'email' && x.state === 'sent');
-    }, 15_000, 'digest sent');
+    const emailed = await eventually(
+      async () => {
+        const r = await receiptsOf(sent[0]);
+        return r.find((x: any) => x.channel === 'email' && x.state === 'sent');
+      },
+      15_000,
+      'digest sent',
+    );
     assert.match(emailed.reason, /^digest:/);
     const digestId = emailed.reason.slice('digest:'.length);
     const file = fs.readdirSync(outbox()).find((f) => f.startsWith(digestId)) as string;

@@ -16,16 +16,22 @@ const secrets = {
   HERALD_VAPID_PRIVATE_KEY: 'privateKeyForComposeValidation',
 };
 
-function composeConfig(env: Record<string, string>): { services: Record<string, { environment?: Record<string, string>; healthcheck?: unknown; command?: string[] }> } {
+function composeConfig(env: Record<string, string>): {
+  services: Record<string, { environment?: Record<string, string>; healthcheck?: unknown; command?: string[] }>;
+} {
   const output = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
   return parse(output);
 }
 
 describe('docker-compose.yml', () => {
   it('is valid and refuses to start without the shared secrets', () => {
-    assert.throws(() => execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' }), /HERALD_JWT_SECRET/);
+    assert.throws(
+      () => execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { env: { PATH: process.env.PATH ?? '' }, stdio: 'pipe' }),
+      /HERALD_JWT_SECRET/,
+    );
     const config = composeConfig(secrets);
-    for (const name of ['nats', 'redis', 'cassandra', 'elasticsearch', 'migrate', 'api', 'gateway', 'worker']) assert.ok(config.services[name], `service ${name}`);
+    for (const name of ['nats', 'redis', 'cassandra', 'elasticsearch', 'migrate', 'api', 'gateway', 'worker'])
+      assert.ok(config.services[name], `service ${name}`);
   });
 
   it('gives every Herald service an environment Herald reads and accepts, and a health check', () => {

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { createElasticsearchSearch } from '../../src/search/elasticsearch/search.js';
 import { migrate, openDatabase } from '../../src/store/sqlite/database.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
-import { servicesEnv } from '../helpers/services.js';
 import { searchContract } from '../contract/search.contract.js';
+import { servicesEnv } from '../helpers/services.js';
 
 const url = servicesEnv().elasticsearchUrl;
 

@@ -1,0 +1,201 @@
+/**
+ * Herald as a cluster of OS processes over the real servers: 2 API, 2 gateway and 2 worker
+ * processes on NATS JetStream, Cassandra, Elasticsearch and Redis (npm run test:integration).
+ * NATS is a server of this test's own, so it can be restarted mid-run.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import webpush from 'web-push';
+import { eventually, startChild, TEST_SECRET, type TestSocket } from '../helpers/herald.js';
+import { type OwnNatsServer, startOwnNats } from '../helpers/nats-server.js';
+import { servicesEnv } from '../helpers/services.js';
+
+type Process = Awaited<ReturnType<typeof startChild>>;
+
+const run = randomUUID().slice(0, 8);
+const services = servicesEnv();
+const vapid = webpush.generateVAPIDKeys();
+
+describe('cluster', () => {
+  let nats: OwnNatsServer;
+  let env: Record<string, string>;
+  const processes: Process[] = [];
+  let apiA: Process;
+  let apiB: Process;
+  let gatewayA: Process;
+  let gatewayB: Process;
+  let workers: Process[];
+
+  const start = async (roles: string) => {
+    const p = await startChild({ ...env, HERALD_ROLES: roles });
+    processes.push(p);
+    return p;
+  };
+
+  before(async () => {
+    nats = await startOwnNats();
+    env = {
+      HERALD_NATS_URL: nats.url,
+      HERALD_REDIS_URL: services.redisUrl,
+      HERALD_CASSANDRA_CONTACT_POINTS: services.cassandraContactPoints,
+      HERALD_CASSANDRA_KEYSPACE: `herald_cluster_${run}`,
+      HERALD_ELASTICSEARCH_URL: services.elasticsearchUrl,
+      HERALD_ELASTICSEARCH_INDEX_PREFIX: `herald-cluster-${run}`,
+      HERALD_ELASTICSEARCH_REPLICAS: '0',
+      HERALD_CLUSTER_NAME: `c${run}`,
+      HERALD_JWT_SECRET: TEST_SECRET,
+      HERALD_TICKET_SECRET: `ticket-secret-of-the-cluster-test-${run}`,
+      HERALD_VAPID_PUBLIC_KEY: vapid.publicKey,
+      HERALD_VAPID_PRIVATE_KEY: vapid.privateKey,
+    };
+    execFileSync(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts'), 'migrate'], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    [apiA, apiB, gatewayA, gatewayB, ...workers] = await Promise.all([
+      start('api'),
+      start('api'),
+      start('gateway'),
+      start('gateway'),
+      start('triage,deliver'),
+      start('triage,deliver'),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all(processes.map((p) => p.kill('SIGTERM')));
+    await nats.stop();
+  });
+
+  const admin = () => (apiA as Process).token('ops', { admin: true });
+
+  /** A socket on `gateway` with a ticket from `api`: tickets are valid on every gateway. */
+  const socketOn = async (gateway: Process, api: Process, uid: string) => {
+    const ticket = await api.api('POST', '/api/v1/ws/token', { token: await api.token(uid) });
+    assert.equal(ticket.status, 200);
+    const { TestSocket } = await import('../helpers/herald.js');
+    return TestSocket.open(`${gateway.url.replace('http', 'ws')}/ws?token=${ticket.body.token}`);
+  };
+
+  it('delivers a message sent through API A to a socket on gateway B', async () => {
+    const socket = await socketOn(gatewayB, apiB, `cross-${run}`);
+    const sent = await apiA.api('POST', '/api/v1/send', { token: await admin(), body: { msg: 'across processes', uid: `cross-${run}` } });
+    assert.equal(sent.status, 202);
+    const frame = await socket.next((f) => f.id === sent.body.id, 20_000);
+    assert.equal(frame.msg, 'across processes');
+    socket.close();
+  });
+
+  it('broadcasts to 1,000 sockets over both gateways, exactly once each', async () => {
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < 1000; i += 50) {
+      sockets.push(
+        ...(await Promise.all(
+          Array.from({ length: 50 }, (_, j) => socketOn(i + j < 500 ? gatewayA : gatewayB, (i + j) % 2 ? apiA : apiB, `bc-${run}-${i + j}`)),
+        )),
+      );
+    }
+    const sent = await apiB.api('POST', '/api/v1/broadcast', { token: await admin(), body: { msg: 'to every socket' } });
+    assert.equal(sent.status, 202);
+    for (const socket of sockets) await socket.next((f) => f.id === sent.body.id, 30_000);
+    await eventually(
+      async () => (await apiA.api('GET', `/api/v1/messages/${sent.body.id}`, { token: await admin() })).body.status === 'triaged',
+      60_000,
+      'broadcast triaged',
+    );
+    // A late duplicate would arrive through the same gateway before a frame sent after it.
+    const marker = await apiA.api('POST', '/api/v1/send', { token: await admin(), body: { msg: 'marker', uid: `bc-${run}-999` } });
+    await sockets[999]?.next((f) => f.id === marker.body.id, 20_000);
+    const counts = sockets.map((s) => s.messages().filter((f) => f.id === sent.body.id).length);
+    assert.deepEqual(
+      counts.filter((c) => c !== 1),
+      [],
+    );
+    for (const socket of sockets) socket.close();
+  });
+
+  it('loses and duplicates nothing when a worker is killed mid-burst of 10,000 messages', async () => {
+    const token = await admin();
+    const uids = Array.from({ length: 100 }, (_, i) => `burst-${run}-${i}`);
+    const accepted = new Map<string, string>();
+    let next = 0;
+    let killed = false;
+    const sender = async (api: Process) => {
+      while (next < 10_000) {
+        const n = next++;
+        const uid = uids[n % uids.length] as string;
+        const res = await api.api('POST', '/api/v1/send', { token, body: { msg: `burst ${n}`, uid } });
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        accepted.set(res.body.id, uid);
+        if (!killed && accepted.size >= 3_000) {
+          killed = true;
+          await workers[0]?.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 24 }, (_, i) => sender(i % 2 ? apiA : apiB)));
+    assert.ok(killed);
+    assert.equal(accepted.size, 10_000);
+
+    for (const uid of uids) {
+      const expected = [...accepted].filter(([, u]) => u === uid).map(([id]) => id);
+      const userToken = await apiA.token(uid);
+      await eventually(
+        async () => {
+          const ids: string[] = [];
+          let cursor: string | null = null;
+          do {
+            const res: any = await apiA.api('GET', `/api/v1/messages?limit=200${cursor ? `&cursor=${cursor}` : ''}`, { token: userToken });
+            ids.push(...res.body.messages.map((m: { id: string }) => m.id));
+            cursor = res.body.next;
+          } while (cursor);
+          assert.equal(new Set(ids).size, ids.length, `no duplicate in ${uid}'s inbox`);
+          return ids.length === expected.length && expected.every((id) => ids.includes(id));
+        },
+        120_000,
+        `every accepted message in ${uid}'s inbox, once`,
+      );
+    }
+  });
+
+  it('recovers from a NATS restart without losing accepted messages', async () => {
+    const token = await admin();
+    const uid = `nats-restart-${run}`;
+    const socket = await socketOn(gatewayA, apiA, uid);
+    const accepted: string[] = [];
+    let refused = 0;
+    /** One attempt: true when accepted; a refusal must be a 503 with Retry-After, never a 5xx that hides a loss. */
+    const send = async (n: number) => {
+      const res = await apiA.api('POST', '/api/v1/send', { token, body: { msg: `around the restart ${n}`, uid } });
+      if (res.status === 202) {
+        accepted.push(res.body.id);
+        return true;
+      }
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.ok(res.headers.get('retry-after'));
+      refused++;
+      return false;
+    };
+    for (let n = 0; n < 50; n++) assert.ok(await send(n));
+    await nats.kill('SIGKILL');
+    for (let n = 50; n < 53; n++) assert.equal(await send(n), false, 'nothing is accepted while the bus is down');
+    await nats.start();
+    // Like a client honouring Retry-After: each message is retried until accepted.
+    for (let n = 60; n < 110; n++) await eventually(() => send(n), 60_000, `send ${n} after the restart`);
+    assert.equal(accepted.length, 100, `accepted ${accepted.length}, refused ${refused}`);
+    const userToken = await apiA.token(uid);
+    await eventually(
+      async () => {
+        const res = await apiA.api('GET', '/api/v1/messages?limit=200', { token: userToken });
+        const ids = new Set(res.body.messages.map((m: { id: string }) => m.id));
+        return accepted.every((id) => ids.has(id));
+      },
+      90_000,
+      'every accepted message in the inbox after the restart',
+    );
+    // The gateway resubscribed: a message sent now still reaches the live socket.
+    const after = await apiB.api('POST', '/api/v1/send', { token, body: { msg: 'after the restart', uid } });
+    await socket.next((f) => f.id === after.body.id, 30_000);
+    socket.close();
+  });
+});
