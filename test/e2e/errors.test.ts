@@ -159,6 +159,27 @@ describe('errors', () => {
     assert.equal(ok, 202);
   });
 
+  it('survives clients that abort mid-body or mid-request, and keeps serving', async () => {
+    const before = await h.api('GET', '/metrics');
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const req = http.request(`${h.url}/api/v1/send`, { method: 'POST', headers: { authorization: `Bearer ${user}`, 'content-length': '500' } });
+        req.on('error', () => resolve());
+        req.write('{"msg": "half');
+        setImmediate(() => {
+          req.destroy();
+          resolve();
+        });
+      });
+    }
+    assert.equal(before.status, 200);
+    const ok = await h.api('POST', '/api/v1/send', { token: user, body: { msg: 'after the aborts', uid: 'bob' } });
+    assert.equal(ok.status, 202);
+    // Nothing half-received was accepted.
+    const inbox = await h.api('GET', '/api/v1/messages?limit=200', { token: await h.token('bob') });
+    assert.ok(!inbox.body.messages.some((m: any) => m.msg.startsWith('half')));
+  });
+
   it('keeps users apart: no reading or acknowledging another user’s message', async () => {
     const sent = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'private', uid: 'victim' } });
     const victim = await h.token('victim');
