@@ -1,10 +1,18 @@
-/** Placeholder registration until the webpush channel lands. */
+/**
+ * Registers the web push channel. Always enabled: Herald always has VAPID keys (configured, or
+ * generated and kept in the data dir). Push services are trusted through the process's trust
+ * store (NODE_EXTRA_CA_CERTS adds a private CA), so no `ca` is passed here.
+ */
 import type { ChannelRegistration } from '../registration.js';
+import { createWebPushChannel } from './webpush-channel.js';
 
 export const webpushRegistration: ChannelRegistration = {
   name: 'webpush',
-  disabledReason: () => 'not available in this version',
-  create: () => {
-    throw new Error('webpush channel is not available in this version');
-  },
+  disabledReason: () => undefined,
+  create: ({ config, log, vapid }) =>
+    createWebPushChannel({
+      vapid,
+      concurrency: config.webpushConcurrency,
+      logger: log.child({ channel: 'webpush' }),
+    }),
 };

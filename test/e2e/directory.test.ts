@@ -1,13 +1,19 @@
 /** Devices, users, audiences, inbox paging, search and reports through the REST API. */
 import assert from 'node:assert/strict';
+import { createECDH } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { eventually, startInProcess } from '../helpers/herald.js';
 
-const subscription = (n: number) => ({
-  endpoint: `https://127.0.0.1:1/push/${n}`,
-  expirationTime: null,
-  keys: { p256dh: `B${'A'.repeat(85)}${n % 10}`, auth: 'abcdefghijklmnopqrstuv' },
-});
+/** A browser-like subscription: a real P-256 key (web push encrypts to it) and a loopback endpoint where nothing listens. */
+const subscription = (n: number) => {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return {
+    endpoint: `https://127.0.0.1:1/push/${n}`,
+    expirationTime: null,
+    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: 'abcdefghijklmnopqrstuv' },
+  };
+};
 
 describe('devices, users and search', () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;

@@ -1,0 +1,94 @@
+/**
+ * Classifies a failed web push send into a DeliveryResult, from `WebPushError.statusCode` and
+ * headers, or a Node error's `code` — never from message text:
+ *  - 404, 410                 → invalid-recipient (the subscription is gone: prune it)
+ *  - 429, 408, 5xx            → retry after `Retry-After` (seconds or HTTP date) when the push
+ *                               service sent one, else 30 s × attempt (at most 10 min)
+ *  - any other status (400, 401, 403, 413…) → failed `http-<status>`
+ *  - network errors (refused, reset, hang up, DNS, timeouts) and TLS errors → retry (backoff)
+ *  - ERR_CRYPTO_* (the subscription's p256dh is not a P-256 point) → invalid-recipient
+ *  - an error with neither status nor code → retry: every input web-push validates is checked
+ *    before the call (see request.ts), so what is left is its codeless `Socket timeout`
+ */
+import type { DeliveryResult } from '../port.js';
+
+const RETRY_STEP_MS = 30_000;
+const RETRY_CAP_MS = 10 * 60_000;
+/** A Retry-After beyond this is taken as this: the message is still retried within a day. */
+const RETRY_AFTER_CAP_MS = 24 * 60 * 60_000;
+
+const GONE = new Set([404, 410]);
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_SOCKET',
+]);
+
+/** Certificate and handshake failures: an operator can fix them (trust a CA), so retry. */
+const isTlsCode = (code: string): boolean =>
+  code.startsWith('ERR_TLS_') ||
+  code.startsWith('ERR_SSL_') ||
+  code.startsWith('CERT_') ||
+  code.startsWith('UNABLE_TO_') ||
+  code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+  code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+  code === 'ERR_TLS_CERT_ALTNAME_INVALID';
+
+export const backoffMs = (attempt: number): number => Math.min(RETRY_CAP_MS, RETRY_STEP_MS * Math.max(1, attempt));
+
+/** Milliseconds to wait from a Retry-After value (delta-seconds or HTTP date); undefined when absent or unreadable. */
+export function retryAfterMs(value: unknown, now: number): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string' && typeof text !== 'number') return undefined;
+  const trimmed = String(text).trim();
+  if (trimmed === '') return undefined;
+  if (/^\d+$/.test(trimmed)) return Math.min(RETRY_AFTER_CAP_MS, Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(RETRY_AFTER_CAP_MS, Math.max(0, at - now));
+}
+
+interface PushErrorFields {
+  statusCode?: unknown;
+  headers?: unknown;
+  code?: unknown;
+}
+
+const fieldsOf = (err: unknown): PushErrorFields => (typeof err === 'object' && err !== null ? (err as PushErrorFields) : {});
+
+const headerOf = (headers: unknown, name: string): unknown =>
+  typeof headers === 'object' && headers !== null ? (headers as Record<string, unknown>)[name] : undefined;
+
+export function classifyPushError(err: unknown, attempt: number, now: number = Date.now()): DeliveryResult {
+  const { statusCode, headers, code } = fieldsOf(err);
+
+  if (typeof statusCode === 'number') {
+    const reason = `http-${statusCode}`;
+    if (GONE.has(statusCode)) return { type: 'invalid-recipient', reason };
+    if (statusCode === 429 || statusCode === 408 || (statusCode >= 500 && statusCode < 600)) {
+      return { type: 'retry', afterMs: retryAfterMs(headerOf(headers, 'retry-after'), now) ?? backoffMs(attempt), reason };
+    }
+    return { type: 'failed', reason };
+  }
+
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code)) return { type: 'retry', afterMs: backoffMs(attempt), reason: `network-${code.toLowerCase()}` };
+    if (isTlsCode(code)) return { type: 'retry', afterMs: backoffMs(attempt), reason: `tls-${code.toLowerCase()}` };
+    if (code.startsWith('ERR_CRYPTO_')) return { type: 'invalid-recipient', reason: 'bad-subscription-keys' };
+    return { type: 'failed', reason: `webpush-${code.toLowerCase()}` };
+  }
+
+  return { type: 'retry', afterMs: backoffMs(attempt), reason: 'network-timeout' };
+}

@@ -1,0 +1,99 @@
+/**
+ * Turns one webpush Delivery into what web-push's `sendNotification` needs, without I/O.
+ * Guarantees:
+ *  - Every input web-push would reject is checked here first and answered with a classified
+ *    result instead: no web device → failed `no-subscription`; an endpoint that is not an
+ *    https URL → invalid-recipient `bad-endpoint`; p256dh not 65 bytes or auth under 16 bytes →
+ *    invalid-recipient `bad-subscription-keys`; a payload that cannot fit one
+ *    4096-byte aes128gcm record → failed `payload-too-large`.
+ *  - Payload: JSON `{ id, title, body, data, link, urgency, createdAt }` (absent values null,
+ *    createdAt ISO 8601), the same fields a realtime frame carries; the service worker posts
+ *    receipts with `id` and opens `link` on click.
+ *  - `Urgency` header = the message's urgency (RFC 8030 names, one to one).
+ *  - `TTL` = whole seconds until `expiresAt` (rounded up, never below 0), or 2419200 (four
+ *    weeks) when the message has no ttl.
+ *  - `Topic` = the message's topic when it is ≤ 32 URL-safe base64 characters (the API enforces
+ *    this), else the first 32 characters of its base64url SHA-256, so the same topic still
+ *    collapses the same way.
+ */
+import { createHash } from 'node:crypto';
+import type { PushSubscription, Urgency as WebPushUrgency } from 'web-push';
+import type { Urgency } from '../../src/exchange/types.js';
+import type { Delivery, DeliveryResult } from '../port.js';
+
+export const DEFAULT_TTL_SECONDS = 2_419_200;
+/** RFC 8291: 4096 bytes − 86 header bytes − 16 tag − 1 padding delimiter. */
+export const MAX_PAYLOAD_BYTES = 3993;
+
+const URGENCY: Record<Urgency, WebPushUrgency> = { 'very-low': 'very-low', low: 'low', normal: 'normal', high: 'high' };
+const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
+
+export interface PushRequest {
+  subscription: PushSubscription;
+  /** The push service's origin: the VAPID audience. */
+  origin: string;
+  payload: string;
+  TTL: number;
+  urgency: WebPushUrgency;
+  topic?: string;
+}
+
+export type Prepared = { ok: true; request: PushRequest } | { ok: false; result: DeliveryResult };
+
+export function ttlSeconds(expiresAt: number | undefined, now: number): number {
+  if (expiresAt === undefined) return DEFAULT_TTL_SECONDS;
+  return Math.max(0, Math.ceil((expiresAt - now) / 1000));
+}
+
+export function pushTopic(topic: string | undefined): string | undefined {
+  if (topic === undefined || topic === '') return undefined;
+  return TOPIC.test(topic) ? topic : createHash('sha256').update(topic).digest('base64url').slice(0, 32);
+}
+
+export function pushPayload(message: Delivery['message']): string {
+  return JSON.stringify({
+    id: message.id,
+    title: message.title ?? null,
+    body: message.msg,
+    data: message.data ?? null,
+    link: message.link ?? null,
+    urgency: message.urgency,
+    createdAt: new Date(message.createdAt).toISOString(),
+  });
+}
+
+const decodedLength = (text: string): number => (/^[A-Za-z0-9_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64url').length : -1);
+
+const originOf = (endpoint: string): string | undefined => {
+  try {
+    const url = new URL(endpoint);
+    return url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** `payloadOf` lets a caller reuse one payload for every delivery of a message. */
+export function preparePush(delivery: Delivery, now: number, payloadOf: (message: Delivery['message']) => string = pushPayload): Prepared {
+  const device = delivery.device;
+  if (device?.kind !== 'web' || !device.token) return { ok: false, result: { type: 'failed', reason: 'no-subscription' } };
+  const origin = originOf(device.token);
+  if (origin === undefined) return { ok: false, result: { type: 'invalid-recipient', reason: 'bad-endpoint' } };
+  const { p256dh, auth } = device.keys ?? { p256dh: '', auth: '' };
+  if (decodedLength(p256dh) !== 65 || decodedLength(auth) < 16) {
+    return { ok: false, result: { type: 'invalid-recipient', reason: 'bad-subscription-keys' } };
+  }
+  const payload = payloadOf(delivery.message);
+  if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) return { ok: false, result: { type: 'failed', reason: 'payload-too-large' } };
+
+  const request: PushRequest = {
+    subscription: { endpoint: device.token, keys: { p256dh, auth }, expirationTime: device.expirationTime },
+    origin,
+    payload,
+    TTL: ttlSeconds(delivery.message.expiresAt, now),
+    urgency: URGENCY[delivery.message.urgency] ?? 'normal',
+  };
+  const topic = pushTopic(delivery.message.topic);
+  if (topic !== undefined) request.topic = topic;
+  return { ok: true, request };
+}

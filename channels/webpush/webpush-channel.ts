@@ -1,0 +1,117 @@
+/**
+ * The web push channel: encrypts each delivery for its browser subscription (aes128gcm) and
+ * POSTs it to the subscription's push service through web-push, with a VAPID header signed once
+ * per push service origin (vapid.ts). Guarantees (Channel port): one classified result per
+ * delivery, in batch order; never throws for one delivery's failure (classify.ts judges it); at
+ * most `concurrency` requests in flight across every batch of the process; one keep-alive
+ * https.Agent for the channel's life (with `ca` when given; otherwise the process's trust
+ * store, which NODE_EXTRA_CA_CERTS extends). Bad VAPID keys fail at creation, not at send time.
+ * `close()` waits for sends in progress, then closes the agent's sockets.
+ */
+import https from 'node:https';
+import type { Logger } from 'pino';
+import webpush from 'web-push';
+import { mapLimit } from '../../src/concurrency.js';
+import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { classifyPushError } from './classify.js';
+import { createLimiter } from './limiter.js';
+import { preparePush, pushPayload } from './request.js';
+import { createVapidSigner, type VapidKeys } from './vapid.js';
+
+export interface WebPushChannelOptions {
+  vapid: VapidKeys;
+  /** Requests in flight at once, across all batches. */
+  concurrency: number;
+  /** Extra CA(s) to trust for push services (tests); production uses NODE_EXTRA_CA_CERTS. */
+  ca?: string | Buffer;
+  /** Socket idle timeout of one request, in ms. Default 15 s. */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+const locationOf = (headers: Record<string, unknown> | undefined): string | undefined => {
+  const value = headers?.location;
+  const text = Array.isArray(value) ? value[0] : value;
+  return typeof text === 'string' && text !== '' ? text : undefined;
+};
+
+export function createWebPushChannel(options: WebPushChannelOptions): Channel {
+  const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const logger = options.logger;
+  // Validates subject and keys now (throws), so a misconfiguration stops start-up.
+  const vapid = createVapidSigner(options.vapid);
+  // One payload per message, whatever the number of its deliveries.
+  const payloads = new WeakMap<Delivery['message'], string>();
+  const payloadOf = (message: Delivery['message']): string => {
+    let payload = payloads.get(message);
+    if (payload === undefined) {
+      payload = pushPayload(message);
+      payloads.set(message, payload);
+    }
+    return payload;
+  };
+
+  const agent = new https.Agent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
+  const limiter = createLimiter(concurrency);
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+
+  const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
+    const prepared = preparePush(delivery, Date.now(), payloadOf);
+    const context = { messageId: delivery.message.id, uid: delivery.recipient.uid, deviceId: delivery.device?.id };
+    if (!prepared.ok) {
+      logger?.warn({ ...context, result: prepared.result }, 'web push not sent');
+      return prepared.result;
+    }
+    const { subscription, origin, payload, TTL, urgency, topic } = prepared.request;
+    try {
+      const response = await limiter.run(() =>
+        webpush.sendNotification(subscription, payload, {
+          // Our own cached VAPID header; null (not undefined) keeps web-push from signing again
+          // with keys that webpush.setVapidDetails may have set globally.
+          vapidDetails: null as unknown as undefined,
+          headers: { Authorization: vapid.authorization(origin) },
+          TTL,
+          urgency,
+          ...(topic !== undefined ? { topic } : {}),
+          agent,
+          timeout,
+        }),
+      );
+      const providerId = locationOf(response.headers);
+      logger?.debug({ ...context, status: response.statusCode, providerId }, 'web push sent');
+      return providerId !== undefined ? { type: 'sent', providerId } : { type: 'sent' };
+    } catch (err) {
+      const result = classifyPushError(err, delivery.attempt);
+      logger?.warn(
+        { ...context, status: (err as { statusCode?: unknown }).statusCode, code: (err as { code?: unknown }).code, result },
+        'web push send failed',
+      );
+      return result;
+    }
+  };
+
+  return {
+    name: 'webpush',
+
+    async deliver(batch) {
+      if (closed) throw new Error('webpush channel is closed');
+      const run = mapLimit(batch, concurrency, deliverOne);
+      inFlight.add(run);
+      try {
+        return await run;
+      } finally {
+        inFlight.delete(run);
+      }
+    },
+
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+      agent.destroy();
+    },
+  };
+}
