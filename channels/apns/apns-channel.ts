@@ -20,6 +20,7 @@ import apn from '@parse/node-apn';
 import type { Logger } from 'pino';
 import type { Message } from '../../src/exchange/types.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { trackSends } from '../send-tracker.js';
 import { type ApnsFailure, classifyFailure, retryAfter } from './classify.js';
 import { buildNotification, MAX_PAYLOAD_BYTES } from './notification.js';
 
@@ -90,8 +91,7 @@ export function createApnsChannel(options: ApnsChannelOptions): Channel {
     throw new Error('apns: cannot sign a provider token with this key (expected the .p8 EC private key, PEM)', { cause: err });
   }
 
-  const inFlight = new Set<Promise<unknown>>();
-  let closed = false;
+  const sends = trackSends('apns');
 
   /** Sends `note` to each token once; every token gets an outcome. */
   const sendTo = async (note: apn.Notification, tokens: string[], messageId: string): Promise<Map<string, SendOutcome>> => {
@@ -164,20 +164,11 @@ export function createApnsChannel(options: ApnsChannelOptions): Channel {
     name: 'apns',
 
     async deliver(batch) {
-      if (closed) throw new Error('apns channel is closed');
-      const run = deliverAll(batch);
-      inFlight.add(run);
-      try {
-        return await run;
-      } finally {
-        inFlight.delete(run);
-      }
+      return sends.run(() => deliverAll(batch));
     },
 
     async close() {
-      if (closed) return;
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      if (!(await sends.close())) return;
       // The library's shutdown never calls back when its session died of an error (it waits
       // for a destroyed session to close), so the wait is bounded.
       let timer: NodeJS.Timeout | undefined;

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { trackSends } from '../send-tracker.js';
 import { classifySendError } from './classify.js';
 import { composeEmail } from './compose.js';
 import { createOutbox, outboxFileName } from './outbox.js';
@@ -38,8 +39,7 @@ export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
   const logger = options.logger;
   const templates = loadTemplates(options.templatesDir ? [builtInTemplatesDir(), options.templatesDir] : [builtInTemplatesDir()]);
   const sender: Sender = options.smtpUrl ? createSmtpSender(options.smtpUrl, concurrency) : createOutboxSender(createOutbox(options.outboxDir));
-  const inFlight = new Set<Promise<unknown>>();
-  let closed = false;
+  const sends = trackSends('email');
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
     const composed = composeEmail(delivery, templates, options.from);
@@ -63,19 +63,11 @@ export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
     hasTemplate: (name) => templates.has(name),
 
     async deliver(batch) {
-      if (closed) throw new Error('email channel is closed');
-      const run = mapLimit(batch, concurrency, deliverOne);
-      inFlight.add(run);
-      try {
-        return await run;
-      } finally {
-        inFlight.delete(run);
-      }
+      return sends.run(() => mapLimit(batch, concurrency, deliverOne));
     },
 
     async close() {
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      if (!(await sends.close())) return;
       await sender.close();
     },
   };

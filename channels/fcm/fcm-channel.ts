@@ -24,6 +24,7 @@ import { type Credential, deleteApp, initializeApp } from 'firebase-admin/app';
 import { getMessaging, type TokenMessage } from 'firebase-admin/messaging';
 import type { Logger } from 'pino';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { trackSends } from '../send-tracker.js';
 import { serviceAccountCredential } from './access-token.js';
 import { classifyBatchError, classifyFcmError, errorCode, type TokenFailure, tokenFailureOf } from './classify.js';
 import { composeFcmMessage } from './compose.js';
@@ -78,8 +79,7 @@ export function createFcmChannel(options: FcmChannelOptions): Channel {
   const messaging = getMessaging(app);
   if (agent) messaging.enableLegacyHttpTransport();
 
-  const inFlight = new Set<Promise<unknown>>();
-  let closed = false;
+  const sends = trackSends('fcm');
 
   const sendChunk = async (chunk: Pending[], results: DeliveryResult[]): Promise<void> => {
     try {
@@ -122,20 +122,11 @@ export function createFcmChannel(options: FcmChannelOptions): Channel {
     name: 'fcm',
 
     async deliver(batch) {
-      if (closed) throw new Error('fcm channel is closed');
-      const run = deliverAll(batch);
-      inFlight.add(run);
-      try {
-        return await run;
-      } finally {
-        inFlight.delete(run);
-      }
+      return sends.run(() => deliverAll(batch));
     },
 
     async close() {
-      if (closed) return;
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      if (!(await sends.close())) return;
       await deleteApp(app);
       agent?.destroy();
     },

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import twilio from 'twilio';
 import { mapLimit } from '../../src/concurrency.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { trackSends } from '../send-tracker.js';
 import { withDeliveryRef } from './callback.js';
 import { classifyTwilioError, parseRetryAfter } from './classify.js';
 import { smsBody } from './compose.js';
@@ -56,8 +57,7 @@ export function createSmsChannel(options: SmsChannelOptions): Channel {
   });
   const client = twilio(options.accountSid, options.authToken, { httpClient, autoRetry: false });
   const sender = senderParams(options.from);
-  const inFlight = new Set<Promise<unknown>>();
-  let closed = false;
+  const sends = trackSends('sms');
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
     const { message, recipient } = delivery;
@@ -89,19 +89,11 @@ export function createSmsChannel(options: SmsChannelOptions): Channel {
     name: 'sms',
 
     async deliver(batch) {
-      if (closed) throw new Error('sms channel is closed');
-      const run = mapLimit(batch, concurrency, deliverOne);
-      inFlight.add(run);
-      try {
-        return await run;
-      } finally {
-        inFlight.delete(run);
-      }
+      return sends.run(() => mapLimit(batch, concurrency, deliverOne));
     },
 
     async close() {
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      if (!(await sends.close())) return;
       httpClient.destroy();
     },
   };

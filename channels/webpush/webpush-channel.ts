@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import webpush from 'web-push';
 import { mapLimit } from '../../src/concurrency.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { trackSends } from '../send-tracker.js';
 import { classifyPushError } from './classify.js';
 import { createLimiter } from './limiter.js';
 import { preparePush, pushPayload } from './request.js';
@@ -56,8 +57,7 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
 
   const agent = new https.Agent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
   const limiter = createLimiter(concurrency);
-  const inFlight = new Set<Promise<unknown>>();
-  let closed = false;
+  const sends = trackSends('webpush');
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
     const prepared = preparePush(delivery, Date.now(), payloadOf);
@@ -98,19 +98,11 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
     name: 'webpush',
 
     async deliver(batch) {
-      if (closed) throw new Error('webpush channel is closed');
-      const run = mapLimit(batch, concurrency, deliverOne);
-      inFlight.add(run);
-      try {
-        return await run;
-      } finally {
-        inFlight.delete(run);
-      }
+      return sends.run(() => mapLimit(batch, concurrency, deliverOne));
     },
 
     async close() {
-      closed = true;
-      await Promise.allSettled([...inFlight]);
+      if (!(await sends.close())) return;
       agent.destroy();
     },
   };
