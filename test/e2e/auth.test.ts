@@ -43,9 +43,15 @@ describe('ES256 with a public key, issuer and audience', () => {
     const res = await h.api('GET', '/api/v1/preferences', { token: wrongIss });
     assert.equal(res.status, 401);
     assert.match(res.body.detail, /iss/);
-    assert.equal((await h.api('GET', '/api/v1/preferences', { token: await sign(keys, 'ES256', {}, { iss: 'https://id.example.com', aud: 'other' }) })).status, 401);
+    assert.equal(
+      (await h.api('GET', '/api/v1/preferences', { token: await sign(keys, 'ES256', {}, { iss: 'https://id.example.com', aud: 'other' }) })).status,
+      401,
+    );
     const other = await generateKeyPair('ES256');
-    assert.equal((await h.api('GET', '/api/v1/preferences', { token: await sign(other, 'ES256', {}, { iss: 'https://id.example.com', aud: 'herald' }) })).status, 401);
+    assert.equal(
+      (await h.api('GET', '/api/v1/preferences', { token: await sign(other, 'ES256', {}, { iss: 'https://id.example.com', aud: 'herald' }) })).status,
+      401,
+    );
     const hs = await h.token('alice');
     assert.equal((await h.api('GET', '/api/v1/preferences', { token: hs })).status, 401);
   });

@@ -97,7 +97,7 @@ describe('devices, users and search', () => {
     assert.equal(await inboxHas('aud-free'), false);
 
     const web = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'web users', audience: { has: 'web', where: { plan: 'pro' } } } });
-    await eventually(async () => (await h.api('GET', `/api/v1/messages/${web.body.id}`, { token: admin })).body.status === 'triaged', 10_000, 'triaged');
+    await h.triaged(web.body.id, admin);
     assert.equal(
       await (async () => (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-de') })).body.messages.some((m: any) => m.id === web.body.id))(),
       true,
@@ -110,7 +110,7 @@ describe('devices, users and search', () => {
     const socket = await h.socket('aud-us');
     const online = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'online pros', audience: { where: { plan: 'pro' }, online: true } } });
     await socket.next((f) => f.id === online.body.id);
-    await eventually(async () => (await h.api('GET', `/api/v1/messages/${online.body.id}`, { token: admin })).body.status === 'triaged', 10_000, 'triaged');
+    await h.triaged(online.body.id, admin);
     assert.equal(await inboxHas('aud-fr'), true);
     assert.equal(
       (await h.api('GET', '/api/v1/messages', { token: await h.token('aud-fr') })).body.messages.some((m: any) => m.id === online.body.id),

@@ -65,14 +65,7 @@ describe('email channel (outbox)', () => {
 
   it('records a suppressed receipt for a user without an address, and sends nothing', async () => {
     const res = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'nowhere', uid: 'carol', opts: { channels: ['email'] } } });
-    const detail = await eventually(
-      async () => {
-        const r = await h.api('GET', `/api/v1/messages/${res.body.id}`, { token: admin });
-        return r.body.status === 'triaged' ? r : undefined;
-      },
-      10_000,
-      'triaged',
-    );
+    const detail = await h.triaged(res.body.id, admin);
     assert.deepEqual(
       detail.body.receipts.map((r: any) => [r.channel, r.state, r.reason]),
       [['email', 'suppressed', 'no-email-address']],
@@ -85,14 +78,7 @@ describe('email channel (outbox)', () => {
     await h.api('PUT', '/api/v1/users/dan', { token: admin, body: { email: 'dan@example.com' } });
     await h.api('PUT', '/api/v1/preferences', { token: await h.token('dan'), body: { channels: { email: false } } });
     const res = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'no mail', uid: 'dan', opts: { channels: ['email', 'realtime'] } } });
-    const detail = await eventually(
-      async () => {
-        const r = await h.api('GET', `/api/v1/messages/${res.body.id}`, { token: admin });
-        return r.body.status === 'triaged' ? r : undefined;
-      },
-      10_000,
-      'triaged',
-    );
+    const detail = await h.triaged(res.body.id, admin);
     assert.deepEqual(
       detail.body.receipts.map((r: any) => [r.channel, r.state, r.reason]),
       [['email', 'suppressed', 'preference']],

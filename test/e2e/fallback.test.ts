@@ -72,7 +72,7 @@ describe('fallback to email', () => {
     const receiptsOf = async (id: string) => (await h.api('GET', `/api/v1/messages/${id}`, { token: admin })).body.receipts;
     const emailed = await eventually(
       async () => {
-        const r = await receiptsOf(sent[0]);
+        const r = await receiptsOf(sent[0] as string);
         return r.find((x: any) => x.channel === 'email' && x.state === 'sent');
       },
       15_000,
@@ -88,6 +88,6 @@ describe('fallback to email', () => {
     // Messages of one period share one digest; the read one is not in it.
     assert.equal(both[1], false);
     assert.ok(both[0]);
-    assert.ok((await receiptsOf(sent[1])).every((x: any) => x.channel !== 'email'));
+    assert.ok((await receiptsOf(sent[1] as string)).every((x: any) => x.channel !== 'email'));
   });
 });

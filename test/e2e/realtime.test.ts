@@ -206,14 +206,7 @@ describe('realtime delivery', () => {
     const token = await h.token('kim');
     const res = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'stale', uid: 'kim', opts: { ttl: 0 } } });
     assert.equal(res.status, 202);
-    const detail = await eventually(
-      async () => {
-        const r = await h.api('GET', `/api/v1/messages/${res.body.id}`, { token: admin });
-        return r.body.status === 'triaged' ? r : undefined;
-      },
-      10_000,
-      'triaged',
-    );
+    const detail = await h.triaged(res.body.id, admin);
     assert.deepEqual(
       detail.body.receipts.map((r: any) => [r.uid, r.channel, r.state]),
       [['kim', 'inbox', 'expired']],

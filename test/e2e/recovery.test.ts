@@ -20,7 +20,14 @@ describe('start-up recovery', () => {
     const stores = createSqliteStores(db);
     const now = Date.now();
     await stores.users.put({ uid: 'rita', email: 'rita@example.com' }, now);
-    const orphan = buildMessage({ id: newId(), sender: 'ops', target: { kind: 'users', uids: ['rita', 'sam'] }, msg: 'stored, then crash', opts: undefined, now });
+    const orphan = buildMessage({
+      id: newId(),
+      sender: 'ops',
+      target: { kind: 'users', uids: ['rita', 'sam'] },
+      msg: 'stored, then crash',
+      opts: undefined,
+      now,
+    });
     await stores.messages.insert({ message: orphan, status: 'accepted' });
     // A message whose triage queued an email, then crashed before the email went out.
     const mail = buildMessage({ id: newId(), sender: 'ops', target: { kind: 'user', uid: 'rita' }, msg: 'queued email', opts: { channels: ['email'] }, now });
@@ -51,10 +58,14 @@ describe('start-up recovery', () => {
     const writtenAt = fs.statSync(path.join(dataDir, 'outbox', eml)).mtimeMs;
     const again = await startInProcess({ HERALD_DATA_DIR: dataDir });
     try {
-      const metrics = await eventually(async () => {
-        const text = (await again.api('GET', '/metrics')).body as string;
-        return /herald_queue_depth\{subject="herald\.deliver\.email"\} [1-9]/.test(text) ? undefined : text;
-      }, 10_000, 'email queue drained');
+      const metrics = await eventually(
+        async () => {
+          const text = (await again.api('GET', '/metrics')).body as string;
+          return /herald_queue_depth\{subject="herald\.deliver\.email"\} [1-9]/.test(text) ? undefined : text;
+        },
+        10_000,
+        'email queue drained',
+      );
       assert.doesNotMatch(metrics, /herald_deliveries_total\{channel="email"/);
       assert.equal(fs.statSync(path.join(dataDir, 'outbox', eml)).mtimeMs, writtenAt);
       const admin = await again.token('ops', { admin: true });

@@ -22,10 +22,36 @@ export function testCertificate(): TestCertificate {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-tls-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  const names = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:fcm.googleapis.com', 'DNS:oauth2.googleapis.com', 'DNS:api.sandbox.push.apple.com', 'DNS:api.push.apple.com', 'DNS:api.twilio.com'];
+  const names = [
+    'IP:127.0.0.1',
+    'DNS:localhost',
+    'DNS:fcm.googleapis.com',
+    'DNS:oauth2.googleapis.com',
+    'DNS:api.sandbox.push.apple.com',
+    'DNS:api.push.apple.com',
+    'DNS:api.twilio.com',
+  ];
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=herald-fakes', '-addext', `subjectAltName=${names.join(',')}`],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=herald-fakes',
+      '-addext',
+      `subjectAltName=${names.join(',')}`,
+    ],
     { stdio: 'ignore' },
   );
   cached = { key: fs.readFileSync(keyFile, 'utf8'), cert: fs.readFileSync(certFile, 'utf8'), certFile };

@@ -29,6 +29,8 @@ export interface TestClient {
   api(method: string, route: string, options?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
   /** Opens a socket for `uid` with a fresh ticket; resolves once open. */
   socket(uid: string, options?: { since?: string }): Promise<TestSocket>;
+  /** GET /api/v1/messages/{id} as `token` (an admin's by default), once triage has finished with it. */
+  triaged(id: string, token?: string): Promise<ApiResponse>;
 }
 
 export const tempDataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'herald-test-'));
@@ -62,6 +64,17 @@ function client(url: string, dataDir: string): TestClient {
       const query = new URLSearchParams({ token: ticket.body.token });
       if (options.since) query.set('since', options.since);
       return TestSocket.open(`${url.replace('http', 'ws')}/ws?${query}`);
+    },
+    async triaged(id, token) {
+      const as = token ?? (await self.token('ops', { admin: true }));
+      return eventually(
+        async () => {
+          const res = await self.api('GET', `/api/v1/messages/${id}`, { token: as });
+          return res.body.status === 'triaged' ? res : undefined;
+        },
+        30_000,
+        `message ${id} triaged`,
+      );
     },
   };
   return self;

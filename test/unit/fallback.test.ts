@@ -8,7 +8,15 @@ import { type ChannelName, EMPTY_PREFERENCES, type Message, type Urgency } from 
 const now = 1_000_000_000;
 const policy = { smsDelayMs: 60_000, emailDelayMs: 900_000, digestIntervalMs: 3_600_000 };
 const all = new Set<ChannelName>(['realtime', 'webpush', 'apns', 'fcm', 'email', 'sms']);
-const message = (urgency: Urgency, extra: Partial<Message> = {}): Message => ({ id: 'm', sender: 's', target: { kind: 'user', uid: 'u' }, msg: 'x', urgency, createdAt: now, ...extra });
+const message = (urgency: Urgency, extra: Partial<Message> = {}): Message => ({
+  id: 'm',
+  sender: 's',
+  target: { kind: 'user', uid: 'u' },
+  msg: 'x',
+  urgency,
+  createdAt: now,
+  ...extra,
+});
 const withContacts: RecipientView = {
   uid: 'u',
   user: { uid: 'u', email: 'u@example.com', phone: '+33600000000', attributes: {}, createdAt: 0, updatedAt: 0 },
@@ -29,7 +37,10 @@ describe('fallbackFor', () => {
 
   it('does not escalate explicit channels, disabled categories or channels, or missing addresses', () => {
     assert.equal(plan(message('high', { channels: ['realtime'] })), undefined);
-    assert.equal(plan(message('normal', { category: 'promo' }), { ...withContacts, preferences: { channels: {}, categories: { promo: { enabled: false } } } }), undefined);
+    assert.equal(
+      plan(message('normal', { category: 'promo' }), { ...withContacts, preferences: { channels: {}, categories: { promo: { enabled: false } } } }),
+      undefined,
+    );
     assert.equal(plan(message('high'), { ...withContacts, preferences: { channels: { sms: false }, categories: {} } }), undefined);
     assert.equal(plan(message('normal'), { ...withContacts, user: undefined }), undefined);
     assert.equal(plan(message('high'), withContacts, new Set<ChannelName>(['realtime', 'email'])), undefined);
