@@ -27,10 +27,10 @@ export interface Adapters {
 }
 
 export async function createAdapters(config: Config, log: Logger): Promise<Adapters> {
-  return config.cassandraContactPoints ? distributed(config, log) : embedded(config);
+  return config.cassandraContactPoints ? distributed(config, log) : embedded(config, log);
 }
 
-async function embedded(config: Config): Promise<Adapters> {
+async function embedded(config: Config, log: Logger): Promise<Adapters> {
   const [
     { openDatabase, migrate },
     { createSqliteStores },
@@ -52,7 +52,7 @@ async function embedded(config: Config): Promise<Adapters> {
   return {
     mode: 'embedded',
     stores: createSqliteStores(db),
-    search: createSqliteSearch(db),
+    search: createSqliteSearch(db, { log: log.child({ adapter: 'sqlite-search' }) }),
     scheduler: createEmbeddedScheduler(db),
     bus,
     presence: createMemoryPresence(),

@@ -16,7 +16,10 @@ export interface Secrets {
   vapid: { publicKey: string; privateKey: string };
 }
 
-export function loadSecrets(dataDir: string, configured: { jwtSecret?: string; ticketSecret?: string; vapidPublicKey?: string; vapidPrivateKey?: string }): Secrets {
+export function loadSecrets(
+  dataDir: string,
+  configured: { jwtSecret?: string; ticketSecret?: string; vapidPublicKey?: string; vapidPrivateKey?: string },
+): Secrets {
   const file = path.join(dataDir, 'secrets.json');
   let stored: Partial<Secrets> = {};
   if (fs.existsSync(file)) stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Secrets>;

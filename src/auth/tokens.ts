@@ -4,12 +4,20 @@
  * HS256 with a shared secret by default; RS256/ES256 with an SPKI public key or a JWKS URL.
  * `iss` and `aud` are checked when configured. A token is admin when its admin claim
  * (HERALD_ADMIN_CLAIM, `role=admin` by default) holds the value, or is an array containing it.
+ *
+ * Hot path: the HS256 secret is imported as a CryptoKey once (jose would re-import raw bytes on
+ * every verify), and verified tokens are remembered (src/auth/verified-cache.ts) keyed by the
+ * whole token string, until the token's `exp` and never longer, so a token is still rejected
+ * the moment it expires and a token with another signature is always verified afresh.
  */
+
+import { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import { createRemoteJWKSet, importSPKI, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config.js';
 import { ProblemError } from '../errors.js';
 import { UID_PATTERN } from '../exchange/limits.js';
+import { createVerifiedCache } from './verified-cache.js';
 
 export interface Caller {
   uid: string;
@@ -33,36 +41,56 @@ const holdsAdmin = (payload: JWTPayload, claim: AdminClaim): boolean => {
   return held === claim.value || (Array.isArray(held) && held.includes(claim.value));
 };
 
-export async function createTokenVerifier(config: Config, hsSecret: string): Promise<TokenVerifier> {
+export interface TokenVerifierOptions {
+  /** The clock, ms since the epoch (tests). Default `Date.now`. */
+  now?: () => number;
+}
+
+export async function createTokenVerifier(config: Config, hsSecret: string, verifierOptions: TokenVerifierOptions = {}): Promise<TokenVerifier> {
+  const now = verifierOptions.now ?? Date.now;
   const claim = parseAdminClaim(config.adminClaim);
   const options = {
     algorithms: [config.jwtAlgorithm],
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   };
-  let key: Uint8Array | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
-  if (config.jwtAlgorithm === 'HS256') key = new TextEncoder().encode(hsSecret);
+  let key: webcrypto.CryptoKey | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
+  if (config.jwtAlgorithm === 'HS256') key = await importHmacKey(hsSecret);
   else if (config.jwtJwksUrl) key = createRemoteJWKSet(new URL(config.jwtJwksUrl));
   else {
     const pem = (config.jwtPublicKey ?? '').includes('BEGIN') ? (config.jwtPublicKey ?? '') : fs.readFileSync(config.jwtPublicKey ?? '', 'utf8');
     key = await importSPKI(pem, config.jwtAlgorithm);
   }
+  const verified = createVerifiedCache<Caller>({ now });
+
+  const verifyFully = async (token: string): Promise<{ caller: Caller; exp: number | undefined }> => {
+    let payload: JWTPayload;
+    try {
+      const at = { ...options, currentDate: new Date(now()) };
+      payload = typeof key === 'function' ? (await jwtVerify(token, key, at)).payload : (await jwtVerify(token, key, at)).payload;
+    } catch (error) {
+      throw new ProblemError('HERALD_UNAUTHORIZED', describeJoseError(error), {}, { cause: error });
+    }
+    if (typeof payload.sub !== 'string' || !UID_PATTERN.test(payload.sub)) {
+      throw new ProblemError('HERALD_UNAUTHORIZED', 'token has no valid sub (user id)');
+    }
+    return { caller: Object.freeze({ uid: payload.sub, admin: holdsAdmin(payload, claim) }), exp: payload.exp };
+  };
 
   return {
     async verify(token) {
-      let payload: JWTPayload;
-      try {
-        payload = typeof key === 'function' ? (await jwtVerify(token, key, options)).payload : (await jwtVerify(token, key, options)).payload;
-      } catch (error) {
-        throw new ProblemError('HERALD_UNAUTHORIZED', describeJoseError(error), {}, { cause: error });
-      }
-      if (typeof payload.sub !== 'string' || !UID_PATTERN.test(payload.sub)) {
-        throw new ProblemError('HERALD_UNAUTHORIZED', 'token has no valid sub (user id)');
-      }
-      return { uid: payload.sub, admin: holdsAdmin(payload, claim) };
+      const cached = verified.get(token);
+      if (cached) return cached;
+      const { caller, exp } = await verifyFully(token);
+      verified.set(token, caller, exp === undefined ? undefined : exp * 1000);
+      return caller;
     },
   };
 }
+
+/** The HS256 secret as a non-extractable HMAC CryptoKey, imported once. */
+const importHmacKey = (secret: string): Promise<webcrypto.CryptoKey> =>
+  webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
 
 function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'token expired';

@@ -9,12 +9,13 @@
  * A fallback's receipt is written when it fires, not when it is planned, so start-up recovery
  * (which re-sends `queued` receipts) never sends a fallback before its time.
  */
-import { type FallbackStep, digestJobId, fallbackJobId } from '../exchange/fallback.js';
+
+import { subjects } from '../bus/port.js';
+import { digestJobId, type FallbackStep, fallbackJobId } from '../exchange/fallback.js';
 import { isExpired } from '../exchange/message.js';
 import { planRecipient } from '../exchange/plan.js';
 import type { InboxItem, Message, Receipt } from '../exchange/types.js';
 import { newId } from '../ids.js';
-import { subjects } from '../bus/port.js';
 import type { DeliveryBatch } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 
@@ -61,7 +62,11 @@ async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: Fal
     receipts.push({ messageId, uid, channel, state: 'expired', reason: 'ttl', at: now });
   } else {
     const [user, preferences] = await Promise.all([deps.stores.users.get(uid), deps.stores.users.getPreferences(uid)]);
-    const plan = planRecipient({ ...message, channels: [channel] }, { uid, user, preferences, online: false, devices: [] }, { now, available: new Set(deps.channels.keys()) });
+    const plan = planRecipient(
+      { ...message, channels: [channel] },
+      { uid, user, preferences, online: false, devices: [] },
+      { now, available: new Set(deps.channels.keys()) },
+    );
     for (const skip of plan.skipped) receipts.push({ messageId, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
     if (plan.deliver.length > 0) {
       receipts.push({ messageId, uid, channel, state: 'queued', reason: 'fallback', at: now });
@@ -93,7 +98,14 @@ async function sendDigest(deps: PipelineDeps, { uid, bucket }: DigestPayload): P
     createdAt: now,
     email: {
       template: 'digest',
-      vars: { items: items.map(({ message }) => ({ title: message.title, msg: message.msg, link: message.link, createdAt: new Date(message.createdAt).toISOString() })) },
+      vars: {
+        items: items.map(({ message }) => ({
+          title: message.title,
+          msg: message.msg,
+          link: message.link,
+          createdAt: new Date(message.createdAt).toISOString(),
+        })),
+      },
     },
   };
   const recipient = { uid, email: user.email, phone: user.phone, locale: user.locale, timezone: user.timezone };

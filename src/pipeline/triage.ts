@@ -17,7 +17,7 @@ import { mapLimit } from '../concurrency.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
-import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES } from '../exchange/types.js';
+import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { scheduleFallback } from './fallback.js';
@@ -26,11 +26,17 @@ export const TRIAGE_PAGE_SIZE = 500;
 /** Users of a page whose preferences and devices are read at once. */
 const PER_USER_READS = 32;
 const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
+/**
+ * Messages triaged at once, per urgency subject. The embedded stores commit the writes of one
+ * event-loop turn together (src/store/sqlite/group-commit.ts): triage keeps pace with ingest
+ * only when enough messages are in flight to share those commits.
+ */
+const TRIAGE_CONCURRENCY: Record<Urgency, number> = { high: 128, normal: 128, low: 32, 'very-low': 32 };
 
 export function startTriage(deps: PipelineDeps): Subscription[] {
   return URGENCIES.map((urgency) =>
     deps.bus.consume<{ messageId: string }>(subjects.accepted(urgency), 'triage', ({ data }) => triageMessage(deps, data.messageId), {
-      concurrency: urgency === 'high' ? 4 : 2,
+      concurrency: TRIAGE_CONCURRENCY[urgency],
     }),
   );
 }

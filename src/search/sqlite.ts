@@ -7,7 +7,10 @@
  *    from the messages table, so a message is found once it is both stored and indexed.
  *  - `indexReceipts` records the urgency on the history rows the ReceiptStore wrote (and adds
  *    the rows it did not write). Reports count distinct (message, uid, channel, state) facts.
- *  - Everything is visible when the write resolves: `flush()` resolves at once.
+ *  - `indexMessage` and `indexReceipts` only queue (src/search/sqlite-index-queue.ts): the queue
+ *    is written in one transaction per batch, off the request's path. `flush()` writes it before
+ *    resolving, and so does every query first, so a query sees everything indexed before it.
+ *    `close()` writes it too. A crash loses what is still queued (at most ~50 ms of indexing).
  *
  * Query semantics:
  *  - `q` is split on white space; every word must occur (in title or text; case and diacritics
@@ -23,6 +26,7 @@ import type { SqliteDatabase, SqliteStatement as Statement } from '../store/sqli
 import { sqlite } from '../store/sqlite/unavailable.js';
 import { encodeAttributeValue } from '../store/sqlite/user-attributes.js';
 import type { MessageSearchQuery, ReportGroup, Search } from './port.js';
+import { createIndexQueue, type IndexQueueOptions } from './sqlite-index-queue.js';
 
 const REPORT_COLUMN: Record<ReportGroup, string> = { channel: 'channel', urgency: 'urgency', state: 'state' };
 
@@ -46,7 +50,12 @@ const recipientsOf = (message: Message): string[] => {
   }
 };
 
-export function createSqliteSearch(db: SqliteDatabase): Search {
+type IndexedReceipt = Receipt & { urgency: Message['urgency'] };
+type Indexing = { message: Message; receipts?: undefined } | { message?: undefined; receipts: IndexedReceipt[] };
+
+const RESOLVED = Promise.resolve();
+
+export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOptions = {}): Search {
   const cache = new Map<string, Statement>();
   const cached = (key: string, build: () => string): Statement => {
     let statement = cache.get(key);
@@ -68,14 +77,14 @@ export function createSqliteSearch(db: SqliteDatabase): Search {
   );
   const ping = db.prepare('SELECT 1');
 
-  const indexMessageTx = db.transaction((message: Message) => {
+  const indexMessage = (message: Message) => {
     const { changes, lastInsertRowid } = insertIndex.run(message.id, message.createdAt);
     if (changes === 0) return;
     insertFts.run(lastInsertRowid, message.title ?? '', message.msg);
     for (const uid of recipientsOf(message)) insertRecipient.run(uid, lastInsertRowid);
-  });
+  };
 
-  const indexReceiptsTx = db.transaction((receipts: Array<Receipt & { urgency: Message['urgency'] }>) => {
+  const indexReceipts = (receipts: IndexedReceipt[]) => {
     for (const r of receipts) {
       upsertEvent.run({
         messageId: r.messageId,
@@ -87,7 +96,25 @@ export function createSqliteSearch(db: SqliteDatabase): Search {
         urgency: r.urgency,
       });
     }
+  };
+
+  const writeBatchTx = db.transaction((batch: Indexing[]) => {
+    for (const item of batch) {
+      if (item.message) indexMessage(item.message);
+      else indexReceipts(item.receipts);
+    }
   });
+  const queue = createIndexQueue<Indexing>((batch) => {
+    // Whoever opened the database closed it before this adapter: nothing can be written any more.
+    if (!db.open) options.log?.warn({ dropped: batch.length }, 'search: database closed; queued indexing dropped');
+    else writeBatchTx.immediate(batch);
+  }, options);
+  /** Queries read what was indexed before them: the queue is written first. */
+  const afterIndexing = <T>(read: () => T): Promise<T> =>
+    sqlite(() => {
+      queue.writeNow();
+      return read();
+    });
 
   const searchStatement = (query: MessageSearchQuery, match: boolean): Statement => {
     const parts = [match, query.from !== undefined, query.to !== undefined, query.uid !== undefined, query.before !== undefined];
@@ -129,15 +156,25 @@ export function createSqliteSearch(db: SqliteDatabase): Search {
       return `SELECT u.uid AS uid FROM users u ${where} ORDER BY u.uid LIMIT ?`;
     });
 
+  // Indexing is batched, so a crash can lose the last batch: at start-up, messages newer than
+  // the newest indexed one (ids are time-ordered) are indexed again.
+  const newestIndexed = db.prepare<[], { id: string | null }>('SELECT max(id) AS id FROM message_index');
+  const storedAfter = db.prepare<[string], { body: string }>('SELECT body FROM messages WHERE id > ? ORDER BY id');
+  const missed = storedAfter.all(newestIndexed.get()?.id ?? '').map((row): Indexing => ({ message: JSON.parse(row.body) as Message }));
+  if (missed.length > 0) writeBatchTx.immediate(missed);
+
   return {
-    indexMessage: (message) => sqlite(() => indexMessageTx.immediate(message)),
+    indexMessage: (message) => {
+      queue.add({ message });
+      return RESOLVED;
+    },
     indexUser: async () => {},
-    indexReceipts: (receipts) =>
-      sqlite(() => {
-        if (receipts.length > 0) indexReceiptsTx.immediate(receipts);
-      }),
+    indexReceipts: (receipts) => {
+      if (receipts.length > 0) queue.add({ receipts });
+      return RESOLVED;
+    },
     searchMessages: (query) =>
-      sqlite(() => {
+      afterIndexing(() => {
         const q = toFtsQuery(query.q);
         const rows = searchStatement(query, q.length > 0)
           .pluck()
@@ -145,7 +182,7 @@ export function createSqliteSearch(db: SqliteDatabase): Search {
         return rows.map((body) => JSON.parse(body) as Message);
       }),
     audience: (audience, after, limit) =>
-      sqlite(() => {
+      afterIndexing(() => {
         const where = Object.entries(audience.where ?? {}).map(([name, value]) => {
           const values = (Array.isArray(value) ? value : [value]).map(encodeAttributeValue);
           return [name, JSON.stringify(values.filter((v) => v !== undefined))] as const;
@@ -166,7 +203,7 @@ export function createSqliteSearch(db: SqliteDatabase): Search {
           .all(...params) as string[];
       }),
     report: (query) =>
-      sqlite(() => {
+      afterIndexing(() => {
         const column = REPORT_COLUMN[query.groupBy];
         if (column === undefined) throw new RangeError(`unknown report group: ${String(query.groupBy)}`);
         return cached(
@@ -175,8 +212,8 @@ export function createSqliteSearch(db: SqliteDatabase): Search {
             WHERE at >= ? AND at < ? GROUP BY 1 ORDER BY 1`,
         ).all(query.from, query.to) as Array<{ key: string; count: number }>;
       }),
-    flush: async () => {},
+    flush: () => sqlite(() => queue.writeNow()),
     healthy: () => sqlite(() => db.open && ping.get() !== undefined).catch(() => false),
-    close: async () => {},
+    close: () => sqlite(() => queue.close()),
   };
 }

@@ -45,6 +45,12 @@ describe('start-up recovery', () => {
       const outbox = path.join(dataDir, 'outbox');
       await eventually(async () => fs.existsSync(outbox) && fs.readdirSync(outbox).some((f) => f.startsWith(mail.id)), 10_000, 'queued email sent');
       const admin = await h.token('ops', { admin: true });
+      // Stored but never indexed (the crash came first): search catches up at start-up.
+      const found = await h.api('GET', '/api/v1/messages/search?q=crash', { token: admin });
+      assert.deepEqual(
+        found.body.messages.map((m: { id: string }) => m.id),
+        [orphan.id],
+      );
       const detail = await h.api('GET', `/api/v1/messages/${mail.id}`, { token: admin });
       assert.deepEqual(
         detail.body.receipts.map((r: any) => [r.channel, r.state]),

@@ -54,7 +54,9 @@ export async function createElasticsearchSearch(options: ElasticsearchSearchOpti
     async searchMessages(query) {
       const filter: object[] = [];
       if (query.from !== undefined || query.to !== undefined) {
-        filter.push({ range: { createdAt: { ...(query.from !== undefined ? { gte: query.from } : {}), ...(query.to !== undefined ? { lt: query.to } : {}) } } });
+        filter.push({
+          range: { createdAt: { ...(query.from !== undefined ? { gte: query.from } : {}), ...(query.to !== undefined ? { lt: query.to } : {}) } },
+        });
       }
       if (query.uid) filter.push({ term: { recipients: query.uid } });
       if (query.before) filter.push({ range: { id: { lt: query.before } } });

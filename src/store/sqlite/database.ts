@@ -6,6 +6,8 @@
  *    process (`kill -9`), because the WAL is written before commit returns; only a power loss or
  *    OS crash may roll back the last few commits. That is the durability the store ports promise.
  *  - `busy_timeout` makes a writer wait for another connection's lock instead of failing at once.
+ *  - A file database is checkpointed by a worker thread (checkpointer.ts), not by the commit
+ *    that happens to fill the WAL; closing the connection stops that worker.
  *  - `migrate` applies the numbered migrations of `migrations.ts` in order, each in its own
  *    transaction, and records them in `schema_migrations`; running it again changes nothing.
  *  - The caller of `openDatabase` owns the connection and closes it (`db.close()`) after every
@@ -14,6 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { startCheckpointer } from './checkpointer.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type SqliteDatabase = Database.Database;
@@ -32,6 +35,14 @@ export function openDatabase(file: string): SqliteDatabase {
   db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
+  if (!inMemory) {
+    const checkpointer = startCheckpointer(db, file);
+    const close = db.close.bind(db);
+    db.close = () => {
+      checkpointer.stop();
+      return close();
+    };
+  }
   return db;
 }
 

@@ -3,7 +3,9 @@
  *  - An entry is one (uid, message id) row; the message itself is read from the messages table
  *    (stored once however many inboxes hold it). `add` stores the message there too when the
  *    MessageStore does not have it yet (with status 'triaged', so recovery ignores it).
- *  - `add` writes all its entries in one transaction; re-adding an entry keeps its read state.
+ *  - `add` writes all its entries in one transaction — through the group commit
+ *    (group-commit.ts), shared with the other writes of the same event-loop turn, resolving once
+ *    it committed; re-adding an entry keeps its read state.
  *  - `list` is newest first by message id, paged by keyset (`before` / `since` are exclusive).
  *  - `mark` keeps the first delivered / read time: marking again never moves a time, and a read
  *    sets the delivered time too when it was unset. Returned ids keep the request's order,
@@ -12,6 +14,7 @@
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { InboxQuery, InboxStore } from '../port.js';
 import type { SqliteDatabase, SqliteStatement } from './database.js';
+import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { sqlite } from './unavailable.js';
 
 interface InboxRow {
@@ -31,7 +34,7 @@ const toItem = (row: InboxRow): InboxItem => ({
 const SELECT_ITEM = `SELECT i.uid, m.body, i.delivered_at, i.read_at
   FROM inbox i JOIN messages m ON m.id = i.message_id`;
 
-export function createSqliteInboxStore(db: SqliteDatabase): InboxStore {
+export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): InboxStore {
   const ensureMessage = db.prepare(
     `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
      VALUES (@id, @sender, 'triaged', NULL, @urgency, @createdAt, @body)
@@ -61,7 +64,8 @@ export function createSqliteInboxStore(db: SqliteDatabase): InboxStore {
     return statement;
   };
 
-  const addTx = db.transaction((uids: string[], message: Message) => {
+  // Runs inside a group-commit transaction.
+  const addAll = (uids: string[], message: Message) => {
     ensureMessage.run({
       id: message.id,
       sender: message.sender,
@@ -70,7 +74,7 @@ export function createSqliteInboxStore(db: SqliteDatabase): InboxStore {
       body: JSON.stringify(message),
     });
     for (const uid of uids) insertEntry.run(uid, message.id);
-  });
+  };
 
   const markTx = db.transaction((uid: string, messageIds: string[], state: 'delivered' | 'read', at: number) => {
     const statement = state === 'read' ? markRead : markDelivered;
@@ -82,10 +86,9 @@ export function createSqliteInboxStore(db: SqliteDatabase): InboxStore {
   });
 
   return {
-    add: (uids, message) =>
-      sqlite(() => {
-        if (uids.length > 0) addTx.immediate(uids, message);
-      }),
+    add: async (uids, message) => {
+      if (uids.length > 0) await group.run(() => addAll(uids, message));
+    },
     list: (uid, query) =>
       sqlite(() => {
         const rows = listStatement(query).all({

@@ -7,6 +7,7 @@
 import type { Stores } from '../port.js';
 import type { SqliteDatabase } from './database.js';
 import { createSqliteDeviceStore } from './device-store.js';
+import { createGroupCommit } from './group-commit.js';
 import { createSqliteInboxStore } from './inbox-store.js';
 import { createSqliteMessageStore } from './message-store.js';
 import { createSqliteReceiptStore } from './receipt-store.js';
@@ -18,13 +19,17 @@ export { migrate, openDatabase } from './database.js';
 
 export function createSqliteStores(db: SqliteDatabase): Stores {
   const ping = db.prepare('SELECT 1');
+  // One group commit for the connection: writes of one event-loop turn share a transaction.
+  const group = createGroupCommit(db);
   return {
-    messages: createSqliteMessageStore(db),
-    inbox: createSqliteInboxStore(db),
+    messages: createSqliteMessageStore(db, group),
+    inbox: createSqliteInboxStore(db, group),
     receipts: createSqliteReceiptStore(db),
     users: createSqliteUserStore(db),
     devices: createSqliteDeviceStore(db),
     healthy: () => sqlite(() => db.open && ping.get() !== undefined).catch(() => false),
-    close: async () => {},
+    close: async () => {
+      group.flushNow();
+    },
   };
 }

@@ -10,10 +10,15 @@
  *    answer is deterministic. Expired keys are pruned a few at a time on later keyed inserts.
  *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored.
  *  - `unfinished` lists status 'accepted' only (not 'scheduled', not 'triaged'), oldest id first.
+ *  - `insert` and `setStatus` go through the group commit (group-commit.ts): calls made in the
+ *    same turn of the event loop share one transaction, and each resolves only once that
+ *    transaction committed, so a resolved insert is as durable as before (a 202 means stored).
+ *    Inserts of one batch run in call order, so idempotency keys behave as with sequential calls.
  */
 import type { Message } from '../../exchange/types.js';
 import type { MessageStatus, MessageStore, StoredMessage } from '../port.js';
 import type { SqliteDatabase } from './database.js';
+import { createGroupCommit, type GroupCommit } from './group-commit.js';
 import { sqlite } from './unavailable.js';
 
 interface MessageRow {
@@ -36,7 +41,7 @@ export function toStoredMessage(row: MessageRow): StoredMessage {
   return stored;
 }
 
-export function createSqliteMessageStore(db: SqliteDatabase): MessageStore {
+export function createSqliteMessageStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): MessageStore {
   const insertMessage = db.prepare(
     `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
      VALUES (@id, @sender, @status, @cursor, @urgency, @createdAt, @body)
@@ -59,48 +64,47 @@ export function createSqliteMessageStore(db: SqliteDatabase): MessageStore {
        SELECT sender, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`,
   );
 
-  const insertTx = db.transaction(
-    (
-      stored: StoredMessage,
-      idempotency: { key: string; bodyHash: string; ttlMs: number } | undefined,
-    ): { inserted: true } | { inserted: false; existingId: string; bodyHash: string } => {
-      const { message } = stored;
-      if (idempotency) {
-        const existing = selectKey.get(message.sender, idempotency.key);
-        if (existing && message.createdAt < existing.expires_at) {
-          return { inserted: false, existingId: existing.message_id, bodyHash: existing.body_hash };
-        }
-        pruneKeys.run(message.createdAt);
-        upsertKey.run({
-          sender: message.sender,
-          key: idempotency.key,
-          messageId: message.id,
-          bodyHash: idempotency.bodyHash,
-          expiresAt: message.createdAt + idempotency.ttlMs,
-        });
+  // Runs inside a group-commit transaction.
+  const insertOne = (
+    stored: StoredMessage,
+    idempotency: { key: string; bodyHash: string; ttlMs: number } | undefined,
+  ): { inserted: true } | { inserted: false; existingId: string; bodyHash: string } => {
+    const { message } = stored;
+    if (idempotency) {
+      const existing = selectKey.get(message.sender, idempotency.key);
+      if (existing && message.createdAt < existing.expires_at) {
+        return { inserted: false, existingId: existing.message_id, bodyHash: existing.body_hash };
       }
-      insertMessage.run({
-        id: message.id,
+      pruneKeys.run(message.createdAt);
+      upsertKey.run({
         sender: message.sender,
-        status: stored.status,
-        cursor: stored.cursor ?? null,
-        urgency: message.urgency,
-        createdAt: message.createdAt,
-        body: JSON.stringify(message),
+        key: idempotency.key,
+        messageId: message.id,
+        bodyHash: idempotency.bodyHash,
+        expiresAt: message.createdAt + idempotency.ttlMs,
       });
-      return { inserted: true };
-    },
-  );
+    }
+    insertMessage.run({
+      id: message.id,
+      sender: message.sender,
+      status: stored.status,
+      cursor: stored.cursor ?? null,
+      urgency: message.urgency,
+      createdAt: message.createdAt,
+      body: JSON.stringify(message),
+    });
+    return { inserted: true };
+  };
 
   return {
-    insert: (stored, idempotency) => sqlite(() => insertTx.immediate(stored, idempotency)),
+    insert: (stored, idempotency) => group.run(() => insertOne(stored, idempotency)),
     get: (id) =>
       sqlite(() => {
         const row = selectMessage.get(id);
         return row ? toStoredMessage(row) : undefined;
       }),
     setStatus: (id, status, cursor) =>
-      sqlite(() => {
+      group.run(() => {
         updateStatus.run({ id, status, cursor: cursor ?? null });
       }),
     unfinished: (limit, after) => sqlite(() => selectUnfinished.all(after ?? '', limit).map(toStoredMessage)),

@@ -1,0 +1,61 @@
+/**
+ * WAL checkpoints off the event loop. With SQLite's automatic checkpoint, the commit that fills
+ * the WAL past 1,000 pages copies it into the database file and fsyncs both, inside that
+ * commit, on the event loop: a stall of milliseconds (tens on a busy disk) every few hundred
+ * commits. Here a worker thread with its own connection to the same file runs
+ * `PRAGMA wal_checkpoint(PASSIVE)` every `intervalMs` instead. Guarantees:
+ *  - Durability is unchanged: a commit is durable once in the WAL, checkpointed or not; a
+ *    PASSIVE checkpoint never blocks or fails a writer or reader of the main connection.
+ *  - If the worker cannot start or dies, the main connection's automatic checkpoint is switched
+ *    back on, so the WAL never grows without bound.
+ *  - `stop()` ends the worker (its connection is closed); the caller closes its own connection.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { SqliteDatabase } from './database.js';
+
+export const CHECKPOINT_INTERVAL_MS = 100;
+/** SQLite's default automatic checkpoint threshold (pages), restored if the worker fails. */
+const AUTO_CHECKPOINT_PAGES = 1000;
+
+/** CommonJS source of the worker (eval'd: no separate file to locate under tsx or in dist). */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+}, workerData.intervalMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+export function startCheckpointer(db: SqliteDatabase, file: string, intervalMs = CHECKPOINT_INTERVAL_MS): { stop(): void } {
+  let stopped = false;
+  const fallBack = () => {
+    if (!stopped && db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+  };
+  let worker: Worker;
+  try {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
+  } catch {
+    fallBack();
+    return { stop() {} };
+  }
+  db.pragma('wal_autocheckpoint = 0');
+  worker.unref();
+  worker.on('error', fallBack);
+  worker.on('exit', fallBack);
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      worker.postMessage('stop');
+    },
+  };
+}
