@@ -1,0 +1,257 @@
+/**
+ * `npm run bench -- --cluster [--quick]`: Herald as a cluster of OS processes over the
+ * machine's real servers (NATS JetStream, Redis, Cassandra, Elasticsearch on 127.0.0.1;
+ * `bash scripts/services/up.sh` starts them), each figure beside a reference measured in the
+ * same run:
+ *  - latency: send → frame across processes (API ≠ gateway ≠ worker) at 1,000 msg/s open loop;
+ *    reference: the same measurement (same code) against embedded Herald (one process, SQLite).
+ *  - broadcast: recipients/s triage expands from the Cassandra users table into inbox entries
+ *    and delivery work; reference: a raw token-range scan of the same table, same page size.
+ *  - ingest: accepted sends/s through 2 API processes (durable: Cassandra + JetStream);
+ *    reference: the same load (same code) against embedded Herald.
+ * Topology: 2 API, 1 gateway, 2 worker (triage, deliver) processes — a fresh cluster per phase
+ * (own keyspace, streams, indices, Redis keys, all unique to the run and removed after the
+ * phase), so no phase inherits another's backlog. Diagnostics in the log: Cassandra requests
+ * per message by table (system_views), CPU per process during the broadcast, a latency run at a
+ * light rate, and a raw Cassandra point-read latency.
+ * HERALD_BENCH_CPU_PROF=<dir> starts the worker processes with `node --cpu-prof` (profiles are
+ * written there when they stop). HERALD_BENCH_USERS overrides the broadcast's N.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { startHerald } from '../lib/proc.js';
+import type { ResultRow } from '../lib/stats.js';
+import { expandBroadcast, pointReads, scanUsers, seedUsers } from './broadcast.js';
+import { Cluster } from './cluster.js';
+import { clusterIngestTarget, type IngestFigures, measureIngest } from './ingest.js';
+import { allIdle, clusterIdle, clusterTarget, type LatencyFigures, measureLatency } from './latency.js';
+import { type CqlOps, cqlOps, describeOps, serverPids } from './servers.js';
+
+export const CLUSTER_LATENCY_TARGET_P99_MS = 10;
+export const BROADCAST_TARGET_PER_SECOND = 50_000;
+export const BROADCAST_TARGET_USERS = 1_000_000;
+
+export interface ClusterOptions {
+  quick: boolean;
+  log(line: string): void;
+}
+
+function settings(quick: boolean) {
+  const users = Number(process.env.HERALD_BENCH_USERS ?? (quick ? 20_000 : 200_000));
+  return quick
+    ? {
+        latency: { rate: 1000, warmupSeconds: 2, durationSeconds: 3 },
+        ingest: { connections: 64, warmupSeconds: 1, durationSeconds: 3 },
+        broadcast: { users, maxSeconds: 60 },
+        lightRate: 50,
+      }
+    : {
+        latency: { rate: 1000, warmupSeconds: 4, durationSeconds: 10 },
+        ingest: { connections: 64, warmupSeconds: 2, durationSeconds: 10 },
+        broadcast: { users, maxSeconds: 300 },
+        lightRate: 50,
+      };
+}
+
+/** Sends of a latency measurement, warm-up included. */
+const sentIn = (f: LatencyFigures) => f.result.sent + f.warmupSent;
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const perS = (v: number) => `${Math.round(v).toLocaleString('en-US')}/s`;
+
+function describeLatency(name: string, f: LatencyFigures) {
+  return (
+    `  ${name}: send→frame p50 ${ms(f.frames.p50)}, p99 ${ms(f.frames.p99)}, max ${ms(f.frames.max)}; send→202 p50 ${ms(f.http.p50)}, p99 ${ms(f.http.p99)}; ` +
+    `missing ${f.result.missing}/${f.result.sent}, non-2xx ${f.result.non2xx}, max schedule lag ${f.result.maxLagMs.toFixed(1)} ms`
+  );
+}
+
+function describeIngest(name: string, f: IngestFigures) {
+  const cores = Object.entries(f.cores)
+    .map(([role, c]) => `${role} ${c.toFixed(2)}`)
+    .join(', ');
+  return `  ${name}: ${perS(f.acceptedPerSecond)} accepted, p50 ${ms(f.p50Ms)}, p99 ${ms(f.p99Ms)}, non-202 ${f.non202}, errors ${f.errors}; CPU (cores): ${cores}`;
+}
+
+export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> {
+  const { log } = options;
+  const s = settings(options.quick);
+  const pids = serverPids();
+  for (const name of ['cassandra', 'elasticsearch', 'nats', 'redis']) {
+    if (!pids[name]) throw new Error(`${name} is not running on 127.0.0.1: start the servers with \`bash scripts/services/up.sh\``);
+  }
+  const profDir = process.env.HERALD_BENCH_CPU_PROF ? path.resolve(process.env.HERALD_BENCH_CPU_PROF) : undefined;
+  if (profDir) fs.mkdirSync(profDir, { recursive: true });
+
+  // References first, on embedded Herald (one process, SQLite), while the servers are quiet.
+  log(`cluster: embedded references — latency ${s.latency.rate} msg/s (${s.latency.warmupSeconds} s warm-up + ${s.latency.durationSeconds} s), ingest`);
+  let embeddedLatency: LatencyFigures;
+  let embeddedIngest: IngestFigures;
+  {
+    const herald = await startHerald();
+    try {
+      embeddedLatency = await measureLatency({ apis: [herald.url], gateway: herald.url, pids: [herald.pid] }, { ...s.latency, log });
+      log(describeLatency('embedded', embeddedLatency));
+    } finally {
+      await herald.stop();
+    }
+  }
+  {
+    const herald = await startHerald();
+    try {
+      embeddedIngest = await measureIngest([{ url: herald.url, pid: herald.pid, role: 'embedded' }], { ...s.ingest, log });
+      log(describeIngest('embedded', embeddedIngest));
+    } finally {
+      await herald.stop();
+    }
+  }
+
+  /** A fresh cluster (own keyspace, streams, indices) per phase: no phase inherits another's backlog. */
+  const withCluster = async <T>(phase: string, fn: (cluster: Cluster, ops: () => Promise<CqlOps>) => Promise<T>): Promise<T> => {
+    const cluster = await Cluster.create();
+    const cql = cluster.cassandraClient();
+    try {
+      const workerArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, phase)}`] : [];
+      await Promise.all([
+        cluster.start('api'),
+        cluster.start('api'),
+        cluster.start('gateway'),
+        cluster.start('worker', workerArgs),
+        cluster.start('worker', workerArgs),
+      ]);
+      log(`  ${phase}: keyspace ${cluster.names.keyspace}; ${cluster.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}`);
+      return await fn(cluster, () => cqlOps(cql, cluster.names.keyspace));
+    } finally {
+      await cql.shutdown();
+      const problems = await cluster.cleanup();
+      log(
+        problems.length === 0
+          ? `  ${phase}: cleaned up (keyspace dropped; indices, streams, Redis keys of ${cluster.names.cluster} deleted)`
+          : `  ${phase}: cleanup problems: ${problems.join('; ')}`,
+      );
+    }
+  };
+
+  log(`cluster latency: socket on the gateway, sends through both API processes, ${s.latency.rate} msg/s (and ${s.lightRate} msg/s)`);
+  const { latency, light } = await withCluster('latency', async (cluster, ops) => {
+    const before = await ops();
+    const light = await measureLatency(clusterTarget(cluster), { ...s.latency, rate: s.lightRate, log });
+    log(describeLatency(`cluster at ${s.lightRate} msg/s`, light));
+    await clusterIdle(cluster);
+    // Every send of the light run was delivered: this is the whole cost of one message, accept to frame.
+    log(`    Cassandra requests per send (accept, triage, deliver): ${describeOps(before, await ops(), sentIn(light))}`);
+    const latency = await measureLatency(clusterTarget(cluster), { ...s.latency, log });
+    log(describeLatency(`cluster at ${s.latency.rate} msg/s`, latency));
+    return { latency, light };
+  });
+
+  log(`cluster ingest: POST /api/v1/send, ${s.ingest.connections} connections over 2 API processes`);
+  const ingest = await withCluster('ingest', async (cluster, ops) => {
+    const before = await ops();
+    const figures = await measureIngest(clusterIngestTarget(cluster), { ...s.ingest, log });
+    log(describeIngest('cluster', figures));
+    log(`    Cassandra requests per accepted send (accept, and the triage that kept up): ${describeOps(before, await ops(), Math.max(1, figures.accepted))}`);
+    return figures;
+  });
+
+  log(`broadcast: ${s.broadcast.users.toLocaleString('en-US')} users, expansion by 2 worker processes`);
+  const { seed, scan, expansion, pointRead } = await withCluster('broadcast', async (cluster, ops) => {
+    const seed = await seedUsers(cluster, s.broadcast.users, log);
+    log(`  seeded ${seed.users.toLocaleString('en-US')} users in ${seed.seconds.toFixed(1)} s: ${perS(seed.rowsPerSecond)} rows`);
+    // Let Cassandra flush and compact what the seeding wrote before timing reads.
+    await allIdle([pids.cassandra as number], 60_000);
+    const pointRead = await pointReads(cluster);
+    log(`  Cassandra point read, one in flight: p50 ${ms(pointRead.p50)}, p99 ${ms(pointRead.p99)}`);
+    const scan = await scanUsers(cluster);
+    log(
+      `  reference: token-range scan (uid, pages of 500): ${scan.users.toLocaleString('en-US')} users in ${scan.seconds.toFixed(2)} s, ${perS(scan.usersPerSecond)}`,
+    );
+    const scanRows = await scanUsers(cluster, 'uid, email, phone, locale, timezone, attributes, created_at, updated_at');
+    log(`  (the same scan with every column, as users.page reads it: ${perS(scanRows.usersPerSecond)})`);
+    const before = await ops();
+    const expansion = await expandBroadcast(cluster, scan.users, { maxSeconds: s.broadcast.maxSeconds, log });
+    log(
+      `  expansion: ${expansion.finished ? 'triaged' : `NOT finished within ${s.broadcast.maxSeconds} s (${(expansion.share * 100).toFixed(1)} % done)`} — ` +
+        `${scan.users.toLocaleString('en-US')} recipients in ${expansion.seconds.toFixed(1)} s: ${perS(expansion.recipientsPerSecond)}` +
+        (expansion.windows.length ? ` (5-s windows: ${expansion.windows.map((w) => Math.round(w)).join(', ')})` : ''),
+    );
+    log(`    Cassandra requests per recipient: ${describeOps(before, await ops(), Math.max(1, Math.round(scan.users * expansion.share)))}`);
+    return { seed, scan, expansion, pointRead };
+  });
+
+  const noteUsers =
+    scan.users < BROADCAST_TARGET_USERS
+      ? `N = ${scan.users.toLocaleString('en-US')} (target N is 1,000,000; seeding ran at ${perS(seed.rowsPerSecond)})`
+      : `N = ${scan.users.toLocaleString('en-US')}`;
+  const latencyNote = (f: LatencyFigures, rate: number) =>
+    `${rate} msg/s offered, ${Math.round(f.result.deliveredPerSecond).toLocaleString('en-US')}/s delivered; frames missing ${f.result.missing}/${f.result.sent} (count as ∞)`;
+  const rows: ResultRow[] = [
+    {
+      bench: 'cluster latency',
+      metric: `send → frame p50, ${s.latency.rate}/s`,
+      herald: latency.frames.p50,
+      reference: embeddedLatency.frames.p50,
+      referenceName: 'embedded Herald',
+      unit: 'ms',
+      note: latencyNote(latency, s.latency.rate),
+    },
+    {
+      bench: 'cluster latency',
+      metric: `send → frame p99, ${s.latency.rate}/s`,
+      herald: latency.frames.p99,
+      reference: embeddedLatency.frames.p99,
+      referenceName: 'embedded Herald',
+      unit: 'ms',
+      target: `≤ ${CLUSTER_LATENCY_TARGET_P99_MS} ms`,
+      pass: latency.frames.p99 <= CLUSTER_LATENCY_TARGET_P99_MS && latency.result.missing === 0,
+    },
+    {
+      bench: 'cluster latency',
+      metric: `send → 202 p99, ${s.latency.rate}/s`,
+      herald: latency.http.p99,
+      reference: embeddedLatency.http.p99,
+      referenceName: 'embedded Herald',
+      unit: 'ms',
+    },
+    {
+      bench: 'cluster latency',
+      metric: `send → frame p50, ${s.lightRate}/s`,
+      herald: light.frames.p50,
+      unit: 'ms',
+      note: latencyNote(light, s.lightRate),
+    },
+    { bench: 'cluster latency', metric: `send → frame p99, ${s.lightRate}/s`, herald: light.frames.p99, unit: 'ms' },
+    {
+      bench: 'broadcast',
+      metric: `expansion, ${scan.users.toLocaleString('en-US')} users`,
+      herald: expansion.recipientsPerSecond,
+      reference: scan.usersPerSecond,
+      referenceName: 'raw token scan',
+      unit: 'recipients/s',
+      ratio: expansion.recipientsPerSecond / scan.usersPerSecond,
+      target: `≥ ${BROADCAST_TARGET_PER_SECOND.toLocaleString('en-US')}/s`,
+      pass: expansion.finished && expansion.recipientsPerSecond >= BROADCAST_TARGET_PER_SECOND,
+      note: `${noteUsers}; ${expansion.finished ? `triaged in ${expansion.seconds.toFixed(1)} s` : `unfinished after ${expansion.seconds.toFixed(0)} s, rate from the cursor`}`,
+    },
+    {
+      bench: 'broadcast',
+      metric: 'seeding users (driver INSERTs)',
+      herald: seed.rowsPerSecond,
+      unit: 'rows/s',
+      note: `${seed.users.toLocaleString('en-US')} rows in ${seed.seconds.toFixed(1)} s, 512 in flight`,
+    },
+    { bench: 'broadcast', metric: 'Cassandra point read p99 (context)', herald: pointRead.p99, unit: 'ms', note: `p50 ${ms(pointRead.p50)}, one in flight` },
+    {
+      bench: 'cluster ingest',
+      metric: `accepted/s (202), ${s.ingest.connections} conns, 2 API`,
+      herald: ingest.acceptedPerSecond,
+      reference: embeddedIngest.acceptedPerSecond,
+      referenceName: 'embedded Herald',
+      unit: 'req/s',
+      ratio: ingest.acceptedPerSecond / embeddedIngest.acceptedPerSecond,
+      note: `non-202: cluster ${ingest.non202}, embedded ${embeddedIngest.non202}; errors ${ingest.errors} / ${embeddedIngest.errors}`,
+    },
+    { bench: 'cluster ingest', metric: 'latency p50', herald: ingest.p50Ms, reference: embeddedIngest.p50Ms, referenceName: 'embedded Herald', unit: 'ms' },
+    { bench: 'cluster ingest', metric: 'latency p99', herald: ingest.p99Ms, reference: embeddedIngest.p99Ms, referenceName: 'embedded Herald', unit: 'ms' },
+  ];
+  return rows;
+}

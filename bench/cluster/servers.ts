@@ -1,0 +1,97 @@
+/**
+ * What the machine's servers did during a measurement: their pids (found by their listening
+ * ports with `ss`) for CPU use, and the requests Cassandra served per table of a keyspace
+ * (its system_views virtual tables). Read-only; a server not found is left out.
+ */
+import { execFileSync } from 'node:child_process';
+import type cassandra from 'cassandra-driver';
+import { cpuSeconds } from '../lib/proc.js';
+import { services } from './cluster.js';
+
+export function serverPids(): Record<string, number> {
+  const s = services().endpoints;
+  const ports: Record<string, number> = {
+    cassandra: s.cassandra.port,
+    elasticsearch: s.elasticsearch.port,
+    nats: s.nats.port,
+    redis: s.redis.port,
+  };
+  let listing = '';
+  try {
+    listing = execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' });
+  } catch {
+    return {};
+  }
+  const pids: Record<string, number> = {};
+  for (const [name, port] of Object.entries(ports)) {
+    const line = listing.split('\n').find((l) => new RegExp(`:${port}\\s`).test(l));
+    const pid = line ? /pid=(\d+)/.exec(line)?.[1] : undefined;
+    if (pid) pids[name] = Number(pid);
+  }
+  return pids;
+}
+
+/** CPU seconds per named pid now; `since(before)` → cores used per name over `seconds`. */
+export function cpuSnapshot(pids: Record<string, number | number[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(pids)) {
+    let sum = 0;
+    for (const pid of Array.isArray(value) ? value : [value]) {
+      try {
+        sum += cpuSeconds(pid);
+      } catch {
+        // the process is gone
+      }
+    }
+    out[name] = sum;
+  }
+  return out;
+}
+
+export function coresBetween(before: Record<string, number>, after: Record<string, number>, seconds: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of Object.keys(before)) out[name] = ((after[name] ?? 0) - (before[name] ?? 0)) / seconds;
+  return out;
+}
+
+export const describeCores = (cores: Record<string, number>) =>
+  Object.entries(cores)
+    .map(([name, c]) => `${name} ${c.toFixed(2)}`)
+    .join(', ');
+
+export type CqlOps = Record<string, { reads: number; writes: number }>;
+
+/**
+ * Requests Cassandra coordinated per table of `keyspace` so far (system_views
+ * coordinator_read_latency / coordinator_write_latency counts; conditional writes are counted
+ * by Cassandra apart and do not appear here, their reads before do).
+ */
+export async function cqlOps(client: cassandra.Client, keyspace: string): Promise<CqlOps> {
+  const out: CqlOps = {};
+  for (const [view, kind] of [
+    ['coordinator_read_latency', 'reads'],
+    ['coordinator_write_latency', 'writes'],
+  ] as const) {
+    const result = await client.execute(`SELECT table_name, count FROM system_views.${view} WHERE keyspace_name = ?`, [keyspace]);
+    for (const row of result.rows) {
+      const table = row.get('table_name') as string;
+      out[table] ??= { reads: 0, writes: 0 };
+      out[table][kind] = Number(row.get('count'));
+    }
+  }
+  return out;
+}
+
+/** "table r<reads> w<writes>" per table that changed, per `unit` (e.g. per message), busiest first. */
+export function describeOps(before: CqlOps, after: CqlOps, units: number): string {
+  const rows = Object.keys(after)
+    .map((table) => {
+      const reads = ((after[table]?.reads ?? 0) - (before[table]?.reads ?? 0)) / units;
+      const writes = ((after[table]?.writes ?? 0) - (before[table]?.writes ?? 0)) / units;
+      return { table, reads, writes };
+    })
+    .filter((r) => r.reads > 0.005 || r.writes > 0.005)
+    .sort((a, b) => b.reads + b.writes - (a.reads + a.writes));
+  const total = rows.reduce((sum, r) => sum + r.reads + r.writes, 0);
+  return `${total.toFixed(2)} in all — ${rows.map((r) => `${r.table} r${r.reads.toFixed(2)} w${r.writes.toFixed(2)}`).join(', ')}`;
+}
