@@ -19,12 +19,18 @@ export const MAX_ATTEMPTS = 8;
 export const REDELIVER = 'redeliver';
 
 const PAST_QUEUED = new Set(['sent', 'delivered', 'read', 'clicked', 'failed', 'expired', 'suppressed']);
+/**
+ * Batches delivered at once per worker. A realtime batch only emits a signal to the gateways
+ * and records `sent` receipts — store round trips, no provider to spare — so many run at once;
+ * provider channels keep a few, their own send limits (channels/*) doing the rest.
+ */
+export const DELIVERY_CONCURRENCY = { realtime: 64, provider: 4 } as const;
 
 export function startDeliveryWorkers(deps: PipelineDeps): Subscription[] {
   deps.scheduler.handle<DeliveryBatch>(REDELIVER, async (job) => deps.bus.publish(subjects.deliver(job.payload.channel), job.payload));
   return [...deps.channels.values()].map((channel) =>
     deps.bus.consume<DeliveryBatch>(subjects.deliver(channel.name), `deliver.${channel.name}`, ({ data }) => deliverBatch(deps, channel, data), {
-      concurrency: 4,
+      concurrency: channel.name === 'realtime' ? DELIVERY_CONCURRENCY.realtime : DELIVERY_CONCURRENCY.provider,
     }),
   );
 }

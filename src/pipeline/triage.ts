@@ -13,18 +13,15 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
-import { mapLimit } from '../concurrency.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
-import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
+import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency, type User } from '../exchange/types.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { scheduleFallback } from './fallback.js';
 
 export const TRIAGE_PAGE_SIZE = 500;
-/** Users of a page whose preferences and devices are read at once. */
-const PER_USER_READS = 32;
 const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
 /**
  * Messages triaged at once, per urgency subject. The embedded stores commit the writes of one
@@ -54,9 +51,17 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
     await yieldToEventLoop();
   }
 
+  // Page n + 1 is read (recipients, users, preferences, devices, presence: reads only) while
+  // page n is written; the cursor still moves only after a page's writes are done.
+  let loading = loadPage(deps, message, cursor);
   for (;;) {
-    const page = await recipientPage(deps, message, cursor);
-    if (page.uids.length > 0) await planPage(deps, message, page.uids, viaBroadcast);
+    const page = await loading;
+    if (page.next !== undefined) {
+      loading = loadPage(deps, message, page.next);
+      // Awaited at the next turn; until then, a failure must not count as unhandled.
+      loading.catch(() => undefined);
+    }
+    if (page.uids.length > 0) await planPage(deps, message, page, viaBroadcast);
     if (page.next === undefined) break;
     cursor = page.next;
     await deps.stores.messages.setStatus(message.id, 'accepted', cursor);
@@ -78,7 +83,39 @@ function broadcastsRealtime(deps: PipelineDeps, message: Message): boolean {
   );
 }
 
-async function recipientPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<{ uids: string[]; next?: string }> {
+/** A page of recipients; `users` when the expansion already read their rows (everyone). */
+interface RecipientPage {
+  uids: string[];
+  next?: string;
+  users?: User[];
+}
+
+/** What planning a page needs, all read before any of its writes. */
+interface LoadedPage {
+  uids: string[];
+  next?: string;
+  userByUid: Map<string, User>;
+  online: Set<string>;
+  preferences: Map<string, Preferences>;
+  devices: Map<string, Device[]>;
+}
+
+async function loadPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<LoadedPage> {
+  const { stores } = deps;
+  const page = await recipientPage(deps, message, cursor);
+  const { uids } = page;
+  if (uids.length === 0) return { uids, next: page.next, userByUid: new Map(), online: new Set(), preferences: new Map(), devices: new Map() };
+  const wantsDevices = PUSH_CHANNELS.some((c) => deps.channels.has(c));
+  const [users, online, preferences, devices] = await Promise.all([
+    page.users ?? stores.users.getMany(uids),
+    deps.presence.onlineAmong(uids),
+    deps.stores.users.getPreferencesMany(uids),
+    wantsDevices ? deps.stores.devices.listByUsers(uids) : new Map<string, Device[]>(),
+  ]);
+  return { uids, next: page.next, userByUid: new Map(users.map((u) => [u.uid, u])), online, preferences, devices };
+}
+
+async function recipientPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<RecipientPage> {
   const target = message.target;
   switch (target.kind) {
     case 'user':
@@ -90,7 +127,7 @@ async function recipientPage(deps: PipelineDeps, message: Message, cursor: strin
     }
     case 'everyone': {
       const users = await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE);
-      return { uids: users.map((u) => u.uid), next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
+      return { uids: users.map((u) => u.uid), users, next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
     }
     case 'audience': {
       const uids = await deps.search.audience(target.audience, cursor, TRIAGE_PAGE_SIZE);
@@ -102,25 +139,20 @@ async function recipientPage(deps: PipelineDeps, message: Message, cursor: strin
   }
 }
 
-async function planPage(deps: PipelineDeps, message: Message, uids: string[], viaBroadcast: boolean): Promise<void> {
+async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, viaBroadcast: boolean): Promise<void> {
   const { stores } = deps;
   const now = deps.now();
-  const [users, online] = await Promise.all([stores.users.getMany(uids), deps.presence.onlineAmong(uids)]);
-  const userByUid = new Map(users.map((u) => [u.uid, u]));
-  const wantsDevices = PUSH_CHANNELS.some((c) => deps.channels.has(c));
+  const { uids, userByUid, online } = page;
 
   const inboxUids: string[] = [];
   const receipts: Receipt[] = [];
   const work = new Map<ChannelName, DeliveryItem[]>();
   const fallbacks: Array<{ uid: string; step: FallbackStep }> = [];
   const available = new Set(deps.channels.keys());
-  // Per-user reads in parallel (bounded): on a networked store a page is one round trip deep, not 500.
-  const views = await mapLimit(uids, PER_USER_READS, (uid) =>
-    Promise.all([stores.users.getPreferences(uid), wantsDevices ? stores.devices.listByUser(uid) : []]),
-  );
-  for (const [index, uid] of uids.entries()) {
+  for (const uid of uids) {
     const user = userByUid.get(uid);
-    const [preferences, devices] = views[index] as [Preferences, Device[]];
+    const preferences = page.preferences.get(uid) ?? { channels: {}, categories: {} };
+    const devices = page.devices.get(uid) ?? [];
     const view = { uid, user, preferences, online: online.has(uid), devices };
     const plan = planRecipient(message, view, { now, available });
     if (plan.inbox) {

@@ -86,6 +86,12 @@ export interface UserStore {
    */
   page(after: string | undefined, limit: number): Promise<User[]>;
   getPreferences(uid: string): Promise<Preferences>;
+  /**
+   * For expansion: the preferences of each of `uids` (every uid is in the map; empty
+   * preferences when none are stored) — what `getPreferences` would answer for each, read in
+   * a few requests instead of one per uid.
+   */
+  getPreferencesMany(uids: string[]): Promise<Map<string, Preferences>>;
   putPreferences(uid: string, preferences: Preferences): Promise<void>;
 }
 
@@ -101,6 +107,11 @@ export interface DeviceStore {
   /** Removes a token whoever holds it (the provider said it is gone). */
   removeToken(kind: DeviceKind, token: string): Promise<void>;
   listByUser(uid: string): Promise<Device[]>;
+  /**
+   * For expansion: the devices of each of `uids` (every uid is in the map; [] when it has
+   * none), each list as `listByUser` orders it, read in a few requests instead of one per uid.
+   */
+  listByUsers(uids: string[]): Promise<Map<string, Device[]>>;
 }
 
 export interface Stores {

@@ -468,6 +468,24 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         await stores.users.putPreferences('someone', { channels: {}, categories: {} });
         assert.deepEqual(await stores.users.getPreferences('someone'), { channels: {}, categories: {} });
       });
+
+      it('getPreferencesMany (when the adapter has it) answers what getPreferences answers, for every uid', async (t) => {
+        const many = stores.users.getPreferencesMany?.bind(stores.users);
+        if (!many) {
+          t.skip('the adapter has no getPreferencesMany');
+          return;
+        }
+        const preferences = { channels: { sms: false }, categories: { news: { enabled: false } } };
+        await stores.users.putPreferences('p-1', preferences);
+        await stores.users.putPreferences('p-3', { channels: { email: true }, categories: {} });
+        // More uids than one IN request takes, with a duplicate and uids that have none.
+        const uids = ['p-3', 'p-1', 'p-2', 'p-1', ...Array.from({ length: 250 }, (_, i) => `p-none-${i}`)];
+        const found = await many(uids);
+        assert.equal(found.size, new Set(uids).size);
+        for (const uid of new Set(uids)) assert.deepEqual(found.get(uid), await stores.users.getPreferences(uid), uid);
+        assert.deepEqual(found.get('p-1'), preferences);
+        assert.equal((await many([])).size, 0);
+      });
     });
 
     describe('DeviceStore', () => {
@@ -517,6 +535,34 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.equal(await stores.devices.remove('owner', 'ios', 't'), true);
         assert.deepEqual(await stores.devices.listByUser('owner'), []);
         assert.equal(await stores.devices.remove('owner', 'ios', 't'), false);
+      });
+
+      it('listByUsers (when the adapter has it) answers what listByUser answers, for every uid', async (t) => {
+        const many = stores.devices.listByUsers?.bind(stores.devices);
+        if (!many) {
+          t.skip('the adapter has no listByUsers');
+          return;
+        }
+        await stores.devices.register('a', { kind: 'ios', token: 'a-2' }, 'd-a2', 2);
+        await stores.devices.register('a', webDevice('https://push.example.com/a'), 'd-a1', 1);
+        await stores.devices.register('a', { kind: 'android', token: 'a-3' }, 'd-a3', 3);
+        await stores.devices.register('b', { kind: 'android', token: 'b-1' }, 'd-b1', 5);
+        await stores.devices.register('c', { kind: 'android', token: 'moved' }, 'd-c', 6);
+        await stores.devices.register('b', { kind: 'android', token: 'moved' }, 'd-moved', 7);
+        const uids = ['c', 'b', 'a', 'b', ...Array.from({ length: 250 }, (_, i) => `nobody-${i}`)];
+        const found = await many(uids);
+        assert.equal(found.size, new Set(uids).size);
+        for (const uid of new Set(uids)) assert.deepEqual(found.get(uid), await stores.devices.listByUser(uid), uid);
+        assert.deepEqual(
+          found.get('a')?.map((d) => d.id),
+          ['d-a1', 'd-a2', 'd-a3'],
+        );
+        assert.deepEqual(
+          found.get('b')?.map((d) => d.id),
+          ['d-b1', 'd-moved'],
+        );
+        assert.deepEqual(found.get('c'), []);
+        assert.equal((await many([])).size, 0);
       });
 
       it('removeToken deletes a token whoever holds it', async () => {

@@ -23,6 +23,13 @@ export const DEFAULT_CONSISTENCY: CassandraConsistency = 'LOCAL_QUORUM';
 export const DEFAULT_FETCH_SIZE = 500;
 /** Point reads / writes a store keeps in flight at once for one call. */
 export const DEFAULT_CONCURRENCY = 32;
+/**
+ * Partition keys per `WHERE key IN ?` read (getPreferencesMany, listByUsers): one request
+ * instead of one per key — the coordinator reads the partitions itself, sparing the native
+ * protocol round trip and request overhead per key — small enough not to hold up the
+ * coordinator or trip partition_keys_in_select guardrails.
+ */
+export const IN_KEYS = 100;
 
 export interface CassandraConnectOptions {
   /** "host" or "host:port" (port 9042 when omitted). */
@@ -142,6 +149,13 @@ export function text(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
   throw new TypeError(`expected a text column, got ${typeof value}`);
+}
+
+/** `items` in consecutive chunks of at most `size`. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** Maps `items` through `fn` with at most `limit` calls in flight; results keep the input order. */

@@ -8,11 +8,12 @@
  *    new one (the given id, `created: true`) stored. Both tables change in one logged batch
  *    (all or nothing, eventually). Two users registering one token at the same instant may
  *    both keep a devices_by_user row until either re-registers or the provider rejects it.
- *  - `listByUser` is ordered by creation time, then id.
+ *  - `listByUser` is ordered by creation time, then id; `listByUsers` reads devices_by_user
+ *    IN_KEYS uids per request (`WHERE uid IN ?`), each user's list ordered the same way.
  */
 import type { Device, DeviceKind } from '../../exchange/types.js';
 import type { DeviceStore, NewDevice } from '../port.js';
-import { type CqlSession, long, type Statement, text } from './client.js';
+import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
 
 type Row = { get(name: string): unknown };
 
@@ -36,6 +37,7 @@ export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
   const COLUMNS = 'id, uid, kind, push_token, keys, expiration_time, created_at';
   const SELECT_BY_TOKEN = `SELECT ${COLUMNS} FROM devices_by_token WHERE kind = ? AND push_token = ?`;
   const SELECT_BY_USER = `SELECT ${COLUMNS} FROM devices_by_user WHERE uid = ?`;
+  const SELECT_BY_USERS = `SELECT ${COLUMNS} FROM devices_by_user WHERE uid IN ?`;
   const SELECT_OWNED = 'SELECT id FROM devices_by_user WHERE uid = ? AND kind = ? AND push_token = ?';
   const INSERT_BY_TOKEN = `INSERT INTO devices_by_token (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`;
   const INSERT_BY_USER = `INSERT INTO devices_by_user (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`;
@@ -102,6 +104,18 @@ export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
       const devices: Device[] = [];
       for await (const row of session.rows(SELECT_BY_USER, [uid])) devices.push(toDevice(row, uid));
       return devices.sort(byCreation);
+    },
+
+    listByUsers: async (uids) => {
+      const found = new Map<string, Device[]>(uids.map((uid) => [uid, []]));
+      await mapLimit(chunks([...found.keys()], IN_KEYS), DEFAULT_CONCURRENCY, async (keys) => {
+        for await (const row of session.rows(SELECT_BY_USERS, [keys])) {
+          const uid = text(row.get('uid')) as string;
+          found.get(uid)?.push(toDevice(row, uid));
+        }
+      });
+      for (const devices of found.values()) devices.sort(byCreation);
+      return found;
     },
   };
 }

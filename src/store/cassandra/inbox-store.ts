@@ -4,7 +4,8 @@
  *  - An entry is one (uid, message id) row in the user's 30-day bucket; the message itself is
  *    read from `messages` (stored once however many inboxes hold it). `add` writes the message
  *    body there too, without a status, in case the MessageStore does not have it (it then reads
- *    as 'triaged', so recovery ignores it).
+ *    as 'triaged', so recovery ignores it) — unless the MessageStore of this process knows it
+ *    is stored (it inserted or read it: triage always has), which spares the rewrite.
  *  - `add` writes two rows per recipient (the entry and its bucket), at most ADD_CONCURRENCY in
  *    flight; it is not atomic, but every write is idempotent, so a redelivered `add` completes
  *    it. Re-adding an entry writes only its key, so its delivered / read times stay.
@@ -34,7 +35,7 @@ interface Entry {
   readAt: number | null;
 }
 
-export function createCassandraInboxStore(session: CqlSession, messages: Pick<MessageStore, 'get'>): InboxStore {
+export function createCassandraInboxStore(session: CqlSession, messages: Pick<MessageStore, 'get'> & { isStored?(id: string): boolean }): InboxStore {
   const ENSURE_MESSAGE = 'INSERT INTO messages (id, body) VALUES (?, ?)';
   const INSERT_ENTRY = 'INSERT INTO inbox (uid, bucket, message_id) VALUES (?, ?, ?)';
   const INSERT_BUCKET = 'INSERT INTO inbox_buckets (uid, bucket) VALUES (?, ?)';
@@ -74,7 +75,7 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
   return {
     add: async (uids: string[], message: Message) => {
       if (uids.length === 0) return;
-      await session.execute(ENSURE_MESSAGE, [message.id, JSON.stringify(message)]);
+      if (messages.isStored?.(message.id) !== true) await session.execute(ENSURE_MESSAGE, [message.id, JSON.stringify(message)]);
       const bucket = inboxBucket(message.id);
       const statements = [...new Set(uids)].flatMap((uid) => [
         { query: INSERT_ENTRY, params: [uid, bucket, message.id] },

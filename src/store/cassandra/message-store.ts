@@ -1,15 +1,22 @@
 /**
  * Cassandra MessageStore (tables: messages, messages_unfinished, idempotency_keys; schema.ts).
  * Guarantees, beyond the MessageStore port contract — the same as the SQLite adapter's:
- *  - Inserting an id that is already stored changes nothing and reports `inserted: true`. It is
- *    a read before the write (no Paxos on the hot path): the only duplicate inserts of an id
- *    are redeliveries of one request, which do not race each other.
+ *  - Inserting an id that is already stored changes nothing and reports `inserted: true`,
+ *    without a read or Paxos: ids are fresh per request (src/ids.ts), so the only duplicate
+ *    inserts of an id are replays of one request — the same message with the same status. The
+ *    rows are written with the message's own time as write timestamp (createdAt, or now if that
+ *    is in the future), so a replay writes the very same cells with the very same timestamp
+ *    (a no-op), and any later change (setStatus, the unfinished row's delete), written at its
+ *    own later time, wins over a replay that comes after it.
  *  - Idempotency keys are kept per (sender, key) until `message.createdAt + ttlMs` of the
  *    message that took the key, judged by message time. A key is claimed before the message is
  *    written, with a conditional write, so concurrent requests with one key store one message.
  *    A claim whose message was never written (the process died in between) is taken over by
  *    the next request once it is ABANDONED_CLAIM_MS old, so a crash cannot swallow a send.
- *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored.
+ *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored. Ids this
+ *    process inserted or read lately (KNOWN_IDS of them) are known to exist; others cost a read.
+ *  - `isStored(id)`: true when this process knows the message is stored (same record): the inbox
+ *    store then skips writing the body again.
  *  - `unfinished` lists status 'accepted' only, oldest id first, strictly after `after`.
  *  - Crash safety without a transaction: the unfinished row is written before a message
  *    becomes accepted and removed after it stops being accepted, so a crash leaves at worst a
@@ -26,13 +33,23 @@ export const ABANDONED_CLAIM_MS = 30_000;
 const KEY_GRACE_S = 600;
 const MAX_TTL_S = 630_720_000; // Cassandra's limit: 20 years
 const CLAIM_ATTEMPTS = 5;
+/** Ids this process remembers as stored (inserted or read): a bounded, oldest-out record. */
+const KNOWN_IDS = 20_000;
+
+/** The write timestamp (µs) of a message's first rows: its own time, never in the future. */
+const insertTimestamp = (message: Message): number => Math.min(message.createdAt, Date.now()) * 1000;
+
+/** A MessageStore that can also say which messages it knows to be stored (for the inbox store). */
+export interface CassandraMessageStore extends MessageStore {
+  isStored(id: string): boolean;
+}
 
 type InsertResult = { inserted: true } | { inserted: false; existingId: string; bodyHash: string };
 type Idempotency = { key: string; bodyHash: string; ttlMs: number };
 
 const keyTtlSeconds = (expiresAt: number): number => Math.min(MAX_TTL_S, Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000)) + KEY_GRACE_S);
 
-export function createCassandraMessageStore(session: CqlSession): MessageStore {
+export function createCassandraMessageStore(session: CqlSession): CassandraMessageStore {
   const SELECT_MESSAGE = 'SELECT body, status, cursor FROM messages WHERE id = ?';
   const SELECT_EXISTS = 'SELECT id FROM messages WHERE id = ?';
   const INSERT_MESSAGE = 'INSERT INTO messages (id, body, status, cursor) VALUES (?, ?, ?, ?)';
@@ -47,10 +64,19 @@ export function createCassandraMessageStore(session: CqlSession): MessageStore {
     SET message_id = ?, body_hash = ?, expires_at = ?, claimed_at = ? WHERE sender = ? AND key = ? IF message_id = ?`;
   const SELECT_KEY = 'SELECT message_id, body_hash, expires_at, claimed_at FROM idempotency_keys WHERE sender = ? AND key = ?';
 
+  const known = new Set<string>();
+  const remember = (id: string) => {
+    if (known.has(id)) return;
+    known.add(id);
+    // A Set iterates in insertion order: the first id is the oldest.
+    if (known.size > KNOWN_IDS) known.delete(known.values().next().value as string);
+  };
+
   const get = async (id: string): Promise<StoredMessage | undefined> => {
     const row = (await session.execute(SELECT_MESSAGE, [id])).first();
     const body = row ? text(row.get('body')) : null;
     if (!row || body === null) return undefined;
+    remember(id);
     const stored: StoredMessage = { message: JSON.parse(body) as Message, status: (text(row.get('status')) ?? 'triaged') as MessageStatus };
     const cursor = text(row.get('cursor'));
     if (cursor !== null) stored.cursor = cursor;
@@ -110,16 +136,23 @@ export function createCassandraMessageStore(session: CqlSession): MessageStore {
         const holder = await claimKey(message, idempotency);
         if (holder) return holder;
       }
-      if (await exists(message.id)) return { inserted: true };
-      if (stored.status === 'accepted') await session.execute(INSERT_UNFINISHED, [UNFINISHED_SHARD, message.id]);
-      await session.execute(INSERT_MESSAGE, [message.id, JSON.stringify(message), stored.status, stored.cursor]);
+      const timestamp = insertTimestamp(message);
+      // Both rows at once: the insert resolves (the 202) only when both are durable, and a
+      // message row without its unfinished row (a crash in between) was never acknowledged.
+      await Promise.all([
+        stored.status === 'accepted' ? session.execute(INSERT_UNFINISHED, [UNFINISHED_SHARD, message.id], { timestamp }) : undefined,
+        session.execute(INSERT_MESSAGE, [message.id, JSON.stringify(message), stored.status, stored.cursor], { timestamp }),
+      ]);
+      remember(message.id);
       return { inserted: true };
     },
 
     get,
 
+    isStored: (id) => known.has(id),
+
     setStatus: async (id, status, cursor) => {
-      if (!(await exists(id))) return;
+      if (!known.has(id) && !(await exists(id))) return;
       if (status === 'accepted') await session.execute(INSERT_UNFINISHED, [UNFINISHED_SHARD, id]);
       // An undefined cursor is sent as `unset`: the stored cursor stays.
       await session.execute(UPDATE_STATUS, [status, cursor, id]);

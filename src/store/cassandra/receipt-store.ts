@@ -5,7 +5,10 @@
  *    Each change is a compare-and-set on the state that was read (`IF NOT EXISTS` for the first
  *    receipt, `IF state = ?` after), so two writers racing on one receipt (a provider webhook
  *    and a channel worker) never move it backwards: the loser re-reads and re-applies the rule.
- *    Receipts that the rule rejects (duplicates, late states) cost one read and no write.
+ *    Receipts that the rule rejects (duplicates, late states) cost one read and no write —
+ *    except keys whose first receipt in the call is `queued` or `sent` (FIRST_STATES), which
+ *    are usually new: those try the `IF NOT EXISTS` insert straight away (no read); when the
+ *    receipt exists, the failed insert returns its state and the rule is applied to that.
  *  - Receipts of one key in one call are applied in order, as if recorded one by one; different
  *    keys are written in parallel.
  *  - Every accepted change is appended to `receipt_events` (one row per state reached).
@@ -24,6 +27,11 @@ import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, type Statement, t
 const CAS_ATTEMPTS = 5;
 
 const COLUMNS = 'message_id, uid, channel, state, reason, at';
+/**
+ * States a receipt's history usually starts with: `queued` (triage, for provider channels) and
+ * `sent` (realtime, recorded once the frame is out). Recording one of these first skips the read.
+ */
+const FIRST_STATES: ReadonlySet<ReceiptState> = new Set(['queued', 'sent']);
 
 type Row = { get(name: string): unknown };
 
@@ -56,7 +64,13 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
   /** Applies the receipts of one (messageId, uid, channel), in order. */
   const recordKey = async (receipts: Receipt[]): Promise<void> => {
     const { messageId, uid, channel } = receipts[0] as Receipt;
-    let current = text((await session.execute(SELECT_STATE, [messageId, uid, channel])).first()?.get('state')) as ReceiptState | null;
+    // A key whose first receipt is one a receipt usually starts with is assumed new: the
+    // `IF NOT EXISTS` insert is tried without reading first, and when a receipt is there after
+    // all, the failed insert answers with its state and the rule is applied to that — the
+    // same outcome as reading first, one request less in the common case.
+    let current = FIRST_STATES.has((receipts[0] as Receipt).state)
+      ? null
+      : (text((await session.execute(SELECT_STATE, [messageId, uid, channel])).first()?.get('state')) as ReceiptState | null);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const accepted: Receipt[] = [];
       let state = current ?? undefined;

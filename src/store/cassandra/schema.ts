@@ -5,8 +5,10 @@
  *
  * Messages (message-store.ts)
  *  - messages (id) → body (the Message as JSON), status, cursor.
- *      get(id); setStatus(id) reads then updates one row. A row written only by inbox.add
- *      (body, no status) reads as 'triaged', as in the SQLite adapter.
+ *      get(id); insert writes without reading (at the message's own write timestamp, so a
+ *      replay never undoes a later change: message-store.ts); setStatus(id) updates one row,
+ *      reading first only for an id this process has not inserted or read lately. A row written
+ *      only by inbox.add (body, no status) reads as 'triaged', as in the SQLite adapter.
  *  - messages_unfinished (shard = 0, id ↑) → nothing else.
  *      unfinished(limit, after): `WHERE shard = 0 AND id > ? LIMIT ?`, oldest id first. Holds
  *      only messages currently 'accepted' (added before the status moves to accepted, removed
@@ -34,7 +36,8 @@
  *  - receipts (message_id, uid ↑, channel ↑) → state, reason, at: the current state.
  *      forMessage(messageId[, uid]) is one partition (paged). Changes are compare-and-set
  *      (`IF NOT EXISTS` / `IF state = <read state>`), so concurrent writers never move a
- *      receipt backwards: receipt-rule.ts decides, Paxos serialises.
+ *      receipt backwards: receipt-rule.ts decides, Paxos serialises. A `queued` or `sent`
+ *      receipt (usually a key's first) tries `IF NOT EXISTS` without reading first.
  *  - receipt_events (message_id, uid ↑, channel ↑, state ↑) → reason, at: every accepted change
  *      (history; reports are Search's, fed by the pipeline).
  *  - receipts_queued (channel, message_id ↑, uid ↑) → at: receipts currently 'queued' on a

@@ -13,11 +13,12 @@
  *    page neither repeats nor skips a user. Two uids with the same 64-bit Murmur3 token would be
  *    one step of the walk: the second could be skipped (odds about n²/2⁶⁵ for n users).
  *  - Preferences are kept per uid independently of the user row; unknown → empty preferences.
+ *    `getPreferencesMany` reads them IN_KEYS uids per request (`WHERE uid IN ?`).
  * Audience queries over attributes are Search's (Elasticsearch), fed by the pipeline.
  */
 import type { Preferences, User } from '../../exchange/types.js';
 import type { UserStore } from '../port.js';
-import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, text } from './client.js';
+import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, text } from './client.js';
 
 const COLUMNS = 'uid, email, phone, locale, timezone, attributes, created_at, updated_at';
 const OPTIONAL_FIELDS = ['email', 'phone', 'locale', 'timezone'] as const;
@@ -57,6 +58,7 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
   const SELECT_FIRST_PAGE = `SELECT ${COLUMNS} FROM users LIMIT ?`;
   const SELECT_PAGE_AFTER = `SELECT ${COLUMNS} FROM users WHERE token(uid) > token(?) LIMIT ?`;
   const SELECT_PREFERENCES = 'SELECT body FROM preferences WHERE uid = ?';
+  const SELECT_PREFERENCES_IN = 'SELECT uid, body FROM preferences WHERE uid IN ?';
   const UPSERT_PREFERENCES = 'INSERT INTO preferences (uid, body) VALUES (?, ?)';
 
   const get = async (uid: string): Promise<User | undefined> => {
@@ -127,6 +129,17 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
     getPreferences: async (uid): Promise<Preferences> => {
       const body = text((await session.execute(SELECT_PREFERENCES, [uid])).first()?.get('body'));
       return body === null ? { channels: {}, categories: {} } : (JSON.parse(body) as Preferences);
+    },
+
+    getPreferencesMany: async (uids) => {
+      const found = new Map<string, Preferences>(uids.map((uid) => [uid, { channels: {}, categories: {} }]));
+      const unique = [...found.keys()];
+      await mapLimit(chunks(unique, IN_KEYS), DEFAULT_CONCURRENCY, async (keys) => {
+        for await (const row of session.rows(SELECT_PREFERENCES_IN, [keys])) {
+          found.set(text(row.get('uid')) as string, JSON.parse(text(row.get('body')) ?? '{}') as Preferences);
+        }
+      });
+      return found;
     },
 
     putPreferences: async (uid, preferences) => {

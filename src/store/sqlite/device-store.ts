@@ -43,6 +43,7 @@ export function createSqliteDeviceStore(db: SqliteDatabase): DeviceStore {
   const selectByToken = db.prepare<[string, string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE kind = ? AND token = ?`);
   const selectById = db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`);
   const selectByUser = db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE uid = ? ORDER BY created_at, id`);
+  const selectByUsers = db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE uid IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`);
   const insertDevice = db.prepare(`INSERT INTO devices (${COLUMNS}) VALUES (@id, @uid, @kind, @token, @keys, @expirationTime, @createdAt)`);
   const updateSubscription = db.prepare('UPDATE devices SET keys = ?, expiration_time = ? WHERE id = ?');
   const deleteById = db.prepare('DELETE FROM devices WHERE id = ?');
@@ -70,5 +71,11 @@ export function createSqliteDeviceStore(db: SqliteDatabase): DeviceStore {
         deleteToken.run(kind, token);
       }),
     listByUser: (uid) => sqlite(() => selectByUser.all(uid).map(toDevice)),
+    listByUsers: (uids) =>
+      sqlite(() => {
+        const found = new Map<string, Device[]>(uids.map((uid) => [uid, []]));
+        if (uids.length > 0) for (const row of selectByUsers.all(JSON.stringify(uids))) found.get(row.uid)?.push(toDevice(row));
+        return found;
+      }),
   };
 }

@@ -58,6 +58,9 @@ export function createSqliteUserStore(db: SqliteDatabase): UserStore {
   const insertAttribute = db.prepare('INSERT INTO user_attributes (name, value, uid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
   const selectPreferences = db.prepare<[string], string>('SELECT body FROM preferences WHERE uid = ?');
   selectPreferences.pluck();
+  const selectPreferencesMany = db.prepare<[string], { uid: string; body: string }>(
+    'SELECT uid, body FROM preferences WHERE uid IN (SELECT value FROM json_each(?))',
+  );
   const upsertPreferences = db.prepare('INSERT INTO preferences (uid, body) VALUES (?, ?) ON CONFLICT (uid) DO UPDATE SET body = excluded.body');
 
   const ensureTx = db.transaction((uid: string, at: number): User => {
@@ -106,6 +109,12 @@ export function createSqliteUserStore(db: SqliteDatabase): UserStore {
       sqlite((): Preferences => {
         const body = selectPreferences.get(uid);
         return body === undefined ? { channels: {}, categories: {} } : (JSON.parse(body) as Preferences);
+      }),
+    getPreferencesMany: (uids) =>
+      sqlite(() => {
+        const found = new Map<string, Preferences>(uids.map((uid) => [uid, { channels: {}, categories: {} }]));
+        if (uids.length > 0) for (const row of selectPreferencesMany.all(JSON.stringify(uids))) found.set(row.uid, JSON.parse(row.body) as Preferences);
+        return found;
       }),
     putPreferences: (uid, preferences) =>
       sqlite(() => {
