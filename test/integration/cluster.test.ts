@@ -97,7 +97,7 @@ describe('cluster', () => {
     }
     const sent = await apiB.api('POST', '/api/v1/broadcast', { token: await admin(), body: { msg: 'to every socket' } });
     assert.equal(sent.status, 202);
-    for (const socket of sockets) await socket.next((f) => f.id === sent.body.id, 30_000);
+    for (const socket of sockets) await socket.next((f) => f.id === sent.body.id, 60_000);
     await eventually(
       async () => (await apiA.api('GET', `/api/v1/messages/${sent.body.id}`, { token: await admin() })).body.status === 'triaged',
       60_000,
