@@ -27,7 +27,7 @@ export interface LatencyOptions {
 
 const now = () => performance.timeOrigin + performance.now();
 
-interface OpenLoopResult {
+export interface OpenLoopResult {
   /** POST → answer, ms (measured sends only). */
   http: number[];
   /** POST → frame, ms (measured sends only). */
@@ -37,6 +37,8 @@ interface OpenLoopResult {
   missing: number;
   /** Largest delay between a send's scheduled time and its actual start, ms. */
   maxLagMs: number;
+  /** Frames received per second, from the first send to the last frame. */
+  deliveredPerSecond: number;
 }
 
 /**
@@ -44,8 +46,9 @@ interface OpenLoopResult {
  * climbs linearly from 10 % to 100 % (warm-up: a cold process would otherwise start with a
  * backlog that the measured phase inherits). Sequence numbers start at `firstSeq`.
  */
-async function openLoop(
-  server: ServerProcess,
+export async function openLoop(
+  /** Sends go to these pools in turn (one per API process). */
+  pools: HttpPool[],
   rate: number,
   seconds: number,
   ramp: boolean,
@@ -54,7 +57,6 @@ async function openLoop(
   headers: Record<string, string>,
   frameTimes: Map<number, number> | undefined,
 ): Promise<OpenLoopResult> {
-  const pool = new HttpPool(server.url, 32);
   const total = Math.round(rate * seconds * (ramp ? 0.55 : 1));
   const starts = new Float64Array(total);
   const answered = new Float64Array(total);
@@ -80,6 +82,7 @@ async function openLoop(
         const start = now();
         maxLagMs = Math.max(maxLagMs, start - scheduled(i));
         starts[i] = start;
+        const pool = pools[i % pools.length] as HttpPool;
         inflight.push(
           pool.request('POST', '/api/v1/send', headers, body(firstSeq + i, start)).then(
             (answer) => {
@@ -109,16 +112,20 @@ async function openLoop(
     };
     while (!all() && now() < deadline) await sleep(20);
   }
-  pool.close();
+  let lastFrame = begin;
   for (let i = 0; i < total; i++) {
     if (answered[i]) http.push((answered[i] as number) - (starts[i] as number));
     if (frameTimes) {
       const at = frameTimes.get(firstSeq + i);
       if (at === undefined) missing += 1;
-      else frames.push(at - (starts[i] as number));
+      else {
+        frames.push(at - (starts[i] as number));
+        lastFrame = Math.max(lastFrame, at);
+      }
     }
   }
-  return { http, frames, sent: total, non2xx, missing, maxLagMs };
+  const deliveredPerSecond = frames.length / ((lastFrame - (starts[0] ?? begin)) / 1000);
+  return { http, frames, sent: total, non2xx, missing, maxLagMs, deliveredPerSecond };
 }
 
 /** Warm-up (ramp, then the server drains and goes idle), then the measured run. */
@@ -129,9 +136,14 @@ async function warmThenMeasure(
   headers: Record<string, string>,
   frameTimes: Map<number, number> | undefined,
 ): Promise<OpenLoopResult> {
-  const warm = await openLoop(server, options.rate, options.warmupSeconds, true, 0, body, headers, frameTimes);
-  await waitIdle(server.pid, { windowMs: 300, maxMs: 20_000 });
-  return openLoop(server, options.rate, options.durationSeconds, false, warm.sent, body, headers, frameTimes);
+  const pool = new HttpPool(server.url, 32);
+  try {
+    const warm = await openLoop([pool], options.rate, options.warmupSeconds, true, 0, body, headers, frameTimes);
+    await waitIdle(server.pid, { windowMs: 300, maxMs: 20_000 });
+    return await openLoop([pool], options.rate, options.durationSeconds, false, warm.sent, body, headers, frameTimes);
+  } finally {
+    pool.close();
+  }
 }
 
 async function measureHerald(options: LatencyOptions): Promise<OpenLoopResult> {

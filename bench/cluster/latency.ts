@@ -12,105 +12,13 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { mintToken } from '../../src/auth/tokens.js';
+import { type OpenLoopResult, openLoop } from '../latency.js';
 import { HttpPool } from '../lib/http.js';
 import { BENCH_SECRET, sleep, waitIdle } from '../lib/proc.js';
 import { summarize } from '../lib/stats.js';
 import type { Cluster } from './cluster.js';
 
 const now = () => performance.timeOrigin + performance.now();
-
-export interface OpenLoopResult {
-  /** POST → answer, ms (every send of the run). */
-  http: number[];
-  /** POST → frame, ms. */
-  frames: number[];
-  sent: number;
-  non2xx: number;
-  missing: number;
-  /** Largest delay between a send's scheduled time and its actual start, ms. */
-  maxLagMs: number;
-  /** Frames received ÷ (last frame − first send), per second: the rate the pipeline kept up. */
-  deliveredPerSecond: number;
-}
-
-/**
- * Sends `rate`/s for `seconds` (open loop) over `pools` in turn and waits up to 10 s for the
- * frames. With `ramp`, the rate climbs linearly from 10 % to 100 % (as bench/latency.ts).
- */
-export async function openLoop(
-  pools: HttpPool[],
-  rate: number,
-  seconds: number,
-  ramp: boolean,
-  firstSeq: number,
-  body: (seq: number, t: number) => string,
-  headers: Record<string, string>,
-  frameTimes: Map<number, number>,
-): Promise<OpenLoopResult> {
-  const total = Math.round(rate * seconds * (ramp ? 0.55 : 1));
-  const starts = new Float64Array(total);
-  const answered = new Float64Array(total);
-  let non2xx = 0;
-  let maxLagMs = 0;
-  let next = 0;
-  const begin = now();
-  const durationMs = seconds * 1000;
-  const scheduled = (i: number) => {
-    if (!ramp) return begin + (i * 1000) / rate;
-    const a = (0.45 * rate) / (durationMs / 1000);
-    const b = 0.1 * rate;
-    return begin + ((-b + Math.sqrt(b * b + 4 * a * i)) / (2 * a)) * 1000;
-  };
-  const inflight: Promise<void>[] = [];
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const t = now();
-      while (next < total && scheduled(next) <= t) {
-        const i = next++;
-        const start = now();
-        maxLagMs = Math.max(maxLagMs, start - scheduled(i));
-        starts[i] = start;
-        const pool = pools[i % pools.length] as HttpPool;
-        inflight.push(
-          pool.request('POST', '/api/v1/send', headers, body(firstSeq + i, start)).then(
-            (answer) => {
-              answered[i] = now();
-              if (answer.status < 200 || answer.status > 299) non2xx += 1;
-            },
-            () => {
-              non2xx += 1;
-            },
-          ),
-        );
-      }
-      if (next < total) setTimeout(tick, 0);
-      else resolve();
-    };
-    tick();
-  });
-  await Promise.all(inflight);
-  const deadline = now() + 10_000;
-  const all = () => {
-    for (let i = 0; i < total; i++) if (!frameTimes.has(firstSeq + i)) return false;
-    return true;
-  };
-  while (!all() && now() < deadline) await sleep(20);
-  const http: number[] = [];
-  const frames: number[] = [];
-  let missing = 0;
-  let lastFrame = begin;
-  for (let i = 0; i < total; i++) {
-    if (answered[i]) http.push((answered[i] as number) - (starts[i] as number));
-    const at = frameTimes.get(firstSeq + i);
-    if (at === undefined) missing += 1;
-    else {
-      frames.push(at - (starts[i] as number));
-      lastFrame = Math.max(lastFrame, at);
-    }
-  }
-  const deliveredPerSecond = frames.length / ((lastFrame - (starts[0] ?? begin)) / 1000);
-  return { http, frames, sent: total, non2xx, missing, maxLagMs, deliveredPerSecond };
-}
 
 export interface LatencyOptions {
   rate: number;
