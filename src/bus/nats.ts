@@ -58,7 +58,10 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   const logger = options.logger;
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
-  const pullExpiresMs = options.pullExpiresMs ?? 30_000;
+  // A pull request dies with the server it was sent to; after a NATS restart a consumer waits
+  // out its expiry before pulling again, so a short expiry bounds that stall (at the cost of one
+  // idle pull per consumer every 5 s).
+  const pullExpiresMs = options.pullExpiresMs ?? 5_000;
   const depthsMaxAgeMs = options.depthsMaxAgeMs ?? 5_000;
   const limits = { maxAgeMs: options.maxAgeMs ?? 3 * DAY_MS, deadMaxAgeMs: options.deadMaxAgeMs ?? 14 * DAY_MS, replicas: options.replicas ?? 1 };
   const defs = streamDefs(prefix);

@@ -14,7 +14,7 @@ export interface NatsBusOptions {
   publishTimeoutMs?: number;
   /** How long a delivered message may go unacknowledged before redelivery. Default 30 000. */
   ackWaitMs?: number;
-  /** Lifetime of one pull request (nats.js minimum 1 000). Default 30 000. */
+  /** Lifetime of one pull request (nats.js minimum 1 000). Default 5 000. */
   pullExpiresMs?: number;
   /** How long work is retained. Default 3 days. */
   maxAgeMs?: number;
