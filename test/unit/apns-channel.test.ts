@@ -21,21 +21,14 @@ import { loadConfig } from '../../src/config.js';
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
 import { type ApnsFake, type ApnsTestKey, makeApnsKey, startApnsFake } from '../fakes/apns.js';
 import { testCertificate } from '../fakes/tls.js';
+import { channelTestMessage } from '../helpers/messages.js';
 
 const TOPIC = 'com.example.herald';
 const quiet = pino({ level: 'silent' });
 
 const hexToken = (): string => randomBytes(32).toString('hex');
 
-const message = (overrides: Partial<Message> = {}): Message => ({
-  id: randomUUID(),
-  sender: 'admin',
-  target: { kind: 'user', uid: 'u1' },
-  msg: 'Your order has shipped.',
-  urgency: 'normal',
-  createdAt: Date.parse('2025-01-02T03:04:05Z'),
-  ...overrides,
-});
+const message = channelTestMessage;
 
 const iosDevice = (token: string, createdAt = Date.parse('2025-01-01T00:00:00Z')): Device => ({ id: randomUUID(), uid: 'u1', kind: 'ios', token, createdAt });
 

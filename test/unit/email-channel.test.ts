@@ -17,6 +17,7 @@ import type { Delivery, DeliveryResult } from '../../channels/port.js';
 import type { Message } from '../../src/exchange/types.js';
 import type { SmtpFake } from '../fakes/smtp.js';
 import { startSmtpFake } from '../fakes/smtp.js';
+import { channelTestMessage } from '../helpers/messages.js';
 
 const FROM = 'Herald <noreply@herald.test>';
 const roots: string[] = [];
@@ -31,15 +32,7 @@ after(() => {
   for (const dir of roots) rmSync(dir, { recursive: true, force: true });
 });
 
-const message = (overrides: Partial<Message> = {}): Message => ({
-  id: randomUUID(),
-  sender: 'admin',
-  target: { kind: 'user', uid: 'u1' },
-  msg: 'Your order has shipped.',
-  urgency: 'normal',
-  createdAt: Date.parse('2025-01-02T03:04:05Z'),
-  ...overrides,
-});
+const message = channelTestMessage;
 
 const delivery = (msg: Message, email: string | undefined, attempt = 1, uid = `u-${randomUUID().slice(0, 8)}`): Delivery => ({
   message: msg,

@@ -19,18 +19,11 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
 import { FCM_SCOPE, type FcmFake, type ServiceAccountFile, startFcmFake, TOKEN_URI, writeServiceAccount } from '../fakes/fcm.js';
 import { testCertificate } from '../fakes/tls.js';
+import { channelTestMessage } from '../helpers/messages.js';
 
 const ca = testCertificate().cert;
 
-const message = (overrides: Partial<Message> = {}): Message => ({
-  id: randomUUID(),
-  sender: 'admin',
-  target: { kind: 'user', uid: 'u1' },
-  msg: 'Your order has shipped.',
-  urgency: 'normal',
-  createdAt: Date.now(),
-  ...overrides,
-});
+const message = (overrides: Partial<Message> = {}): Message => channelTestMessage({ createdAt: Date.now(), ...overrides });
 
 const android = (token = `tok-${randomUUID()}`): Device => ({ id: randomUUID(), uid: 'u1', kind: 'android', token, createdAt: 0 });
 

@@ -17,19 +17,13 @@ import { createSmsChannel, type SmsChannelOptions } from '../../channels/sms/sms
 import type { Message } from '../../src/exchange/types.js';
 import { testCertificate } from '../fakes/tls.js';
 import { newSid, startTwilioFake, type TwilioFake } from '../fakes/twilio.js';
+import { channelTestMessage } from '../helpers/messages.js';
 
 const FROM = '+15005550006';
 const CALLBACK = 'https://herald.example/api/v1/webhooks/twilio';
 
-const message = (overrides: Partial<Message> = {}): Message => ({
-  id: randomUUID(),
-  sender: 'admin',
-  target: { kind: 'user', uid: 'u1' },
-  msg: 'Your code is 123456',
-  urgency: 'high',
-  createdAt: Date.now(),
-  ...overrides,
-});
+const message = (overrides: Partial<Message> = {}): Message =>
+  channelTestMessage({ msg: 'Your code is 123456', urgency: 'high', createdAt: Date.now(), ...overrides });
 
 let phoneCounter = 0;
 const newPhone = (): string =>

@@ -17,18 +17,11 @@ import { createWebPushChannel } from '../../channels/webpush/webpush-channel.js'
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
 import { type FakeSubscription, type PushServiceFake, startPushService } from '../fakes/push-service.js';
 import { testCertificate } from '../fakes/tls.js';
+import { channelTestMessage } from '../helpers/messages.js';
 
 const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@herald.test' };
 
-const message = (overrides: Partial<Message> = {}): Message => ({
-  id: randomUUID(),
-  sender: 'admin',
-  target: { kind: 'user', uid: 'u1' },
-  msg: 'Your order has shipped.',
-  urgency: 'normal',
-  createdAt: Date.parse('2025-01-02T03:04:05Z'),
-  ...overrides,
-});
+const message = channelTestMessage;
 
 const webDevice = (sub: { endpoint: string; keys: { p256dh: string; auth: string } }): Device => ({
   id: randomUUID(),
