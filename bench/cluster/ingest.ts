@@ -10,19 +10,13 @@
  */
 import autocannon from 'autocannon';
 import { mintToken } from '../../src/auth/tokens.js';
+import type { IngestOptions } from '../ingest.js';
 import { BENCH_SECRET, cpuSeconds } from '../lib/proc.js';
 import { summarize } from '../lib/stats.js';
 import type { Cluster } from './cluster.js';
 import { allIdle } from './latency.js';
 
 const UIDS = 1000;
-
-export interface IngestOptions {
-  connections: number;
-  warmupSeconds: number;
-  durationSeconds: number;
-  log(line: string): void;
-}
 
 export interface IngestFigures {
   acceptedPerSecond: number;
