@@ -10,7 +10,10 @@ export const PROBLEM_CODES = {
   HERALD_NOT_FOUND: { status: 404, title: 'Not found' },
   HERALD_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   HERALD_IDEMPOTENCY_CONFLICT: { status: 409, title: 'Idempotency key reused with a different body' },
+  HERALD_DEVICE_LIMIT: { status: 409, title: 'Too many devices for this user' },
   HERALD_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  HERALD_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  HERALD_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   HERALD_INTERNAL: { status: 500, title: 'Internal error' },
   HERALD_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
 } as const;
