@@ -34,7 +34,7 @@ export class ProblemError extends Error {
   constructor(
     readonly code: ProblemCode,
     detail: string,
-    readonly extra: { errors?: FieldError[]; retryAfterSeconds?: number; allow?: string[] } = {},
+    readonly extra: { errors?: FieldError[]; retryAfterSeconds?: number; allow?: string[]; headers?: Record<string, string> } = {},
     options?: ErrorOptions,
   ) {
     super(detail, options);

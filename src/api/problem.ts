@@ -31,7 +31,7 @@ export function problemOf(error: unknown): { body: ProblemBody; headers: Record<
     );
   }
   if (error instanceof ProblemError) {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...error.extra.headers };
     if (error.extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.extra.retryAfterSeconds);
     if (error.extra.allow) headers.allow = error.extra.allow.join(', ');
     return {
