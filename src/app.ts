@@ -8,7 +8,6 @@
 
 import uWS from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import { createChannels } from '../channels/registry.js';
 import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
@@ -23,7 +22,8 @@ import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
 import type { Subscription } from './bus/port.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
+import { lockDataDir, prepareDataDir } from './data-dir.js';
 import { mountGateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
@@ -49,7 +49,8 @@ const KNOWN_USERS_LIMIT = 100_000;
 export async function startHerald(config: Config, options: { log?: Logger } = {}): Promise<Herald> {
   const log = options.log ?? createLogger(config.logLevel);
   const roles = new Set(config.roles);
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir);
+  const dataDirLock = lockDataDir(config.dataDir);
   const secrets = loadSecrets(config.dataDir, {
     ...(config.jwtSecret ? { jwtSecret: config.jwtSecret } : {}),
     ...(config.ticketSecret ? { ticketSecret: config.ticketSecret } : {}),
@@ -87,7 +88,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const knownUsers = new Set<string>();
   const http = mountHttpRoutes(app, {
     routes: [
-      ...operationRoutes(apiDeps),
+      ...operationRoutes(apiDeps, { metricsToken: config.metricsToken }),
       ...(roles.has('api')
         ? [
             ...sendingRoutes(apiDeps),
@@ -100,6 +101,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     ],
     verifier: await createTokenVerifier(config, secrets.jwtSecret),
     bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
     log,
     metrics,
     async onCaller(caller) {
@@ -142,9 +144,12 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   }
   if (roles.has('triage') || roles.has('deliver')) await scheduler.start();
 
+  // Exclusive: a second process on the same port fails here instead of sharing the port's traffic.
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) =>
-      socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.host}:${config.port} (HERALD_HOST / HERALD_PORT)`)),
+    listenExclusive(app, config.host, config.port, (socket) =>
+      socket
+        ? resolve(socket)
+        : reject(new ConfigError(`cannot listen on ${config.host}:${config.port}: the port is in use or not allowed (HERALD_HOST / HERALD_PORT)`)),
     );
   });
   const port = uWS.us_socket_local_port(listenSocket);
@@ -166,7 +171,17 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       await search.close();
       await stores.close();
       await adapters.release();
+      dataDirLock.release();
       log.info('herald stopped');
     })());
   return { port, url, log, stop };
+}
+
+/** uWS's ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (declared in its types, not exported at run time). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/** `app.listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb)`: uWS takes the options argument with a host too; its types list it only without. */
+function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: (socket: uWS.us_listen_socket | false) => void): void {
+  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => void;
+  listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
 }

@@ -32,9 +32,26 @@ export const SETTINGS = {
   },
   jwtAlgorithm: { env: 'HERALD_JWT_ALGORITHM', default: 'HS256', doc: 'HS256, RS256 or ES256', schema: z.enum(['HS256', 'RS256', 'ES256']) },
   jwtPublicKey: { env: 'HERALD_JWT_PUBLIC_KEY', default: '', doc: 'RS256/ES256: SPKI PEM public key, or a path to one', schema: optionalString },
-  jwtJwksUrl: { env: 'HERALD_JWT_JWKS_URL', default: '', doc: 'RS256/ES256: JWKS URL to fetch verification keys from', schema: z.string().url().optional() },
+  jwtJwksUrl: {
+    env: 'HERALD_JWT_JWKS_URL',
+    default: '',
+    doc: 'RS256/ES256: https URL to fetch verification keys (JWKS) from; while it cannot be reached, requests get 503',
+    schema: z.url({ protocol: /^https$/, message: 'must be an https URL' }).optional(),
+  },
   jwtIssuer: { env: 'HERALD_JWT_ISSUER', default: '', doc: 'Required `iss` of API tokens, when set', schema: optionalString },
   jwtAudience: { env: 'HERALD_JWT_AUDIENCE', default: '', doc: 'Required `aud` of API tokens, when set', schema: optionalString },
+  jwtRequireExp: {
+    env: 'HERALD_JWT_REQUIRE_EXP',
+    default: 'true',
+    doc: 'Refuse API tokens without an `exp` claim (false accepts tokens that never expire)',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  },
+  jwtMaxAge: {
+    env: 'HERALD_JWT_MAX_AGE',
+    default: '',
+    doc: 'Refuse API tokens issued (`iat`) more than this many seconds ago, whatever their `exp`; unset: no maximum',
+    schema: positiveInt.optional(),
+  },
   adminClaim: {
     env: 'HERALD_ADMIN_CLAIM',
     default: 'role=admin',
@@ -220,11 +237,26 @@ export const SETTINGS = {
     doc: 'true against Elasticsearch 8.x: the 7.17 client sends compatible-with=7 media types (7.x needs none; 9.x is not supported)',
     schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
   },
+  metricsToken: {
+    env: 'HERALD_METRICS_TOKEN',
+    default: '',
+    doc: 'Bearer token GET /metrics requires; unset: /metrics is open (then keep it off the public interface)',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+  },
+  trustProxy: {
+    env: 'HERALD_TRUST_PROXY',
+    default: 'false',
+    doc: 'true behind a reverse proxy: the client address (per-address rate limit) is the last X-Forwarded-For entry',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  },
   shutdownGrace: { env: 'HERALD_SHUTDOWN_GRACE', default: '10', doc: 'Seconds SIGTERM waits for in-flight work to drain', schema: positiveInt },
 } as const;
 
 type Settings = typeof SETTINGS;
 export type Config = { -readonly [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+/** Shortest HS256 secret accepted: the key must be as long as the hash (RFC 7518 §3.2). */
+const MIN_HS256_SECRET_BYTES = 32;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -242,6 +274,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`${setting.env}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join(', ')}`);
   }
   const result = config as Config;
+  if (result.jwtAlgorithm === 'HS256' && result.jwtSecret !== undefined && Buffer.byteLength(result.jwtSecret) < MIN_HS256_SECRET_BYTES) {
+    problems.push(
+      `HERALD_JWT_SECRET is ${Buffer.byteLength(result.jwtSecret)} bytes: an HS256 secret needs at least ${MIN_HS256_SECRET_BYTES} (e.g. openssl rand -base64 32)`,
+    );
+  }
   if (result.jwtAlgorithm !== 'HS256' && !result.jwtPublicKey && !result.jwtJwksUrl) {
     problems.push(`HERALD_JWT_ALGORITHM=${result.jwtAlgorithm} needs HERALD_JWT_PUBLIC_KEY or HERALD_JWT_JWKS_URL`);
   }

@@ -9,6 +9,8 @@ import { startHerald } from './app.js';
 import { loadSecrets } from './auth/secrets.js';
 import { mintToken } from './auth/tokens.js';
 import { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
+import { createLogger } from './observability/log.js';
+import { stdoutDestination } from './observability/log-destination.js';
 import { migrate, openDatabase } from './store/sqlite/database.js';
 
 const USAGE = `herald — multi-channel notification exchange
@@ -56,16 +58,25 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * factor;
 }
 
+/** How long exiting waits for buffered log lines to reach a slow standard output. */
+const LOG_DRAIN_MS = 1_000;
+
 async function serve(config: Config) {
-  const herald = await startHerald(config);
+  // A closed standard output (a log collector that died, `herald serve | head -1`) must not end
+  // or stall the process: its write errors are ignored, and logs go through a destination that
+  // never blocks (src/observability/log-destination.ts).
+  process.stdout.on('error', () => {});
+  const destination = stdoutDestination();
+  const herald = await startHerald(config, { log: createLogger(config.logLevel, destination) });
   process.stdout.write(`Herald listening on ${herald.url}\n`);
+  const exit = (code: number) => destination.drain(LOG_DRAIN_MS).then(() => process.exit(code));
   const shutdown = (signal: string) => {
     herald.log.info({ signal }, 'shutting down');
     herald.stop().then(
-      () => process.exit(0),
+      () => exit(0),
       (error: unknown) => {
         herald.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        return exit(1);
       },
     );
   };

@@ -2,12 +2,19 @@
  * REST plumbing on uWebSockets.js: turns uWS callbacks into `Route` calls.
  *
  * Per request it: reads everything it needs from the stack-allocated uWS request before any
- * await; watches for the client aborting (a response is never written to an aborted request);
- * enforces the body limit (413, from Content-Length up front or while a chunked body streams);
- * parses JSON (`body: 'raw'` routes get the text as is); verifies the bearer token and role;
- * answers problem+json for every error with the request id; records metrics; and counts
- * requests in flight so shutdown can drain them.
- * Unknown paths are 404, known paths with another method are 405 with `Allow`.
+ * await; watches for the client aborting (a response is never written to an aborted request,
+ * and an aborted one leaves the in-flight count at once); decodes path parameters and checks
+ * the content type (src/api/request-input.ts); enforces the body limit (413, from
+ * Content-Length up front or while a chunked body streams); parses JSON (`body: 'raw'` routes
+ * get the text as is); limits unauthenticated requests per client address; verifies the bearer
+ * token and role; answers problem+json for every error with the request id; records metrics;
+ * and counts requests in flight so shutdown can drain them.
+ *
+ * Nothing a client sends can throw out of a uWS callback (that would end the process): every
+ * callback runs inside a guard that turns an exception into a logged 500 with an `errorId`.
+ * Unknown paths are 404, known paths with another method are 405 with `Allow`. (Methods the
+ * uWS parser does not know, such as PROPFIND, are refused by uWS itself: it closes the
+ * connection without a response, before any handler runs.)
  */
 
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -18,6 +25,7 @@ import { ProblemError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { problemOf } from './problem.js';
+import { decodeParams, parseJsonBody, parseQuery, requireJsonContentType } from './request-input.js';
 import type { Method, Route, RouteContext, RouteResult } from './route.js';
 
 export interface HttpServerOptions {
@@ -28,6 +36,14 @@ export interface HttpServerOptions {
   metrics: Metrics;
   /** Called once per verified request, before the handler (users are created on first sight). */
   onCaller?: (caller: Caller) => Promise<void>;
+  /**
+   * Called for each request that carries no valid token (a public route, or a failed
+   * authentication) with the client's address; throws a 429 ProblemError when over the limit.
+   * Routes marked `unlimited` (health and metrics probes) are not counted.
+   */
+  limitUnauthenticated?: (ip: string) => Promise<void>;
+  /** Take the client address from the last `X-Forwarded-For` entry (set by a trusted proxy). */
+  trustProxy?: boolean;
 }
 
 export interface HttpServer {
@@ -42,6 +58,11 @@ interface RequestState {
   answered: boolean;
 }
 
+/** Headers of every API response: never sniffed as another type, never cached by a browser or proxy. */
+const SECURITY_HEADERS: Record<string, string> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+/** Status recorded for a request whose client went away before it was answered (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'del'> = { GET: 'get', POST: 'post', PUT: 'put', DELETE: 'del' };
 
@@ -51,25 +72,31 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
 
-  const finish = (res: HttpResponse, state: RequestState, route: string, method: string, started: bigint, result: RouteResult, requestId: string) => {
-    if (state.answered) return;
+  /** Records the request as done (once): metrics, the in-flight count, the drain waiter. */
+  const settle = (state: RequestState, route: string, method: string, started: bigint, status: number): boolean => {
+    if (state.answered) return false;
     state.answered = true;
     inFlight -= 1;
     if (inFlight === 0) onIdle?.();
-    metrics.httpRequests.inc({ method, route, status: result.status });
+    metrics.httpRequests.inc({ method, route, status });
     metrics.httpDuration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (state.aborted) return;
+    return true;
+  };
+
+  const finish = (res: HttpResponse, state: RequestState, route: string, method: string, started: bigint, result: RouteResult, requestId: string) => {
+    if (!settle(state, route, method, started, result.status) || state.aborted) return;
     const isProblem = result.status >= 400;
     const payload = result.text ?? (result.body === undefined ? '' : JSON.stringify(result.body));
+    const headers = { ...SECURITY_HEADERS, ...result.headers };
     res.cork(() => {
       res.writeStatus(`${result.status} ${STATUS_CODES[result.status] ?? ''}`);
       res.writeHeader('x-request-id', requestId);
       if (result.body !== undefined && result.text === undefined) {
         res.writeHeader('content-type', isProblem ? 'application/problem+json' : 'application/json');
       }
-      for (const [name, value] of Object.entries(result.headers ?? {})) res.writeHeader(name, value);
-      // A body we did not read (413) leaves the connection unusable: close it after answering.
-      res.end(payload, result.status === 413);
+      for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+      // A body we did not read (413, 415) leaves the connection unusable: close it after answering.
+      res.end(payload, result.status === 413 || result.status === 415);
     });
   };
 
@@ -80,28 +107,60 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     return { status: problem.body.status, body: problem.body, headers: problem.headers };
   };
 
-  const handle = (route: Route) => (res: HttpResponse, req: HttpRequest) => {
-    const started = process.hrtime.bigint();
-    const state: RequestState = { aborted: false, answered: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-    inFlight += 1;
-
-    const headers: Record<string, string> = {};
-    req.forEach((name, value) => {
-      headers[name] = value;
-    });
-    const params: Record<string, string> = {};
-    route.path
+  const handle = (route: Route) => {
+    const paramNames = route.path
       .split('/')
       .filter((part) => part.startsWith(':'))
-      .forEach((part, index) => {
-        params[part.slice(1)] = decodeURIComponent(req.getParameter(index));
+      .map((part) => part.slice(1));
+    return (res: HttpResponse, req: HttpRequest) => {
+      const started = process.hrtime.bigint();
+      const state: RequestState = { aborted: false, answered: false };
+      inFlight += 1;
+      res.onAborted(() => {
+        state.aborted = true;
+        settle(state, route.path, route.method, started, CLIENT_CLOSED);
       });
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    const incomingId = headers['x-request-id'];
-    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+      let requestId = '';
+      try {
+        // The uWS request lives only until this callback returns: read everything from it now.
+        const headers: Record<string, string> = {};
+        req.forEach((name, value) => {
+          headers[name] = value;
+        });
+        const rawParams = paramNames.map((_, index) => req.getParameter(index) ?? '');
+        const rawQuery = req.getQuery() ?? '';
+        const ip = clientIp(res, headers, options.trustProxy === true);
+        const incomingId = headers['x-request-id'];
+        requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+        serve(res, route, state, started, { headers, paramNames, rawParams, rawQuery, ip, requestId });
+      } catch (error) {
+        guardFailed(error, requestId, () => finish(res, state, route.path, route.method, started, { status: 500, text: '' }, requestId || randomUUID()));
+      }
+    };
+  };
+
+  /** Logs an exception that escaped the request's own error handling, then answers with `answer`. */
+  const guardFailed = (error: unknown, requestId: string, answer: () => void) => {
+    const errorId = randomUUID();
+    log.fatal({ err: error, reqId: requestId, errorId }, 'request handling failed');
+    try {
+      answer();
+    } catch (answerError) {
+      log.fatal({ err: answerError, errorId }, 'could not answer a failed request');
+    }
+  };
+
+  interface RawRequest {
+    headers: Record<string, string>;
+    paramNames: string[];
+    rawParams: string[];
+    rawQuery: string;
+    ip: string;
+    requestId: string;
+  }
+
+  const serve = (res: HttpResponse, route: Route, state: RequestState, started: bigint, raw: RawRequest) => {
+    const { headers, requestId } = raw;
     let child: Logger | undefined;
     const requestLog = () => (child ??= log.child({ reqId: requestId, route: route.path }));
     const answer = (result: RouteResult) => finish(res, state, route.path, route.method, started, result, requestId);
@@ -113,11 +172,12 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
 
     const run = async (body: unknown) => {
       try {
-        const caller = route.access === 'public' ? undefined : await authenticate(headers.authorization, route.access);
+        const params = decodeParams(raw.paramNames, raw.rawParams);
+        const caller = route.access === 'public' ? await admitPublic(route, raw.ip) : await authenticate(headers.authorization, route.access, raw.ip);
         if (caller && options.onCaller) await options.onCaller(caller);
         const context: RouteContext<Caller | undefined> = {
           params,
-          query,
+          query: parseQuery(raw.rawQuery),
           headers,
           body,
           caller,
@@ -131,36 +191,58 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         answer(fail(error, requestLog));
       }
     };
-    const runSafely = (body: unknown) =>
-      run(body).catch((error: unknown) => {
-        // Only reached if answering the error itself failed: never let it take the process down.
-        log.fatal({ err: error, reqId: requestId }, 'error handling failed');
-        answer({ status: 500, text: '' });
-      });
+    const runSafely = (body: unknown) => run(body).catch((error: unknown) => guardFailed(error, requestId, () => answer({ status: 500, text: '' })));
 
     if (!route.body) {
       void runSafely(undefined);
       return;
     }
     const declared = Number(headers['content-length'] ?? '0');
+    try {
+      if (route.body === true) requireJsonContentType(headers['content-type'], declared > 0 || headers['transfer-encoding'] !== undefined);
+    } catch (error) {
+      answer(fail(error, requestLog));
+      return;
+    }
     if (declared > options.bodyLimit) {
       answer(fail(tooLarge(options.bodyLimit), requestLog));
       return;
     }
-    readBody(res, options.bodyLimit, state, (outcome) => {
-      if (outcome.type === 'too-large') answer(fail(tooLarge(options.bodyLimit), requestLog));
-      else {
-        const parsed = route.body === 'raw' ? ({ ok: true, value: outcome.body.toString('utf8') } as const) : parseJson(outcome.body);
-        if (parsed.ok) void runSafely(parsed.value);
-        else answer(fail(parsed.error, requestLog));
-      }
-    });
+    readBody(
+      res,
+      options.bodyLimit,
+      state,
+      (outcome) => {
+        if (outcome.type === 'too-large') return answer(fail(tooLarge(options.bodyLimit), requestLog));
+        let parsed: unknown;
+        try {
+          parsed = route.body === 'raw' ? outcome.body.toString('utf8') : parseJsonBody(outcome.body);
+        } catch (error) {
+          return answer(fail(error, requestLog));
+        }
+        void runSafely(parsed);
+      },
+      (error) => guardFailed(error, requestId, () => answer({ status: 500, text: '' })),
+    );
   };
 
-  async function authenticate(authorization: string | undefined, access: 'user' | 'admin'): Promise<Caller> {
-    const match = authorization?.match(/^Bearer\s+(\S+)$/i);
-    if (!match?.[1]) throw new ProblemError('HERALD_UNAUTHORIZED', 'missing bearer token in Authorization header');
-    const caller = await options.verifier.verify(match[1]);
+  /** Public routes count against the per-address limit of unauthenticated requests. */
+  async function admitPublic(route: Route, ip: string): Promise<undefined> {
+    if (!route.unlimited) await options.limitUnauthenticated?.(ip);
+    return undefined;
+  }
+
+  async function authenticate(authorization: string | undefined, access: 'user' | 'admin', ip: string): Promise<Caller> {
+    let caller: Caller;
+    try {
+      const match = authorization?.match(/^Bearer\s+(\S+)$/i);
+      if (!match?.[1]) throw new ProblemError('HERALD_UNAUTHORIZED', 'missing bearer token in Authorization header');
+      caller = await options.verifier.verify(match[1]);
+    } catch (error) {
+      // A request without a valid token counts as unauthenticated: past the limit, 429 wins over 401.
+      if (error instanceof ProblemError && error.code === 'HERALD_UNAUTHORIZED') await options.limitUnauthenticated?.(ip);
+      throw error;
+    }
     if (access === 'admin' && !caller.admin) throw new ProblemError('HERALD_FORBIDDEN', 'this endpoint needs an admin token');
     return caller;
   }
@@ -213,29 +295,39 @@ const tooLarge = (limit: number) => new ProblemError('HERALD_PAYLOAD_TOO_LARGE',
 
 type BodyOutcome = { type: 'body'; body: Buffer } | { type: 'too-large' };
 
-/** Collects the body (chunked or not); stops at `limit` bytes. uWS reuses each chunk's memory, so it is copied. */
-function readBody(res: HttpResponse, limit: number, state: RequestState, done: (outcome: BodyOutcome) => void): void {
+/**
+ * Collects the body (chunked or not); stops at `limit` bytes. uWS reuses each chunk's memory, so
+ * it is copied. `onError` receives anything `done` throws, so nothing escapes into uWS.
+ */
+function readBody(res: HttpResponse, limit: number, state: RequestState, done: (outcome: BodyOutcome) => void, onError: (error: unknown) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
   res.onData((chunk, isLast) => {
-    if (over || state.aborted) return;
-    size += chunk.byteLength;
-    if (size > limit) {
-      over = true;
-      done({ type: 'too-large' });
-      return;
+    try {
+      if (over || state.aborted) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        over = true;
+        done({ type: 'too-large' });
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) done({ type: 'body', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
+    } catch (error) {
+      onError(error);
     }
-    chunks.push(Buffer.from(chunk.slice(0)));
-    if (isLast) done({ type: 'body', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
   });
 }
 
-function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false; error: ProblemError } {
-  if (body.length === 0) return { ok: true, value: undefined };
-  try {
-    return { ok: true, value: JSON.parse(body.toString('utf8')) };
-  } catch (error) {
-    return { ok: false, error: new ProblemError('HERALD_INVALID_JSON', `body is not valid JSON: ${(error as Error).message}`) };
+/**
+ * The client's address: the peer of the TCP connection, or behind a trusted proxy the last
+ * `X-Forwarded-For` entry (the one that proxy added; earlier entries are the client's to forge).
+ */
+function clientIp(res: HttpResponse, headers: Record<string, string>, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = headers['x-forwarded-for']?.split(',').pop()?.trim();
+    if (forwarded) return forwarded.slice(0, 64);
   }
+  return Buffer.from(res.getRemoteAddressAsText()).toString('utf8');
 }

@@ -39,6 +39,8 @@ export interface Route {
    * text (form posts and signed provider callbacks, e.g. Twilio's, which sign the exact fields).
    */
   body?: boolean | 'raw';
+  /** Public routes only: not counted against the per-address limit (health and metrics probes). */
+  unlimited?: boolean;
   handle(context: RouteContext<Caller | undefined>): Promise<RouteResult>;
 }
 
@@ -57,9 +59,9 @@ export function open(
   method: Method,
   path: string,
   handle: (context: RouteContext<undefined>) => Promise<RouteResult>,
-  options: { body?: Route['body'] } = {},
+  options: { body?: Route['body']; unlimited?: boolean } = {},
 ): Route {
-  return { method, path, access: 'public', body: options.body ?? false, handle: handle as Route['handle'] };
+  return { method, path, access: 'public', body: options.body ?? false, unlimited: options.unlimited ?? false, handle: handle as Route['handle'] };
 }
 
 export const json = (status: number, body?: unknown, headers?: Record<string, string>): RouteResult => ({ status, body, headers });

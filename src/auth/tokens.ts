@@ -2,7 +2,9 @@
  * API tokens: verifying the caller's JWT (jose) and minting development tokens.
  *
  * HS256 with a shared secret by default; RS256/ES256 with an SPKI public key or a JWKS URL.
- * `iss` and `aud` are checked when configured. A token is admin when its admin claim
+ * `iss` and `aud` are checked when configured; `exp` is required unless HERALD_JWT_REQUIRE_EXP
+ * is false, and HERALD_JWT_MAX_AGE caps a token's age from its `iat`. While the JWKS URL cannot
+ * be reached (or serves no valid key set), verification fails as 503, not as the client's 401. A token is admin when its admin claim
  * (HERALD_ADMIN_CLAIM, `role=admin` by default) holds the value, or is an array containing it.
  *
  * Hot path: the HS256 secret is imported as a CryptoKey once (jose would re-import raw bytes on
@@ -53,10 +55,12 @@ export async function createTokenVerifier(config: Config, hsSecret: string, veri
     algorithms: [config.jwtAlgorithm],
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+    ...(config.jwtRequireExp ? { requiredClaims: ['exp'] } : {}),
+    ...(config.jwtMaxAge ? { maxTokenAge: config.jwtMaxAge } : {}),
   };
   let key: webcrypto.CryptoKey | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
   if (config.jwtAlgorithm === 'HS256') key = await importHmacKey(hsSecret);
-  else if (config.jwtJwksUrl) key = createRemoteJWKSet(new URL(config.jwtJwksUrl));
+  else if (config.jwtJwksUrl) key = createRemoteJWKSet(new URL(config.jwtJwksUrl), { timeoutDuration: JWKS_TIMEOUT_MS });
   else {
     const pem = (config.jwtPublicKey ?? '').includes('BEGIN') ? (config.jwtPublicKey ?? '') : fs.readFileSync(config.jwtPublicKey ?? '', 'utf8');
     key = await importSPKI(pem, config.jwtAlgorithm);
@@ -69,6 +73,14 @@ export async function createTokenVerifier(config: Config, hsSecret: string, veri
       const at = { ...options, currentDate: new Date(now()) };
       payload = typeof key === 'function' ? (await jwtVerify(token, key, at)).payload : (await jwtVerify(token, key, at)).payload;
     } catch (error) {
+      if (isKeySourceFailure(error)) {
+        throw new ProblemError(
+          'HERALD_UNAVAILABLE',
+          'token keys (JWKS) cannot be fetched, retry later',
+          { retryAfterSeconds: JWKS_RETRY_AFTER_SECONDS },
+          { cause: error },
+        );
+      }
       throw new ProblemError('HERALD_UNAUTHORIZED', describeJoseError(error), {}, { cause: error });
     }
     if (typeof payload.sub !== 'string' || !UID_PATTERN.test(payload.sub)) {
@@ -88,13 +100,33 @@ export async function createTokenVerifier(config: Config, hsSecret: string, veri
   };
 }
 
+/** How long a JWKS fetch may take before requests are answered 503. */
+const JWKS_TIMEOUT_MS = 2_000;
+const JWKS_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Whether verification failed because the key source did: the JWKS fetch timed out, failed
+ * (network errors reach us as fetch's TypeError), answered other than 200, or served something
+ * that is not a key set.
+ * A token whose `kid` matches no key is the client's fault (401), not an outage.
+ */
+function isKeySourceFailure(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return true;
+  // A non-200 answer or a body that is not JSON: jose's generic error, raised only by the fetch here.
+  if (error instanceof joseErrors.JOSEError && error.code === 'ERR_JOSE_GENERIC') return true;
+  return !(error instanceof joseErrors.JOSEError) && error instanceof Error && (error.name === 'TypeError' || error.name === 'AbortError');
+}
+
 /** The HS256 secret as a non-extractable HMAC CryptoKey, imported once. */
 const importHmacKey = (secret: string): Promise<webcrypto.CryptoKey> =>
   webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
 
 function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'token expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `token claim "${error.claim}" is not accepted`;
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.reason === 'missing') return `token has no "${error.claim}" claim`;
+    return `token claim "${error.claim}" is not accepted`;
+  }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature is invalid';
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm is not accepted';
   return 'token is malformed or cannot be verified';

@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { stdoutDestination } from './log-destination.js';
 
 export type { Logger };
 
@@ -27,7 +28,8 @@ export function serializeError(error: unknown, depth = 0): unknown {
 /**
  * JSON logs with pino. Secrets never reach the log: errors are serialised by allow-list, and
  * fields that look like credentials are redacted by path. Request logs carry ids and routes,
- * never tokens or bodies.
+ * never tokens or bodies. Without a destination they go to standard output through
+ * `stdoutDestination` (src/observability/log-destination.ts), which never blocks serving.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
@@ -40,6 +42,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         censor: '[redacted]',
       },
     },
-    destination,
+    destination ?? stdoutDestination(),
   );
 }

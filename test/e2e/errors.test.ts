@@ -63,7 +63,8 @@ describe('errors', () => {
   });
 
   it('400 for an unknown email template and for at with delay', async () => {
-    const res = await h.api('POST', '/api/v1/send', { token: user, body: { msg: 'x', uid: 'bob', opts: { email: { template: 'nope' } } } });
+    // An admin's: a user may not give email options at all (HERALD_USER_SEND=inapp).
+    const res = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'x', uid: 'bob', opts: { email: { template: 'nope' } } } });
     assertProblem(res, 400, 'HERALD_INVALID_REQUEST');
     assert.equal(res.body.errors[0].path, 'opts.email.template');
     const both = await h.api('POST', '/api/v1/send', { token: user, body: { msg: 'x', uid: 'bob', opts: { delay: 5, at: new Date().toISOString() } } });
@@ -109,7 +110,9 @@ describe('errors', () => {
     assertProblem(await h.api('GET', '/api/v1/reports', { token: user }), 403, 'HERALD_FORBIDDEN');
     assertProblem(await h.api('PUT', '/api/v1/users/bob', { token: user, body: { email: 'bob@example.com' } }), 403, 'HERALD_FORBIDDEN');
     assertProblem(await h.api('PUT', '/api/v1/users/alice', { token: user, body: { attributes: { plan: 'pro' } } }), 403, 'HERALD_FORBIDDEN');
-    assert.equal((await h.api('PUT', '/api/v1/users/alice', { token: user, body: { email: 'alice@example.com' } })).status, 200);
+    // Contact fields are admin-only by default (HERALD_USER_CONTACTS=admin, test/e2e/send-policy.test.ts); the rest of one's own record is not.
+    assertProblem(await h.api('PUT', '/api/v1/users/alice', { token: user, body: { email: 'alice@example.com' } }), 403, 'HERALD_FORBIDDEN');
+    assert.equal((await h.api('PUT', '/api/v1/users/alice', { token: user, body: { locale: 'fr' } })).status, 200);
   });
 
   it('404 for unknown routes and unknown messages, 405 with Allow for a wrong method', async () => {
@@ -127,7 +130,7 @@ describe('errors', () => {
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(
         `${h.url}/api/v1/send`,
-        { method: 'POST', headers: { authorization: `Bearer ${user}`, 'transfer-encoding': 'chunked' } },
+        { method: 'POST', headers: { authorization: `Bearer ${user}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
         (res) => {
           let body = '';
           res.on('data', (c) => {
@@ -146,7 +149,7 @@ describe('errors', () => {
     const ok = await new Promise<number>((resolve, reject) => {
       const req = http.request(
         `${h.url}/api/v1/send`,
-        { method: 'POST', headers: { authorization: `Bearer ${user}`, 'transfer-encoding': 'chunked' } },
+        { method: 'POST', headers: { authorization: `Bearer ${user}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);

@@ -26,4 +26,12 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ HERALD_JWT_ALGORITHM: 'RS256' }), /HERALD_JWT_PUBLIC_KEY or HERALD_JWT_JWKS_URL/);
     assert.throws(() => loadConfig({ HERALD_VAPID_PUBLIC_KEY: 'abc' }), /set together/);
   });
+
+  it('refuses a short HS256 secret and a JWKS URL that is not https, naming the variable', () => {
+    assert.throws(() => loadConfig({ HERALD_JWT_SECRET: 'x' }), /HERALD_JWT_SECRET is 1 bytes: an HS256 secret needs at least 32/);
+    assert.doesNotThrow(() => loadConfig({ HERALD_JWT_SECRET: 'x'.repeat(32) }));
+    for (const url of ['http://id.example.com/jwks.json', 'file:///etc/passwd']) {
+      assert.throws(() => loadConfig({ HERALD_JWT_ALGORITHM: 'RS256', HERALD_JWT_JWKS_URL: url }), /HERALD_JWT_JWKS_URL=.*must be an https URL/);
+    }
+  });
 });

@@ -57,7 +57,8 @@ export function webhookRoutes(deps: ApiDeps, options: WebhookOptions): Route[] {
         void indexForReports(deps, receipt);
         return json(204);
       },
-      { body: 'raw' },
+      // Signed by Twilio (checked above), and sent from Twilio's many addresses: not limited per address.
+      { body: 'raw', unlimited: true },
     ),
   ];
 }

@@ -5,6 +5,8 @@
  *  - WAL journal with `synchronous = NORMAL`: a committed transaction survives a crash of the
  *    process (`kill -9`), because the WAL is written before commit returns; only a power loss or
  *    OS crash may roll back the last few commits. That is the durability the store ports promise.
+ *  - The database file is created mode 0600 (in a 0700 folder); SQLite gives its -wal and -shm
+ *    files the main file's mode, so no other user of the machine can read messages or contacts.
  *  - `busy_timeout` makes a writer wait for another connection's lock instead of failing at once.
  *  - A file database is checkpointed by a worker thread (checkpointer.ts), not by the commit
  *    that happens to fill the WAL; closing the connection stops that worker.
@@ -13,7 +15,7 @@
  *  - The caller of `openDatabase` owns the connection and closes it (`db.close()`) after every
  *    adapter built on it has been closed or stopped.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { startCheckpointer } from './checkpointer.js';
@@ -29,7 +31,7 @@ const BUSY_TIMEOUT_MS = 5_000;
 /** Opens (creating when needed, with its folder) the database at `file`; ':memory:' is allowed. */
 export function openDatabase(file: string): SqliteDatabase {
   const inMemory = file === ':memory:' || file === '';
-  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
+  if (!inMemory) createPrivately(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -44,6 +46,13 @@ export function openDatabase(file: string): SqliteDatabase {
     };
   }
   return db;
+}
+
+/** Creates the file (and its folder) readable by this user only, and tightens existing ones. */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
 }
 
 /** Applies the migrations not yet applied; returns the versions applied by this call. */
