@@ -56,6 +56,8 @@ export interface HttpServer {
 interface RequestState {
   aborted: boolean;
   answered: boolean;
+  /** The client sent a body Herald did not read: the connection cannot carry another request. */
+  unreadBody?: boolean;
 }
 
 /** Headers of every API response: never sniffed as another type, never cached by a browser or proxy. */
@@ -95,8 +97,9 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         res.writeHeader('content-type', isProblem ? 'application/problem+json' : 'application/json');
       }
       for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-      // A body we did not read (413, 415) leaves the connection unusable: close it after answering.
-      res.end(payload, result.status === 413 || result.status === 415);
+      // A body we did not read (413, 415, a body sent to a route that takes none) leaves the
+      // connection unusable: close it after answering.
+      res.end(payload, state.unreadBody === true || result.status === 413 || result.status === 415);
     });
   };
 
@@ -193,11 +196,12 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     };
     const runSafely = (body: unknown) => run(body).catch((error: unknown) => guardFailed(error, requestId, () => answer({ status: 500, text: '' })));
 
+    const declared = Number(headers['content-length'] ?? '0');
     if (!route.body) {
+      state.unreadBody = declared > 0 || headers['transfer-encoding'] !== undefined;
       void runSafely(undefined);
       return;
     }
-    const declared = Number(headers['content-length'] ?? '0');
     try {
       if (route.body === true) requireJsonContentType(headers['content-type'], declared > 0 || headers['transfer-encoding'] !== undefined);
     } catch (error) {

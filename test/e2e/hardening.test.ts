@@ -6,34 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LOCK_FILE } from '../../src/data-dir.js';
 import { startChild, startInProcess, TEST_SECRET, tempDataDir } from '../helpers/herald.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Writes `request` on a raw connection; resolves with everything the server sent before closing (or after `waitMs` of silence). */
-export function rawExchange(url: string, request: string | Buffer, waitMs = 300): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(port), hostname, () => socket.write(request));
-    let received = '';
-    let timer = setTimeout(() => socket.destroy(), waitMs);
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      clearTimeout(timer);
-      timer = setTimeout(() => socket.destroy(), waitMs);
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(received);
-    });
-  });
-}
 
 const assertProblem = (res: { status: number; headers: Headers; body: any }, status: number, code: string) => {
   assert.equal(res.status, status, JSON.stringify(res.body));
