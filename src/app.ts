@@ -91,9 +91,9 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       ...operationRoutes(apiDeps, { metricsToken: config.metricsToken }),
       ...(roles.has('api')
         ? [
-            ...sendingRoutes(apiDeps),
+            ...sendingRoutes(apiDeps, { userSend: config.userSend, linkSchemes: config.linkSchemes }),
             ...deviceRoutes(apiDeps),
-            ...userRoutes(apiDeps),
+            ...userRoutes(apiDeps, { userContacts: config.userContacts }),
             ...messageRoutes(apiDeps),
             ...webhookRoutes(apiDeps, { twilioAuthToken: config.twilioAuthToken, publicUrl: config.publicUrl }),
           ]

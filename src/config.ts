@@ -7,6 +7,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { ALWAYS_REFUSED_SCHEMES, SCHEME_NAME } from './exchange/links.js';
+import { USER_CONTACTS_POLICIES, USER_SEND_POLICIES } from './exchange/send-policy.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -57,6 +59,40 @@ export const SETTINGS = {
     default: 'role=admin',
     doc: 'Claim that makes a token admin, as name=value (the claim may also be an array holding the value)',
     schema: z.string().regex(/^[^=]+=.+$/, 'expected name=value'),
+  },
+  userSend: {
+    env: 'HERALD_USER_SEND',
+    default: 'inapp',
+    doc: 'What a non-admin token may send (POST /api/v1/send): inapp (inbox, realtime and push at urgency up to normal, never SMS or email), off (admins only) or any (no restriction)',
+    schema: z.enum(USER_SEND_POLICIES),
+  },
+  userContacts: {
+    env: 'HERALD_USER_CONTACTS',
+    default: 'admin',
+    doc: "Who sets a user's email and phone (PUT /api/v1/users/{uid}): admin (admins only) or self (also the user itself)",
+    schema: z.enum(USER_CONTACTS_POLICIES),
+  },
+  linkSchemes: {
+    env: 'HERALD_LINK_SCHEMES',
+    default: '',
+    doc: 'App URL schemes accepted in links (`opts.link`, link-like email vars) besides http and https, comma-separated, e.g. myapp; javascript, data, vbscript and file are always refused',
+    schema: z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(SCHEME_NAME, 'must be URL scheme names such as myapp')
+            .refine((s) => !ALWAYS_REFUSED_SCHEMES.has(s), 'javascript, data, vbscript and file links are always refused'),
+        ),
+      ),
   },
   ticketSecret: {
     env: 'HERALD_TICKET_SECRET',

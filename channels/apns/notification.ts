@@ -1,8 +1,9 @@
 /**
  * Turns a Message into the one APNs notification sent to every iOS device it is for, without
  * I/O. Guarantees:
- *  - Payload: `{ aps: { alert: { title?, body: msg } }, id, data?, link? }` — the message id for
- *    client-side dedupe, its data, and its link (a universal link the app opens) as custom keys.
+ *  - Payload: `{ aps: { alert: { title?, body: msg } }, id, data?, link?, sender? }` — the message
+ *    id for client-side dedupe, its data, its link (a universal link the app opens) and, for a
+ *    user's message, the sending uid, as custom keys.
  *  - Headers: `apns-topic` = the app's bundle id, `apns-push-type: alert`,
  *    `apns-collapse-id` = message.topic (≤ 32 URL-safe characters, within Apple's 64 bytes),
  *    `apns-expiration` from message.expiresAt, `apns-priority` from urgency.
@@ -13,6 +14,7 @@
  *    once, do not store); otherwise expiresAt in epoch seconds, rounded up.
  */
 import apn from '@parse/node-apn';
+import { visibleSender } from '../../src/exchange/message.js';
 import type { Message, Urgency } from '../../src/exchange/types.js';
 
 /** Apple's limit for an alert notification's JSON payload, in bytes. */
@@ -25,6 +27,7 @@ export interface ApnsPayload {
   id: string;
   data?: Record<string, unknown>;
   link?: string;
+  sender?: string;
 }
 
 export function apnsPayload(message: Message): ApnsPayload {
@@ -32,6 +35,8 @@ export function apnsPayload(message: Message): ApnsPayload {
   const payload: ApnsPayload = { aps: { alert }, id: message.id };
   if (message.data !== undefined) payload.data = message.data;
   if (message.link !== undefined) payload.link = message.link;
+  const sender = visibleSender(message);
+  if (sender !== undefined) payload.sender = sender;
   return payload;
 }
 

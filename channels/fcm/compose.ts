@@ -1,7 +1,8 @@
 /**
  * Builds the FCM v1 message for one delivery (firebase-admin `TokenMessage`):
  *  - `notification {title, body}` from the message's title and text;
- *  - `data` is a string map, as FCM requires: `id`, `link`, and the app's `data` as JSON text;
+ *  - `data` is a string map, as FCM requires: `id`, `link`, `sender` (a user's message only),
+ *    and the app's `data` as JSON text;
  *  - `android`: priority high for urgency high, normal otherwise; `ttl` = time left before
  *    `expiresAt`; `collapseKey` = topic;
  *  - `apns` (for FCM tokens of iOS apps): `apns-priority` 10/5/5/1 by urgency, `apns-expiration`,
@@ -13,6 +14,7 @@
  * instead of a message.
  */
 import type { AndroidConfig, ApnsConfig, TokenMessage, WebpushConfig } from 'firebase-admin/messaging';
+import { visibleSender } from '../../src/exchange/message.js';
 import type { Urgency } from '../../src/exchange/types.js';
 import type { Delivery, DeliveryResult } from '../port.js';
 
@@ -30,6 +32,8 @@ export function composeFcmMessage(delivery: Delivery, now: number): Composed {
 
   const data: Record<string, string> = { id: message.id };
   if (message.link !== undefined) data.link = message.link;
+  const sender = visibleSender(message);
+  if (sender !== undefined) data.sender = sender;
   if (message.data !== undefined) data.data = JSON.stringify(message.data);
 
   const android: AndroidConfig = { priority: message.urgency === 'high' ? 'high' : 'normal' };

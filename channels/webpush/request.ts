@@ -6,8 +6,9 @@
  *    https URL → invalid-recipient `bad-endpoint`; p256dh not 65 bytes or auth under 16 bytes →
  *    invalid-recipient `bad-subscription-keys`; a payload that cannot fit one
  *    4096-byte aes128gcm record → failed `payload-too-large`.
- *  - Payload: JSON `{ id, title, body, data, link, urgency, createdAt }` (absent values null,
- *    createdAt ISO 8601), the same fields a realtime frame carries; the service worker posts
+ *  - Payload: JSON `{ id, title, body, data, link, urgency, createdAt, sender? }` (absent values
+ *    null, createdAt ISO 8601; `sender` only for a user's message, as in a realtime frame), the
+ *    same fields a realtime frame carries; the service worker posts
  *    receipts with `id` and opens `link` on click.
  *  - `Urgency` header = the message's urgency (RFC 8030 names, one to one).
  *  - `TTL` = whole seconds until `expiresAt` (rounded up, never below 0), or 2419200 (four
@@ -18,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PushSubscription, Urgency as WebPushUrgency } from 'web-push';
+import { visibleSender } from '../../src/exchange/message.js';
 import type { Urgency } from '../../src/exchange/types.js';
 import type { Delivery, DeliveryResult } from '../port.js';
 
@@ -51,6 +53,7 @@ export function pushTopic(topic: string | undefined): string | undefined {
 }
 
 export function pushPayload(message: Delivery['message']): string {
+  const sender = visibleSender(message);
   return JSON.stringify({
     id: message.id,
     title: message.title ?? null,
@@ -59,6 +62,7 @@ export function pushPayload(message: Delivery['message']): string {
     link: message.link ?? null,
     urgency: message.urgency,
     createdAt: new Date(message.createdAt).toISOString(),
+    ...(sender !== undefined ? { sender } : {}),
   });
 }
 

@@ -71,9 +71,16 @@ const msg = z.string().min(1).max(LIMITS.msgLength);
 
 export const sendBody = z.strictObject({ msg, uid, opts: messageOptions.optional() });
 
+/** Keys that would reach object prototypes; an audience made only of them would select everyone. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 export const audience = z
   .strictObject({
-    where: z.record(z.string().min(1).max(64), z.union([scalar, z.array(scalar).min(1).max(100)])).optional(),
+    where: z
+      .record(z.string().min(1).max(64), z.union([scalar, z.array(scalar).min(1).max(100)]))
+      .refine((w) => Object.keys(w).length > 0, 'must name at least one attribute (an empty where would select everyone)')
+      .refine((w) => !Object.keys(w).some((k) => RESERVED_KEYS.has(k)), 'must not use the keys __proto__, constructor or prototype')
+      .optional(),
     has: z.enum(['ios', 'android', 'web', 'email', 'phone']).optional(),
     online: z.boolean().optional(),
   })
@@ -147,19 +154,28 @@ export const inboxQuery = z.strictObject({
   cursor: messageId.optional(),
 });
 
+/** Report and search periods: 1970-01-01 to the end of 9999 (dates beyond do not round-trip as ISO 8601). */
+const LATEST_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const epochOrIso = z
   .string()
   .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date-time')
-  .transform((v) => Date.parse(v));
+  .transform((v) => Date.parse(v))
+  .refine((t) => t >= 0 && t <= LATEST_DATE, 'must be between 1970-01-01 and 9999-12-31');
 
-export const searchQuery = z.strictObject({
-  q: z.string().min(1).max(256),
-  from: epochOrIso.optional(),
-  to: epochOrIso.optional(),
-  uid: uid.optional(),
-  limit,
-  cursor: messageId.optional(),
-});
+export const searchQuery = z
+  .strictObject({
+    q: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters (NUL, newlines, ...)'),
+    from: epochOrIso.optional(),
+    to: epochOrIso.optional(),
+    uid: uid.optional(),
+    limit,
+    cursor: messageId.optional(),
+  })
+  .refine((query) => query.from === undefined || query.to === undefined || query.from <= query.to, { message: 'must not be after to', path: ['from'] });
 
 export const reportQuery = z.strictObject({
   from: epochOrIso.optional(),

@@ -1,10 +1,13 @@
 /** How stored records look in API responses (times as ISO 8601, absent values as null). */
+import { visibleSender } from '../exchange/message.js';
 import type { InboxItem, Message, Receipt, User } from '../exchange/types.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
+/** A message as its recipients see it; `sender` only when a non-admin sent it (visibleSender). */
 export const messageView = (message: Message) => ({
   id: message.id,
+  ...(visibleSender(message) !== undefined ? { sender: message.sender } : {}),
   msg: message.msg,
   title: message.title ?? null,
   data: message.data ?? null,

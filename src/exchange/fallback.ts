@@ -6,8 +6,8 @@
  *   low       → an email digest of the unread low-urgency messages of the period
  *   very-low  → nothing: push only
  *
- * Only the default route escalates: a message that names its channels, or whose category the
- * user disabled, does not. A fallback needs the channel configured, the user's address, and the
+ * Only the default route escalates: a message that names its channels, whose category the
+ * user disabled, or that is in-app only (a user's message, src/exchange/send-policy.ts), does not. A fallback needs the channel configured, the user's address, and the
  * channel not switched off; it is not planned when the message will have expired by then. The
  * caller schedules the step, cancels it when a `read` arrives, and re-checks at fire time.
  */
@@ -30,7 +30,7 @@ export function fallbackFor(
   recipient: RecipientView,
   context: { now: number; available: ReadonlySet<ChannelName>; policy: FallbackPolicy },
 ): FallbackStep | undefined {
-  if (message.channels !== undefined) return undefined;
+  if (message.channels !== undefined || message.inAppOnly) return undefined;
   const { preferences, user } = recipient;
   if (message.category !== undefined && preferences.categories[message.category]?.enabled === false) return undefined;
   const allowed = (channel: 'sms' | 'email') => context.available.has(channel) && preferences.channels[channel] !== false;

@@ -23,5 +23,9 @@ export const LIMITS = {
   defaultPageLimit: 50,
 } as const;
 
-/** A uid: printable, no whitespace, bounded (it appears in URLs and bus subjects). */
-export const UID_PATTERN = /^[^\s\p{Cc}]{1,128}$/u;
+/**
+ * A uid: printable, no whitespace, no control or format characters (`\p{Cf}`: bidi controls,
+ * zero-width spaces and joiners, which would make two uids look alike), bounded (it appears in
+ * URLs and bus subjects). Token `sub`s are held to the same pattern.
+ */
+export const UID_PATTERN = /^[^\s\p{Cc}\p{Cf}]{1,128}$/u;

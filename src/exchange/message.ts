@@ -2,7 +2,18 @@
 import type { MessageOptionsInput } from '../api/schemas.js';
 import type { Message, Target } from './types.js';
 
-export function buildMessage(input: { id: string; sender: string; target: Target; msg: string; opts: MessageOptionsInput | undefined; now: number }): Message {
+export function buildMessage(input: {
+  id: string;
+  sender: string;
+  /** Whether the sender's token was an admin's (recipients see `sender` only when not). */
+  senderAdmin?: boolean;
+  /** Confines the message to in-app channels (src/exchange/send-policy.ts). */
+  inAppOnly?: boolean;
+  target: Target;
+  msg: string;
+  opts: MessageOptionsInput | undefined;
+  now: number;
+}): Message {
   const opts = input.opts ?? {};
   const scheduledFor = opts.at !== undefined ? Date.parse(opts.at) : opts.delay !== undefined ? input.now + opts.delay * 1000 : undefined;
   const notBefore = scheduledFor !== undefined && scheduledFor > input.now ? scheduledFor : undefined;
@@ -14,6 +25,8 @@ export function buildMessage(input: { id: string; sender: string; target: Target
     urgency: opts.urgency ?? 'normal',
     createdAt: input.now,
   };
+  if (input.senderAdmin !== undefined) message.senderAdmin = input.senderAdmin;
+  if (input.inAppOnly) message.inAppOnly = true;
   if (opts.title !== undefined) message.title = opts.title;
   if (opts.data !== undefined) message.data = opts.data;
   if (opts.channels !== undefined) message.channels = opts.channels;
@@ -29,8 +42,16 @@ export function buildMessage(input: { id: string; sender: string; target: Target
 
 export const isExpired = (message: Message, now: number): boolean => message.expiresAt !== undefined && now >= message.expiresAt;
 
-/** The frame a realtime client receives for a message (API.md, "Server → client frames"). */
+/**
+ * The sender a recipient is shown: the sending uid when a non-admin token sent the message;
+ * undefined for admin and service sends (their sender is an operator's account, not a person
+ * the recipient knows), and for messages accepted before senders were recorded.
+ */
+export const visibleSender = (message: Message): string | undefined => (message.senderAdmin === false ? message.sender : undefined);
+
+/** The frame a realtime client receives for a message (API.md, "Server → client frames"); `sender` only as visibleSender says. */
 export function messageFrame(message: Message) {
+  const sender = visibleSender(message);
   return {
     type: 'message' as const,
     id: message.id,
@@ -40,5 +61,6 @@ export function messageFrame(message: Message) {
     urgency: message.urgency,
     link: message.link ?? null,
     createdAt: new Date(message.createdAt).toISOString(),
+    ...(sender !== undefined ? { sender } : {}),
   };
 }

@@ -11,11 +11,13 @@
  *  4. A candidate is skipped, with a `suppressed` receipt naming why, when: the user switched the
  *     channel off; the message's category is disabled; the channel is not configured in this
  *     deployment (only when asked for explicitly); the user lacks the address (email, phone);
- *     or quiet hours hold an intrusive channel (push, SMS) for a message below `high`.
+ *     or quiet hours hold an intrusive channel (push, SMS) for a message below `high`; or the
+ *     message is in-app only (a user's, src/exchange/send-policy.ts) and the channel is not.
  *  5. Realtime goes only to a user with a live socket; offline, the message waits in the inbox
  *     and is sent on reconnect (`since=`), without a receipt until then.
  */
 import { inQuietHours } from './quiet-hours.js';
+import { IN_APP_CHANNELS } from './send-policy.js';
 import type { ChannelName, Device, Message, Preferences, User } from './types.js';
 
 export interface RecipientView {
@@ -50,6 +52,10 @@ export function planRecipient(message: Message, recipient: RecipientView, contex
 
   for (const channel of candidates) {
     const skip = (reason: string) => plan.skipped.push({ channel, state: 'suppressed', reason });
+    if (message.inAppOnly && !IN_APP_CHANNELS.has(channel)) {
+      skip('in-app-only');
+      continue;
+    }
     if (!context.available.has(channel)) {
       if (explicit) skip('channel-not-configured');
       continue;

@@ -33,6 +33,16 @@ export interface Message {
   id: string;
   /** uid of the sender (the token's `sub`). */
   sender: string;
+  /**
+   * Whether the sender's token was an admin's. Recipients are shown `sender` only when false.
+   * Absent on messages accepted before v1.1 and on Herald's own (digests).
+   */
+  senderAdmin?: boolean;
+  /**
+   * Deliverable only in app (inbox, realtime, push): a non-admin's message under
+   * HERALD_USER_SEND=inapp (src/exchange/send-policy.ts). Never routed or escalated to SMS or email.
+   */
+  inAppOnly?: true;
   target: Target;
   msg: string;
   title?: string;

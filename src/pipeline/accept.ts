@@ -18,13 +18,26 @@ export const SCHEDULED_SEND = 'scheduled-send';
 
 export interface AcceptRequest {
   sender: string;
+  /** Whether the sender's token was an admin's. */
+  senderAdmin: boolean;
+  /** Confine the message to in-app channels (the sending policy's decision). */
+  inAppOnly?: boolean;
   target: Target;
   msg: string;
   opts: MessageOptionsInput | undefined;
 }
 
 export async function accept(deps: PipelineDeps, request: AcceptRequest): Promise<{ id: string; replayed: boolean }> {
-  const message = buildMessage({ id: newId(), sender: request.sender, target: request.target, msg: request.msg, opts: request.opts, now: deps.now() });
+  const message = buildMessage({
+    id: newId(),
+    sender: request.sender,
+    senderAdmin: request.senderAdmin,
+    inAppOnly: request.inAppOnly ?? false,
+    target: request.target,
+    msg: request.msg,
+    opts: request.opts,
+    now: deps.now(),
+  });
   const key = request.opts?.idempotencyKey;
   const idempotency = key ? { key, bodyHash: hashRequest(request), ttlMs: IDEMPOTENCY_TTL_MS } : undefined;
 

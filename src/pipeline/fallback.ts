@@ -5,7 +5,8 @@
  *   recipient reads the message (client-receipts.ts), and re-checked when they fire: a message
  *   read or expired meanwhile is not sent, and preferences and quiet hours are applied as of then.
  * - `digest` jobs send one email per user per period listing that period's unread low-urgency
- *   messages; a digest with nothing unread left sends nothing.
+ *   messages, never an in-app-only one (a user's message); a digest with nothing unread left
+ *   sends nothing.
  * A fallback's receipt is written when it fires, not when it is planned, so start-up recovery
  * (which re-sends `queued` receipts) never sends a fallback before its time.
  */
@@ -118,14 +119,14 @@ async function sendDigest(deps: PipelineDeps, { uid, bucket }: DigestPayload): P
   await deps.stores.receipts.record(items.map(({ message }) => ({ messageId: message.id, uid, channel: 'email', state, reason, at: now })));
 }
 
-/** Unread low-urgency inbox entries created in [from, to), newest first, at most DIGEST_ITEMS_LIMIT. */
+/** Unread low-urgency inbox entries created in [from, to) that may be emailed, newest first, at most DIGEST_ITEMS_LIMIT. */
 async function unreadLowIn(deps: PipelineDeps, uid: string, from: number, to: number): Promise<InboxItem[]> {
   const found: InboxItem[] = [];
   let before: string | undefined;
   for (;;) {
     const page = await deps.stores.inbox.list(uid, { limit: 200, unreadOnly: true, ...(before ? { before } : {}) });
     for (const item of page) {
-      if (item.message.createdAt >= to || item.message.urgency !== 'low') continue;
+      if (item.message.createdAt >= to || item.message.urgency !== 'low' || item.message.inAppOnly) continue;
       if (item.message.createdAt < from) return found;
       found.push(item);
       if (found.length === DIGEST_ITEMS_LIMIT) return found;

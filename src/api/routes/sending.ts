@@ -1,5 +1,12 @@
-/** POST /api/v1/send, /multicast, /broadcast: validate, accept (durably), answer 202. */
-import { ProblemError } from '../../errors.js';
+/**
+ * POST /api/v1/send, /multicast, /broadcast: validate, apply the sending policy and the link
+ * rule, accept (durably), answer 202. The policy (HERALD_USER_SEND, src/exchange/send-policy.ts)
+ * binds non-admin callers of /send; the link rule (src/exchange/links.ts) binds everyone.
+ */
+import type { Caller } from '../../auth/tokens.js';
+import { type FieldError, invalid, ProblemError } from '../../errors.js';
+import { linkProblem, varsLinkProblems } from '../../exchange/links.js';
+import { decideSend, type UserSendPolicy } from '../../exchange/send-policy.js';
 import type { Target } from '../../exchange/types.js';
 import { accept } from '../../pipeline/accept.js';
 import type { ApiDeps } from '../deps.js';
@@ -7,7 +14,32 @@ import { authed, json, type Route } from '../route.js';
 import { broadcastBody, type MessageOptionsInput, multicastBody, sendBody } from '../schemas.js';
 import { validate } from '../validate.js';
 
-export function sendingRoutes(deps: ApiDeps): Route[] {
+export interface SendingOptions {
+  /** HERALD_USER_SEND; default `inapp`. */
+  userSend?: UserSendPolicy;
+  /** HERALD_LINK_SCHEMES: app schemes accepted in links besides http(s). */
+  linkSchemes?: readonly string[];
+}
+
+export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Route[] {
+  const userSend = options.userSend ?? 'inapp';
+  const linkSchemes: ReadonlySet<string> = new Set(options.linkSchemes ?? []);
+  const checkLinks = (opts: MessageOptionsInput | undefined) => {
+    const errors: FieldError[] = [];
+    const linkError = opts?.link === undefined ? undefined : linkProblem(opts.link, linkSchemes);
+    if (linkError) errors.push({ path: 'opts.link', message: linkError });
+    if (opts?.email?.vars !== undefined) errors.push(...varsLinkProblems(opts.email.vars, linkSchemes, 'opts.email.vars'));
+    if (errors.length > 0) throw invalid(errors);
+  };
+  /** Whether `caller` may send this; throws the 403 naming what it may not ask for. */
+  const policyFor = (caller: Caller, opts: MessageOptionsInput | undefined): { inAppOnly: boolean } => {
+    const decision = decideSend(userSend, caller, opts);
+    if (decision.allowed) return { inAppOnly: decision.inAppOnly };
+    if (decision.reason === 'admin-only') throw new ProblemError('HERALD_FORBIDDEN', 'only an admin may send messages here (HERALD_USER_SEND=off)');
+    throw new ProblemError('HERALD_FORBIDDEN', `not allowed for a user's message: ${decision.errors.map((e) => e.path).join(', ')}`, {
+      errors: decision.errors,
+    });
+  };
   const checkTemplate = (opts: MessageOptionsInput | undefined) => {
     const template = opts?.email?.template;
     if (template !== undefined && !deps.hasEmailTemplate(template)) {
@@ -16,9 +48,10 @@ export function sendingRoutes(deps: ApiDeps): Route[] {
       });
     }
   };
-  const acceptFrom = async (sender: string, target: Target, msg: string, opts: MessageOptionsInput | undefined) => {
+  const acceptFrom = async (caller: Caller, target: Target, msg: string, opts: MessageOptionsInput | undefined, policy = { inAppOnly: false }) => {
+    checkLinks(opts);
     checkTemplate(opts);
-    return accept(deps, { sender, target, msg, opts });
+    return accept(deps, { sender: caller.uid, senderAdmin: caller.admin, inAppOnly: policy.inAppOnly, target, msg, opts });
   };
 
   return [
@@ -27,8 +60,10 @@ export function sendingRoutes(deps: ApiDeps): Route[] {
       '/api/v1/send',
       'user',
       async ({ body, caller }) => {
+        if (!caller.admin && userSend === 'off') policyFor(caller, undefined);
         const input = validate(sendBody, body);
-        const { id } = await acceptFrom(caller.uid, { kind: 'user', uid: input.uid }, input.msg, input.opts);
+        const policy = policyFor(caller, input.opts);
+        const { id } = await acceptFrom(caller, { kind: 'user', uid: input.uid }, input.msg, input.opts, policy);
         return json(202, { id });
       },
       { body: true },
@@ -41,7 +76,7 @@ export function sendingRoutes(deps: ApiDeps): Route[] {
         const input = validate(multicastBody, body);
         const uids = input.uids ? [...new Set(input.uids)] : undefined;
         const target: Target = uids ? { kind: 'users', uids } : { kind: 'audience', audience: input.audience ?? {} };
-        const { id } = await acceptFrom(caller.uid, target, input.msg, input.opts);
+        const { id } = await acceptFrom(caller, target, input.msg, input.opts);
         return json(202, { id, recipients: uids ? uids.length : null });
       },
       { body: true },
@@ -52,7 +87,7 @@ export function sendingRoutes(deps: ApiDeps): Route[] {
       'admin',
       async ({ body, caller }) => {
         const input = validate(broadcastBody, body);
-        const { id } = await acceptFrom(caller.uid, { kind: 'everyone' }, input.msg, input.opts);
+        const { id } = await acceptFrom(caller, { kind: 'everyone' }, input.msg, input.opts);
         return json(202, { id });
       },
       { body: true },

@@ -1,9 +1,11 @@
 /**
- * PUT /api/v1/users/{uid} (admin, or the user itself for its own contact fields) and
+ * PUT /api/v1/users/{uid} (admin, or the user itself for its locale and time zone, and for its
+ * contact fields `email` and `phone` only under HERALD_USER_CONTACTS=self) and
  * GET / PUT /api/v1/preferences (own).
  */
 import { subjects } from '../../bus/port.js';
 import { ProblemError } from '../../errors.js';
+import { refusedContactFields, type UserContactsPolicy } from '../../exchange/send-policy.js';
 import type { Preferences } from '../../exchange/types.js';
 import type { ApiDeps } from '../deps.js';
 import { authed, json, type Route } from '../route.js';
@@ -11,7 +13,13 @@ import { preferencesBody, uid as uidSchema, userBody } from '../schemas.js';
 import { validate } from '../validate.js';
 import { userView } from '../views.js';
 
-export function userRoutes(deps: ApiDeps): Route[] {
+export interface UserRouteOptions {
+  /** HERALD_USER_CONTACTS; default `admin`. */
+  userContacts?: UserContactsPolicy;
+}
+
+export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route[] {
+  const userContacts = options.userContacts ?? 'admin';
   return [
     authed(
       'PUT',
@@ -23,6 +31,10 @@ export function userRoutes(deps: ApiDeps): Route[] {
         const input = validate(userBody, body);
         if (!caller.admin && input.attributes !== undefined) {
           throw new ProblemError('HERALD_FORBIDDEN', 'only an admin may set attributes', { errors: [{ path: 'attributes', message: 'admin only' }] });
+        }
+        const contacts = refusedContactFields(userContacts, caller, input);
+        if (contacts.length > 0) {
+          throw new ProblemError('HERALD_FORBIDDEN', `only an admin may set ${contacts.map((e) => e.path).join(' and ')}`, { errors: contacts });
         }
         const user = await deps.stores.users.put({ uid, ...input }, deps.now());
         const devices = await deps.stores.devices.listByUser(uid);
