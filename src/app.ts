@@ -12,6 +12,8 @@ import { createChannels } from '../channels/registry.js';
 import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
+import { createLimiterStore } from './api/limiter-store.js';
+import { createRateLimits } from './api/rate-limits.js';
 import { deviceRoutes } from './api/routes/devices.js';
 import { messageRoutes } from './api/routes/messages.js';
 import { operationRoutes } from './api/routes/operations.js';
@@ -67,9 +69,25 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const policy = { smsDelayMs: config.fallbackSmsDelay * 1000, emailDelayMs: config.fallbackEmailDelay * 1000, digestIntervalMs: config.digestInterval * 1000 };
   const deps: PipelineDeps = { stores, bus, search, scheduler, presence, channels: channels.enabled, log, metrics, policy, now: Date.now };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl);
+  const rateLimits = createRateLimits(
+    await createLimiterStore({
+      ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+      prefix: config.clusterName,
+      log: log.child({ component: 'rate-limits' }),
+    }),
+    {
+      send: config.rateSend,
+      sendBurst: config.rateSendBurst,
+      recipient: config.rateRecipient,
+      wsTicket: config.rateWsTicket,
+      unauthenticated: config.rateUnauthenticated,
+      admins: config.rateAdmins,
+    },
+  );
   const apiDeps: ApiDeps = {
     ...deps,
     tickets,
+    rateLimits,
     vapidPublicKey: secrets.vapid.publicKey,
     hasEmailTemplate: (name) => channels.email.hasTemplate(name),
     async health() {
@@ -102,6 +120,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     verifier: await createTokenVerifier(config, secrets.jwtSecret),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
+    limitUnauthenticated: (ip) => rateLimits.unauthenticated(ip),
     log,
     metrics,
     async onCaller(caller) {
@@ -168,6 +187,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       await Promise.race([Promise.all([bus.close(), scheduler.stop()]), grace]);
       for (const channel of channels.enabled.values()) await channel.close();
       await presence.close();
+      await rateLimits.close();
       await search.close();
       await stores.close();
       await adapters.release();

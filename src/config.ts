@@ -12,6 +12,7 @@ import { USER_CONTACTS_POLICIES, USER_SEND_POLICIES } from './exchange/send-poli
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
 const optionalString = z.string().min(1).optional();
 
 /** Each setting: its variable, default (as the text a user would type), meaning and schema. */
@@ -283,6 +284,42 @@ export const SETTINGS = {
     env: 'HERALD_TRUST_PROXY',
     default: 'false',
     doc: 'true behind a reverse proxy: the client address (per-address rate limit) is the last X-Forwarded-For entry',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  },
+  rateSend: {
+    env: 'HERALD_RATE_SEND',
+    default: '60',
+    doc: 'Sends per minute per non-admin sender (POST /api/v1/send); over it: 429 with Retry-After. Counted in Redis, cluster-wide, when HERALD_REDIS_URL is set; 0: off',
+    schema: nonNegativeInt,
+  },
+  rateSendBurst: {
+    env: 'HERALD_RATE_SEND_BURST',
+    default: '20',
+    doc: 'Sends in a row per non-admin sender: at most this many within 60×burst/HERALD_RATE_SEND seconds (20 s by default); 0: no burst limit',
+    schema: nonNegativeInt,
+  },
+  rateRecipient: {
+    env: 'HERALD_RATE_RECIPIENT',
+    default: '30',
+    doc: 'Sends per minute to one recipient from non-admin senders, all senders together; 0: off',
+    schema: nonNegativeInt,
+  },
+  rateWsTicket: {
+    env: 'HERALD_RATE_WS_TICKET',
+    default: '30',
+    doc: 'WebSocket tickets (POST /api/v1/ws/token) per minute per user; 0: off',
+    schema: nonNegativeInt,
+  },
+  rateUnauthenticated: {
+    env: 'HERALD_RATE_UNAUTHENTICATED',
+    default: '120',
+    doc: 'Requests per minute per client address that carry no valid token (public routes included, /healthz and /metrics excepted); 0: off',
+    schema: nonNegativeInt,
+  },
+  rateAdmins: {
+    env: 'HERALD_RATE_ADMINS',
+    default: 'false',
+    doc: 'true: admin tokens are counted by the send, recipient and ticket limits too (false: admins are unlimited)',
     schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
   },
   shutdownGrace: { env: 'HERALD_SHUTDOWN_GRACE', default: '10', doc: 'Seconds SIGTERM waits for in-flight work to drain', schema: positiveInt },

@@ -1,9 +1,12 @@
 /** What the REST routes need: the pipeline's ports plus API-only collaborators. */
 import type { TicketIssuer } from '../auth/tickets.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
+import type { RateLimits } from './rate-limits.js';
 
 export interface ApiDeps extends PipelineDeps {
   tickets: TicketIssuer;
+  /** HERALD_RATE_* (src/api/rate-limits.ts); absent: no limits. */
+  rateLimits?: RateLimits;
   vapidPublicKey: string;
   /** Whether an email template of that name exists (unknown names are a 400 at send time). */
   hasEmailTemplate(name: string): boolean;

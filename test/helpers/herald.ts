@@ -35,8 +35,25 @@ export interface TestClient {
 
 export const tempDataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'herald-test-'));
 
+/** Rate limits are off in tests unless a test sets them (test/e2e/rate-limits.test.ts does). */
+const NO_RATE_LIMITS = {
+  HERALD_RATE_SEND: '0',
+  HERALD_RATE_SEND_BURST: '0',
+  HERALD_RATE_RECIPIENT: '0',
+  HERALD_RATE_WS_TICKET: '0',
+  HERALD_RATE_UNAUTHENTICATED: '0',
+};
+
 function baseEnv(dataDir: string, env: Record<string, string>): Record<string, string> {
-  return { HERALD_PORT: '0', HERALD_HOST: '127.0.0.1', HERALD_DATA_DIR: dataDir, HERALD_LOG_LEVEL: 'warn', HERALD_JWT_SECRET: TEST_SECRET, ...env };
+  return {
+    HERALD_PORT: '0',
+    HERALD_HOST: '127.0.0.1',
+    HERALD_DATA_DIR: dataDir,
+    HERALD_LOG_LEVEL: 'warn',
+    HERALD_JWT_SECRET: TEST_SECRET,
+    ...NO_RATE_LIMITS,
+    ...env,
+  };
 }
 
 function client(url: string, dataDir: string): TestClient {

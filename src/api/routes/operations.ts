@@ -49,6 +49,9 @@ export function operationRoutes(deps: ApiDeps, options: OperationOptions = {}): 
     ),
     open('GET', '/openapi.json', async () => ({ status: 200, text: openapi, headers: { 'content-type': 'application/json' } })),
     open('GET', '/api/v1/webpush/vapid-public-key', async () => json(200, { key: deps.vapidPublicKey })),
-    authed('POST', '/api/v1/ws/token', 'user', async ({ caller }) => json(200, await deps.tickets.issue(caller.uid))),
+    authed('POST', '/api/v1/ws/token', 'user', async ({ caller }) => {
+      const limited = await deps.rateLimits?.ticket(caller);
+      return json(200, await deps.tickets.issue(caller.uid), limited);
+    }),
   ];
 }

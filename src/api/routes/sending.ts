@@ -63,8 +63,12 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
         if (!caller.admin && userSend === 'off') policyFor(caller, undefined);
         const input = validate(sendBody, body);
         const policy = policyFor(caller, input.opts);
+        checkLinks(input.opts);
+        checkTemplate(input.opts);
+        // Counted once the request is valid and allowed, before it is accepted (admins: not by default).
+        const limited = await deps.rateLimits?.send(caller, input.uid);
         const { id } = await acceptFrom(caller, { kind: 'user', uid: input.uid }, input.msg, input.opts, policy);
-        return json(202, { id });
+        return json(202, { id }, limited);
       },
       { body: true },
     ),
