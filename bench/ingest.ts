@@ -4,6 +4,9 @@
  * this process, against the server in its own child process: 2 s warm-up (discarded), then the
  * measured run. Only 202s count as accepted. Reference: bare uWebSockets.js answering the same
  * request with 202 after reading the body (bench/reference/bare-uws.ts), measured the same way.
+ * `BENCH_INGEST_SENDER=user` sends with a non-admin token instead (the sender subject to the send
+ * rate limits; raise them through the HERALD_RATE_* variables, which reach the server's env, so
+ * the limiter's cost is measured without refusals).
  */
 import autocannon from 'autocannon';
 import { mintToken } from '../src/auth/tokens.js';
@@ -43,7 +46,10 @@ async function load(url: string, token: string, connections: number, seconds: nu
 }
 
 export async function measureIngest(server: ServerProcess, options: IngestOptions): Promise<IngestFigures> {
-  const token = await mintToken(BENCH_SECRET, { sub: 'bench-admin', admin: true, ttlSeconds: 3600 });
+  const token =
+    process.env.BENCH_INGEST_SENDER === 'user'
+      ? await mintToken(BENCH_SECRET, { sub: 'bench-user', ttlSeconds: 3600 })
+      : await mintToken(BENCH_SECRET, { sub: 'bench-admin', admin: true, ttlSeconds: 3600 });
   await load(server.url, token, options.connections, options.warmupSeconds);
   await waitIdle(server.pid, { windowMs: 300, maxMs: 15_000 });
   const cpu0 = cpuSeconds(server.pid);
