@@ -8,7 +8,19 @@ const bodySchema = (schema: z.ZodType) => ({
 });
 
 const problem = { description: 'Error (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-const errors = { '400': problem, '401': problem, '403': problem, '413': problem, '503': problem };
+const header = (description: string) => ({ description, schema: { type: 'integer', minimum: 0 } });
+/** HERALD_RATE_* (src/api/rate-limits.ts): any route may answer it to a request without a valid token. */
+const rateLimited = {
+  ...problem,
+  description: 'Rate limited (HERALD_RATE_LIMITED)',
+  headers: {
+    'Retry-After': header('Seconds to wait before retrying (at least 1)'),
+    'RateLimit-Limit': header('The limit that refused, per its window'),
+    'RateLimit-Remaining': header('What is left of it (0)'),
+    'RateLimit-Reset': header('Seconds until it resets'),
+  },
+};
+const errors = { '400': problem, '401': problem, '403': problem, '413': problem, '429': rateLimited, '503': problem };
 const bearer = [{ bearer: [] }];
 
 function queryParameters(schema: z.ZodObject) {
