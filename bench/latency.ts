@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { mintToken } from '../src/auth/tokens.js';
 import { HttpPool } from './lib/http.js';
-import { BENCH_SECRET, type ServerProcess, sleep, startHerald, startReference, waitIdle } from './lib/proc.js';
+import { BENCH_SECRET, NO_SEND_LIMITS, type ServerProcess, sleep, startHerald, startReference, waitIdle } from './lib/proc.js';
 import { type ResultRow, summarize } from './lib/stats.js';
 
 export const LATENCY_TARGET_P99_MS = 5;
@@ -147,7 +147,7 @@ async function warmThenMeasure(
 }
 
 async function measureHerald(options: LatencyOptions): Promise<OpenLoopResult> {
-  const server = await startHerald();
+  const server = await startHerald(NO_SEND_LIMITS);
   try {
     const sender = await mintToken(BENCH_SECRET, { sub: 'bench-sender', ttlSeconds: 3600 });
     const user = await mintToken(BENCH_SECRET, { sub: 'lat0', ttlSeconds: 3600 });

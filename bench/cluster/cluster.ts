@@ -21,7 +21,7 @@ import webpush from 'web-push';
 import { streamDefs } from '../../src/bus/nats/naming.js';
 import { dropIndices } from '../../src/search/elasticsearch/indices.js';
 import { servicesEnv } from '../../test/helpers/services.js';
-import { BENCH_SECRET, HOST, ROOT, type ServerProcess, startServer } from '../lib/proc.js';
+import { BENCH_SECRET, HOST, NO_SEND_LIMITS, ROOT, type ServerProcess, startServer } from '../lib/proc.js';
 
 const run = promisify(execFile);
 
@@ -87,6 +87,7 @@ export class Cluster {
       HERALD_TICKET_SECRET: `ticket-secret-of-the-cluster-bench-${id}`,
       HERALD_VAPID_PUBLIC_KEY: vapid.publicKey,
       HERALD_VAPID_PRIVATE_KEY: vapid.privateKey,
+      ...NO_SEND_LIMITS,
     };
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-bench-cluster-'));
     const cluster = new Cluster(names, env, dataDir);

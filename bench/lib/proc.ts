@@ -16,6 +16,12 @@ export const BENCH_SECRET = 'herald-bench-secret-0123456789abcdef';
 /** Every server listens here only. */
 export const HOST = '127.0.0.1';
 
+/**
+ * The latency benchmarks send 1,000/s as one non-admin user to one recipient: far over the
+ * default send limits (HERALD_RATE_*), which they do not measure, so they turn them off.
+ */
+export const NO_SEND_LIMITS = { HERALD_RATE_SEND: '0', HERALD_RATE_SEND_BURST: '0', HERALD_RATE_RECIPIENT: '0' } as const;
+
 export interface ServerProcess {
   name: string;
   url: string;
