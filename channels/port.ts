@@ -26,8 +26,25 @@ export type DeliveryResult =
   | { type: 'invalid-recipient'; reason: string }
   | { type: 'failed'; reason: string };
 
+/** Called with a delivery's index in the batch and its result as soon as the provider answered. */
+export type OnDeliveryResult = (index: number, result: DeliveryResult) => void;
+
 export interface Channel {
   readonly name: ChannelName;
-  deliver(batch: Delivery[]): Promise<DeliveryResult[]>;
+  /**
+   * Delivers the batch. A channel may also report each result early through `onResult` (the
+   * worker records it at once, so a crash later in the batch never repeats that delivery);
+   * the answer still holds every result.
+   */
+  deliver(batch: Delivery[], onResult?: OnDeliveryResult): Promise<DeliveryResult[]>;
   close(): Promise<void>;
 }
+
+/** Wraps a one-delivery function so that each result is also reported early (see Channel.deliver). */
+export const reportingEach =
+  (deliverOne: (delivery: Delivery) => Promise<DeliveryResult>, onResult: OnDeliveryResult | undefined) =>
+  async (delivery: Delivery, index: number): Promise<DeliveryResult> => {
+    const result = await deliverOne(delivery);
+    onResult?.(index, result);
+    return result;
+  };

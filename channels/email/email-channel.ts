@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
-import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
 import { trackSends } from '../send-tracker.js';
 import { classifySendError } from './classify.js';
 import { composeEmail } from './compose.js';
@@ -62,8 +62,8 @@ export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
     name: 'email',
     hasTemplate: (name) => templates.has(name),
 
-    async deliver(batch) {
-      return sends.run(() => mapLimit(batch, concurrency, deliverOne));
+    async deliver(batch, onResult) {
+      return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
     async close() {

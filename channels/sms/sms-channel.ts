@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import twilio from 'twilio';
 import { mapLimit } from '../../src/concurrency.js';
-import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
 import { trackSends } from '../send-tracker.js';
 import { withDeliveryRef } from './callback.js';
 import { classifyTwilioError, parseRetryAfter } from './classify.js';
@@ -88,8 +88,8 @@ export function createSmsChannel(options: SmsChannelOptions): Channel {
   return {
     name: 'sms',
 
-    async deliver(batch) {
-      return sends.run(() => mapLimit(batch, concurrency, deliverOne));
+    async deliver(batch, onResult) {
+      return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
     async close() {

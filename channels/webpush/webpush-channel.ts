@@ -12,7 +12,7 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import webpush from 'web-push';
 import { mapLimit } from '../../src/concurrency.js';
-import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
 import { trackSends } from '../send-tracker.js';
 import { classifyPushError } from './classify.js';
 import { createLimiter } from './limiter.js';
@@ -97,8 +97,8 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
   return {
     name: 'webpush',
 
-    async deliver(batch) {
-      return sends.run(() => mapLimit(batch, concurrency, deliverOne));
+    async deliver(batch, onResult) {
+      return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
     async close() {

@@ -28,6 +28,8 @@ export const inboxView = (item: InboxItem) => ({
 export const receiptView = (receipt: Receipt) => ({
   uid: receipt.uid,
   channel: receipt.channel,
+  /** The device of a push delivery; null for a channel-wide receipt. */
+  device: receipt.device ?? null,
   state: receipt.state,
   reason: receipt.reason ?? null,
   at: iso(receipt.at),

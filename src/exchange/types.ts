@@ -98,11 +98,16 @@ export type Device =
 export const RECEIPT_STATES = ['queued', 'sent', 'delivered', 'read', 'clicked', 'failed', 'expired', 'suppressed'] as const;
 export type ReceiptState = (typeof RECEIPT_STATES)[number];
 
-/** What happened to one message for one recipient on one channel. */
+/**
+ * What happened to one message for one recipient on one channel — and, for a push channel,
+ * on one device: receipts are keyed by (messageId, uid, channel, device).
+ */
 export interface Receipt {
   messageId: string;
   uid: string;
   channel: ChannelName | 'inbox';
+  /** The device id a push delivery went to; absent for channel-wide receipts (inbox, realtime, email, SMS, skips). */
+  device?: string;
   state: ReceiptState;
   /** Why, for failed / suppressed / expired; the provider's id for sent. */
   reason?: string;

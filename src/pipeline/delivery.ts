@@ -1,9 +1,11 @@
 /**
  * Delivery workers: one consumer per configured channel on `herald.deliver.<channel>`.
  *
- * For each batch: expired messages are not sent (receipt `expired`); recipients already past
- * `queued` on this channel are skipped, so a bus redelivery never sends twice to a provider that
- * accepted it (realtime is exempt: clients dedupe frames by message id); the channel classifies
+ * For each batch: expired messages are not sent (receipt `expired`); deliveries already past
+ * `queued` — per (message, recipient, channel, device) — are skipped, so a bus redelivery or a
+ * recovery never sends twice to a device whose provider accepted it, and a delivery this process
+ * is sending right now is not sent again alongside (realtime is exempt from both: clients dedupe
+ * frames by message id); the channel classifies
  * each delivery and the worker acts on the class — `sent` → receipt; `retry` → a scheduled
  * redelivery after the channel's delay, until MAX_ATTEMPTS; `invalid-recipient` → the device
  * token is pruned and the receipt fails; `failed` → the receipt fails with the reason.
@@ -46,48 +48,92 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: 
     );
     return;
   }
-  const items = channel.name === 'realtime' ? batch.items : await pendingOnly(deps, batch);
+  if (channel.name === 'realtime') {
+    await deliverItems(deps, channel, batch, batch.items, now);
+    return;
+  }
+  const items = (await pendingOnly(deps, batch)).filter((item) => !sending.has(deliveryKey(batch, item)));
   if (items.length === 0) return;
+  const keys = items.map((item) => deliveryKey(batch, item));
+  for (const key of keys) sending.add(key);
+  try {
+    await deliverItems(deps, channel, batch, items, now);
+  } finally {
+    for (const key of keys) sending.delete(key);
+  }
+}
 
-  const results = await channel.deliver(toDeliveries({ ...batch, items }));
+/** Provider deliveries this process is sending now, by deliveryKey. */
+const sending = new Set<string>();
+
+/** (channel, message, recipient, device): what receipts, retries and dedupe are keyed by. */
+const deliveryKey = (batch: DeliveryBatch, item: DeliveryItem): string =>
+  [batch.channel, batch.message.id, item.recipient.uid, item.device?.id ?? ''].join(':');
+
+/** The retry job of a delivery: one per delivery key, so scheduling it again replaces it. */
+export const retryJobId = (batch: DeliveryBatch, item: DeliveryItem): string => `retry:${deliveryKey(batch, item)}`;
+
+/**
+ * Sends `items` and acts on each result. A result the channel reports early (`onResult`, as
+ * soon as its provider answered) is recorded at once, so a crash later in the batch never
+ * sends it again; the results not reported early are recorded together at the end.
+ */
+async function deliverItems(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch, items: DeliveryItem[], now: number): Promise<void> {
+  const early = new Set<number>();
+  const recording: Array<Promise<void>> = [];
+  const onResult = (index: number, result: DeliveryResult): void => {
+    const item = items[index];
+    if (!item || early.has(index)) return;
+    early.add(index);
+    const done = actOn(deps, batch, item, result, now).then((r) => record(deps, batch, r ? [r] : []));
+    // Awaited below; until then a failure must not count as unhandled.
+    done.catch(() => undefined);
+    recording.push(done);
+  };
+  const results = await channel.deliver(toDeliveries({ ...batch, items }), onResult);
+  await Promise.all(recording);
   const receipts: Receipt[] = [];
   for (const [index, item] of items.entries()) {
+    if (early.has(index)) continue;
     const result = results[index] ?? ({ type: 'failed', reason: 'channel returned no result' } satisfies DeliveryResult);
-    deps.metrics.deliveries.inc({ channel: channel.name, result: result.type });
-    switch (result.type) {
-      case 'sent':
-        receipts.push(receipt(batch, item, 'sent', now, result.providerId));
-        break;
-      case 'retry':
-        if (item.attempt >= MAX_ATTEMPTS) receipts.push(receipt(batch, item, 'failed', now, `retries exhausted: ${result.reason}`));
-        else await scheduleRetry(deps, batch, item, now + result.afterMs);
-        break;
-      case 'invalid-recipient':
-        if (item.device) await deps.stores.devices.removeToken(item.device.kind, item.device.token);
-        receipts.push(receipt(batch, item, 'failed', now, `invalid-recipient: ${result.reason}`));
-        break;
-      case 'failed':
-        receipts.push(receipt(batch, item, 'failed', now, result.reason));
-        break;
-    }
+    const r = await actOn(deps, batch, item, result, now);
+    if (r) receipts.push(r);
   }
   await record(deps, batch, receipts);
+}
+
+/** Acts on one result (a retry is scheduled, a gone token pruned); returns the receipt to record, if any. */
+async function actOn(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryItem, result: DeliveryResult, now: number): Promise<Receipt | undefined> {
+  deps.metrics.deliveries.inc({ channel: batch.channel, result: result.type });
+  switch (result.type) {
+    case 'sent':
+      return receipt(batch, item, 'sent', now, result.providerId);
+    case 'retry':
+      if (item.attempt >= MAX_ATTEMPTS) return receipt(batch, item, 'failed', now, `retries exhausted: ${result.reason}`);
+      await scheduleRetry(deps, batch, item, now + result.afterMs);
+      return undefined;
+    case 'invalid-recipient':
+      if (item.device) await deps.stores.devices.removeToken(item.device.kind, item.device.token);
+      return receipt(batch, item, 'failed', now, `invalid-recipient: ${result.reason}`);
+    case 'failed':
+      return receipt(batch, item, 'failed', now, result.reason);
+  }
 }
 
 async function pendingOnly(deps: PipelineDeps, batch: DeliveryBatch): Promise<DeliveryItem[]> {
   const pending: DeliveryItem[] = [];
   for (const item of batch.items) {
     const current = await deps.stores.receipts.forMessage(batch.message.id, item.recipient.uid);
-    const state = current.find((r) => r.channel === batch.channel)?.state;
+    const device = item.device?.id;
+    const state = current.find((r) => r.channel === batch.channel && r.device === device)?.state;
     if (state === undefined || !PAST_QUEUED.has(state)) pending.push(item);
   }
   return pending;
 }
 
 async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryItem, runAt: number): Promise<void> {
-  const key = [batch.channel, batch.message.id, item.recipient.uid, item.device?.id ?? ''].join(':');
   await deps.scheduler.schedule<DeliveryBatch>({
-    id: `retry:${key}`,
+    id: retryJobId(batch, item),
     kind: REDELIVER,
     runAt,
     payload: { channel: batch.channel, message: batch.message, items: [{ ...item, attempt: item.attempt + 1 }] },
@@ -98,6 +144,7 @@ const receipt = (batch: DeliveryBatch, item: DeliveryItem, state: Receipt['state
   messageId: batch.message.id,
   uid: item.recipient.uid,
   channel: batch.channel,
+  ...(item.device ? { device: item.device.id } : {}),
   state,
   at,
   ...(reason !== undefined ? { reason } : {}),

@@ -3,13 +3,15 @@
  *
  * The stores are the source of truth; the bus only wakes workers up. So at start-up every
  * message still `accepted` (stored, but not fully triaged) is published for triage again, and
- * every delivery still `queued` on a channel is published again. Triage and delivery are
- * idempotent, so work that did finish before the crash is not done twice.
+ * every delivery still `queued` on a channel — per device for push — is sent again. Triage and
+ * delivery are idempotent per (message, recipient, channel, device), so work that did finish
+ * before the crash is not done twice.
  */
-import { subjects } from '../bus/port.js';
-import type { ChannelName } from '../exchange/types.js';
+import type { ChannelName, Receipt } from '../exchange/types.js';
+import type { QueuedCursor } from '../store/port.js';
 import { publishForTriage, SCHEDULED_SEND } from './accept.js';
-import type { DeliveryBatch } from './delivery-batch.js';
+import { REDELIVER, retryJobId } from './delivery.js';
+import type { DeliveryBatch, DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 
 const PAGE = 500;
@@ -29,7 +31,13 @@ export async function recoverUntriagedMessages(deps: PipelineDeps): Promise<numb
   return messages;
 }
 
-/** Publishes again every delivery still `queued` on a provider channel (the deliver role runs this). */
+/**
+ * Sends again every delivery still `queued` on a provider channel (the deliver role runs this),
+ * each to the device its receipt names. A delivery is handed to the scheduler as its retry job
+ * (one id per delivery, due now): a retry already waiting for it is replaced rather than
+ * doubled, so a delivery the crash left waiting for its retry is sent once, just sooner.
+ * A push delivery whose device was removed meanwhile fails with `device-removed`.
+ */
 export async function recoverQueuedDeliveries(deps: PipelineDeps): Promise<number> {
   let deliveries = 0;
   for (const channel of deps.channels.keys()) {
@@ -42,24 +50,37 @@ export async function recoverQueuedDeliveries(deps: PipelineDeps): Promise<numbe
 
 async function requeueDeliveries(deps: PipelineDeps, channel: ChannelName): Promise<number> {
   let count = 0;
-  let after: { messageId: string; uid: string } | undefined;
+  let after: QueuedCursor | undefined;
   for (;;) {
     const queued = await deps.stores.receipts.queued(channel, PAGE, after);
-    for (const receipt of queued) {
-      const [stored, user] = await Promise.all([deps.stores.messages.get(receipt.messageId), deps.stores.users.get(receipt.uid)]);
-      if (!stored) continue;
-      const batch: DeliveryBatch = {
-        channel,
-        message: stored.message,
-        items: [{ recipient: { uid: receipt.uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone }, attempt: 1 }],
-      };
-      await deps.bus.publish(subjects.deliver(channel), batch);
-      count += 1;
-    }
+    for (const receipt of queued) if (await requeue(deps, channel, receipt)) count += 1;
     if (queued.length < PAGE) return count;
     const last = queued[queued.length - 1];
-    after = last ? { messageId: last.messageId, uid: last.uid } : undefined;
+    after = last ? { messageId: last.messageId, uid: last.uid, ...(last.device ? { device: last.device } : {}) } : undefined;
   }
+}
+
+async function requeue(deps: PipelineDeps, channel: ChannelName, receipt: Receipt): Promise<boolean> {
+  const [stored, user, devices] = await Promise.all([
+    deps.stores.messages.get(receipt.messageId),
+    deps.stores.users.get(receipt.uid),
+    receipt.device ? deps.stores.devices.listByUser(receipt.uid) : [],
+  ]);
+  if (!stored) return false;
+  const recipient = { uid: receipt.uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
+  let item: DeliveryItem = { recipient, attempt: 1 };
+  if (receipt.device) {
+    const device = devices.find((d) => d.id === receipt.device);
+    if (!device) {
+      const failed: Receipt = { ...receipt, state: 'failed', reason: 'device-removed', at: deps.now() };
+      await deps.stores.receipts.record([failed]);
+      return false;
+    }
+    item = { recipient, device, attempt: 1 };
+  }
+  const batch: DeliveryBatch = { channel, message: stored.message, items: [item] };
+  await deps.scheduler.schedule<DeliveryBatch>({ id: retryJobId(batch, item), kind: REDELIVER, runAt: deps.now(), payload: batch });
+  return true;
 }
 
 /** When a scheduled message's time comes, it is published for triage like any other. */

@@ -166,7 +166,17 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
         receipts.push({ messageId: message.id, uid, channel: 'realtime', state: 'sent', at: now });
         continue;
       }
-      if (delivery.channel !== 'realtime') receipts.push({ messageId: message.id, uid, channel: delivery.channel, state: 'queued', at: now });
+      // Push deliveries are queued per device, so each device's push is tracked (and recovered) on its own.
+      if (delivery.channel !== 'realtime') {
+        receipts.push({
+          messageId: message.id,
+          uid,
+          channel: delivery.channel,
+          ...(delivery.device ? { device: delivery.device.id } : {}),
+          state: 'queued',
+          at: now,
+        });
+      }
       const items = work.get(delivery.channel) ?? [];
       items.push(deliveryItem(user, uid, delivery));
       work.set(delivery.channel, items);

@@ -70,9 +70,9 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
   const insertFts = db.prepare('INSERT INTO message_fts (rowid, title, msg) VALUES (?, ?, ?)');
   const insertRecipient = db.prepare('INSERT INTO message_index_uids (uid, seq) VALUES (?, ?) ON CONFLICT DO NOTHING');
   const upsertEvent = db.prepare(
-    `INSERT INTO receipt_events (message_id, uid, channel, state, reason, at, urgency)
-     VALUES (@messageId, @uid, @channel, @state, @reason, @at, @urgency)
-     ON CONFLICT (message_id, uid, channel, state) DO UPDATE SET urgency = excluded.urgency
+    `INSERT INTO receipt_events (message_id, uid, channel, device, state, reason, at, urgency)
+     VALUES (@messageId, @uid, @channel, @device, @state, @reason, @at, @urgency)
+     ON CONFLICT (message_id, uid, channel, device, state) DO UPDATE SET urgency = excluded.urgency
      WHERE receipt_events.urgency IS NULL`,
   );
   const ping = db.prepare('SELECT 1');
@@ -90,6 +90,7 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
         messageId: r.messageId,
         uid: r.uid,
         channel: r.channel,
+        device: r.device ?? '',
         state: r.state,
         reason: r.reason ?? null,
         at: r.at,

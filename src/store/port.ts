@@ -58,17 +58,26 @@ export interface InboxStore {
   mark(uid: string, messageIds: string[], state: 'delivered' | 'read', at: number): Promise<string[]>;
 }
 
+/** Where `ReceiptStore.queued` resumes: the last receipt of the previous page. */
+export interface QueuedCursor {
+  messageId: string;
+  uid: string;
+  device?: string;
+}
+
 export interface ReceiptStore {
   /**
-   * Records receipts. Per (messageId, uid, channel) the current state only moves forward
-   * (queued → sent → delivered → read → clicked; failed / expired / suppressed are final),
-   * and every accepted change is kept in the history used by reports.
+   * Records receipts. A receipt's key is (messageId, uid, channel, device), an absent device
+   * being a key of its own (the channel-wide receipt): two devices of one user on one channel
+   * have a receipt each. Per key the current state only moves forward (queued → sent →
+   * delivered → read → clicked; failed / expired / suppressed are final), and every accepted
+   * change is kept in the history used by reports.
    */
   record(receipts: Receipt[]): Promise<void>;
-  /** Current state per (uid, channel) for a message; only `uid`'s when given. */
+  /** Current state per (uid, channel, device) for a message, ordered by uid, channel, device (channel-wide first); only `uid`'s when given. */
   forMessage(messageId: string, uid?: string): Promise<Receipt[]>;
-  /** Current receipts on `channel` still in `queued`, oldest first (recovery of delivery work). */
-  queued(channel: ChannelName, limit: number, after?: { messageId: string; uid: string }): Promise<Receipt[]>;
+  /** Current receipts on `channel` still in `queued`, with their device, oldest first by (messageId, uid, device), strictly after `after` (recovery of delivery work). */
+  queued(channel: ChannelName, limit: number, after?: QueuedCursor): Promise<Receipt[]>;
 }
 
 export interface UserStore {

@@ -1,5 +1,5 @@
 /**
- * The forward-only rule for receipt states, per (messageId, uid, channel). Pure; every
+ * The forward-only rule for receipt states, per (messageId, uid, channel, device). Pure; every
  * ReceiptStore adapter (SQLite, Cassandra) applies exactly this rule.
  *
  *  - Progress states rank queued < sent < delivered < read < clicked; a progress state is

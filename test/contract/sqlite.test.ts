@@ -14,6 +14,7 @@ import { createSqliteSearch } from '../../src/search/sqlite.js';
 import { StoreUnavailableError } from '../../src/store/port.js';
 import { migrate, openDatabase, type SqliteDatabase } from '../../src/store/sqlite/database.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { deferred, turn, within } from './contract-helpers.js';
 import { schedulerContract } from './scheduler.contract.js';
 import { searchContract } from './search.contract.js';
@@ -105,6 +106,45 @@ describe('SQLite adapters beyond the contracts', () => {
       assert.deepEqual(migrate(reopened), []);
     } finally {
       database.cleanup();
+    }
+  });
+
+  it('migration 4 keys receipts per device: a queued push receipt becomes one per device of its user', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-migrate-'));
+    try {
+      const db = openDatabase(join(dir, 'herald.db'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 3)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, 0);
+      }
+      db.exec(`
+        INSERT INTO devices (id, uid, kind, token, keys, expiration_time, created_at) VALUES
+          ('w1', 'ann', 'web', 'https://push.test/1', '{}', NULL, 1), ('w2', 'ann', 'web', 'https://push.test/2', '{}', NULL, 1),
+          ('i1', 'ann', 'ios', 'apns-token', NULL, NULL, 1);
+        INSERT INTO receipts (message_id, uid, channel, state, reason, at) VALUES
+          ('m1', 'ann', 'webpush', 'queued', NULL, 1), ('m1', 'ann', 'email', 'queued', NULL, 1),
+          ('m2', 'ann', 'webpush', 'sent', 'loc', 2), ('m1', 'bob', 'webpush', 'queued', NULL, 1);
+        INSERT INTO receipt_events (message_id, uid, channel, state, reason, at, urgency) VALUES ('m2', 'ann', 'webpush', 'sent', 'loc', 2, 'high');
+      `);
+      assert.deepEqual(migrate(db), [4, ...MIGRATIONS.filter((m) => m.version > 4).map((m) => m.version)]);
+      const stores = createSqliteStores(db);
+      const states = (rows: Array<{ uid: string; channel: string; device?: string; state: string }>) =>
+        rows.map((r) => `${r.uid}/${r.channel}/${r.device ?? ''}/${r.state}`);
+      assert.deepEqual(states(await stores.receipts.forMessage('m1')), [
+        'ann/email//queued',
+        'ann/webpush/w1/queued',
+        'ann/webpush/w2/queued',
+        // No device to send to: stays channel-wide (its delivery fails "no subscription", as before).
+        'bob/webpush//queued',
+      ]);
+      assert.deepEqual(states(await stores.receipts.forMessage('m2')), ['ann/webpush//sent']);
+      assert.deepEqual(db.prepare("SELECT device, state, urgency FROM receipt_events WHERE message_id = 'm2'").all(), [
+        { device: '', state: 'sent', urgency: 'high' },
+      ]);
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

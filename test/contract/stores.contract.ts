@@ -364,6 +364,60 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.deepEqual(await stores.receipts.forMessage(messageId), [r]);
       });
 
+      it('keys receipts per device: two devices on one channel move on their own, the channel-wide receipt is a third key', async () => {
+        const messageId = newId();
+        await stores.receipts.record([
+          receipt({ messageId, device: 'dev-b', state: 'queued', at: 1 }),
+          receipt({ messageId, device: 'dev-a', state: 'queued', at: 1 }),
+          receipt({ messageId, channel: 'inbox', state: 'delivered', at: 1 }),
+        ]);
+        await stores.receipts.record([receipt({ messageId, device: 'dev-a', state: 'sent', reason: 'push-1', at: 2 })]);
+        // A duplicate of dev-a's sent, and a late queued for it, change nothing; dev-b is still queued.
+        await stores.receipts.record([
+          receipt({ messageId, device: 'dev-a', state: 'sent', reason: 'push-again', at: 3 }),
+          receipt({ messageId, device: 'dev-a', state: 'queued', at: 3 }),
+        ]);
+        // A channel-wide receipt on the same channel is its own key: it moves neither device.
+        await stores.receipts.record([receipt({ messageId, state: 'delivered', at: 4 })]);
+        assert.deepEqual(await stores.receipts.forMessage(messageId), [
+          receipt({ messageId, channel: 'inbox', state: 'delivered', at: 1 }),
+          receipt({ messageId, state: 'delivered', at: 4 }),
+          receipt({ messageId, device: 'dev-a', state: 'sent', reason: 'push-1', at: 2 }),
+          receipt({ messageId, device: 'dev-b', state: 'queued', at: 1 }),
+        ]);
+        await stores.receipts.record([receipt({ messageId, device: 'dev-b', state: 'failed', reason: 'gone', at: 5 })]);
+        const current = await stores.receipts.forMessage(messageId, 'u');
+        assert.deepEqual(
+          current.map((r) => [r.channel, r.device ?? null, r.state]),
+          [
+            ['inbox', null, 'delivered'],
+            ['webpush', null, 'delivered'],
+            ['webpush', 'dev-a', 'sent'],
+            ['webpush', 'dev-b', 'failed'],
+          ],
+        );
+      });
+
+      it('queued lists each queued device with its device, paged after (message, uid, device)', async () => {
+        const messageId = newId();
+        await stores.receipts.record([
+          receipt({ messageId, uid: 'p', channel: 'apns', device: 'd2', state: 'queued' }),
+          receipt({ messageId, uid: 'p', channel: 'apns', device: 'd1', state: 'queued' }),
+          receipt({ messageId, uid: 'p', channel: 'apns', device: 'd3', state: 'queued' }),
+          receipt({ messageId, uid: 'p', channel: 'apns', device: 'd3', state: 'sent' }),
+          receipt({ messageId, uid: 'q', channel: 'apns', device: 'd0', state: 'queued' }),
+        ]);
+        const key = (r: Receipt) => `${r.uid}/${r.device ?? ''}`;
+        assert.deepEqual((await stores.receipts.queued('apns', 10)).map(key), ['p/d1', 'p/d2', 'q/d0']);
+        const first = await stores.receipts.queued('apns', 1);
+        assert.deepEqual(first.map(key), ['p/d1']);
+        assert.deepEqual(first[0], receipt({ messageId, uid: 'p', channel: 'apns', device: 'd1', state: 'queued' }));
+        const rest = await stores.receipts.queued('apns', 5, { messageId, uid: 'p', device: 'd1' });
+        assert.deepEqual(rest.map(key), ['p/d2', 'q/d0']);
+        await stores.receipts.record([receipt({ messageId, uid: 'p', channel: 'apns', device: 'd1', state: 'sent' })]);
+        assert.deepEqual((await stores.receipts.queued('apns', 10)).map(key), ['p/d2', 'q/d0']);
+      });
+
       it('queued lists current queued receipts of a channel, oldest first, paged after a key', async () => {
         const older = newId();
         const newer = newId();
@@ -587,6 +641,7 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
       await stores.inbox.add(['d-user'], message);
       await stores.inbox.mark('d-user', [message.id], 'delivered', 7);
       await stores.receipts.record([{ messageId: message.id, uid: 'd-user', channel: 'email', state: 'sent', at: 8 }]);
+      await stores.receipts.record([{ messageId: message.id, uid: 'd-user', channel: 'apns', device: 'dd', state: 'queued', at: 8 }]);
       await stores.users.put({ uid: 'd-user', email: 'd@example.com', attributes: { a: 1 } }, 9);
       await stores.users.putPreferences('d-user', { channels: { sms: false }, categories: {} });
       const { device } = await stores.devices.register('d-user', { kind: 'ios', token: 'dt' }, 'dd', 10);
@@ -600,7 +655,13 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         bodyHash: 'h',
       });
       assert.deepEqual(await stores.inbox.get('d-user', message.id), { message, uid: 'd-user', deliveredAt: 7, readAt: null });
-      assert.deepEqual(await stores.receipts.forMessage(message.id), [{ messageId: message.id, uid: 'd-user', channel: 'email', state: 'sent', at: 8 }]);
+      assert.deepEqual(await stores.receipts.forMessage(message.id), [
+        { messageId: message.id, uid: 'd-user', channel: 'apns', device: 'dd', state: 'queued', at: 8 },
+        { messageId: message.id, uid: 'd-user', channel: 'email', state: 'sent', at: 8 },
+      ]);
+      assert.deepEqual(await stores.receipts.queued('apns', 10), [
+        { messageId: message.id, uid: 'd-user', channel: 'apns', device: 'dd', state: 'queued', at: 8 },
+      ]);
       assert.deepEqual(await stores.users.get('d-user'), {
         uid: 'd-user',
         email: 'd@example.com',

@@ -17,7 +17,7 @@ import cassandra from 'cassandra-driver';
 import { v7 as uuidv7 } from 'uuid';
 import { createCassandraStores, migrateCassandra } from '../../src/store/cassandra/index.js';
 import { ABANDONED_CLAIM_MS } from '../../src/store/cassandra/message-store.js';
-import { INBOX_BUCKET_MS, inboxBucket, STORE_TABLES } from '../../src/store/cassandra/schema.js';
+import { INBOX_BUCKET_MS, inboxBucket, LEGACY_TABLES, STORE_TABLES } from '../../src/store/cassandra/schema.js';
 import { type Stores, StoreUnavailableError } from '../../src/store/port.js';
 import { makeMessage } from '../contract/contract-helpers.js';
 import { storesContract } from '../contract/stores.contract.js';
@@ -46,7 +46,7 @@ before(async () => {
       { cause: error },
     );
   }
-  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores']);
+  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device']);
 });
 
 after(async () => {
@@ -85,11 +85,14 @@ describe('Cassandra stores beyond the contract', () => {
     assert.deepEqual(await migrateCassandra(admin, keyspace), []);
     assert.deepEqual(await migrateCassandra({ contactPoints }, keyspace), []);
     const tables = await admin.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [keyspace], { prepare: true });
-    assert.deepEqual(tables.rows.map((row) => row.get('table_name') as string).sort(), [...STORE_TABLES, 'schema_migrations'].sort());
+    assert.deepEqual(tables.rows.map((row) => row.get('table_name') as string).sort(), [...STORE_TABLES, ...LEGACY_TABLES, 'schema_migrations'].sort());
     const versions = await admin.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     assert.deepEqual(
       versions.rows.map((row) => [row.get('version'), row.get('name')]),
-      [[1, 'stores']],
+      [
+        [1, 'stores'],
+        [2, 'receipts per device'],
+      ],
     );
   });
 
@@ -227,14 +230,18 @@ describe('Cassandra stores beyond the contract', () => {
       // Rows a crash or a lost delete could leave behind.
       await admin.execute(`INSERT INTO ${keyspace}.messages_unfinished (shard, id) VALUES (0, ?)`, [message.id], { prepare: true });
       await stores.receipts.record([{ messageId: message.id, uid: 'q', channel: 'email', state: 'sent', at: 1 }]);
-      await admin.execute(`INSERT INTO ${keyspace}.receipts_queued (channel, message_id, uid, at) VALUES ('email', ?, 'q', 1)`, [message.id], {
-        prepare: true,
-      });
+      await admin.execute(
+        `INSERT INTO ${keyspace}.delivery_receipts_queued (channel, message_id, uid, device, at) VALUES ('email', ?, 'q', '', 1)`,
+        [message.id],
+        {
+          prepare: true,
+        },
+      );
 
       assert.deepEqual(await stores.messages.unfinished(10), []);
       assert.deepEqual(await stores.receipts.queued('email', 10), []);
       const left = await Promise.all(
-        ['messages_unfinished', 'receipts_queued'].map(async (table) =>
+        ['messages_unfinished', 'delivery_receipts_queued'].map(async (table) =>
           (await admin.execute(`SELECT COUNT(*) AS n FROM ${keyspace}.${table}`)).first()?.get('n'),
         ),
       );

@@ -69,8 +69,13 @@ export interface ReceiptDocument {
   at: number;
 }
 
-/** One document per (message, uid, channel, state): indexing the same change twice counts once. */
-export const receiptDocumentId = (r: Pick<Receipt, 'messageId' | 'uid' | 'channel' | 'state'>) => `${r.messageId}|${r.uid}|${r.channel}|${r.state}`;
+/**
+ * One document per (message, uid, channel, device, state): indexing the same change twice
+ * counts once, and each device a push reached counts. A channel-wide receipt keeps the id
+ * without a device part.
+ */
+export const receiptDocumentId = (r: Pick<Receipt, 'messageId' | 'uid' | 'channel' | 'device' | 'state'>) =>
+  r.device ? `${r.messageId}|${r.uid}|${r.channel}|${r.state}|${r.device}` : `${r.messageId}|${r.uid}|${r.channel}|${r.state}`;
 
 /** The filters of an audience (ignoring `online`, which is presence's business). */
 export function audienceFilters(audience: Audience): object[] {

@@ -1,7 +1,10 @@
 /**
- * Cassandra ReceiptStore (tables: receipts, receipt_events, receipts_queued; schema.ts).
- * Guarantees, beyond the ReceiptStore port contract — the same as the SQLite adapter's:
- *  - The current state per (messageId, uid, channel) follows `receiptMayMove` (../receipt-rule.ts).
+ * Cassandra ReceiptStore (tables: delivery_receipts, delivery_receipt_events,
+ * delivery_receipts_queued; schema.ts). Guarantees, beyond the ReceiptStore port contract —
+ * the same as the SQLite adapter's:
+ *  - A receipt's key is (messageId, uid, channel, device); a channel-wide receipt (no device)
+ *    is stored with device ''.
+ *  - The current state per key follows `receiptMayMove` (../receipt-rule.ts).
  *    Each change is a compare-and-set on the state that was read (`IF NOT EXISTS` for the first
  *    receipt, `IF state = ?` after), so two writers racing on one receipt (a provider webhook
  *    and a channel worker) never move it backwards: the loser re-reads and re-applies the rule.
@@ -11,12 +14,12 @@
  *    receipt exists, the failed insert returns its state and the rule is applied to that.
  *  - Receipts of one key in one call are applied in order, as if recorded one by one; different
  *    keys are written in parallel.
- *  - Every accepted change is appended to `receipt_events` (one row per state reached).
- *  - `receipts_queued` mirrors the receipts currently 'queued': the row is written before the
+ *  - Every accepted change is appended to `delivery_receipt_events` (one row per state reached).
+ *  - `delivery_receipts_queued` mirrors the receipts currently 'queued': the row is written before the
  *    receipt becomes queued and deleted after it leaves queued, so a crash leaves at worst a
- *    stale row, which `queued` checks against `receipts` and removes.
- *  - `forMessage` is ordered by uid, then channel; `queued` by message id, then uid (oldest
- *    first), resuming strictly after `after`.
+ *    stale row, which `queued` checks against `delivery_receipts` and removes.
+ *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
+ *    (oldest first), resuming strictly after `after`.
  */
 import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
 import type { ReceiptStore } from '../port.js';
@@ -26,7 +29,7 @@ import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, type Statement, t
 /** Compare-and-set attempts per receipt key before giving up (only under heavy contention). */
 const CAS_ATTEMPTS = 5;
 
-const COLUMNS = 'message_id, uid, channel, state, reason, at';
+const COLUMNS = 'message_id, uid, channel, device, state, reason, at';
 /**
  * States a receipt's history usually starts with: `queued` (triage, for provider channels) and
  * `sent` (realtime, recorded once the frame is out). Recording one of these first skips the read.
@@ -43,34 +46,39 @@ const toReceipt = (row: Row): Receipt => {
     state: text(row.get('state')) as ReceiptState,
     at: long(row.get('at')) ?? 0,
   };
+  const device = text(row.get('device'));
+  if (device) receipt.device = device;
   const reason = text(row.get('reason'));
   if (reason !== null) receipt.reason = reason;
   return receipt;
 };
 
 export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
-  const SELECT_STATE = 'SELECT state FROM receipts WHERE message_id = ? AND uid = ? AND channel = ?';
-  const SELECT_ONE = `SELECT ${COLUMNS} FROM receipts WHERE message_id = ? AND uid = ? AND channel = ?`;
-  const INSERT_RECEIPT = `INSERT INTO receipts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`;
-  const UPDATE_RECEIPT = 'UPDATE receipts SET state = ?, reason = ?, at = ? WHERE message_id = ? AND uid = ? AND channel = ? IF state = ?';
-  const INSERT_EVENT = `INSERT INTO receipt_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`;
-  const INSERT_QUEUED = 'INSERT INTO receipts_queued (channel, message_id, uid, at) VALUES (?, ?, ?, ?)';
-  const DELETE_QUEUED = 'DELETE FROM receipts_queued WHERE channel = ? AND message_id = ? AND uid = ?';
-  const SELECT_FOR_MESSAGE = `SELECT ${COLUMNS} FROM receipts WHERE message_id = ?`;
-  const SELECT_FOR_MESSAGE_UID = `SELECT ${COLUMNS} FROM receipts WHERE message_id = ? AND uid = ?`;
-  const SELECT_QUEUED = 'SELECT message_id, uid FROM receipts_queued WHERE channel = ? LIMIT ?';
-  const SELECT_QUEUED_AFTER = 'SELECT message_id, uid FROM receipts_queued WHERE channel = ? AND (message_id, uid) > (?, ?) LIMIT ?';
+  const KEY = 'message_id = ? AND uid = ? AND channel = ? AND device = ?';
+  const SELECT_STATE = `SELECT state FROM delivery_receipts WHERE ${KEY}`;
+  const SELECT_ONE = `SELECT ${COLUMNS} FROM delivery_receipts WHERE ${KEY}`;
+  const INSERT_RECEIPT = `INSERT INTO delivery_receipts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`;
+  const UPDATE_RECEIPT = `UPDATE delivery_receipts SET state = ?, reason = ?, at = ? WHERE ${KEY} IF state = ?`;
+  const INSERT_EVENT = `INSERT INTO delivery_receipt_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+  const INSERT_QUEUED = 'INSERT INTO delivery_receipts_queued (channel, message_id, uid, device, at) VALUES (?, ?, ?, ?, ?)';
+  const DELETE_QUEUED = 'DELETE FROM delivery_receipts_queued WHERE channel = ? AND message_id = ? AND uid = ? AND device = ?';
+  const SELECT_FOR_MESSAGE = `SELECT ${COLUMNS} FROM delivery_receipts WHERE message_id = ?`;
+  const SELECT_FOR_MESSAGE_UID = `SELECT ${COLUMNS} FROM delivery_receipts WHERE message_id = ? AND uid = ?`;
+  const SELECT_QUEUED = 'SELECT message_id, uid, device FROM delivery_receipts_queued WHERE channel = ? LIMIT ?';
+  const SELECT_QUEUED_AFTER =
+    'SELECT message_id, uid, device FROM delivery_receipts_queued WHERE channel = ? AND (message_id, uid, device) > (?, ?, ?) LIMIT ?';
 
-  /** Applies the receipts of one (messageId, uid, channel), in order. */
+  /** Applies the receipts of one (messageId, uid, channel, device), in order. */
   const recordKey = async (receipts: Receipt[]): Promise<void> => {
     const { messageId, uid, channel } = receipts[0] as Receipt;
+    const device = (receipts[0] as Receipt).device ?? '';
     // A key whose first receipt is one a receipt usually starts with is assumed new: the
     // `IF NOT EXISTS` insert is tried without reading first, and when a receipt is there after
     // all, the failed insert answers with its state and the rule is applied to that — the
     // same outcome as reading first, one request less in the common case.
     let current = FIRST_STATES.has((receipts[0] as Receipt).state)
       ? null
-      : (text((await session.execute(SELECT_STATE, [messageId, uid, channel])).first()?.get('state')) as ReceiptState | null);
+      : (text((await session.execute(SELECT_STATE, [messageId, uid, channel, device])).first()?.get('state')) as ReceiptState | null);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const accepted: Receipt[] = [];
       let state = current ?? undefined;
@@ -82,29 +90,29 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
       const last = accepted[accepted.length - 1];
       if (!last) return;
 
-      if (last.state === 'queued') await session.execute(INSERT_QUEUED, [channel, messageId, uid, last.at]);
+      if (last.state === 'queued') await session.execute(INSERT_QUEUED, [channel, messageId, uid, device, last.at]);
       // A first receipt leaves an absent reason unset; a change clears the previous one (null).
       const result =
         current === null
-          ? await session.execute(INSERT_RECEIPT, [messageId, uid, channel, last.state, last.reason, last.at])
-          : await session.execute(UPDATE_RECEIPT, [last.state, last.reason ?? null, last.at, messageId, uid, channel, current]);
+          ? await session.execute(INSERT_RECEIPT, [messageId, uid, channel, device, last.state, last.reason, last.at])
+          : await session.execute(UPDATE_RECEIPT, [last.state, last.reason ?? null, last.at, messageId, uid, channel, device, current]);
       if (result.wasApplied()) {
-        const followUps: Statement[] = accepted.map((r) => ({ query: INSERT_EVENT, params: [messageId, uid, channel, r.state, r.reason, r.at] }));
-        if (current === 'queued' && last.state !== 'queued') followUps.push({ query: DELETE_QUEUED, params: [channel, messageId, uid] });
+        const followUps: Statement[] = accepted.map((r) => ({ query: INSERT_EVENT, params: [messageId, uid, channel, device, r.state, r.reason, r.at] }));
+        if (current === 'queued' && last.state !== 'queued') followUps.push({ query: DELETE_QUEUED, params: [channel, messageId, uid, device] });
         await session.concurrently(followUps);
         return;
       }
       // Lost the race: the conditional write answers with the state it found.
       current = text(result.first()?.get('state')) as ReceiptState | null;
     }
-    throw new Error(`receipt ${messageId}/${uid}/${channel} kept changing under ${CAS_ATTEMPTS} compare-and-set attempts`);
+    throw new Error(`receipt ${messageId}/${uid}/${channel}/${device} kept changing under ${CAS_ATTEMPTS} compare-and-set attempts`);
   };
 
   return {
     record: async (receipts) => {
       const byKey = new Map<string, Receipt[]>();
       for (const receipt of receipts) {
-        const key = JSON.stringify([receipt.messageId, receipt.uid, receipt.channel]);
+        const key = JSON.stringify([receipt.messageId, receipt.uid, receipt.channel, receipt.device ?? '']);
         const list = byKey.get(key);
         if (list) list.push(receipt);
         else byKey.set(key, [receipt]);
@@ -125,16 +133,20 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
       while (found.length < limit) {
         const want = limit - found.length;
         const page = cursor
-          ? await session.execute(SELECT_QUEUED_AFTER, [channel, cursor.messageId, cursor.uid, want], { fetchSize: want })
+          ? await session.execute(SELECT_QUEUED_AFTER, [channel, cursor.messageId, cursor.uid, cursor.device ?? '', want], { fetchSize: want })
           : await session.execute(SELECT_QUEUED, [channel, want], { fetchSize: want });
-        const keys = page.rows.map((row) => ({ messageId: text(row.get('message_id')) as string, uid: text(row.get('uid')) as string }));
+        const keys = page.rows.map((row) => ({
+          messageId: text(row.get('message_id')) as string,
+          uid: text(row.get('uid')) as string,
+          device: text(row.get('device')) ?? '',
+        }));
         const currents = await mapLimit(keys, DEFAULT_CONCURRENCY, async (key) =>
-          (await session.execute(SELECT_ONE, [key.messageId, key.uid, channel])).first(),
+          (await session.execute(SELECT_ONE, [key.messageId, key.uid, channel, key.device])).first(),
         );
         for (const [index, row] of currents.entries()) {
-          const key = keys[index] as { messageId: string; uid: string };
+          const key = keys[index] as { messageId: string; uid: string; device: string };
           if (row && text(row.get('state')) === 'queued') found.push(toReceipt(row));
-          else await session.execute(DELETE_QUEUED, [channel, key.messageId, key.uid]);
+          else await session.execute(DELETE_QUEUED, [channel, key.messageId, key.uid, key.device]);
         }
         if (keys.length < want) break;
         cursor = keys[keys.length - 1];

@@ -32,18 +32,21 @@
  *  - inbox_buckets (uid, bucket ↓): which buckets a user has, so list never probes empty
  *      periods (one small partition per user: one row per 30 days).
  *
- * Receipts (receipt-store.ts)
- *  - receipts (message_id, uid ↑, channel ↑) → state, reason, at: the current state.
- *      forMessage(messageId[, uid]) is one partition (paged). Changes are compare-and-set
- *      (`IF NOT EXISTS` / `IF state = <read state>`), so concurrent writers never move a
- *      receipt backwards: receipt-rule.ts decides, Paxos serialises. A `queued` or `sent`
- *      receipt (usually a key's first) tries `IF NOT EXISTS` without reading first.
- *  - receipt_events (message_id, uid ↑, channel ↑, state ↑) → reason, at: every accepted change
- *      (history; reports are Search's, fed by the pipeline).
- *  - receipts_queued (channel, message_id ↑, uid ↑) → at: receipts currently 'queued' on a
- *      channel, for queued(channel, limit, after) — `(message_id, uid) > (?, ?)` keyset. Bounded:
- *      a row is written before the receipt becomes queued and deleted once it leaves queued;
- *      rows left behind are checked against `receipts` and removed by `queued` (gc_grace 1 h).
+ * Receipts (receipt-store.ts), keyed per device since migration 2: device is '' for a
+ * channel-wide receipt. (Migration 1's receipts, receipt_events and receipts_queued, keyed
+ * without a device, are no longer read or written; their rows are not copied.)
+ *  - delivery_receipts (message_id, uid ↑, channel ↑, device ↑) → state, reason, at: the
+ *      current state. forMessage(messageId[, uid]) is one partition (paged). Changes are
+ *      compare-and-set (`IF NOT EXISTS` / `IF state = <read state>`), so concurrent writers
+ *      never move a receipt backwards: receipt-rule.ts decides, Paxos serialises. A `queued` or
+ *      `sent` receipt (usually a key's first) tries `IF NOT EXISTS` without reading first.
+ *  - delivery_receipt_events (message_id, uid ↑, channel ↑, device ↑, state ↑) → reason, at:
+ *      every accepted change (history; reports are Search's, fed by the pipeline).
+ *  - delivery_receipts_queued (channel, message_id ↑, uid ↑, device ↑) → at: receipts currently
+ *      'queued' on a channel, for queued(channel, limit, after) — `(message_id, uid, device) >
+ *      (?, ?, ?)` keyset. Bounded: a row is written before the receipt becomes queued and deleted
+ *      once it leaves queued; rows left behind are checked against `delivery_receipts` and
+ *      removed by `queued` (gc_grace 1 h).
  *
  * Users (user-store.ts)
  *  - users (uid) → email, phone, locale, timezone, attributes (JSON), created_at, updated_at.
@@ -71,14 +74,17 @@ export const STORE_TABLES = [
   'idempotency_keys',
   'inbox',
   'inbox_buckets',
-  'receipts',
-  'receipt_events',
-  'receipts_queued',
+  'delivery_receipts',
+  'delivery_receipt_events',
+  'delivery_receipts_queued',
   'users',
   'preferences',
   'devices_by_token',
   'devices_by_user',
 ] as const;
+
+/** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
+export const LEGACY_TABLES = ['receipts', 'receipt_events', 'receipts_queued'] as const;
 
 export interface CassandraMigration {
   version: number;
@@ -128,6 +134,22 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
       `CREATE TABLE IF NOT EXISTS ${ks}.devices_by_user (
          uid text, kind text, push_token text, id text, keys text, expiration_time bigint, created_at bigint,
          PRIMARY KEY (uid, kind, push_token))`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'receipts per device',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.delivery_receipts (
+         message_id text, uid text, channel text, device text, state text, reason text, at bigint,
+         PRIMARY KEY (message_id, uid, channel, device))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.delivery_receipt_events (
+         message_id text, uid text, channel text, device text, state text, reason text, at bigint,
+         PRIMARY KEY (message_id, uid, channel, device, state))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.delivery_receipts_queued (
+         channel text, message_id text, uid text, device text, at bigint,
+         PRIMARY KEY (channel, message_id, uid, device))
+       WITH CLUSTERING ORDER BY (message_id ASC, uid ASC, device ASC) AND gc_grace_seconds = 3600`,
     ],
   },
 ];

@@ -147,4 +147,51 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX scheduler_jobs_due ON scheduler_jobs (run_at, id);
     `,
   },
+  {
+    version: 4,
+    name: 'receipts per device',
+    sql: `
+      -- Receipts are keyed per device: (message, recipient, channel, device), device '' for a
+      -- channel-wide receipt (inbox, realtime, email, SMS, skips). SQLite cannot change a
+      -- primary key, so both tables are rebuilt. Existing rows become channel-wide, except
+      -- queued push receipts, which become one queued receipt per device of the user on that
+      -- channel (what triage would write now), so recovery sends each to its own device.
+      CREATE TABLE receipts_v4 (
+        message_id TEXT    NOT NULL,
+        uid        TEXT    NOT NULL,
+        channel    TEXT    NOT NULL,
+        device     TEXT    NOT NULL DEFAULT '',
+        state      TEXT    NOT NULL,
+        reason     TEXT,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (message_id, uid, channel, device)
+      ) WITHOUT ROWID;
+      INSERT INTO receipts_v4 (message_id, uid, channel, device, state, reason, at)
+        SELECT r.message_id, r.uid, r.channel, coalesce(d.id, ''), r.state, r.reason, r.at
+        FROM receipts r
+        LEFT JOIN devices d
+          ON r.state = 'queued' AND d.uid = r.uid
+         AND d.kind = CASE r.channel WHEN 'webpush' THEN 'web' WHEN 'apns' THEN 'ios' WHEN 'fcm' THEN 'android' END;
+      DROP TABLE receipts;
+      ALTER TABLE receipts_v4 RENAME TO receipts;
+      CREATE INDEX receipts_queued ON receipts (channel, message_id, uid, device) WHERE state = 'queued';
+
+      CREATE TABLE receipt_events_v4 (
+        message_id TEXT    NOT NULL,
+        uid        TEXT    NOT NULL,
+        channel    TEXT    NOT NULL,
+        device     TEXT    NOT NULL DEFAULT '',
+        state      TEXT    NOT NULL,
+        reason     TEXT,
+        at         INTEGER NOT NULL,
+        urgency    TEXT,
+        PRIMARY KEY (message_id, uid, channel, device, state)
+      ) WITHOUT ROWID;
+      INSERT INTO receipt_events_v4 (message_id, uid, channel, device, state, reason, at, urgency)
+        SELECT message_id, uid, channel, '', state, reason, at, urgency FROM receipt_events;
+      DROP TABLE receipt_events;
+      ALTER TABLE receipt_events_v4 RENAME TO receipt_events;
+      CREATE INDEX receipt_events_at ON receipt_events (at);
+    `,
+  },
 ];

@@ -1,14 +1,16 @@
 /**
  * SQLite ReceiptStore. Guarantees, beyond the ReceiptStore port contract:
- *  - The current state per (messageId, uid, channel) follows `receiptMayMove` (../receipt-rule.ts):
- *    progress only moves forward, final states (failed / expired / suppressed) are never
- *    replaced, and a final state never replaces delivered / read / clicked.
+ *  - A receipt's key is (messageId, uid, channel, device); a channel-wide receipt (no device)
+ *    is stored with device ''.
+ *  - The current state per key follows `receiptMayMove` (../receipt-rule.ts): progress only
+ *    moves forward, final states (failed / expired / suppressed) are never replaced, and a
+ *    final state never replaces delivered / read / clicked.
  *  - A batch is applied in order in one transaction, so a batch holding several receipts of one
  *    key behaves as if they had been recorded one by one.
- *  - Every accepted change is appended to `receipt_events` (one row per state reached), with the
- *    message's urgency when the message is stored; Search.report counts these rows.
- *  - `forMessage` is ordered by uid, then channel; `queued` by message id, then uid (oldest
- *    first), resuming strictly after `after`.
+ *  - Every accepted change is appended to `receipt_events` (one row per state reached per key),
+ *    with the message's urgency when the message is stored; Search.report counts these rows.
+ *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
+ *    (oldest first), resuming strictly after `after`.
  */
 import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
 import type { ReceiptStore } from '../port.js';
@@ -20,6 +22,7 @@ interface ReceiptRow {
   message_id: string;
   uid: string;
   channel: Receipt['channel'];
+  device: string;
   state: ReceiptState;
   reason: string | null;
   at: number;
@@ -27,40 +30,54 @@ interface ReceiptRow {
 
 const toReceipt = (row: ReceiptRow): Receipt => {
   const receipt: Receipt = { messageId: row.message_id, uid: row.uid, channel: row.channel, state: row.state, at: row.at };
+  if (row.device !== '') receipt.device = row.device;
   if (row.reason !== null) receipt.reason = row.reason;
   return receipt;
 };
 
-const COLUMNS = 'message_id, uid, channel, state, reason, at';
+const COLUMNS = 'message_id, uid, channel, device, state, reason, at';
 
 export function createSqliteReceiptStore(db: SqliteDatabase): ReceiptStore {
-  const selectState = db.prepare<[string, string, string], ReceiptState>('SELECT state FROM receipts WHERE message_id = ? AND uid = ? AND channel = ?');
+  const selectState = db.prepare<[string, string, string, string], ReceiptState>(
+    'SELECT state FROM receipts WHERE message_id = ? AND uid = ? AND channel = ? AND device = ?',
+  );
   selectState.pluck();
   const upsertReceipt = db.prepare(
-    `INSERT INTO receipts (${COLUMNS}) VALUES (@messageId, @uid, @channel, @state, @reason, @at)
-     ON CONFLICT (message_id, uid, channel) DO UPDATE SET
+    `INSERT INTO receipts (${COLUMNS}) VALUES (@messageId, @uid, @channel, @device, @state, @reason, @at)
+     ON CONFLICT (message_id, uid, channel, device) DO UPDATE SET
        state = excluded.state, reason = excluded.reason, at = excluded.at`,
   );
   const insertEvent = db.prepare(
     `INSERT INTO receipt_events (${COLUMNS}, urgency)
-     VALUES (@messageId, @uid, @channel, @state, @reason, @at, (SELECT urgency FROM messages WHERE id = @messageId))
-     ON CONFLICT (message_id, uid, channel, state) DO NOTHING`,
+     VALUES (@messageId, @uid, @channel, @device, @state, @reason, @at, (SELECT urgency FROM messages WHERE id = @messageId))
+     ON CONFLICT (message_id, uid, channel, device, state) DO NOTHING`,
   );
-  const selectForMessage = db.prepare<[string], ReceiptRow>(`SELECT ${COLUMNS} FROM receipts WHERE message_id = ? ORDER BY uid, channel`);
-  const selectForMessageUid = db.prepare<[string, string], ReceiptRow>(`SELECT ${COLUMNS} FROM receipts WHERE message_id = ? AND uid = ? ORDER BY channel`);
+  const selectForMessage = db.prepare<[string], ReceiptRow>(`SELECT ${COLUMNS} FROM receipts WHERE message_id = ? ORDER BY uid, channel, device`);
+  const selectForMessageUid = db.prepare<[string, string], ReceiptRow>(
+    `SELECT ${COLUMNS} FROM receipts WHERE message_id = ? AND uid = ? ORDER BY channel, device`,
+  );
   const selectQueued = db.prepare<[string, number], ReceiptRow>(
-    `SELECT ${COLUMNS} FROM receipts WHERE channel = ? AND state = 'queued' ORDER BY message_id, uid LIMIT ?`,
+    `SELECT ${COLUMNS} FROM receipts WHERE channel = ? AND state = 'queued' ORDER BY message_id, uid, device LIMIT ?`,
   );
-  const selectQueuedAfter = db.prepare<[string, string, string, number], ReceiptRow>(
-    `SELECT ${COLUMNS} FROM receipts WHERE channel = ? AND state = 'queued' AND (message_id, uid) > (?, ?)
-     ORDER BY message_id, uid LIMIT ?`,
+  const selectQueuedAfter = db.prepare<[string, string, string, string, number], ReceiptRow>(
+    `SELECT ${COLUMNS} FROM receipts WHERE channel = ? AND state = 'queued' AND (message_id, uid, device) > (?, ?, ?)
+     ORDER BY message_id, uid, device LIMIT ?`,
   );
 
   const recordTx = db.transaction((receipts: Receipt[]) => {
     for (const receipt of receipts) {
-      const current = selectState.get(receipt.messageId, receipt.uid, receipt.channel);
+      const device = receipt.device ?? '';
+      const current = selectState.get(receipt.messageId, receipt.uid, receipt.channel, device);
       if (!receiptMayMove(current, receipt.state)) continue;
-      const row = { ...receipt, reason: receipt.reason ?? null };
+      const row = {
+        messageId: receipt.messageId,
+        uid: receipt.uid,
+        channel: receipt.channel,
+        device,
+        state: receipt.state,
+        reason: receipt.reason ?? null,
+        at: receipt.at,
+      };
       upsertReceipt.run(row);
       insertEvent.run(row);
     }
@@ -74,6 +91,10 @@ export function createSqliteReceiptStore(db: SqliteDatabase): ReceiptStore {
     forMessage: (messageId, uid) =>
       sqlite(() => (uid === undefined ? selectForMessage.all(messageId) : selectForMessageUid.all(messageId, uid)).map(toReceipt)),
     queued: (channel: ChannelName, limit, after) =>
-      sqlite(() => (after === undefined ? selectQueued.all(channel, limit) : selectQueuedAfter.all(channel, after.messageId, after.uid, limit)).map(toReceipt)),
+      sqlite(() =>
+        (after === undefined ? selectQueued.all(channel, limit) : selectQueuedAfter.all(channel, after.messageId, after.uid, after.device ?? '', limit)).map(
+          toReceipt,
+        ),
+      ),
   };
 }
