@@ -180,17 +180,20 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     (stopping ??= (async () => {
       http.stopAccepting();
       uWS.us_listen_socket_close(listenSocket);
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGrace * 1000).unref());
-      await Promise.race([http.drained(), grace]);
-      gateway?.close();
-      for (const worker of workers) worker.unsubscribe();
-      await Promise.race([Promise.all([bus.close(), scheduler.stop()]), grace]);
-      for (const channel of channels.enabled.values()) await channel.close();
-      await presence.close();
-      await rateLimits.close();
-      await search.close();
-      await stores.close();
-      await adapters.release();
+      // Draining and the workers share the grace period; every step runs, bounded (src/shutdown.ts).
+      const deadline = Date.now() + config.shutdownGrace * 1000;
+      await shutdownStep(log, 'drain requests', () => http.drained(), deadline - Date.now());
+      await shutdownStep(log, 'close sockets and workers', () => {
+        gateway?.close();
+        for (const worker of workers) worker.unsubscribe();
+      });
+      await shutdownStep(log, 'bus and scheduler', () => Promise.all([bus.close(), scheduler.stop()]), Math.max(deadline - Date.now(), MIN_WORKER_STOP_MS));
+      for (const channel of channels.enabled.values()) await shutdownStep(log, `channel ${channel.name}`, () => channel.close());
+      await shutdownStep(log, 'presence', () => presence.close());
+      await shutdownStep(log, 'rate limits', () => rateLimits.close());
+      await shutdownStep(log, 'search', () => search.close());
+      await shutdownStep(log, 'stores', () => stores.close());
+      await shutdownStep(log, 'adapters', () => adapters.release());
       dataDirLock.release();
       log.info('herald stopped');
     })());
