@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import type { Scheduler } from '../schedulers/port.js';
+import { createMemoryTicketLedger, type TicketLedger } from './auth/ticket-ledger.js';
 import type { Bus } from './bus/port.js';
 import type { Config } from './config.js';
 import type { Presence } from './gateway/presence-port.js';
@@ -20,6 +21,8 @@ export interface Adapters {
   scheduler: Scheduler;
   bus: Bus;
   presence: Presence;
+  /** Used WebSocket tickets: in memory embedded, Redis in a cluster (closed by `release`). */
+  ticketLedger: TicketLedger;
   /** Work waiting per bus subject, for metrics (empty when the bus cannot tell cheaply). */
   queueDepths(): Record<string, number>;
   /** Releases what the adapters share (e.g. the SQLite handle), after each port was closed. */
@@ -56,6 +59,7 @@ async function embedded(config: Config, log: Logger): Promise<Adapters> {
     scheduler: createEmbeddedScheduler(db),
     bus,
     presence: createMemoryPresence(),
+    ticketLedger: createMemoryTicketLedger(),
     queueDepths: () => bus.depths(),
     release: async () => {
       db.close();
@@ -64,15 +68,21 @@ async function embedded(config: Config, log: Logger): Promise<Adapters> {
 }
 
 async function distributed(config: Config, log: Logger): Promise<Adapters> {
-  const [{ createCassandraStores }, { createElasticsearchSearch }, { createBullmqScheduler }, { createRedisPresence }, { createMemoryBus }] = await Promise.all(
-    [
-      import('./store/cassandra/index.js'),
-      import('./search/elasticsearch/search.js'),
-      import('../schedulers/bullmq/scheduler.js'),
-      import('./gateway/redis-presence.js'),
-      import('./bus/memory.js'),
-    ],
-  );
+  const [
+    { createCassandraStores },
+    { createElasticsearchSearch },
+    { createBullmqScheduler },
+    { createRedisPresence },
+    { createMemoryBus },
+    { createRedisTicketLedger },
+  ] = await Promise.all([
+    import('./store/cassandra/index.js'),
+    import('./search/elasticsearch/search.js'),
+    import('../schedulers/bullmq/scheduler.js'),
+    import('./gateway/redis-presence.js'),
+    import('./bus/memory.js'),
+    import('./auth/redis-ticket-ledger.js'),
+  ]);
   const redisUrl = config.redisUrl as string;
   const stores = await createCassandraStores({
     contactPoints: cassandraContactPoints(config),
@@ -90,6 +100,7 @@ async function distributed(config: Config, log: Logger): Promise<Adapters> {
   });
   const scheduler = createBullmqScheduler({ url: redisUrl, queueName: `${config.clusterName}-scheduler`, logger: log.child({ adapter: 'bullmq' }) });
   const presence = createRedisPresence({ url: redisUrl, prefix: `${config.clusterName}:presence` });
+  const ticketLedger = createRedisTicketLedger({ url: redisUrl, prefix: `${config.clusterName}:tickets` });
   // One process with the distributed stores may keep its bus in process; a cluster needs NATS.
   const bus = config.natsUrl
     ? await (await import('./bus/nats.js')).createNatsBus({
@@ -106,9 +117,13 @@ async function distributed(config: Config, log: Logger): Promise<Adapters> {
     scheduler,
     bus,
     presence,
+    ticketLedger,
     queueDepths: () => bus.depths(),
     // The scheduler's stop() leaves its Redis connections open for scheduling; release closes them.
-    release: () => scheduler.close(),
+    release: async () => {
+      await scheduler.close();
+      await ticketLedger.close();
+    },
   };
 }
 

@@ -68,7 +68,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
 
   const policy = { smsDelayMs: config.fallbackSmsDelay * 1000, emailDelayMs: config.fallbackEmailDelay * 1000, digestIntervalMs: config.digestInterval * 1000 };
   const deps: PipelineDeps = { stores, bus, search, scheduler, presence, channels: channels.enabled, log, metrics, policy, now: Date.now };
-  const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl);
+  const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl, adapters.ticketLedger);
   const rateLimits = createRateLimits(
     await createLimiterStore({
       ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
@@ -142,6 +142,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
         metrics,
         maxBackpressure: config.wsMaxBackpressure,
         idleTimeoutSeconds: config.wsIdleTimeout,
+        maxSocketsPerUser: config.maxSocketsPerUser,
         presenceTtlMs: config.presenceTtl * 1000,
         onReceipts: async (uid, ids, state) => {
           await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now());

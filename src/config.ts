@@ -114,6 +114,12 @@ export const SETTINGS = {
     doc: 'Seconds without any frame before a socket is closed (clients ping to check in)',
     schema: z.coerce.number().int().min(8).max(960),
   },
+  maxSocketsPerUser: {
+    env: 'HERALD_MAX_SOCKETS_PER_USER',
+    default: '10',
+    doc: 'WebSockets one user may hold on one gateway process (a cluster of N gateways allows up to N times this); one more upgrade is refused with 429 HERALD_RATE_LIMITED',
+    schema: positiveInt,
+  },
   presenceTtl: { env: 'HERALD_PRESENCE_TTL', default: '150', doc: 'Seconds a user stays online after the last check-in of a live socket', schema: positiveInt },
   smtpUrl: {
     env: 'HERALD_SMTP_URL',

@@ -1,7 +1,11 @@
 /**
  * The realtime gateway: WebSocket endpoint `/ws` on the same uWebSockets.js app as the API.
  *
- * - A ticket (from POST /api/v1/ws/token) is checked before the upgrade: 401 without one.
+ * - A ticket (from POST /api/v1/ws/token) is checked before the upgrade: 401 without one, with an
+ *   invalid or expired one, or with one already used (tickets are single-use, cluster-wide).
+ * - At most HERALD_MAX_SOCKETS_PER_USER sockets per user on this process: one more is 429.
+ * - Refusals are problem+json (src/problem.ts); every uWS handler is guarded, so an exception is
+ *   logged with an errorId (and answered 500 during an upgrade) and never reaches uWS.
  * - Every socket of a user receives that user's frames: the gateway subscribes to the user's
  *   bus subject while it holds at least one of their sockets, so routing works the same when the
  *   sender is another process.
@@ -12,22 +16,40 @@
  * - Backpressure: a socket that stops reading is closed once its buffer passes
  *   HERALD_WS_MAX_BACKPRESSURE, so server memory stays bounded.
  */
+
 import uWS, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { TicketIssuer } from '../auth/tickets.js';
 import { type Bus, type Subscription, subjects } from '../bus/port.js';
+import { invalid, ProblemError } from '../errors.js';
 import { messageFrame } from '../exchange/message.js';
 import type { InboxItem } from '../exchange/types.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ClientReceiptState } from '../pipeline/client-receipts.js';
+import { problemOf } from '../problem.js';
 import type { Stores } from '../store/port.js';
 import { errorFrame, PONG, parseClientFrame } from './frames.js';
+
+const unauthorized = (detail: string) => new ProblemError('HERALD_UNAUTHORIZED', detail);
+
 import type { Presence } from './presence-port.js';
 
 const BROADCAST_TOPIC = 'broadcast';
 /** At most this many unread messages are replayed on connect; older ones are read over REST. */
 export const SINCE_REPLAY_LIMIT = 1000;
+
+/** Seconds a client refused for the socket cap is asked to wait (a socket of theirs must close first). */
+const SOCKET_CAP_RETRY_AFTER = 5;
+
+interface UpgradeRequest {
+  query: string;
+  key: string;
+  protocol: string;
+  extensions: string;
+}
 
 interface SocketData {
   uid: string;
@@ -47,6 +69,8 @@ export interface GatewayOptions {
   metrics: Metrics;
   maxBackpressure: number;
   idleTimeoutSeconds: number;
+  /** Sockets one user may hold on this process (open plus being upgraded); one more is 429. */
+  maxSocketsPerUser: number;
   presenceTtlMs: number;
   onReceipts(uid: string, ids: string[], state: ClientReceiptState): Promise<void>;
 }
@@ -71,6 +95,28 @@ export function mountGateway(options: GatewayOptions): Gateway {
     presence.touch(uid, options.holderId, options.presenceTtlMs).catch((error: unknown) => log.warn({ err: error }, 'presence not updated'));
   };
 
+  /** Upgrades admitted but not yet open, per user: they count against the socket cap. */
+  const pending = new Map<string, number>();
+  const reserve = (uid: string) => {
+    const count = (socketsByUid.get(uid)?.size ?? 0) + (pending.get(uid) ?? 0);
+    if (count >= options.maxSocketsPerUser) {
+      throw new ProblemError(
+        'HERALD_RATE_LIMITED',
+        `this user already has ${options.maxSocketsPerUser} sockets on this gateway (HERALD_MAX_SOCKETS_PER_USER); close one first`,
+        {
+          retryAfterSeconds: SOCKET_CAP_RETRY_AFTER,
+        },
+      );
+    }
+    pending.set(uid, (pending.get(uid) ?? 0) + 1);
+  };
+  const release = (uid: string | undefined) => {
+    if (uid === undefined) return;
+    const left = (pending.get(uid) ?? 1) - 1;
+    if (left > 0) pending.set(uid, left);
+    else pending.delete(uid);
+  };
+
   const send = (ws: WebSocket<SocketData>, text: string) => {
     // 2 = dropped for backpressure; with closeOnBackpressureLimit uWS closes the socket.
     if (ws.send(text, false) === 2) options.metrics.wsClosedForBackpressure.inc();
@@ -93,6 +139,18 @@ export function mountGateway(options: GatewayOptions): Gateway {
     }),
   ];
 
+  /** Runs a uWS handler so that nothing it throws reaches uWS (which would end the process). */
+  const guarded =
+    <A extends unknown[]>(handler: string, fn: (...args: A) => void) =>
+    (...args: A): void => {
+      try {
+        fn(...args);
+      } catch (error) {
+        const errorId = randomUUID();
+        log.error({ err: error, errorId, handler }, 'gateway handler failed');
+      }
+    };
+
   app.ws<SocketData>('/ws', {
     compression: uWS.DISABLED,
     maxPayloadLength: 16 * 1024,
@@ -102,46 +160,79 @@ export function mountGateway(options: GatewayOptions): Gateway {
     sendPingsAutomatically: true,
 
     upgrade(res, req, context) {
-      const query = new URLSearchParams(req.getQuery() ?? '');
-      const ticket = query.get('token') ?? '';
-      const since = query.get('since') ?? undefined;
-      const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
-      const extensions = req.getHeader('sec-websocket-extensions');
       let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
-      const reject = (status: string, detail: string) =>
-        res.cork(() => {
-          res.writeStatus(status).writeHeader('content-type', 'application/problem+json');
-          res.end(
-            JSON.stringify({
-              type: 'https://herald.dev/problems/herald-unauthorized',
-              title: 'Unauthorized',
-              status: Number.parseInt(status, 10),
-              detail,
-              code: status.startsWith('401') ? 'HERALD_UNAUTHORIZED' : 'HERALD_INVALID_REQUEST',
-            }),
-          );
+      let answered = false;
+      /** Answers a refusal (or a 500 with errorId) as problem+json, unless the client went away. */
+      const refuse = (error: unknown) => {
+        const problem = problemOf(error);
+        if (problem.internal !== undefined) log.error({ err: problem.internal, errorId: problem.body.errorId }, 'upgrade failed');
+        if (aborted || answered) return;
+        answered = true;
+        try {
+          res.cork(() => {
+            res.writeStatus(`${problem.body.status} ${STATUS_CODES[problem.body.status] ?? ''}`.trim());
+            res.writeHeader('content-type', 'application/problem+json');
+            for (const [name, value] of Object.entries(problem.headers)) res.writeHeader(name, value);
+            res.end(JSON.stringify(problem.body));
+          });
+        } catch (writeError) {
+          log.error({ err: writeError }, 'upgrade refusal not written');
+        }
+      };
+      try {
+        res.onAborted(() => {
+          aborted = true;
         });
-      void (async () => {
-        const uid = ticket ? await options.tickets.verify(ticket) : undefined;
-        if (aborted) return;
-        if (!uid) return reject('401 Unauthorized', ticket ? 'ticket is invalid or expired' : 'missing ticket: pass ?token= from POST /api/v1/ws/token');
-        if (since !== undefined && !isId(since)) return reject('400 Bad Request', 'since must be a message id');
-        const preferences = await options.stores.users.getPreferences(uid);
-        if (aborted) return;
-        const data: SocketData = { uid, realtimeOff: preferences.channels.realtime === false };
-        if (since) data.since = since;
-        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
-      })().catch((error: unknown) => {
-        log.error({ err: error }, 'upgrade failed');
-        if (!aborted) res.cork(() => res.writeStatus('503 Service Unavailable').end());
-      });
+        // uWS's req lives only during this call: read everything now.
+        const request: UpgradeRequest = {
+          query: req.getQuery() ?? '',
+          key: req.getHeader('sec-websocket-key'),
+          protocol: req.getHeader('sec-websocket-protocol'),
+          extensions: req.getHeader('sec-websocket-extensions'),
+        };
+        let data: SocketData | undefined;
+        /** Checks the request and the ticket, reserves a socket slot; the socket's data, or throws a ProblemError. */
+        const admit = async (r: UpgradeRequest): Promise<SocketData> => {
+          const query = new URLSearchParams(r.query);
+          const ticket = query.get('token') ?? '';
+          const since = query.get('since') ?? undefined;
+          if (since !== undefined && !isId(since)) throw invalid([{ path: 'since', message: 'must be a message id' }]);
+          if (!ticket) throw unauthorized('missing ticket: pass ?token= from POST /api/v1/ws/token');
+          const verified = await options.tickets.verify(ticket);
+          if (!verified) throw unauthorized('ticket is invalid or expired');
+          reserve(verified.uid);
+          data = { uid: verified.uid, realtimeOff: false };
+          let fresh: boolean;
+          try {
+            fresh = await options.tickets.redeem(verified);
+          } catch (error) {
+            throw new ProblemError('HERALD_UNAVAILABLE', 'ticket ledger unavailable, retry later', { retryAfterSeconds: 5 }, { cause: error });
+          }
+          if (!fresh) throw unauthorized('ticket was already used: get a new one from POST /api/v1/ws/token for each connection');
+          const preferences = await options.stores.users.getPreferences(verified.uid);
+          data.realtimeOff = preferences.channels.realtime === false;
+          if (since) data.since = since;
+          return data;
+        };
+        void admit(request)
+          .then((admitted) => {
+            if (aborted) return;
+            answered = true;
+            // Not inside res.cork: uWS's cork() runs its HTTP "connection: close" clean-up on the
+            // response after the callback, and when the upgrade reallocated the socket in place that
+            // response is now the WebSocket, so about 1 in 1,000 sockets was shut down right after
+            // open (1006 at both ends). Uncorked, upgrade writes the 101 itself. The caller is
+            // always a Node I/O callback (ticket check, store read), never a uWS one.
+            res.upgrade(admitted, request.key, request.protocol, request.extensions, context);
+          })
+          .catch(refuse)
+          .finally(() => release(data?.uid));
+      } catch (error) {
+        refuse(error);
+      }
     },
 
-    open(ws) {
+    open: guarded('open', (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
       live += 1;
       let sockets = socketsByUid.get(data.uid);
@@ -160,11 +251,11 @@ export function mountGateway(options: GatewayOptions): Gateway {
       if (data.since) {
         const since = data.since;
         delete data.since;
-        void replaySince(ws, data.uid, since);
+        replaySince(ws, data.uid, since).catch((error: unknown) => log.error({ err: error, uid: data.uid }, 'since= replay failed'));
       }
-    },
+    }),
 
-    message(ws, raw) {
+    message: guarded('message', (ws: WebSocket<SocketData>, raw: ArrayBuffer) => {
       const { uid } = ws.getUserData();
       const parsed = parseClientFrame(Buffer.from(raw).toString('utf8'));
       if (!parsed.ok) return send(ws, errorFrame('HERALD_INVALID_FRAME', parsed.detail));
@@ -176,13 +267,17 @@ export function mountGateway(options: GatewayOptions): Gateway {
       options.onReceipts(uid, frame.ids, frame.type === 'ack' ? 'delivered' : 'read').catch((error: unknown) => {
         log.error({ err: error, uid }, 'client receipt not recorded');
       });
-    },
+    }),
 
-    pong(ws) {
+    pong: guarded('pong', (ws: WebSocket<SocketData>) => {
       touch(ws.getUserData().uid);
-    },
+    }),
 
-    close(ws) {
+    drain: guarded('drain', (ws: WebSocket<SocketData>) => {
+      log.debug({ uid: ws.getUserData().uid, buffered: ws.getBufferedAmount() }, 'socket drained');
+    }),
+
+    close: guarded('close', (ws: WebSocket<SocketData>) => {
       const { uid } = ws.getUserData();
       live -= 1;
       const sockets = socketsByUid.get(uid);
@@ -194,7 +289,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
       userSubscriptions.get(uid)?.unsubscribe();
       userSubscriptions.delete(uid);
       presence.leave(uid, options.holderId).catch((error: unknown) => log.warn({ err: error }, 'presence not cleared'));
-    },
+    }),
   });
 
   /** Sends unread messages newer than `since`, oldest first. The socket may close meanwhile. */

@@ -9,15 +9,13 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import webpush from 'web-push';
-import { eventually, startChild, TEST_SECRET, type TestSocket } from '../helpers/herald.js';
+import { eventually, startChild, TEST_SECRET, TestSocket } from '../helpers/herald.js';
 import { type OwnNatsServer, startOwnNats } from '../helpers/nats-server.js';
 import { servicesEnv } from '../helpers/services.js';
 
 type Process = Awaited<ReturnType<typeof startChild>>;
 
 const run = randomUUID().slice(0, 8);
-/** A UUIDv7 of time 0: `since` it, every unread message is replayed. */
-const EPOCH_ID = '00000000-0000-7000-8000-000000000000';
 const services = servicesEnv();
 const vapid = webpush.generateVAPIDKeys();
 
@@ -72,11 +70,10 @@ describe('cluster', () => {
   const admin = () => (apiA as Process).token('ops', { admin: true });
 
   /** A socket on `gateway` with a ticket from `api`: tickets are valid on every gateway. */
-  const socketOn = async (gateway: Process, api: Process, uid: string, since?: string) => {
+  const socketOn = async (gateway: Process, api: Process, uid: string) => {
     const ticket = await api.api('POST', '/api/v1/ws/token', { token: await api.token(uid) });
     assert.equal(ticket.status, 200);
-    const { TestSocket } = await import('../helpers/herald.js');
-    return TestSocket.open(`${gateway.url.replace('http', 'ws')}/ws?token=${ticket.body.token}${since ? `&since=${since}` : ''}`);
+    return TestSocket.open(`${gateway.url.replace('http', 'ws')}/ws?token=${ticket.body.token}`);
   };
 
   it('delivers a message sent through API A to a socket on gateway B', async () => {
@@ -86,6 +83,15 @@ describe('cluster', () => {
     const frame = await socket.next((f) => f.id === sent.body.id, 20_000);
     assert.equal(frame.msg, 'across processes');
     socket.close();
+  });
+
+  it('accepts a ticket once across the cluster: reused on the other gateway it is 401', async () => {
+    const ticket = await apiA.api('POST', '/api/v1/ws/token', { token: await apiA.token(`once-${run}`) });
+    const url = (gateway: Process) => `${gateway.url.replace('http', 'ws')}/ws?token=${ticket.body.token}`;
+    const first = await TestSocket.open(url(gatewayA));
+    await assert.rejects(TestSocket.open(url(gatewayB)), (error: { status?: number }) => error.status === 401);
+    await assert.rejects(TestSocket.open(url(gatewayA)), (error: { status?: number }) => error.status === 401);
+    first.close();
   });
 
   it('broadcasts to 1,000 sockets over both gateways, exactly once each', async () => {
@@ -101,19 +107,12 @@ describe('cluster', () => {
     assert.equal(sent.status, 202);
     const got = (socket: TestSocket) => socket.messages().some((f) => f.id === sent.body.id);
     await Promise.all(sockets.map((socket) => socket.until(() => got(socket) || socket.closed !== undefined, 60_000, 'the broadcast frame')));
-    // A connection can drop (seen: about 1 in 1,000, code 1006 at both ends, during a gateway's
-    // first burst of upgrades). A client then reconnects with since= and the broadcast comes from
-    // its inbox — the recovery path real clients use. Drops must stay rare, and nobody may miss it.
-    const dropped = sockets.flatMap((socket, i) => (got(socket) ? [] : [i]));
-    assert.ok(dropped.length <= 10, `${dropped.length} of 1,000 sockets dropped before the broadcast`);
-    // The frames go out before the inbox pages are written: replay finds it once triage is done.
-    if (dropped.length > 0) await apiA.triaged(sent.body.id, await admin());
-    for (const i of dropped) {
-      assert.ok(sockets[i]?.closed, `socket #${i} is open but never got the broadcast`);
-      const again = await socketOn(i < 500 ? gatewayA : gatewayB, apiA, `bc-${run}-${i}`, EPOCH_ID);
-      await again.next((f) => f.id === sent.body.id, 30_000);
-      sockets[i] = again;
-    }
+    // No socket may drop: a burst of async upgrades once closed about 1 in 1,000 right after open
+    // (uWS's cork() after an in-place upgrade; see src/gateway/gateway.ts).
+    assert.deepEqual(
+      sockets.flatMap((socket, i) => (socket.closed ? [`#${i} closed ${JSON.stringify(socket.closed)}`] : [])),
+      [],
+    );
     await eventually(
       async () => (await apiA.api('GET', `/api/v1/messages/${sent.body.id}`, { token: await admin() })).body.status === 'triaged',
       60_000,
