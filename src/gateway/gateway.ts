@@ -218,11 +218,15 @@ export function mountGateway(options: GatewayOptions): Gateway {
           .then((admitted) => {
             if (aborted) return;
             answered = true;
-            // Not inside res.cork: uWS's cork() runs its HTTP "connection: close" clean-up on the
-            // response after the callback, and when the upgrade reallocated the socket in place that
-            // response is now the WebSocket, so about 1 in 1,000 sockets was shut down right after
-            // open (1006 at both ends). Uncorked, upgrade writes the 101 itself. The caller is
-            // always a Node I/O callback (ticket check, store read), never a uWS one.
+            // Deliberately not inside res.cork(). In the uWS bundled here (uWS.js 20.30), cork() runs
+            // its HTTP clean-up after the callback: when the upgrade adopted the socket at the same
+            // address, it reads the old HttpResponse's state from what is now the WebSocket and,
+            // when those bytes look like "connection: close, response done", shuts the socket down
+            // right after open: about 1 in 1,000 sockets of a burst closed with 1006 at both ends.
+            // Fixed upstream in uNetworking/uWebSockets#1929 (cork() also compares the socket
+            // context); once Herald's uWS.js has it, this may go back inside res.cork. Uncorked,
+            // upgrade writes the 101 itself (uWS.js prints a cork warning on stderr for it).
+            // The caller is a Node I/O callback (ticket check, ledger, store read), never a uWS one.
             res.upgrade(admitted, request.key, request.protocol, request.extensions, context);
           })
           .catch(refuse)
