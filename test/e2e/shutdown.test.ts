@@ -34,7 +34,7 @@ describe('graceful stop', () => {
       const sub = fake.subscription();
       const token = await h.token('stuck');
       assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token, body: sub })).status, 201);
-      fake.answer(fake.idOf(sub.endpoint), [{ status: 201, delayMs: 60_000 }]);
+      fake.answer(fake.idOf(sub.endpoint), [{ status: 201, delayMs: 15_000 }]);
       const admin = await h.token('ops', { admin: true });
       assert.equal((await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'stuck', uid: 'stuck' } })).status, 202);
       await connected;
