@@ -249,6 +249,26 @@ export function searchContract(name: string, open: () => Promise<SearchHarness>)
         await search.flush();
         assert.deepEqual(asMap(await search.report({ from, to, groupBy: 'urgency' })), { normal: 3, high: 2, low: 1 });
       });
+
+      it('counts a push per device: two devices of one user, each indexed twice, count twice', async () => {
+        await seed();
+        const message = makeMessage({ urgency: 'low' });
+        await publish(message);
+        const perDevice = ['dev-1', 'dev-2'].map((device) => ({
+          messageId: message.id,
+          uid: 'two',
+          channel: 'apns' as const,
+          device,
+          state: 'sent' as const,
+          at: from + 10,
+          urgency: 'low' as const,
+        }));
+        await stores.receipts.record(perDevice.map(({ urgency: _urgency, ...r }) => r));
+        await search.indexReceipts(perDevice);
+        await search.indexReceipts(perDevice);
+        await search.flush();
+        assert.deepEqual(asMap(await search.report({ from, to, groupBy: 'channel' })), { webpush: 3, email: 1, sms: 1, apns: 2 });
+      });
     });
   });
 }
