@@ -188,7 +188,8 @@ export async function runWebPush(options: WebPushBenchOptions): Promise<ResultRo
   process.once('exit', killChild);
 
   const vapidDetails = { subject: 'mailto:bench@herald.test', ...webpush.generateVAPIDKeys() };
-  const channel = createWebPushChannel({ vapid: vapidDetails, concurrency, ca: cert });
+  // The push service runs on loopback: allowed as HERALD_WEBPUSH_ALLOW_PRIVATE=true would.
+  const channel = createWebPushChannel({ vapid: vapidDetails, concurrency, ca: cert, egress: { allowPrivate: true, allowedHosts: [] } });
   const agent = new https.Agent({ keepAlive: true, ca: cert });
   try {
     const ready = await request(child, { type: 'start', key, cert, subscriptions: SUBSCRIPTIONS }, 'ready');

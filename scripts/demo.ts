@@ -51,6 +51,8 @@ async function main() {
     env: {
       ...process.env,
       NODE_EXTRA_CA_CERTS: cert.certFile,
+      // The loopback push service fake: allowed for development only (HERALD_WEBPUSH_ALLOW_PRIVATE).
+      HERALD_WEBPUSH_ALLOW_PRIVATE: 'true',
       HERALD_PORT: String(port),
       HERALD_HOST: '127.0.0.1',
       HERALD_DATA_DIR: dataDir,

@@ -26,6 +26,7 @@ import { createTokenVerifier } from './auth/tokens.js';
 import type { Subscription } from './bus/port.js';
 import { type Config, ConfigError } from './config.js';
 import { lockDataDir, prepareDataDir } from './data-dir.js';
+import { webPushEgressOf } from './egress/settings.js';
 import { mountGateway } from './gateway/gateway.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
@@ -89,6 +90,8 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     tickets,
     rateLimits,
     vapidPublicKey: secrets.vapid.publicKey,
+    webPushEgress: webPushEgressOf(config),
+    maxDevicesPerUser: config.maxDevicesPerUser,
     hasEmailTemplate: (name) => channels.email.hasTemplate(name),
     async health() {
       const checks: Record<string, string> = {

@@ -159,6 +159,27 @@ export const SETTINGS = {
     schema: z.string().url().optional(),
   },
   webpushConcurrency: { env: 'HERALD_WEBPUSH_CONCURRENCY', default: '50', doc: 'Web push requests in flight at once per process', schema: positiveInt },
+  webpushAllowPrivate: {
+    env: 'HERALD_WEBPUSH_ALLOW_PRIVATE',
+    default: 'false',
+    doc: 'For development and tests only: web push endpoints may be IP literals and resolve to loopback, private or reserved addresses, and http: to loopback is allowed (push-service emulators)',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  },
+  webpushHosts: {
+    env: 'HERALD_WEBPUSH_HOSTS',
+    default: '',
+    doc: 'Comma-separated host suffixes web push endpoints must match (e.g. `fcm.googleapis.com,push.services.mozilla.com`); unset: any public host',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9.,\s-]*$/, 'must be comma-separated host names')
+      .optional(),
+  },
+  maxDevicesPerUser: {
+    env: 'HERALD_MAX_DEVICES_PER_USER',
+    default: '20',
+    doc: 'Devices (push tokens and web push subscriptions) one user may register; one more is 409 HERALD_DEVICE_LIMIT',
+    schema: positiveInt,
+  },
   apnsKey: {
     env: 'HERALD_APNS_KEY',
     default: '',

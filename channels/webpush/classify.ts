@@ -7,9 +7,12 @@
  *  - any other status (400, 401, 403, 413…) → failed `http-<status>`
  *  - network errors (refused, reset, hang up, DNS, timeouts) and TLS errors → retry (backoff)
  *  - ERR_CRYPTO_* (the subscription's p256dh is not a P-256 point) → invalid-recipient
+ *  - ERR_HERALD_EGRESS_REFUSED (the host now resolves to an address the egress policy refuses,
+ *    src/egress/lookup.ts) → failed `endpoint-refused`
  *  - an error with neither status nor code → retry: every input web-push validates is checked
  *    before the call (see request.ts), so what is left is its codeless `Socket timeout`
  */
+import { EGRESS_REFUSED } from '../../src/egress/lookup.js';
 import type { DeliveryResult } from '../port.js';
 
 const RETRY_STEP_MS = 30_000;
@@ -84,6 +87,7 @@ export function classifyPushError(err: unknown, attempt: number, now: number = D
   }
 
   if (typeof code === 'string') {
+    if (code === EGRESS_REFUSED) return { type: 'failed', reason: 'endpoint-refused' };
     if (NETWORK_CODES.has(code)) return { type: 'retry', afterMs: backoffMs(attempt), reason: `network-${code.toLowerCase()}` };
     if (isTlsCode(code)) return { type: 'retry', afterMs: backoffMs(attempt), reason: `tls-${code.toLowerCase()}` };
     if (code.startsWith('ERR_CRYPTO_')) return { type: 'invalid-recipient', reason: 'bad-subscription-keys' };

@@ -3,7 +3,8 @@
  * Guarantees:
  *  - Every input web-push would reject is checked here first and answered with a classified
  *    result instead: no web device → failed `no-subscription`; an endpoint that is not an
- *    https URL → invalid-recipient `bad-endpoint`; p256dh not 65 bytes or auth under 16 bytes →
+ *    http(s) URL → invalid-recipient `bad-endpoint` (which of those may be called is the egress
+ *    policy's decision, transport.ts); p256dh not 65 bytes or auth under 16 bytes →
  *    invalid-recipient `bad-subscription-keys`; a payload that cannot fit one
  *    4096-byte aes128gcm record → failed `payload-too-large`.
  *  - Payload: JSON `{ id, title, body, data, link, urgency, createdAt, sender? }` (absent values
@@ -71,7 +72,8 @@ const decodedLength = (text: string): number => (/^[A-Za-z0-9_-]+={0,2}$/.test(t
 const originOf = (endpoint: string): string | undefined => {
   try {
     const url = new URL(endpoint);
-    return url.protocol === 'https:' ? url.origin : undefined;
+    // http: only reaches the egress policy's check, which allows it for emulators (transport.ts).
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : undefined;
   } catch {
     return undefined;
   }

@@ -1,22 +1,26 @@
 /**
  * The web push channel: encrypts each delivery for its browser subscription (aes128gcm) and
- * POSTs it to the subscription's push service through web-push, with a VAPID header signed once
- * per push service origin (vapid.ts). Guarantees (Channel port): one classified result per
- * delivery, in batch order; never throws for one delivery's failure (classify.ts judges it); at
- * most `concurrency` requests in flight across every batch of the process; one keep-alive
- * https.Agent for the channel's life (with `ca` when given; otherwise the process's trust
+ * POSTs it to the subscription's push service (the request built by web-push), with a VAPID
+ * header signed once per push service origin (vapid.ts). Guarantees (Channel port): one
+ * classified result per delivery, in batch order; never throws for one delivery's failure
+ * (classify.ts judges it); at most `concurrency` requests in flight across every batch of the
+ * process; only endpoints the egress policy allows are called, checked before each request and
+ * again at connect time (transport.ts, src/egress) — else `failed endpoint-refused`; one
+ * keep-alive agent for the channel's life (with `ca` when given; otherwise the process's trust
  * store, which NODE_EXTRA_CA_CERTS extends). Bad VAPID keys fail at creation, not at send time.
  * `close()` waits for sends in progress, then closes the agent's sockets.
  */
-import https from 'node:https';
 import type { Logger } from 'pino';
 import webpush from 'web-push';
 import { mapLimit } from '../../src/concurrency.js';
+import type { Resolver } from '../../src/egress/lookup.js';
+import { type EgressPolicy, STRICT_EGRESS } from '../../src/egress/policy.js';
 import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
 import { trackSends } from '../send-tracker.js';
 import { classifyPushError } from './classify.js';
 import { createLimiter } from './limiter.js';
 import { preparePush, pushPayload } from './request.js';
+import { createPushTransport } from './transport.js';
 import { createVapidSigner, type VapidKeys } from './vapid.js';
 
 export interface WebPushChannelOptions {
@@ -27,6 +31,10 @@ export interface WebPushChannelOptions {
   ca?: string | Buffer;
   /** Socket idle timeout of one request, in ms. Default 15 s. */
   timeoutMs?: number;
+  /** Which endpoints may be called (src/egress); default: public https hosts only. */
+  egress?: EgressPolicy;
+  /** Tests: resolve push service names through this instead of the system resolver. */
+  resolver?: Resolver;
   logger?: Logger;
 }
 
@@ -55,7 +63,11 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
     return payload;
   };
 
-  const agent = new https.Agent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
+  const transport = createPushTransport({
+    egress: options.egress ?? STRICT_EGRESS,
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
+  });
   const limiter = createLimiter(concurrency);
   const sends = trackSends('webpush');
 
@@ -67,19 +79,25 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
       return prepared.result;
     }
     const { subscription, origin, payload, TTL, urgency, topic } = prepared.request;
+    const refusal = transport.refusal(subscription.endpoint);
+    if (refusal !== undefined) {
+      logger?.warn({ ...context, refusal }, 'web push not sent: endpoint refused by the egress policy');
+      return { type: 'failed', reason: 'endpoint-refused' };
+    }
     try {
       const response = await limiter.run(() =>
-        webpush.sendNotification(subscription, payload, {
-          // Our own cached VAPID header; null (not undefined) keeps web-push from signing again
-          // with keys that webpush.setVapidDetails may have set globally.
-          vapidDetails: null as unknown as undefined,
-          headers: { Authorization: vapid.authorization(origin) },
-          TTL,
-          urgency,
-          ...(topic !== undefined ? { topic } : {}),
-          agent,
+        transport.send(
+          webpush.generateRequestDetails(subscription, payload, {
+            // Our own cached VAPID header; null (not undefined) keeps web-push from signing again
+            // with keys that webpush.setVapidDetails may have set globally.
+            vapidDetails: null as unknown as undefined,
+            headers: { Authorization: vapid.authorization(origin) },
+            TTL,
+            urgency,
+            ...(topic !== undefined ? { topic } : {}),
+          }),
           timeout,
-        }),
+        ),
       );
       const providerId = locationOf(response.headers);
       logger?.debug({ ...context, status: response.statusCode, providerId }, 'web push sent');
@@ -103,7 +121,7 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
 
     async close() {
       if (!(await sends.close())) return;
-      agent.destroy();
+      transport.destroy();
     },
   };
 }

@@ -1,5 +1,6 @@
 /** What the REST routes need: the pipeline's ports plus API-only collaborators. */
 import type { TicketIssuer } from '../auth/tickets.js';
+import type { EgressPolicy } from '../egress/policy.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
 import type { RateLimits } from './rate-limits.js';
 
@@ -8,6 +9,10 @@ export interface ApiDeps extends PipelineDeps {
   /** HERALD_RATE_* (src/api/rate-limits.ts); absent: no limits. */
   rateLimits?: RateLimits;
   vapidPublicKey: string;
+  /** Which web push endpoints may be registered (HERALD_WEBPUSH_ALLOW_PRIVATE, HERALD_WEBPUSH_HOSTS; src/egress). */
+  webPushEgress: EgressPolicy;
+  /** HERALD_MAX_DEVICES_PER_USER. */
+  maxDevicesPerUser: number;
   /** Whether an email template of that name exists (unknown names are a 400 at send time). */
   hasEmailTemplate(name: string): boolean;
   /** Per dependency: "ok" or what is wrong. */

@@ -100,7 +100,8 @@ export const broadcastBody = z.strictObject({ msg, opts: messageOptions.optional
 const base64url = z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url');
 
 export const webPushSubscription = z.strictObject({
-  endpoint: z.url({ protocol: /^https$/, message: 'must be an https URL' }).max(LIMITS.endpointLength),
+  // http: too, so the egress policy (src/egress) answers: it allows http: to loopback with HERALD_WEBPUSH_ALLOW_PRIVATE.
+  endpoint: z.url({ protocol: /^https?$/, message: 'must be an https URL' }).max(LIMITS.endpointLength),
   expirationTime: z.number().int().nonnegative().nullable().optional(),
   keys: z.strictObject({
     p256dh: base64url.min(80).max(100),

@@ -1,5 +1,6 @@
 /** How stored records look in API responses (times as ISO 8601, absent values as null). */
 import { visibleSender } from '../exchange/message.js';
+import { publicReason } from '../exchange/receipt-reasons.js';
 import type { InboxItem, Message, Receipt, User } from '../exchange/types.js';
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -25,13 +26,18 @@ export const inboxView = (item: InboxItem) => ({
   state: { delivered: iso(item.deliveredAt), read: iso(item.readAt) },
 });
 
-export const receiptView = (receipt: Receipt) => ({
+/**
+ * A receipt: `reason` is always a stable code (../exchange/receipt-reasons.ts), never a
+ * provider's text; the admin view adds `detail`, the stored reason (provider id, status, error).
+ */
+export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { admin: false }) => ({
   uid: receipt.uid,
   channel: receipt.channel,
   /** The device of a push delivery; null for a channel-wide receipt. */
   device: receipt.device ?? null,
   state: receipt.state,
-  reason: receipt.reason ?? null,
+  reason: publicReason(receipt),
+  ...(audience.admin ? { detail: receipt.reason ?? null } : {}),
   at: iso(receipt.at),
 });
 

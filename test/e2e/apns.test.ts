@@ -92,7 +92,8 @@ describe('apns channel (child process against the APNs fake)', () => {
     fake.answer(deviceToken, [{ status: 410, reason: 'Unregistered' }]);
     const first = await send('ios-bob', { urgency: 'high' });
     const failed = await apnsReceipt(first, 'failed');
-    assert.match(failed.reason, /^invalid-recipient: apns-Unregistered$/);
+    assert.equal(failed.reason, 'invalid-recipient');
+    assert.match(failed.detail, /^invalid-recipient: apns-Unregistered$/, 'the admin view keeps the provider detail');
 
     const second = await send('ios-bob', { urgency: 'high' });
     await eventually(

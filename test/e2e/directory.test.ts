@@ -19,7 +19,8 @@ describe('devices, users and search', () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;
   let admin: string;
   before(async () => {
-    h = await startInProcess();
+    // The subscriptions' endpoints are loopback: allowed for tests only.
+    h = await startInProcess({ HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
     admin = await h.token('ops', { admin: true });
   });
   after(() => h.stop());

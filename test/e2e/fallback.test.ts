@@ -78,8 +78,9 @@ describe('fallback to email', () => {
       15_000,
       'digest sent',
     );
-    assert.match(emailed.reason, /^digest:/);
-    const digestId = emailed.reason.slice('digest:'.length);
+    assert.equal(emailed.reason, 'digest');
+    assert.match(emailed.detail, /^digest:/);
+    const digestId = emailed.detail.slice('digest:'.length);
     const file = fs.readdirSync(outbox()).find((f) => f.startsWith(digestId)) as string;
     const mail = await simpleParser(fs.readFileSync(path.join(outbox(), file)));
     assert.equal(mail.subject, 'Your unread notifications');

@@ -64,7 +64,8 @@ describe('fcm channel (e2e)', () => {
     assert.equal(sent.message.data.id, res.body.id);
     assert.deepEqual(JSON.parse(sent.message.data.data), { ride: 42 });
     const receipts = await receiptsOf(res.body.id, (rs) => rs.some((r) => r.channel === 'fcm' && r.state === 'sent'), 'fcm sent receipt');
-    assert.match(receipts.find((r) => r.channel === 'fcm').reason ?? '', /^projects\/.+\/messages\//);
+    assert.equal(receipts.find((r) => r.channel === 'fcm').reason, null);
+    assert.match(receipts.find((r) => r.channel === 'fcm').detail ?? '', /^projects\/.+\/messages\//);
   });
 
   it('fails the receipt of an UNREGISTERED token, prunes it, and never sends to it again', async () => {
@@ -74,7 +75,8 @@ describe('fcm channel (e2e)', () => {
     const first = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'hello?', uid: 'gone', opts: { urgency: 'normal' } } });
     assert.equal(first.status, 202);
     const receipts = await receiptsOf(first.body.id, (rs) => rs.some((r) => r.channel === 'fcm' && r.state === 'failed'), 'fcm failed receipt');
-    assert.equal(receipts.find((r) => r.channel === 'fcm').reason, 'invalid-recipient: fcm-registration-token-not-registered');
+    assert.equal(receipts.find((r) => r.channel === 'fcm').reason, 'invalid-recipient');
+    assert.equal(receipts.find((r) => r.channel === 'fcm').detail, 'invalid-recipient: fcm-registration-token-not-registered');
     assert.equal(fake.requests.filter((r) => r.token === token).length, 1);
 
     // The token is gone: asked for fcm explicitly, triage finds no device.

@@ -25,6 +25,7 @@ describe('provider isolation and quiet hours', () => {
     const deadPort = await freePort();
     h = await startChild({
       NODE_EXTRA_CA_CERTS: testCertificate().certFile,
+      HERALD_WEBPUSH_ALLOW_PRIVATE: 'true',
       HERALD_SMTP_URL: smtp.url,
       HERALD_APNS_KEY: key.key,
       HERALD_APNS_KEY_ID: key.keyId,

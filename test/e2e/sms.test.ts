@@ -73,7 +73,7 @@ describe('sms channel through REST', () => {
     assert.equal(sms.body, 'Bistro: Your table is ready\nhttps://bistro.example/t/4');
     assert.equal(sms.from, FROM);
     assert.ok(sms.statusCallback?.startsWith(`${h.url}/api/v1/webhooks/twilio?`), sms.statusCallback);
-    assert.equal((await smsReceipt(id)).reason, sms.sid, 'the sent receipt carries the Message SID');
+    assert.equal((await smsReceipt(id)).detail, sms.sid, 'the sent receipt carries the Message SID (admin view)');
 
     const queued = await fake.sendStatusCallback(sms.sid, 'sending');
     assert.equal(queued.status, 204);
@@ -115,7 +115,8 @@ describe('sms channel through REST', () => {
     const res = await fake.sendStatusCallback(sms.sid, 'undelivered', 30003);
     assert.equal(res.status, 204);
     const receipt = await waitForSmsState(id, 'failed');
-    assert.equal(receipt.reason, 'twilio-30003');
+    assert.equal(receipt.reason, 'provider-rejected');
+    assert.equal(receipt.detail, 'twilio-30003');
   });
 
   it('fails a number Twilio refuses, without retrying', async () => {
@@ -124,7 +125,8 @@ describe('sms channel through REST', () => {
     const res = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'hello', uid: 'gina', opts: { channels: ['sms'] } } });
     assert.equal(res.status, 202);
     const receipt = await waitForSmsState(res.body.id, 'failed');
-    assert.equal(receipt.reason, 'twilio-21211');
+    assert.equal(receipt.reason, 'provider-rejected');
+    assert.equal(receipt.detail, 'twilio-21211');
     assert.equal(fake.requests.filter((r) => r.to === '+15551230005').length, 1);
   });
 });

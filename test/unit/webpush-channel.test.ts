@@ -60,6 +60,7 @@ describe('webpush channel', () => {
       vapid,
       concurrency: options.concurrency ?? 8,
       ca: testCertificate().cert,
+      egress: { allowPrivate: true, allowedHosts: [] },
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     });
     channels.push(c);
@@ -222,7 +223,8 @@ describe('webpush channel', () => {
     const sub = fake.subscription();
     const ios: Device = { id: 'd1', uid: 'u1', kind: 'ios', token: 'ab'.repeat(32), createdAt: 0 };
     const badKeys = webDevice({ endpoint: sub.endpoint, keys: { p256dh: 'AAAA', auth: sub.keys.auth } });
-    const plainHttp = webDevice({ endpoint: sub.endpoint.replace('https:', 'http:'), keys: sub.keys });
+    // Not http(s) at all (http: itself is the egress policy's call: test/e2e/egress.test.ts).
+    const plainHttp = webDevice({ endpoint: sub.endpoint.replace('https:', 'ftp:'), keys: sub.keys });
     const results = await channel.deliver([
       delivery(message(), undefined),
       delivery(message(), ios),
@@ -290,7 +292,7 @@ describe('webpush channel', () => {
   });
 
   it('refuses new work once closed', async () => {
-    const c = createWebPushChannel({ vapid, concurrency: 1, ca: testCertificate().cert });
+    const c = createWebPushChannel({ vapid, concurrency: 1, ca: testCertificate().cert, egress: { allowPrivate: true, allowedHosts: [] } });
     await c.close();
     await assert.rejects(c.deliver([]), /closed/);
   });

@@ -1,5 +1,14 @@
-/** POST / DELETE /api/v1/native/subscribe: APNs and FCM tokens, and web push subscriptions, of the caller. */
-import { ProblemError } from '../../errors.js';
+/**
+ * POST / DELETE /api/v1/native/subscribe: APNs and FCM tokens, and web push subscriptions, of the
+ * caller. A web push endpoint must pass the egress policy (src/egress: https, a public host
+ * name, every address it resolves to public, the allow-list) — else 400 naming `endpoint` with
+ * the refusal's code. A user holds at most `maxDevicesPerUser` devices: one more is 409
+ * HERALD_DEVICE_LIMIT; re-registering a device the user already has is always fine. (The count
+ * is read before the write, so concurrent registrations of one user may pass it by a few.)
+ */
+import { checkEndpoint } from '../../egress/lookup.js';
+import { checkUrl, type EgressPolicy, type EgressRefusal, REFUSAL_MESSAGES } from '../../egress/policy.js';
+import { invalid, ProblemError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { NewDevice } from '../../store/port.js';
 import type { ApiDeps } from '../deps.js';
@@ -17,6 +26,21 @@ export function parseDevice(body: unknown): NewDevice {
   return { kind: device.os, token: device.token };
 }
 
+const endpointError = (refusal: EgressRefusal) => ({ path: 'endpoint', message: `${REFUSAL_MESSAGES[refusal]} (${refusal})` });
+
+/** parseDevice for a registration: a refused endpoint is reported with the body's other errors. */
+function parseRegistration(body: unknown, egress: EgressPolicy): NewDevice {
+  try {
+    return parseDevice(body);
+  } catch (error) {
+    const endpoint = body !== null && typeof body === 'object' ? (body as { endpoint?: unknown }).endpoint : undefined;
+    const errors = error instanceof ProblemError ? error.extra.errors : undefined;
+    if (typeof endpoint !== 'string' || errors === undefined || errors.some((e) => e.path === 'endpoint')) throw error;
+    const checked = checkUrl(endpoint, egress);
+    throw checked.ok ? error : invalid([endpointError(checked.refusal), ...errors]);
+  }
+}
+
 export function deviceRoutes(deps: ApiDeps): Route[] {
   const reindexUser = async (uid: string) => {
     const [user, devices] = await Promise.all([deps.stores.users.get(uid), deps.stores.devices.listByUser(uid)]);
@@ -30,7 +54,19 @@ export function deviceRoutes(deps: ApiDeps): Route[] {
       '/api/v1/native/subscribe',
       'user',
       async ({ body, caller }) => {
-        const device = parseDevice(body);
+        const device = parseRegistration(body, deps.webPushEgress);
+        if (device.kind === 'web') {
+          const check = await checkEndpoint(device.token, deps.webPushEgress);
+          if (!check.ok) throw invalid([endpointError(check.refusal)]);
+        }
+        const current = await deps.stores.devices.listByUser(caller.uid);
+        const known = current.some((d) => d.kind === device.kind && d.token === device.token);
+        if (!known && current.length >= deps.maxDevicesPerUser) {
+          throw new ProblemError(
+            'HERALD_DEVICE_LIMIT',
+            `this user already has ${current.length} devices, the most allowed (HERALD_MAX_DEVICES_PER_USER=${deps.maxDevicesPerUser}); remove one first`,
+          );
+        }
         const { device: stored, created } = await deps.stores.devices.register(caller.uid, device, newId(), deps.now());
         void reindexQuietly(caller.uid);
         return json(created ? 201 : 200, { id: stored.id });

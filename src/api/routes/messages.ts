@@ -55,7 +55,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       const own = await deps.stores.inbox.get(caller.uid, id);
       if (own && !caller.admin) {
         const receipts = await deps.stores.receipts.forMessage(id, caller.uid);
-        return json(200, { ...inboxView(own), receipts: receipts.map(receiptView) });
+        return json(200, { ...inboxView(own), receipts: receipts.map((r) => receiptView(r)) });
       }
       const stored = caller.admin ? await deps.stores.messages.get(id) : undefined;
       if (!stored) throw new ProblemError('HERALD_NOT_FOUND', `no message ${id} for this user`);
@@ -65,7 +65,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         sender: stored.message.sender,
         target: stored.message.target,
         status: stored.status,
-        receipts: receipts.map(receiptView),
+        receipts: receipts.map((r) => receiptView(r, { admin: true })),
       });
     }),
 
