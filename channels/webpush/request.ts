@@ -1,5 +1,5 @@
 /**
- * Turns one webpush Delivery into what web-push's `sendNotification` needs, without I/O.
+ * Turns one webpush Delivery into what web-push's `generateRequestDetails` needs, without I/O.
  * Guarantees:
  *  - Every input web-push would reject is checked here first and answered with a classified
  *    result instead: no web device → failed `no-subscription`; an endpoint that is not an
