@@ -36,6 +36,7 @@ import type { PipelineDeps } from './pipeline/deps.js';
 import { handleFallbacks } from './pipeline/fallback.js';
 import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
+import { MIN_WORKER_STOP_MS, shutdownStep } from './shutdown.js';
 
 export interface Herald {
   /** The port actually listened on (useful with HERALD_PORT=0). */
