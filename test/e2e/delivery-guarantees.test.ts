@@ -7,9 +7,16 @@
  *  - A user with two subscriptions gets one push on each, with a receipt per device.
  *  - A kill -9 while one device's push is still in flight does not repeat the push to the
  *    device that already got it; the other is sent after the restart.
+ *  - Recovery sends a queued push to the device its receipt names; one whose device is gone
+ *    fails `device-removed` instead of waiting forever.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { buildMessage } from '../../src/exchange/message.js';
+import { newId } from '../../src/ids.js';
+import { migrate, openDatabase } from '../../src/store/sqlite/database.js';
+import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
 import { testCertificate } from '../fakes/tls.js';
 import { eventually, startChild, tempDataDir } from '../helpers/herald.js';
@@ -46,7 +53,7 @@ describe('delivery guarantees per device across restarts', () => {
     return res.body.id;
   };
 
-  const webpushReceipts = async (h: Child, id: string): Promise<Array<{ device: string | null; state: string }>> => {
+  const webpushReceipts = async (h: Child, id: string): Promise<Array<{ device: string | null; state: string; reason: string | null }>> => {
     const res = await h.api('GET', `/api/v1/messages/${id}`, { token: await h.token('ops', { admin: true }) });
     return (res.body.receipts ?? []).filter((r: any) => r.channel === 'webpush');
   };
@@ -101,6 +108,41 @@ describe('delivery guarantees per device across restarts', () => {
     } finally {
       await first.kill('SIGKILL');
       await second?.kill('SIGTERM');
+    }
+  });
+
+  it('recovery sends a queued push to the device its receipt names, and fails one whose device was removed', async () => {
+    const dataDir = tempDataDir();
+    const db = openDatabase(path.join(dataDir, 'herald.db'));
+    migrate(db);
+    const stores = createSqliteStores(db);
+    const now = Date.now();
+    const sub = fake.subscription();
+    await stores.devices.register('rec-dan', { kind: 'web', token: sub.endpoint, keys: sub.keys, expirationTime: null }, 'dev-live', now);
+    const message = buildMessage({
+      id: newId(),
+      sender: 'ops',
+      target: { kind: 'user', uid: 'rec-dan' },
+      msg: 'queued before the crash',
+      opts: undefined,
+      now,
+    });
+    await stores.messages.insert({ message, status: 'triaged' });
+    await stores.inbox.add(['rec-dan'], message);
+    // Triage queued a push per device, then the process died before either was sent.
+    await stores.receipts.record([
+      { messageId: message.id, uid: 'rec-dan', channel: 'webpush', device: 'dev-live', state: 'queued', at: now },
+      { messageId: message.id, uid: 'rec-dan', channel: 'webpush', device: 'dev-gone', state: 'queued', at: now },
+    ]);
+    db.close();
+
+    const h = await startChild(env(dataDir));
+    try {
+      await fake.waitFor((r) => r.id === fake.idOf(sub.endpoint) && r.payload?.id === message.id && r.status === 201);
+      const receipts = await waitForStates(h, message.id, { 'dev-live': 'sent', 'dev-gone': 'failed' });
+      assert.equal(receipts.find((r) => r.device === 'dev-gone')?.reason, 'device-removed');
+    } finally {
+      await h.kill('SIGTERM');
     }
   });
 
