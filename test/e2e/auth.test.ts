@@ -145,7 +145,11 @@ describe('token lifetime', () => {
   });
 
   it('accepts a token without exp only when HERALD_JWT_REQUIRE_EXP=false', async () => {
-    const lax = await startInProcess({ HERALD_JWT_ALGORITHM: 'ES256', HERALD_JWT_PUBLIC_KEY: await exportSPKI(keys.publicKey), HERALD_JWT_REQUIRE_EXP: 'false' });
+    const lax = await startInProcess({
+      HERALD_JWT_ALGORITHM: 'ES256',
+      HERALD_JWT_PUBLIC_KEY: await exportSPKI(keys.publicKey),
+      HERALD_JWT_REQUIRE_EXP: 'false',
+    });
     try {
       assert.equal((await lax.api('GET', '/api/v1/preferences', { token: await sign(keys, 'ES256', {}, { exp: false }) })).status, 200);
     } finally {
