@@ -216,7 +216,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
         };
         void admit(request)
           .then((admitted) => {
-            if (aborted) return;
+            if (aborted) return release(admitted.uid);
             answered = true;
             // Deliberately not inside res.cork(). In the uWS bundled here (uWS.js 20.30), cork() runs
             // its HTTP clean-up after the callback: when the upgrade adopted the socket at the same
@@ -227,10 +227,14 @@ export function mountGateway(options: GatewayOptions): Gateway {
             // context); once Herald's uWS.js has it, this may go back inside res.cork. Uncorked,
             // upgrade writes the 101 itself (uWS.js prints a cork warning on stderr for it).
             // The caller is a Node I/O callback (ticket check, ledger, store read), never a uWS one.
+            // The slot stays reserved until `open` counts the socket itself: uWS may open it after
+            // this call returns, and a concurrent upgrade must not see the slot free in between.
             res.upgrade(admitted, request.key, request.protocol, request.extensions, context);
           })
-          .catch(refuse)
-          .finally(() => release(data?.uid));
+          .catch((error: unknown) => {
+            release(data?.uid);
+            refuse(error);
+          });
       } catch (error) {
         refuse(error);
       }
@@ -250,6 +254,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
         );
       }
       sockets.add(ws);
+      release(data.uid); // its reservation, now counted in socketsByUid
       if (!data.realtimeOff) ws.subscribe(BROADCAST_TOPIC);
       touch(data.uid, true);
       if (data.since) {
