@@ -8,7 +8,9 @@
  *    PASSIVE checkpoint never blocks or fails a writer or reader of the main connection.
  *  - If the worker cannot start or dies, the main connection's automatic checkpoint is switched
  *    back on, so the WAL never grows without bound.
- *  - `stop()` ends the worker (its connection is closed); the caller closes its own connection.
+ *  - `stop()` returns once the worker's connection is closed (it waits for the worker's
+ *    acknowledgement, at most STOP_WAIT_MS), so when the caller then closes its own connection
+ *    no other connection touches the files: the database is closed for good.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -17,6 +19,8 @@ import type { SqliteDatabase } from './database.js';
 export const CHECKPOINT_INTERVAL_MS = 100;
 /** SQLite's default automatic checkpoint threshold (pages), restored if the worker fails. */
 const AUTO_CHECKPOINT_PAGES = 1000;
+/** Longest `stop()` waits for the worker to close its connection (a checkpoint in progress finishes first). */
+const STOP_WAIT_MS = 5_000;
 
 /** CommonJS source of the worker (eval'd: no separate file to locate under tsx or in dist). */
 const WORKER_SOURCE = `
@@ -29,8 +33,11 @@ const timer = setInterval(() => {
 }, workerData.intervalMs);
 parentPort.on('message', () => {
   clearInterval(timer);
-  db.close();
-  parentPort.close();
+  try { db.close(); } finally {
+    Atomics.store(workerData.closed, 0, 1);
+    Atomics.notify(workerData.closed, 0);
+    parentPort.close();
+  }
 });
 `;
 
@@ -40,9 +47,12 @@ export function startCheckpointer(db: SqliteDatabase, file: string, intervalMs =
     if (!stopped && db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   };
   let worker: Worker;
+  let exited = false;
+  /** Set to 1 by the worker once its connection is closed. */
+  const closed = new Int32Array(new SharedArrayBuffer(4));
   try {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs, closed } });
   } catch {
     fallBack();
     return { stop() {} };
@@ -50,12 +60,18 @@ export function startCheckpointer(db: SqliteDatabase, file: string, intervalMs =
   db.pragma('wal_autocheckpoint = 0');
   worker.unref();
   worker.on('error', fallBack);
-  worker.on('exit', fallBack);
+  worker.on('exit', () => {
+    exited = true;
+    fallBack();
+  });
   return {
     stop() {
       if (stopped) return;
       stopped = true;
+      if (exited) return;
       worker.postMessage('stop');
+      // Blocks this thread only; the worker closes on its own thread and wakes it.
+      Atomics.wait(closed, 0, 0, STOP_WAIT_MS);
     },
   };
 }
