@@ -137,19 +137,19 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
         serve(res, route, state, started, { headers, paramNames, rawParams, rawQuery, ip, requestId });
       } catch (error) {
-        guardFailed(error, requestId, () => finish(res, state, route.path, route.method, started, { status: 500, text: '' }, requestId || randomUUID()));
+        guardFailed(error, requestId, (result) => finish(res, state, route.path, route.method, started, result, requestId || randomUUID()));
       }
     };
   };
 
-  /** Logs an exception that escaped the request's own error handling, then answers with `answer`. */
-  const guardFailed = (error: unknown, requestId: string, answer: () => void) => {
-    const errorId = randomUUID();
-    log.fatal({ err: error, reqId: requestId, errorId }, 'request handling failed');
+  /** Logs an exception that escaped the request's own error handling, then answers it as problem+json (a 500 with its `errorId`). */
+  const guardFailed = (error: unknown, requestId: string, answer: (result: RouteResult) => void) => {
+    const problem = problemOf(error);
+    log.fatal({ err: error, reqId: requestId, errorId: problem.body.errorId }, 'request handling failed');
     try {
-      answer();
+      answer({ status: problem.body.status, body: problem.body, headers: problem.headers });
     } catch (answerError) {
-      log.fatal({ err: answerError, errorId }, 'could not answer a failed request');
+      log.fatal({ err: answerError, errorId: problem.body.errorId }, 'could not answer a failed request');
     }
   };
 
@@ -194,7 +194,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         answer(fail(error, requestLog));
       }
     };
-    const runSafely = (body: unknown) => run(body).catch((error: unknown) => guardFailed(error, requestId, () => answer({ status: 500, text: '' })));
+    const runSafely = (body: unknown) => run(body).catch((error: unknown) => guardFailed(error, requestId, answer));
 
     const declared = Number(headers['content-length'] ?? '0');
     if (!route.body) {
@@ -226,7 +226,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         }
         void runSafely(parsed);
       },
-      (error) => guardFailed(error, requestId, () => answer({ status: 500, text: '' })),
+      (error) => guardFailed(error, requestId, answer),
     );
   };
 
