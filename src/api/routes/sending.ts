@@ -48,11 +48,14 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       });
     }
   };
-  const acceptFrom = async (caller: Caller, target: Target, msg: string, opts: MessageOptionsInput | undefined, policy = { inAppOnly: false }) => {
+  /** The checks every sender's options pass, admins' included: the link rule and a known template. */
+  const checkOptions = (opts: MessageOptionsInput | undefined) => {
     checkLinks(opts);
     checkTemplate(opts);
-    return accept(deps, { sender: caller.uid, senderAdmin: caller.admin, inAppOnly: policy.inAppOnly, target, msg, opts });
   };
+  /** Accepts options that already passed `checkOptions`. */
+  const acceptFrom = (caller: Caller, target: Target, msg: string, opts: MessageOptionsInput | undefined, policy = { inAppOnly: false }) =>
+    accept(deps, { sender: caller.uid, senderAdmin: caller.admin, inAppOnly: policy.inAppOnly, target, msg, opts });
 
   return [
     authed(
@@ -63,8 +66,7 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
         if (!caller.admin && userSend === 'off') policyFor(caller, undefined);
         const input = validate(sendBody, body);
         const policy = policyFor(caller, input.opts);
-        checkLinks(input.opts);
-        checkTemplate(input.opts);
+        checkOptions(input.opts);
         // Counted once the request is valid and allowed, before it is accepted (admins: not by default).
         const limited = await deps.rateLimits?.send(caller, input.uid);
         const { id } = await acceptFrom(caller, { kind: 'user', uid: input.uid }, input.msg, input.opts, policy);
@@ -80,6 +82,7 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
         const input = validate(multicastBody, body);
         const uids = input.uids ? [...new Set(input.uids)] : undefined;
         const target: Target = uids ? { kind: 'users', uids } : { kind: 'audience', audience: input.audience ?? {} };
+        checkOptions(input.opts);
         const { id } = await acceptFrom(caller, target, input.msg, input.opts);
         return json(202, { id, recipients: uids ? uids.length : null });
       },
@@ -91,6 +94,7 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       'admin',
       async ({ body, caller }) => {
         const input = validate(broadcastBody, body);
+        checkOptions(input.opts);
         const { id } = await acceptFrom(caller, { kind: 'everyone' }, input.msg, input.opts);
         return json(202, { id });
       },
