@@ -1,16 +1,18 @@
 /**
- * Chooses each port's adapter from the configuration: embedded by default (one SQLite file, an
- * in-process bus and presence), distributed when the backbone's variables are set (Cassandra
- * stores, Elasticsearch search, NATS JetStream bus, Redis presence and BullMQ scheduler).
- * Distributed modules are loaded only when used, so the embedded mode needs none of them.
+ * The composition root: the one place that chooses each port's adapter from the configuration,
+ * for `herald serve` (createAdapters) and `herald migrate` (migrateAdapters). Embedded by default
+ * (one SQLite file, an in-process bus and presence), distributed when the backbone's variables
+ * are set (Cassandra stores, Elasticsearch search, NATS JetStream bus, Redis presence and BullMQ
+ * scheduler). Adapter modules are loaded only when used, so the embedded mode needs none of the
+ * distributed ones. Nothing else imports an adapter folder (checked by `npm run check`).
  */
 import path from 'node:path';
 import type { Scheduler } from '../schedulers/port.js';
 import { createMemoryTicketLedger, type TicketLedger } from './auth/ticket-ledger.js';
 import type { Bus } from './bus/port.js';
 import type { Config } from './config.js';
-import type { Presence } from './gateway/presence-port.js';
 import type { Logger } from './observability/log.js';
+import type { Presence } from './presence/port.js';
 import type { Search } from './search/port.js';
 import type { Stores } from './store/port.js';
 
@@ -42,14 +44,14 @@ async function embedded(config: Config, log: Logger): Promise<Adapters> {
     { createMemoryBus },
     { createMemoryPresence },
   ] = await Promise.all([
-    import('./store/sqlite/database.js'),
+    import('./sqlite/database.js'),
     import('./store/sqlite/index.js'),
-    import('./search/sqlite.js'),
+    import('./search/sqlite/search.js'),
     import('../schedulers/embedded/scheduler.js'),
-    import('./bus/memory.js'),
-    import('./gateway/memory-presence.js'),
+    import('./bus/memory/bus.js'),
+    import('./presence/memory/presence.js'),
   ]);
-  const db = openDatabase(path.join(config.dataDir, 'herald.db'));
+  const db = openDatabase(embeddedDatabaseFile(config));
   migrate(db);
   const bus = createMemoryBus();
   return {
@@ -79,31 +81,24 @@ async function distributed(config: Config, log: Logger): Promise<Adapters> {
     import('./store/cassandra/index.js'),
     import('./search/elasticsearch/search.js'),
     import('../schedulers/bullmq/scheduler.js'),
-    import('./gateway/redis-presence.js'),
-    import('./bus/memory.js'),
+    import('./presence/redis/presence.js'),
+    import('./bus/memory/bus.js'),
     import('./auth/redis-ticket-ledger.js'),
   ]);
   const redisUrl = config.redisUrl as string;
   const stores = await createCassandraStores({
-    contactPoints: cassandraContactPoints(config),
-    localDataCenter: config.cassandraLocalDc,
+    ...cassandraConnection(config),
     keyspace: config.cassandraKeyspace,
     consistency: config.cassandraConsistency,
     logger: log.child({ adapter: 'cassandra' }),
   });
-  const search = await createElasticsearchSearch({
-    url: config.elasticsearchUrl as string,
-    indexPrefix: config.elasticsearchIndexPrefix,
-    replicas: config.elasticsearchReplicas,
-    compatibility7: config.elasticsearchCompat7,
-    log: log.child({ adapter: 'elasticsearch' }),
-  });
+  const search = await createElasticsearchSearch({ ...elasticsearchOptions(config), log: log.child({ adapter: 'elasticsearch' }) });
   const scheduler = createBullmqScheduler({ url: redisUrl, queueName: `${config.clusterName}-scheduler`, logger: log.child({ adapter: 'bullmq' }) });
   const presence = createRedisPresence({ url: redisUrl, prefix: `${config.clusterName}:presence` });
   const ticketLedger = createRedisTicketLedger({ url: redisUrl, prefix: `${config.clusterName}:tickets` });
   // One process with the distributed stores may keep its bus in process; a cluster needs NATS.
   const bus = config.natsUrl
-    ? await (await import('./bus/nats.js')).createNatsBus({
+    ? await (await import('./bus/nats/bus.js')).createNatsBus({
         servers: config.natsUrl,
         name: `${config.clusterName}:${config.roles.join('+')}`,
         streamPrefix: config.clusterName.toUpperCase(),
@@ -127,8 +122,44 @@ async function distributed(config: Config, log: Logger): Promise<Adapters> {
   };
 }
 
-export const cassandraContactPoints = (config: Config): string[] =>
-  (config.cassandraContactPoints ?? '')
+/**
+ * Creates or updates every schema the configured adapters keep, without starting anything:
+ * the embedded database, or the Cassandra keyspace and tables and the Elasticsearch indices.
+ * Returns what was done, for the command line to print.
+ */
+export async function migrateAdapters(config: Config): Promise<string> {
+  if (!config.cassandraContactPoints) {
+    const { openDatabase, migrate } = await import('./sqlite/database.js');
+    const file = embeddedDatabaseFile(config);
+    const db = openDatabase(file);
+    migrate(db);
+    db.close();
+    return `schema of ${file} is up to date`;
+  }
+  const [{ migrateCassandra }, { createElasticsearchSearch }] = await Promise.all([
+    import('./store/cassandra/index.js'),
+    import('./search/elasticsearch/search.js'),
+  ]);
+  const applied = await migrateCassandra(cassandraConnection(config), config.cassandraKeyspace, { replication: config.cassandraReplicationFactor });
+  // Creating the search adapter creates or updates the index templates and indices.
+  const search = await createElasticsearchSearch(elasticsearchOptions(config));
+  await search.close();
+  return `keyspace ${config.cassandraKeyspace} is up to date (${applied.length} migrations applied); indices ${config.elasticsearchIndexPrefix}-* are up to date`;
+}
+
+const embeddedDatabaseFile = (config: Config): string => path.join(config.dataDir, 'herald.db');
+
+const cassandraConnection = (config: Config) => ({
+  contactPoints: (config.cassandraContactPoints ?? '')
     .split(',')
     .map((p) => p.trim())
-    .filter(Boolean);
+    .filter(Boolean),
+  localDataCenter: config.cassandraLocalDc,
+});
+
+const elasticsearchOptions = (config: Config) => ({
+  url: config.elasticsearchUrl as string,
+  indexPrefix: config.elasticsearchIndexPrefix,
+  replicas: config.elasticsearchReplicas,
+  compatibility7: config.elasticsearchCompat7,
+});

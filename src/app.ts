@@ -1,9 +1,8 @@
 /**
- * The composition root: builds one Herald process from its configuration. This is the only
- * file that chooses adapters; everything else receives ports.
- *
- * Embedded mode (the default, and the only one so far): SQLite stores, search and scheduler in
- * `<dataDir>/herald.db`, the in-process bus and presence, email to an outbox folder or SMTP.
+ * Builds one Herald process from its configuration: the adapters (chosen in src/adapters.ts,
+ * the only file that picks one), the channels (channels/registry.ts), the HTTP routes, the
+ * WebSocket gateway and the pipeline workers of the process's roles, wired together; and its
+ * graceful stop. Everything below this file receives ports.
  */
 
 import uWS from 'uWebSockets.js';

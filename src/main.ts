@@ -1,17 +1,16 @@
 /**
  * The `herald` command line: serve | token | vapid-keys | migrate, each with --help.
  */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import webpush from 'web-push';
-import { cassandraContactPoints } from './adapters.js';
+import { migrateAdapters } from './adapters.js';
 import { startHerald } from './app.js';
 import { loadSecrets } from './auth/secrets.js';
 import { mintToken } from './auth/tokens.js';
 import { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
 import { createLogger } from './observability/log.js';
 import { stdoutDestination } from './observability/log-destination.js';
-import { migrate, openDatabase } from './store/sqlite/database.js';
+import { migrate, openDatabase } from './sqlite/database.js';
 
 const USAGE = `herald — multi-channel notification exchange
 
@@ -106,36 +105,7 @@ async function token(config: Config, args: string[]) {
 }
 
 async function runMigrations(config: Config) {
-  if (config.cassandraContactPoints) {
-    const [{ migrateCassandra }, { createElasticsearchSearch }] = await Promise.all([
-      import('./store/cassandra/index.js'),
-      import('./search/elasticsearch/search.js'),
-    ]);
-    const applied = await migrateCassandra(
-      { contactPoints: cassandraContactPoints(config), localDataCenter: config.cassandraLocalDc },
-      config.cassandraKeyspace,
-      {
-        replication: config.cassandraReplicationFactor,
-      },
-    );
-    // Creating the search adapter creates or updates the index templates and indices.
-    const search = await createElasticsearchSearch({
-      url: config.elasticsearchUrl as string,
-      indexPrefix: config.elasticsearchIndexPrefix,
-      replicas: config.elasticsearchReplicas,
-      compatibility7: config.elasticsearchCompat7,
-    });
-    await search.close();
-    process.stdout.write(
-      `keyspace ${config.cassandraKeyspace} is up to date (${applied.length} migrations applied); indices ${config.elasticsearchIndexPrefix}-* are up to date\n`,
-    );
-    return;
-  }
-  const file = path.join(config.dataDir, 'herald.db');
-  const db = openDatabase(file);
-  migrate(db);
-  db.close();
-  process.stdout.write(`schema of ${file} is up to date\n`);
+  process.stdout.write(`${await migrateAdapters(config)}\n`);
 }
 
 export async function main(argv: string[]): Promise<void> {

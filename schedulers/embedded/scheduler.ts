@@ -17,8 +17,8 @@
  *  - One scheduler per database: two schedulers over the same file would both fire a job.
  */
 import { randomUUID } from 'node:crypto';
-import type { SqliteDatabase } from '../../src/store/sqlite/database.js';
-import { sqlite } from '../../src/store/sqlite/unavailable.js';
+import type { SqliteDatabase } from '../../src/sqlite/database.js';
+import { sqlite } from '../../src/sqlite/unavailable.js';
 import type { Job, JobHandler, Scheduler } from '../port.js';
 
 export interface EmbeddedSchedulerOptions {

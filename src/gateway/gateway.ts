@@ -35,7 +35,7 @@ import { errorFrame, PONG, parseClientFrame } from './frames.js';
 
 const unauthorized = (detail: string) => new ProblemError('HERALD_UNAUTHORIZED', detail);
 
-import type { Presence } from './presence-port.js';
+import type { Presence } from '../presence/port.js';
 
 const BROADCAST_TOPIC = 'broadcast';
 /** At most this many unread messages are replayed on connect; older ones are read over REST. */

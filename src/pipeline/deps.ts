@@ -4,9 +4,9 @@ import type { Scheduler } from '../../schedulers/port.js';
 import type { Bus } from '../bus/port.js';
 import type { FallbackPolicy } from '../exchange/fallback.js';
 import type { ChannelName } from '../exchange/types.js';
-import type { Presence } from '../gateway/presence-port.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Presence } from '../presence/port.js';
 import type { Search } from '../search/port.js';
 import type { Stores } from '../store/port.js';
 

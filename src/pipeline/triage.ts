@@ -25,7 +25,7 @@ export const TRIAGE_PAGE_SIZE = 500;
 const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
 /**
  * Messages triaged at once, per urgency subject. The embedded stores commit the writes of one
- * event-loop turn together (src/store/sqlite/group-commit.ts): triage keeps pace with ingest
+ * event-loop turn together (src/sqlite/group-commit.ts): triage keeps pace with ingest
  * only when enough messages are in flight to share those commits.
  */
 const TRIAGE_CONCURRENCY: Record<Urgency, number> = { high: 128, normal: 128, low: 32, 'very-low': 32 };

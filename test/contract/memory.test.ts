@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createMemoryBus } from '../../src/bus/memory.js';
+import { createMemoryBus } from '../../src/bus/memory/bus.js';
 import { BusUnavailableError, subjects } from '../../src/bus/port.js';
-import { createMemoryPresence } from '../../src/gateway/memory-presence.js';
+import { createMemoryPresence } from '../../src/presence/memory/presence.js';
 import { busContract } from './bus.contract.js';
 import { presenceContract } from './presence.contract.js';
 

@@ -1,12 +1,12 @@
 /**
- * The Presence contract (src/gateway/presence-port.ts), as a node:test suite every Presence
+ * The Presence contract (src/presence/port.ts), as a node:test suite every Presence
  * adapter must pass unchanged. Only the port is used; expiry is checked by touching with a short
  * TTL and looking again well after it (a pause, never a timing assertion).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { Presence } from '../../src/gateway/presence-port.js';
+import type { Presence } from '../../src/presence/port.js';
 
 export interface PresenceUnderTest {
   presence: Presence;

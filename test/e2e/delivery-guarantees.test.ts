@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildMessage } from '../../src/exchange/message.js';
 import { newId } from '../../src/ids.js';
-import { migrate, openDatabase } from '../../src/store/sqlite/database.js';
+import { migrate, openDatabase } from '../../src/sqlite/database.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
 import { testCertificate } from '../fakes/tls.js';

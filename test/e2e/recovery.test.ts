@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildMessage } from '../../src/exchange/message.js';
 import { newId } from '../../src/ids.js';
-import { migrate, openDatabase } from '../../src/store/sqlite/database.js';
+import { migrate, openDatabase } from '../../src/sqlite/database.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { eventually, startInProcess, tempDataDir } from '../helpers/herald.js';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createElasticsearchSearch } from '../../src/search/elasticsearch/search.js';
-import { migrate, openDatabase } from '../../src/store/sqlite/database.js';
+import { migrate, openDatabase } from '../../src/sqlite/database.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { searchContract } from '../contract/search.contract.js';
 import { servicesEnv } from '../helpers/services.js';

@@ -19,9 +19,9 @@ import { after, afterEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
-import { createNatsBus, type NatsBus, type NatsBusOptions } from '../../src/bus/nats.js';
+import { createNatsBus, type NatsBus, type NatsBusOptions } from '../../src/bus/nats/bus.js';
 import { BusUnavailableError, subjects } from '../../src/bus/port.js';
-import { createRedisPresence } from '../../src/gateway/redis-presence.js';
+import { createRedisPresence } from '../../src/presence/redis/presence.js';
 import { busContract } from '../contract/bus.contract.js';
 import { presenceContract } from '../contract/presence.contract.js';
 import { servicesEnv, waitForPort } from '../helpers/services.js';
@@ -381,7 +381,7 @@ function spawnMember(
   ackWaitMs: number,
   maxDeliver = 5,
 ): { process: ChildProcess; nextLine(): Promise<string> } {
-  const busModule = fileURLToPath(new URL('../../src/bus/nats.ts', import.meta.url));
+  const busModule = fileURLToPath(new URL('../../src/bus/nats/bus.ts', import.meta.url));
   const code = `
     const { createNatsBus } = await import(${JSON.stringify(busModule)});
     const bus = await createNatsBus({ servers: ${JSON.stringify(env.natsUrl)}, streamPrefix: ${JSON.stringify(prefix)}, ackWaitMs: ${ackWaitMs} });

@@ -10,9 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildMessage } from '../../src/exchange/message.js';
 import { newId } from '../../src/ids.js';
+import { migrate, openDatabase, type SqliteDatabase } from '../../src/sqlite/database.js';
+import { createGroupCommit } from '../../src/sqlite/group-commit.js';
 import { StoreUnavailableError } from '../../src/store/port.js';
-import { migrate, openDatabase, type SqliteDatabase } from '../../src/store/sqlite/database.js';
-import { createGroupCommit } from '../../src/store/sqlite/group-commit.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
 
 describe('SQLite group commit', () => {

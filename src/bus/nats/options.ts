@@ -1,4 +1,4 @@
-/** Options and public type of the NATS bus (src/bus/nats.ts); defaults are applied there. */
+/** Options and public type of the NATS bus (src/bus/nats/bus.ts); defaults are applied there. */
 import type { Bus } from '../port.js';
 import type { BusLogger } from './member.js';
 

@@ -8,9 +8,9 @@
  *  - `listByUser` is ordered by creation time, then id.
  */
 import type { Device, DeviceKind } from '../../exchange/types.js';
+import type { SqliteDatabase } from '../../sqlite/database.js';
+import { sqlite } from '../../sqlite/unavailable.js';
 import type { DeviceStore, NewDevice } from '../port.js';
-import type { SqliteDatabase } from './database.js';
-import { sqlite } from './unavailable.js';
 
 interface DeviceRow {
   id: string;

@@ -12,10 +12,10 @@
  *    without duplicates.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
+import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
+import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
+import { sqlite } from '../../sqlite/unavailable.js';
 import type { InboxQuery, InboxStore } from '../port.js';
-import type { SqliteDatabase, SqliteStatement } from './database.js';
-import { createGroupCommit, type GroupCommit } from './group-commit.js';
-import { sqlite } from './unavailable.js';
 
 interface InboxRow {
   uid: string;

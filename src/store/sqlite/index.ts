@@ -4,18 +4,19 @@
  * scheduler. `close()` releases nothing the caller owns: whoever opened the database closes it,
  * after closing / stopping every adapter built on it.
  */
+
+import type { SqliteDatabase } from '../../sqlite/database.js';
+import { createGroupCommit } from '../../sqlite/group-commit.js';
+import { sqlite } from '../../sqlite/unavailable.js';
 import type { Stores } from '../port.js';
-import type { SqliteDatabase } from './database.js';
 import { createSqliteDeviceStore } from './device-store.js';
-import { createGroupCommit } from './group-commit.js';
 import { createSqliteInboxStore } from './inbox-store.js';
 import { createSqliteMessageStore } from './message-store.js';
 import { createSqliteReceiptStore } from './receipt-store.js';
-import { sqlite } from './unavailable.js';
 import { createSqliteUserStore } from './user-store.js';
 
-export type { SqliteDatabase } from './database.js';
-export { migrate, openDatabase } from './database.js';
+export type { SqliteDatabase } from '../../sqlite/database.js';
+export { migrate, openDatabase } from '../../sqlite/database.js';
 
 export function createSqliteStores(db: SqliteDatabase): Stores {
   const ping = db.prepare('SELECT 1');

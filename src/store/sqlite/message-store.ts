@@ -16,10 +16,10 @@
  *    Inserts of one batch run in call order, so idempotency keys behave as with sequential calls.
  */
 import type { Message } from '../../exchange/types.js';
+import type { SqliteDatabase } from '../../sqlite/database.js';
+import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
+import { sqlite } from '../../sqlite/unavailable.js';
 import type { MessageStatus, MessageStore, StoredMessage } from '../port.js';
-import type { SqliteDatabase } from './database.js';
-import { createGroupCommit, type GroupCommit } from './group-commit.js';
-import { sqlite } from './unavailable.js';
 
 interface MessageRow {
   body: string;

@@ -13,10 +13,10 @@
  *    (oldest first), resuming strictly after `after`.
  */
 import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
+import type { SqliteDatabase } from '../../sqlite/database.js';
+import { sqlite } from '../../sqlite/unavailable.js';
 import type { ReceiptStore } from '../port.js';
 import { receiptMayMove } from '../receipt-rule.js';
-import type { SqliteDatabase } from './database.js';
-import { sqlite } from './unavailable.js';
 
 interface ReceiptRow {
   message_id: string;

@@ -9,10 +9,10 @@
  *  - Preferences are kept per uid independently of the user row; unknown → empty preferences.
  */
 import type { Preferences, User } from '../../exchange/types.js';
+import type { SqliteDatabase } from '../../sqlite/database.js';
+import { sqlite } from '../../sqlite/unavailable.js';
+import { attributeRows } from '../../sqlite/user-attributes.js';
 import type { UserStore } from '../port.js';
-import type { SqliteDatabase } from './database.js';
-import { sqlite } from './unavailable.js';
-import { attributeRows } from './user-attributes.js';
 
 interface UserRow {
   uid: string;

@@ -17,8 +17,8 @@
  *  - Signals fan out synchronously to the subscribers current at `emit`; a throwing subscriber
  *    is logged and never affects the others.
  */
-import type { Bus, ConsumeOptions, Subscription, WorkHandler } from './port.js';
-import { BusUnavailableError, DEFAULT_MAX_DELIVER, defaultBackoff, subjects } from './port.js';
+import type { Bus, ConsumeOptions, Subscription, WorkHandler } from '../port.js';
+import { BusUnavailableError, DEFAULT_MAX_DELIVER, defaultBackoff, subjects } from '../port.js';
 
 export interface MemoryBusOptions {
   /** Most unacknowledged messages one subject may hold before `publish` rejects. Default 100 000. */

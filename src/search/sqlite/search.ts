@@ -7,7 +7,7 @@
  *    from the messages table, so a message is found once it is both stored and indexed.
  *  - `indexReceipts` records the urgency on the history rows the ReceiptStore wrote (and adds
  *    the rows it did not write). Reports count distinct (message, uid, channel, state) facts.
- *  - `indexMessage` and `indexReceipts` only queue (src/search/sqlite-index-queue.ts): the queue
+ *  - `indexMessage` and `indexReceipts` only queue (src/search/sqlite/index-queue.ts): the queue
  *    is written in one transaction per batch, off the request's path. `flush()` writes it before
  *    resolving, and so does every query first, so a query sees everything indexed before it.
  *    `close()` writes it too. A crash loses what is still queued (at most ~50 ms of indexing).
@@ -21,12 +21,12 @@
  *    in the query means any of its values; a list attribute matches when any element does.
  *  - Report rows are ordered by key; events whose message urgency is unknown group as 'unknown'.
  */
-import type { Audience, Message, Receipt } from '../exchange/types.js';
-import type { SqliteDatabase, SqliteStatement as Statement } from '../store/sqlite/database.js';
-import { sqlite } from '../store/sqlite/unavailable.js';
-import { encodeAttributeValue } from '../store/sqlite/user-attributes.js';
-import type { MessageSearchQuery, ReportGroup, Search } from './port.js';
-import { createIndexQueue, type IndexQueueOptions } from './sqlite-index-queue.js';
+import type { Audience, Message, Receipt } from '../../exchange/types.js';
+import type { SqliteDatabase, SqliteStatement as Statement } from '../../sqlite/database.js';
+import { sqlite } from '../../sqlite/unavailable.js';
+import { encodeAttributeValue } from '../../sqlite/user-attributes.js';
+import type { MessageSearchQuery, ReportGroup, Search } from '../port.js';
+import { createIndexQueue, type IndexQueueOptions } from './index-queue.js';
 
 const REPORT_COLUMN: Record<ReportGroup, string> = { channel: 'channel', urgency: 'urgency', state: 'state' };
 

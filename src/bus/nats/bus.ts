@@ -31,16 +31,16 @@
  */
 import type { JetStreamClient, JetStreamManager, NatsConnection, Subscription as NatsSubscription, QueuedIterator, Status } from 'nats';
 import { connect, Events, headers as natsHeaders } from 'nats';
-import { ensureConsumer, ensureStreams, isNoResponders, isStreamNotFound } from './nats/admin.js';
-import { readDepths } from './nats/depths.js';
-import { Member } from './nats/member.js';
-import { durableName, streamDefs, streamNameOf, validatePrefix, validateSubject, wireSubjectOf } from './nats/naming.js';
-import type { NatsBus, NatsBusOptions } from './nats/options.js';
-import type { ConsumeOptions, Subscription, WorkHandler } from './port.js';
-import { BusUnavailableError } from './port.js';
+import type { ConsumeOptions, Subscription, WorkHandler } from '../port.js';
+import { BusUnavailableError } from '../port.js';
+import { ensureConsumer, ensureStreams, isNoResponders, isStreamNotFound } from './admin.js';
+import { readDepths } from './depths.js';
+import { Member } from './member.js';
+import { durableName, streamDefs, streamNameOf, validatePrefix, validateSubject, wireSubjectOf } from './naming.js';
+import type { NatsBus, NatsBusOptions } from './options.js';
 
-export type { BusLogger } from './nats/member.js';
-export type { NatsBus, NatsBusOptions } from './nats/options.js';
+export type { BusLogger } from './member.js';
+export type { NatsBus, NatsBusOptions } from './options.js';
 
 const DAY_MS = 86_400_000;
 const DRAIN_TIMEOUT_MS = 5_000;

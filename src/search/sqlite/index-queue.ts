@@ -11,7 +11,7 @@
  *  - `close()` writes what is queued and stops the timer; later items are written at once.
  * Nothing here is durable: a crash loses what is queued (search may lag the stores).
  */
-import { isTransientSqliteError } from '../store/sqlite/unavailable.js';
+import { isTransientSqliteError } from '../../sqlite/unavailable.js';
 
 export interface IndexQueue<T> {
   add(item: T): void;

@@ -21,7 +21,7 @@
  *    most `commandTimeoutMs`. One Redis (or a primary), not Redis Cluster: the pipeline spans slots.
  */
 import { Redis } from 'ioredis';
-import type { Presence } from './presence-port.js';
+import type { Presence } from '../port.js';
 
 export class PresenceUnavailableError extends Error {
   override name = 'PresenceUnavailableError';

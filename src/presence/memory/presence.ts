@@ -4,7 +4,7 @@
  * entries are dropped when looked at and, amortised, by a sweep of the whole table, so memory
  * stays proportional to users online recently. The clock is injectable for tests.
  */
-import type { Presence } from './presence-port.js';
+import type { Presence } from '../port.js';
 
 export function createMemoryPresence(now: () => number = Date.now): Presence {
   /** uid → holder → expiry (epoch ms). */

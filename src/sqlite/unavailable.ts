@@ -3,7 +3,7 @@
  * errors that mean "try later" (lock contention past busy_timeout, I/O failure, full disk, a
  * closed connection) into `StoreUnavailableError`. Every other error is rethrown unchanged: a bug.
  */
-import { StoreUnavailableError } from '../port.js';
+import { StoreUnavailableError } from '../store/port.js';
 
 const TRANSIENT_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
 
