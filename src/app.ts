@@ -40,7 +40,10 @@ import { MIN_WORKER_STOP_MS, shutdownStep } from './shutdown.js';
 export interface Herald {
   /** The port actually listened on (useful with HERALD_PORT=0). */
   port: number;
+  /** A URL this machine reaches Herald at (loopback when it listens on every interface). */
   url: string;
+  /** What it listens on, as host:port (`0.0.0.0:8080` is every IPv4 interface). */
+  listening: string;
   log: Logger;
   /** Graceful stop: refuse new requests, drain in-flight ones, close sockets with 1001, stop workers. */
   stop(): Promise<void>;
@@ -176,7 +179,8 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     );
   });
   const port = uWS.us_socket_local_port(listenSocket);
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  const url = `http://${localHostOf(config.host)}:${port}`;
+  const listening = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ port, mode: adapters.mode, roles: [...roles], channels: [...channels.enabled.keys()] }, 'herald listening');
 
   let stopping: Promise<void> | undefined;
@@ -201,7 +205,14 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       dataDirLock.release();
       log.info('herald stopped');
     })());
-  return { port, url, log, stop };
+  return { port, url, listening, log, stop };
+}
+
+/** The host this machine dials to reach a listener on `host`: loopback for the any-address. */
+function localHostOf(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** uWS's ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (declared in its types, not exported at run time). */

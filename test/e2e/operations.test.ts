@@ -127,6 +127,24 @@ describe('command line', () => {
     assert.match((await cli(['migrate'], { HERALD_DATA_DIR: tempDataDir() })).stdout, /up to date/);
   });
 
+  it('refuses options and arguments a command does not take, naming them', async () => {
+    for (const args of [['serve', '--port', '9000'], ['serve', 'now'], ['migrate', '--force'], ['vapid-keys', '--json']]) {
+      const failure = await cli(args, { HERALD_DATA_DIR: tempDataDir() }).catch((e) => e);
+      assert.equal(failure.code, 2, `herald ${args.join(' ')} exits 2`);
+      assert.match(failure.stderr, new RegExp(`herald: .*(${args[1]})`), `herald ${args.join(' ')} names what it refused`);
+    }
+  });
+
+  it('prints the address it really listens on: every interface is 0.0.0.0, with the local URL beside it', async () => {
+    const server = await startChild({ HERALD_HOST: '0.0.0.0' });
+    try {
+      assert.match(server.url, /^http:\/\/0\.0\.0\.0:\d+$/);
+      assert.match(server.stdout(), /listening on http:\/\/0\.0\.0\.0:(\d+) \(every interface; from this machine: http:\/\/127\.0\.0\.1:\1\)/);
+    } finally {
+      await server.kill('SIGTERM');
+    }
+  });
+
   it('shuts down gracefully on SIGTERM: sockets closed with 1001, exit 0', async () => {
     const server = await startChild();
     const socket = await server.socket('leaving');

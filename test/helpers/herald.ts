@@ -116,8 +116,8 @@ export async function startChild(env: Record<string, string> = {}) {
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  let stdout = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /listening on (http:\/\/\S+)/.exec(stdout);
@@ -133,6 +133,7 @@ export async function startChild(env: Record<string, string> = {}) {
     child: child as ChildProcess,
     exited,
     stderr: () => stderr,
+    stdout: () => stdout,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       child.kill(signal);
       return exited;
