@@ -2,7 +2,7 @@
  * The `herald` command line: serve | token | vapid-keys | migrate, each with --help.
  */
 import { parseArgs } from 'node:util';
-import webpush from 'web-push';
+import { channelKeyCommands } from '../channels/registry.js';
 import { migrateAdapters } from './adapters.js';
 import { startHerald } from './app.js';
 import { loadSecrets } from './auth/secrets.js';
@@ -10,7 +10,9 @@ import { mintToken } from './auth/tokens.js';
 import { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
 import { createLogger } from './observability/log.js';
 import { stdoutDestination } from './observability/log-destination.js';
-import { migrate, openDatabase } from './sqlite/database.js';
+
+/** Commands that print a new set of a channel's keys (e.g. vapid-keys), declared by the channels. */
+const KEY_COMMANDS = channelKeyCommands();
 
 const USAGE = `herald — multi-channel notification exchange
 
@@ -19,7 +21,7 @@ Usage: herald <command> [options]
 Commands:
   serve        run Herald (REST API, WebSocket gateway, workers)
   token        mint a development API token
-  vapid-keys   print a new VAPID key pair for web push
+${KEY_COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
   migrate      create or update the database schema
 
 Run "herald <command> --help" for a command's options.`;
@@ -39,10 +41,7 @@ in HERALD_DATA_DIR on first start (it is generated now if Herald never ran).
   --sub     user id (the token's sub)
   --admin   add the admin claim (HERALD_ADMIN_CLAIM, default role=admin)
   --ttl     lifetime: seconds, or a number with s, m, h or d (default 1h)`,
-  'vapid-keys': `Usage: herald vapid-keys
-
-Prints a new VAPID key pair as HERALD_VAPID_PUBLIC_KEY / HERALD_VAPID_PRIVATE_KEY lines.
-Without them Herald generates a pair on first start and keeps it in the data dir.`,
+  ...Object.fromEntries(KEY_COMMANDS.map((c) => [c.name, c.help])),
   migrate: `Usage: herald migrate
 
 Creates or updates the schema: the embedded database in HERALD_DATA_DIR/herald.db, or with
@@ -60,6 +59,9 @@ export function parseDuration(text: string): number {
 /** How long exiting waits for buffered log lines to reach a slow standard output. */
 const LOG_DRAIN_MS = 1_000;
 
+/** Refuses options and arguments a command does not take (ERR_PARSE_ARGS_*: exit 2, naming it). */
+const noOptions = (args: string[]) => parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+
 async function serve(config: Config) {
   // A closed standard output (a log collector that died, `herald serve | head -1`) must not end
   // or stall the process: its write errors are ignored, and logs go through a destination that
@@ -67,7 +69,8 @@ async function serve(config: Config) {
   process.stdout.on('error', () => {});
   const destination = stdoutDestination();
   const herald = await startHerald(config, { log: createLogger(config.logLevel, destination) });
-  process.stdout.write(`Herald listening on ${herald.url}\n`);
+  const everyInterface = config.host === '0.0.0.0' || config.host === '::';
+  process.stdout.write(`Herald listening on http://${herald.listening}${everyInterface ? ` (every interface; from this machine: ${herald.url})` : ''}\n`);
   const exit = (code: number) => destination.drain(LOG_DRAIN_MS).then(() => process.exit(code));
   const shutdown = (signal: string) => {
     herald.log.info({ signal }, 'shutting down');
@@ -123,25 +126,27 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${HELP[command]}\n`);
     return;
   }
+  if (command !== 'token') noOptions(args);
   const config = loadConfig();
+  const keyCommand = KEY_COMMANDS.find((c) => c.name === command);
+  if (keyCommand) {
+    process.stdout.write(keyCommand.print());
+    return;
+  }
   switch (command) {
     case 'serve':
       return serve(config);
     case 'token':
       return token(config, args);
-    case 'vapid-keys': {
-      const keys = webpush.generateVAPIDKeys();
-      process.stdout.write(`HERALD_VAPID_PUBLIC_KEY=${keys.publicKey}\nHERALD_VAPID_PRIVATE_KEY=${keys.privateKey}\n`);
-      return;
-    }
     case 'migrate':
       return runMigrations(config);
   }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof ConfigError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    process.stderr.write(`herald: ${(error as Error).message}\n`);
+  if (error instanceof ConfigError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
+    const hint = String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_') ? ' (see "herald <command> --help")' : '';
+    process.stderr.write(`herald: ${(error as Error).message}${hint}\n`);
     process.exit(2);
   }
   process.stderr.write(`herald: ${(error as Error).stack ?? String(error)}\n`);

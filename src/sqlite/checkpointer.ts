@@ -14,7 +14,8 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { SqliteDatabase } from './database.js';
+// The driver's own type, not database.ts's alias: database.ts starts the checkpointer (no import cycle).
+import type Database from 'better-sqlite3';
 
 export const CHECKPOINT_INTERVAL_MS = 100;
 /** SQLite's default automatic checkpoint threshold (pages), restored if the worker fails. */
@@ -41,7 +42,7 @@ parentPort.on('message', () => {
 });
 `;
 
-export function startCheckpointer(db: SqliteDatabase, file: string, intervalMs = CHECKPOINT_INTERVAL_MS): { stop(): void } {
+export function startCheckpointer(db: Database.Database, file: string, intervalMs = CHECKPOINT_INTERVAL_MS): { stop(): void } {
   let stopped = false;
   const fallBack = () => {
     if (!stopped && db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);

@@ -1,0 +1,130 @@
+/**
+ * The import walls of issue 8 (docs/architecture.md, "Layers"), in dependency-cruiser's rule
+ * format. `npm run check:imports` enforces them over src/, channels/ and schedulers/ with
+ * scripts/check-imports.ts, which reads this file: dependency-cruiser 17 cannot parse
+ * TypeScript 7 sources (it cruises 0 modules and passes), so the script implements the part of
+ * the rule format used here (from/to path, pathNot, dependencyTypes, circular, $1 groups).
+ */
+
+/** Adapter folders: one implementation of a port each. Group $1 is the folder. */
+const ADAPTER_FOLDERS = [
+  'src/bus/memory',
+  'src/bus/nats',
+  'src/store/sqlite',
+  'src/store/cassandra',
+  'src/search/sqlite',
+  'src/search/elasticsearch',
+  'src/presence/memory',
+  'src/presence/redis',
+  'src/sqlite',
+  'schedulers/embedded',
+  'schedulers/bullmq',
+  'channels/[^/]+',
+];
+const ADAPTER = `^(${ADAPTER_FOLDERS.join('|')})/`;
+/** The composition root: the only modules that pick adapters. */
+const COMPOSITION_ROOT = '^(src/adapters|src/app|channels/registry)\\.ts$';
+/** Adapters built on the embedded database they share (src/sqlite). */
+const EMBEDDED = '^(src/store/sqlite|src/search/sqlite|schedulers/embedded)/';
+
+const npm = (names) => `^node_modules/(${names.join('|')})(/|$)`;
+
+/** A package only the given folders may import. */
+const onlyFrom = (name, packages, folders, comment) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { pathNot: folders },
+  to: { dependencyTypes: ['npm'], path: npm(packages) },
+});
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'Modules form no import cycle: each layer can be read, tested and replaced on its own.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'exchange-is-pure',
+      comment: 'src/exchange is the pure domain: it imports nothing outside itself (no node built-in, no package).',
+      severity: 'error',
+      from: { path: '^src/exchange/' },
+      to: { pathNot: '^src/exchange/' },
+    },
+    {
+      name: 'pipeline-not-api',
+      comment: 'src/pipeline takes the domain, the ports and observability; it never reaches up into the HTTP API or the gateway.',
+      severity: 'error',
+      from: { path: '^src/pipeline/' },
+      to: { path: '^src/(api|gateway)/' },
+    },
+    {
+      name: 'adapters-only-from-composition-root',
+      comment: 'Only the composition root (src/adapters.ts, src/app.ts, channels/registry.ts) picks an adapter; everyone else goes through the port.',
+      severity: 'error',
+      from: { pathNot: [COMPOSITION_ROOT, ADAPTER] },
+      to: { path: ADAPTER },
+    },
+    {
+      name: 'adapters-stay-apart',
+      comment: 'An adapter imports within its own folder; only the embedded adapters share src/sqlite, the database they live in.',
+      severity: 'error',
+      from: { path: ADAPTER, pathNot: EMBEDDED },
+      to: { path: ADAPTER, pathNot: '^$1/' },
+    },
+    {
+      name: 'embedded-adapters-stay-apart',
+      comment: 'An embedded adapter imports within its own folder and from src/sqlite, nothing of another adapter.',
+      severity: 'error',
+      from: { path: EMBEDDED },
+      to: { path: ADAPTER, pathNot: ['^$1/', '^src/sqlite/'] },
+    },
+    onlyFrom(
+      'provider-sdk-only-in-channels',
+      ['twilio', 'web-push', 'firebase-admin', '@parse/node-apn', 'nodemailer'],
+      '^channels/',
+      'A provider SDK is a channel detail: only channels/ imports it.',
+    ),
+    onlyFrom('cassandra-only-in-its-adapter', ['cassandra-driver'], '^src/store/cassandra/', 'The Cassandra client stays in the Cassandra store.'),
+    onlyFrom(
+      'elasticsearch-only-in-its-adapter',
+      ['@elastic/elasticsearch'],
+      '^src/search/elasticsearch/',
+      'The Elasticsearch client stays in the Elasticsearch search adapter.',
+    ),
+    onlyFrom('nats-only-in-its-adapter', ['nats'], '^src/bus/nats/', 'The NATS client stays in the NATS bus.'),
+    onlyFrom('bullmq-only-in-its-adapter', ['bullmq'], '^schedulers/bullmq/', 'BullMQ stays in the BullMQ scheduler.'),
+    onlyFrom(
+      'redis-only-in-its-adapters',
+      ['ioredis'],
+      [
+        '^src/presence/redis/',
+        '^schedulers/bullmq/',
+        // Exceptions: the shared rate-limit store and the WS ticket ledger choose Redis or memory
+        // themselves from HERALD_REDIS_URL; they are infrastructure of the API and auth, not a port.
+        '^src/api/limiter-store\\.ts$',
+        '^src/auth/redis-ticket-ledger\\.ts$',
+      ],
+      'The Redis client stays in the Redis adapters (and the two listed exceptions).',
+    ),
+    onlyFrom(
+      'sqlite-only-in-embedded-adapters',
+      ['better-sqlite3'],
+      [
+        '^src/sqlite/',
+        EMBEDDED,
+        // Exception: the data-dir lock is an SQLite exclusive lock (the OS releases it even on
+        // kill -9); it guards every deployment, not the embedded database.
+        '^src/data-dir\\.ts$',
+      ],
+      'better-sqlite3 stays in the embedded database, the adapters that share it and the data-dir lock.',
+    ),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+  },
+};
