@@ -5,8 +5,18 @@
  *
  * A channel is built once per process and kept for its life (one provider client, pooled
  * connections), never per send.
+ *
+ * A channel is its folder, channels/<name>/, which exports one ChannelDescriptor (below): what the
+ * domain needs to know of it (its traits), its settings, its factory, and optionally the HTTP
+ * hooks its provider calls back and the keys Herald generates for it. channels/registry.ts lists
+ * the descriptors; nothing outside channels/ names a provider.
  */
-import type { ChannelName, Device, Message, User } from '../src/exchange/types.js';
+import type { Bus } from '../src/bus/port.js';
+import type { CoreConfig } from '../src/core-settings.js';
+import type { AddressKind } from '../src/exchange/channel-traits.js';
+import type { ChannelName, Device, Message, Receipt, User } from '../src/exchange/types.js';
+import type { Logger } from '../src/observability/log.js';
+import type { ConfigOf, SettingsTable } from '../src/settings.js';
 
 export interface Delivery {
   message: Message;
@@ -48,3 +58,93 @@ export const reportingEach =
     onResult?.(index, result);
     return result;
   };
+
+/** What a channel's code reads of the configuration: the core settings and its own. */
+export type ChannelConfig<S extends SettingsTable> = CoreConfig & ConfigOf<S>;
+
+export interface ChannelContext<S extends SettingsTable = SettingsTable> {
+  config: ChannelConfig<S>;
+  bus: Bus;
+  log: Logger;
+  /** The channel's keys (ChannelDescriptor.keys): configured, or generated and kept in the data dir. */
+  keys?: Readonly<Record<string, string>>;
+}
+
+/** A request to an inbound hook, as received: the API parses nothing but the query. */
+export interface InboundRequest {
+  headers: Record<string, string>;
+  query: URLSearchParams;
+  /** The body as UTF-8 text (undefined when the request had none). */
+  body: string | undefined;
+  /** The path and query the request was made to, e.g. `/api/v1/webhooks/twilio?m=…&u=…`. */
+  url: string;
+  /** When it arrived (epoch milliseconds): the time of the receipts it reports. */
+  now: number;
+}
+
+/**
+ * What an inbound hook answers. The API records `receipts` (store, metric, search index) before
+ * answering; a status of 400 or more is answered as problem+json with `text` as its detail, any
+ * other with `text` as its body (none when absent).
+ */
+export interface InboundAnswer {
+  status: number;
+  receipts?: Receipt[];
+  text?: string;
+}
+
+/**
+ * An HTTP endpoint a provider calls (a delivery status callback). Public: the hook authenticates
+ * its caller itself (a provider's signature) and is not limited per client address. src/api mounts
+ * each as a route, knowing nothing of the provider.
+ */
+export interface InboundHook {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  /** One line for the route list and the API document. */
+  summary: string;
+  /** What the hook does, whom it trusts. */
+  description: string;
+  /** The body the provider sends: its media type and what it holds. */
+  body: { mediaType: string; description: string };
+  /** The query parameters it reads: name → meaning. */
+  query?: Readonly<Record<string, string>>;
+  /** The request headers it reads: name → meaning (all required). */
+  headers?: Readonly<Record<string, string>>;
+  /** Every status it answers: status → meaning. */
+  answers: Readonly<Record<number, string>>;
+  handle(request: InboundRequest): Promise<InboundAnswer>;
+}
+
+/** Keys a channel needs that Herald can generate (e.g. VAPID), unless the settings give them. */
+export interface ChannelKeys<S extends SettingsTable = SettingsTable> {
+  /** The entry that keeps them in the data dir's secrets.json. */
+  secretsEntry: string;
+  /** The setting that configures each key: set all of them or none (then the generated ones are used). */
+  settings: Readonly<Record<string, keyof S & string>>;
+  generate(): Record<string, string>;
+  /** The command that prints a new set as settings lines: `herald <name>`. */
+  command: { name: string; summary: string; help: string };
+}
+
+/** Everything Herald knows of a channel. */
+export interface ChannelDescriptor<S extends SettingsTable = SettingsTable, C extends Channel = Channel> {
+  name: ChannelName;
+  /** What its deliveries are addressed to (src/exchange/channel-traits.ts). */
+  address: AddressKind;
+  /** Interrupts the user: quiet hours hold it for a message below `high`. */
+  intrusive: boolean;
+  /** Reaches the user inside the app: allowed to in-app-only messages (a user's, under HERALD_USER_SEND=inapp). */
+  inApp: boolean;
+  /** Its HERALD_* settings, merged into the configuration table (src/config.ts). */
+  settings: S;
+  /** Settings that only work together: setting some but not all of them stops start-up. */
+  requiredTogether?: { label: string; keys: ReadonlyArray<keyof S & string> };
+  /** Why the channel cannot run with this configuration (e.g. missing credentials), or undefined when it can. */
+  disabledReason(config: ChannelConfig<S>): string | undefined;
+  /** Builds the channel once for the life of the process. */
+  create(context: ChannelContext<S>): C;
+  /** The hooks its provider calls; mounted whether or not the channel is enabled (they refuse when it is not). */
+  inbound?(context: { config: ChannelConfig<S>; log: Logger }): InboundHook[];
+  keys?: ChannelKeys<S>;
+}

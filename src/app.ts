@@ -7,7 +7,7 @@
 
 import uWS from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
-import { createChannels } from '../channels/registry.js';
+import { CHANNEL_TRAITS, channelKeySources, createChannels } from '../channels/registry.js';
 import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
@@ -57,21 +57,39 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const roles = new Set(config.roles);
   prepareDataDir(config.dataDir);
   const dataDirLock = lockDataDir(config.dataDir);
-  const secrets = loadSecrets(config.dataDir, {
-    ...(config.jwtSecret ? { jwtSecret: config.jwtSecret } : {}),
-    ...(config.ticketSecret ? { ticketSecret: config.ticketSecret } : {}),
-    ...(config.vapidPublicKey ? { vapidPublicKey: config.vapidPublicKey } : {}),
-    ...(config.vapidPrivateKey ? { vapidPrivateKey: config.vapidPrivateKey } : {}),
-  });
+  const secrets = loadSecrets(
+    config.dataDir,
+    {
+      ...(config.jwtSecret ? { jwtSecret: config.jwtSecret } : {}),
+      ...(config.ticketSecret ? { ticketSecret: config.ticketSecret } : {}),
+    },
+    channelKeySources(config),
+  );
 
   const adapters = await createAdapters(config, log);
   const { stores, search, scheduler, bus, presence } = adapters;
   const metrics = createMetrics();
-  const channels = createChannels({ config, bus, log, vapid: { ...secrets.vapid, subject: config.vapidSubject } });
+  const channels = createChannels({ config, bus, log, keys: secrets.channelKeys });
   for (const [name, reason] of channels.disabled) log.info({ channel: name, reason }, 'channel disabled');
 
-  const policy = { smsDelayMs: config.fallbackSmsDelay * 1000, emailDelayMs: config.fallbackEmailDelay * 1000, digestIntervalMs: config.digestInterval * 1000 };
-  const deps: PipelineDeps = { stores, bus, search, scheduler, presence, channels: channels.enabled, log, metrics, policy, now: Date.now };
+  const policy = {
+    phoneDelayMs: config.fallbackSmsDelay * 1000,
+    emailDelayMs: config.fallbackEmailDelay * 1000,
+    digestIntervalMs: config.digestInterval * 1000,
+  };
+  const deps: PipelineDeps = {
+    stores,
+    bus,
+    search,
+    scheduler,
+    presence,
+    channels: channels.enabled,
+    traits: CHANNEL_TRAITS,
+    log,
+    metrics,
+    policy,
+    now: Date.now,
+  };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl, adapters.ticketLedger);
   const rateLimits = createRateLimits(
     await createLimiterStore({
@@ -92,7 +110,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     ...deps,
     tickets,
     rateLimits,
-    vapidPublicKey: secrets.vapid.publicKey,
+    vapidPublicKey: secrets.channelKeys.get('webpush')?.publicKey ?? '',
     webPushEgress: webPushEgressOf(config),
     maxDevicesPerUser: config.maxDevicesPerUser,
     hasEmailTemplate: (name) => channels.email.hasTemplate(name),

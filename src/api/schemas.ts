@@ -4,14 +4,16 @@
  * field is an error that names it, so a misspelt option never silently does nothing.
  */
 import { z } from 'zod';
+import { CHANNEL_NAMES } from '../../channels/registry.js';
 import { LIMITS, UID_PATTERN } from '../exchange/limits.js';
-import { CHANNELS, URGENCIES } from '../exchange/types.js';
+import { URGENCIES } from '../exchange/types.js';
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 export const uid = z.string().regex(UID_PATTERN, 'must be 1-128 printable characters without spaces');
 export const messageId = z.uuid({ message: 'must be a message id (UUID)' });
-const channel = z.enum(CHANNELS);
+/** A registered channel's name (channels/registry.ts). */
+const channel = z.enum(CHANNEL_NAMES);
 const scalar = z.union([z.string().max(256), z.number(), z.boolean()]);
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 
@@ -143,7 +145,7 @@ export const preferencesBody = z.strictObject({
 export const receiptsBody = z.strictObject({
   ids: z.array(messageId).min(1).max(LIMITS.idsPerReceipt),
   state: z.enum(['delivered', 'read', 'clicked']),
-  channel: z.enum([...CHANNELS, 'inbox']).optional(),
+  channel: z.enum([...CHANNEL_NAMES, 'inbox']).optional(),
 });
 
 const limit = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(LIMITS.pageLimit)).optional();

@@ -1,8 +1,8 @@
 /** The web push egress policy from the configuration (HERALD_WEBPUSH_ALLOW_PRIVATE, HERALD_WEBPUSH_HOSTS). */
-import type { Config } from '../config.js';
 import { type EgressPolicy, parseAllowedHosts } from './policy.js';
 
-export const webPushEgressOf = (config: Pick<Config, 'webpushAllowPrivate' | 'webpushHosts'>): EgressPolicy => ({
+/** The settings of channels/webpush/settings.ts it reads. */
+export const webPushEgressOf = (config: { webpushAllowPrivate: boolean; webpushHosts?: string | undefined }): EgressPolicy => ({
   allowPrivate: config.webpushAllowPrivate,
   allowedHosts: parseAllowedHosts(config.webpushHosts),
 });

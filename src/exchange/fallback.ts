@@ -1,49 +1,67 @@
 /**
- * Escalation policy: what happens to a message that stays unread (DESIGN.md, urgency table).
+ * Escalation policy: what happens to a message that stays unread (docs/architecture.md, urgency
+ * table), by the address kind of the channels (channel-traits.ts), never by a channel's name:
  *
- *   high      → SMS after a short delay
- *   normal    → email after a delay
- *   low       → an email digest of the unread low-urgency messages of the period
+ *   high      → the phone channel (SMS) after a short delay
+ *   normal    → the email channel after a delay
+ *   low       → a digest, on the email channel, of the unread low-urgency messages of the period
  *   very-low  → nothing: push only
  *
  * Only the default route escalates: a message that names its channels, whose category the
- * user disabled, or that is in-app only (a user's message, src/exchange/send-policy.ts), does not. A fallback needs the channel configured, the user's address, and the
- * channel not switched off; it is not planned when the message will have expired by then. The
- * caller schedules the step, cancels it when a `read` arrives, and re-checks at fire time.
+ * user disabled, or that is in-app only (a user's message, src/exchange/send-policy.ts), does
+ * not. A fallback takes the first registered channel of its address kind that is configured and
+ * that the user did not switch off, and needs the user's address; it is not planned when the
+ * message will have expired by then. The caller schedules the step, cancels it when a `read`
+ * arrives, and re-checks at fire time.
  */
+import { type ChannelTraitsMap, channelsAddressing } from './channel-traits.js';
 import type { RecipientView } from './plan.js';
 import type { ChannelName, Message } from './types.js';
 
 export interface FallbackPolicy {
-  smsDelayMs: number;
+  /** How long an unread high-urgency message waits before the phone fallback. */
+  phoneDelayMs: number;
+  /** How long an unread normal-urgency message waits before the email fallback. */
   emailDelayMs: number;
   digestIntervalMs: number;
 }
 
 export type FallbackStep =
-  | { kind: 'channel'; channel: 'sms' | 'email'; runAt: number }
+  | { kind: 'channel'; channel: ChannelName; runAt: number }
   /** One digest per user per period: `bucket` numbers the period the message arrived in. */
-  | { kind: 'digest'; bucket: number; runAt: number };
+  | { kind: 'digest'; channel: ChannelName; bucket: number; runAt: number };
 
-export function fallbackFor(
-  message: Message,
-  recipient: RecipientView,
-  context: { now: number; available: ReadonlySet<ChannelName>; policy: FallbackPolicy },
-): FallbackStep | undefined {
+export interface FallbackContext {
+  now: number;
+  available: ReadonlySet<ChannelName>;
+  traits: ChannelTraitsMap;
+  policy: FallbackPolicy;
+}
+
+export function fallbackFor(message: Message, recipient: RecipientView, context: FallbackContext): FallbackStep | undefined {
   if (message.channels !== undefined || message.inAppOnly) return undefined;
   const { preferences, user } = recipient;
   if (message.category !== undefined && preferences.categories[message.category]?.enabled === false) return undefined;
-  const allowed = (channel: 'sms' | 'email') => context.available.has(channel) && preferences.channels[channel] !== false;
+  /** The channel of that address kind the step would use, when the user has the address. */
+  const reachable = (address: 'phone' | 'email'): ChannelName | undefined => {
+    if (!user?.[address]) return undefined;
+    return channelsAddressing(context.traits, address).find((c) => context.available.has(c) && preferences.channels[c] !== false);
+  };
   const step = ((): FallbackStep | undefined => {
     switch (message.urgency) {
-      case 'high':
-        return allowed('sms') && user?.phone ? { kind: 'channel', channel: 'sms', runAt: context.now + context.policy.smsDelayMs } : undefined;
-      case 'normal':
-        return allowed('email') && user?.email ? { kind: 'channel', channel: 'email', runAt: context.now + context.policy.emailDelayMs } : undefined;
+      case 'high': {
+        const channel = reachable('phone');
+        return channel ? { kind: 'channel', channel, runAt: context.now + context.policy.phoneDelayMs } : undefined;
+      }
+      case 'normal': {
+        const channel = reachable('email');
+        return channel ? { kind: 'channel', channel, runAt: context.now + context.policy.emailDelayMs } : undefined;
+      }
       case 'low': {
-        if (!allowed('email') || !user?.email) return undefined;
+        const channel = reachable('email');
+        if (!channel) return undefined;
         const bucket = Math.floor(message.createdAt / context.policy.digestIntervalMs);
-        return { kind: 'digest', bucket, runAt: (bucket + 1) * context.policy.digestIntervalMs };
+        return { kind: 'digest', channel, bucket, runAt: (bucket + 1) * context.policy.digestIntervalMs };
       }
       case 'very-low':
         return undefined;

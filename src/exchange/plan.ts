@@ -6,18 +6,22 @@
  * Rules, in order:
  *  1. An expired message goes nowhere (receipt `expired` on the inbox).
  *  2. Every other message lands in the recipient's inbox: the inbox is the record.
- *  3. Candidate channels are `message.channels` when given, else the default route: realtime,
- *     and when the user is offline each push channel they have a device for.
+ *  3. Candidate channels are `message.channels` when given, else the default route: the socket
+ *     channels (realtime), and when the user is offline each channel addressing a kind of device
+ *     they have.
  *  4. A candidate is skipped, with a `suppressed` receipt naming why, when: the user switched the
  *     channel off; the message's category is disabled; the channel is not configured in this
  *     deployment (only when asked for explicitly); the user lacks the address (email, phone);
  *     or quiet hours hold an intrusive channel (push, SMS) for a message below `high`; or the
  *     message is in-app only (a user's, src/exchange/send-policy.ts) and the channel is not.
- *  5. Realtime goes only to a user with a live socket; offline, the message waits in the inbox
- *     and is sent on reconnect (`since=`), without a receipt until then.
+ *  5. A socket channel goes only to a user with a live socket; offline, the message waits in the
+ *     inbox and is sent on reconnect (`since=`), without a receipt until then. A device channel
+ *     goes to each of the user's devices of its kind.
+ * What a channel is addressed to, whether it is intrusive or in app, are its traits
+ * (channel-traits.ts), given by the caller: this file names no channel.
  */
+import { type ChannelTraitsMap, channelsAddressing } from './channel-traits.js';
 import { inQuietHours } from './quiet-hours.js';
-import { IN_APP_CHANNELS } from './send-policy.js';
 import type { ChannelName, Device, Message, Preferences, User } from './types.js';
 
 export interface RecipientView {
@@ -37,42 +41,48 @@ export interface DeliveryPlan {
   skipped: PlanSkip[];
 }
 
-const PUSH_CHANNEL: Record<Device['kind'], ChannelName> = { ios: 'apns', android: 'fcm', web: 'webpush' };
-const INTRUSIVE: ReadonlySet<ChannelName> = new Set(['apns', 'fcm', 'webpush', 'sms']);
+export interface PlanContext {
+  now: number;
+  /** The channels this deployment runs (configured). */
+  available: ReadonlySet<ChannelName>;
+  /** Every registered channel's traits. */
+  traits: ChannelTraitsMap;
+}
 
-export function planRecipient(message: Message, recipient: RecipientView, context: { now: number; available: ReadonlySet<ChannelName> }): DeliveryPlan {
+export function planRecipient(message: Message, recipient: RecipientView, context: PlanContext): DeliveryPlan {
   if (message.expiresAt !== undefined && context.now >= message.expiresAt) {
     return { inbox: false, deliver: [], skipped: [{ channel: 'inbox', state: 'expired', reason: 'ttl' }] };
   }
   const plan: DeliveryPlan = { inbox: true, deliver: [], skipped: [] };
   const explicit = message.channels !== undefined;
-  const candidates = message.channels ?? defaultRoute(recipient);
+  const candidates = message.channels ?? defaultRoute(recipient, context.traits);
   const categoryOff = message.category !== undefined && recipient.preferences.categories[message.category]?.enabled === false;
   const quiet = message.urgency !== 'high' && inQuietHours(recipient.preferences, recipient.user?.timezone, context.now);
 
   for (const channel of candidates) {
     const skip = (reason: string) => plan.skipped.push({ channel, state: 'suppressed', reason });
-    if (message.inAppOnly && !IN_APP_CHANNELS.has(channel)) {
+    const traits = context.traits.get(channel);
+    if (message.inAppOnly && !traits?.inApp) {
       skip('in-app-only');
       continue;
     }
-    if (!context.available.has(channel)) {
+    if (!traits || !context.available.has(channel)) {
       if (explicit) skip('channel-not-configured');
       continue;
     }
     if (recipient.preferences.channels[channel] === false) skip('preference');
     else if (categoryOff) skip(`category:${message.category}`);
-    else if (quiet && INTRUSIVE.has(channel)) skip('quiet-hours');
-    else if (channel === 'realtime') {
+    else if (quiet && traits.intrusive) skip('quiet-hours');
+    else if (traits.address === 'socket') {
       if (recipient.online) plan.deliver.push({ channel });
-    } else if (channel === 'email') {
+    } else if (traits.address === 'email') {
       if (recipient.user?.email) plan.deliver.push({ channel });
       else skip('no-email-address');
-    } else if (channel === 'sms') {
+    } else if (traits.address === 'phone') {
       if (recipient.user?.phone) plan.deliver.push({ channel });
       else skip('no-phone-number');
     } else {
-      const devices = recipient.devices.filter((d) => PUSH_CHANNEL[d.kind] === channel);
+      const devices = recipient.devices.filter((d) => traits.address === `device:${d.kind}`);
       if (devices.length === 0) {
         if (explicit) skip('no-device');
       } else for (const device of devices) plan.deliver.push({ channel, device });
@@ -81,10 +91,11 @@ export function planRecipient(message: Message, recipient: RecipientView, contex
   return plan;
 }
 
-function defaultRoute(recipient: RecipientView): ChannelName[] {
-  const route: ChannelName[] = ['realtime'];
+/** The socket channels; offline, also the channels of each kind of device the user has (in the order first seen). */
+function defaultRoute(recipient: RecipientView, traits: ChannelTraitsMap): ChannelName[] {
+  const route = channelsAddressing(traits, 'socket');
   if (!recipient.online) {
-    for (const kind of new Set(recipient.devices.map((d) => d.kind))) route.push(PUSH_CHANNEL[kind]);
+    for (const kind of new Set(recipient.devices.map((d) => d.kind))) route.push(...channelsAddressing(traits, `device:${kind}`));
   }
   return route;
 }

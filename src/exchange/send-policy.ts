@@ -4,14 +4,16 @@
  *
  *  - `any`: no restriction (Herald before v1.1).
  *  - `off`: only admins send.
- *  - `inapp` (the default): a non-admin may message any user through the inbox, realtime and
- *    push (web push, APNs, FCM) at urgency ≤ `normal`. Refused, each as a field error naming it:
- *    `opts.channels` naming `sms` or `email`, `opts.urgency` `high`, and `opts.email` /
+ *  - `inapp` (the default): a non-admin may message any user through the inbox and the in-app
+ *    channels (a channel's `inApp` trait: realtime and push — web push, APNs, FCM) at urgency
+ *    ≤ `normal`. Refused, each as a field error naming it: `opts.channels` naming a channel
+ *    that is not in app (`sms`, `email`), `opts.urgency` `high`, and `opts.email` /
  *    `opts.sms` (options of channels the message can never reach). The accepted message is
  *    marked `inAppOnly`, and triage (src/exchange/plan.ts, fallback.ts) never routes or
  *    escalates it to SMS or email, the digest email included.
  * Admin tokens are never restricted.
  */
+import { type ChannelTraitsMap, inAppChannels } from './channel-traits.js';
 import { type ChannelName, URGENCIES, type Urgency } from './types.js';
 
 export const USER_SEND_POLICIES = ['inapp', 'off', 'any'] as const;
@@ -20,8 +22,6 @@ export type UserSendPolicy = (typeof USER_SEND_POLICIES)[number];
 export const USER_CONTACTS_POLICIES = ['admin', 'self'] as const;
 export type UserContactsPolicy = (typeof USER_CONTACTS_POLICIES)[number];
 
-/** The channels an in-app-only message may use. */
-export const IN_APP_CHANNELS: ReadonlySet<ChannelName> = new Set(['realtime', 'webpush', 'apns', 'fcm']);
 /** The highest urgency an in-app-only message may have. */
 export const IN_APP_MAX_URGENCY: Urgency = 'normal';
 
@@ -43,16 +43,16 @@ export type SendDecision =
   | { allowed: false; reason: 'admin-only' }
   /** Refused for the fields named (403). */
   | { allowed: false; reason: 'fields'; errors: PolicyFieldError[] }
-  /** Accepted; `inAppOnly` confines the message to IN_APP_CHANNELS. */
+  /** Accepted; `inAppOnly` confines the message to the in-app channels. */
   | { allowed: true; inAppOnly: boolean };
 
-export function decideSend(policy: UserSendPolicy, caller: { admin: boolean }, opts: SendOptionsView | undefined): SendDecision {
+export function decideSend(policy: UserSendPolicy, caller: { admin: boolean }, opts: SendOptionsView | undefined, traits: ChannelTraitsMap): SendDecision {
   if (caller.admin || policy === 'any') return { allowed: true, inAppOnly: false };
   if (policy === 'off') return { allowed: false, reason: 'admin-only' };
   const errors: PolicyFieldError[] = [];
-  const outside = (opts?.channels ?? []).filter((c) => !IN_APP_CHANNELS.has(c));
+  const outside = (opts?.channels ?? []).filter((c) => !traits.get(c)?.inApp);
   if (outside.length > 0)
-    errors.push({ path: 'opts.channels', message: `${outside.join(', ')}: admin only (users may send in app: ${[...IN_APP_CHANNELS].join(', ')})` });
+    errors.push({ path: 'opts.channels', message: `${outside.join(', ')}: admin only (users may send in app: ${inAppChannels(traits).join(', ')})` });
   if (opts?.urgency !== undefined && URGENCIES.indexOf(opts.urgency) > URGENCIES.indexOf(IN_APP_MAX_URGENCY)) {
     errors.push({ path: 'opts.urgency', message: `${opts.urgency}: admin only (users may send up to ${IN_APP_MAX_URGENCY})` });
   }

@@ -2,6 +2,7 @@
 import type { Channel } from '../../channels/port.js';
 import type { Scheduler } from '../../schedulers/port.js';
 import type { Bus } from '../bus/port.js';
+import type { ChannelTraitsMap } from '../exchange/channel-traits.js';
 import type { FallbackPolicy } from '../exchange/fallback.js';
 import type { ChannelName } from '../exchange/types.js';
 import type { Logger } from '../observability/log.js';
@@ -17,6 +18,8 @@ export interface PipelineDeps {
   scheduler: Scheduler;
   presence: Presence;
   channels: ReadonlyMap<ChannelName, Channel>;
+  /** Every registered channel's traits (channels/registry.ts), for the domain's policies. */
+  traits: ChannelTraitsMap;
   log: Logger;
   metrics: Metrics;
   /** When unread messages escalate to nearline channels. */

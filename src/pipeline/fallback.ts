@@ -15,7 +15,7 @@ import { subjects } from '../bus/port.js';
 import { digestJobId, type FallbackStep, fallbackJobId } from '../exchange/fallback.js';
 import { isExpired } from '../exchange/message.js';
 import { planRecipient } from '../exchange/plan.js';
-import type { InboxItem, Message, Receipt } from '../exchange/types.js';
+import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
 import { newId } from '../ids.js';
 import type { DeliveryBatch } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
@@ -27,7 +27,7 @@ const DIGEST_ITEMS_LIMIT = 50;
 interface FallbackPayload {
   messageId: string;
   uid: string;
-  channel: 'sms' | 'email';
+  channel: ChannelName;
 }
 
 interface DigestPayload {
@@ -66,7 +66,7 @@ async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: Fal
     const plan = planRecipient(
       { ...message, channels: [channel] },
       { uid, user, preferences, online: false, devices: [] },
-      { now, available: new Set(deps.channels.keys()) },
+      { now, available: new Set(deps.channels.keys()), traits: deps.traits },
     );
     for (const skip of plan.skipped) receipts.push({ messageId, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
     if (plan.deliver.length > 0) {

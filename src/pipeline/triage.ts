@@ -13,6 +13,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
+import { addressesDevices } from '../exchange/channel-traits.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
@@ -22,7 +23,6 @@ import type { PipelineDeps } from './deps.js';
 import { scheduleFallback } from './fallback.js';
 
 export const TRIAGE_PAGE_SIZE = 500;
-const PUSH_CHANNELS: ChannelName[] = ['webpush', 'apns', 'fcm'];
 /**
  * Messages triaged at once, per urgency subject. The embedded stores commit the writes of one
  * event-loop turn together (src/sqlite/group-commit.ts): triage keeps pace with ingest
@@ -105,7 +105,7 @@ async function loadPage(deps: PipelineDeps, message: Message, cursor: string | u
   const page = await recipientPage(deps, message, cursor);
   const { uids } = page;
   if (uids.length === 0) return { uids, next: page.next, userByUid: new Map(), online: new Set(), preferences: new Map(), devices: new Map() };
-  const wantsDevices = PUSH_CHANNELS.some((c) => deps.channels.has(c));
+  const wantsDevices = addressesDevices(deps.traits, deps.channels.keys());
   const [users, online, preferences, devices] = await Promise.all([
     page.users ?? stores.users.getMany(uids),
     deps.presence.onlineAmong(uids),
@@ -154,10 +154,10 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
     const preferences = page.preferences.get(uid) ?? { channels: {}, categories: {} };
     const devices = page.devices.get(uid) ?? [];
     const view = { uid, user, preferences, online: online.has(uid), devices };
-    const plan = planRecipient(message, view, { now, available });
+    const plan = planRecipient(message, view, { now, available, traits: deps.traits });
     if (plan.inbox) {
       inboxUids.push(uid);
-      const step = fallbackFor(message, view, { now, available, policy: deps.policy });
+      const step = fallbackFor(message, view, { now, available, traits: deps.traits, policy: deps.policy });
       if (step) fallbacks.push({ uid, step });
     }
     for (const skip of plan.skipped) receipts.push({ messageId: message.id, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });

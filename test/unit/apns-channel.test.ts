@@ -14,8 +14,8 @@ import apn from '@parse/node-apn';
 import pino from 'pino';
 import { type ApnsChannelOptions, createApnsChannel, parseHost } from '../../channels/apns/apns-channel.js';
 import { classifyFailure, errorCode, retryAfter } from '../../channels/apns/classify.js';
+import { apnsDescriptor, MISSING_CREDENTIALS, readApnsKey } from '../../channels/apns/descriptor.js';
 import { apnsExpiration, PRIORITY } from '../../channels/apns/notification.js';
-import { apnsRegistration, MISSING_CREDENTIALS, readApnsKey } from '../../channels/apns/registration.js';
 import type { Channel, Delivery } from '../../channels/port.js';
 import { loadConfig } from '../../src/config.js';
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
@@ -385,10 +385,10 @@ describe('apns registration', () => {
   });
 
   it('is disabled without credentials and enabled with them', () => {
-    assert.equal(apnsRegistration.disabledReason(loadConfig({})), MISSING_CREDENTIALS);
+    assert.equal(apnsDescriptor.disabledReason(loadConfig({})), MISSING_CREDENTIALS);
     const key = makeApnsKey();
     const config = loadConfig({ HERALD_APNS_KEY: key.key, HERALD_APNS_KEY_ID: key.keyId, HERALD_APNS_TEAM_ID: key.teamId, HERALD_APNS_TOPIC: TOPIC });
-    assert.equal(apnsRegistration.disabledReason(config), undefined);
+    assert.equal(apnsDescriptor.disabledReason(config), undefined);
   });
 
   it('reads the key from a path or takes the PEM text, and names HERALD_APNS_KEY when it cannot', async () => {
@@ -408,12 +408,12 @@ describe('apns registration', () => {
       HERALD_APNS_TOPIC: TOPIC,
       HERALD_APNS_HOST: '127.0.0.1:9',
     });
-    const context = { config, log: quiet } as unknown as Parameters<typeof apnsRegistration.create>[0];
-    const created = apnsRegistration.create(context);
+    const context = { config, log: quiet } as unknown as Parameters<typeof apnsDescriptor.create>[0];
+    const created = apnsDescriptor.create(context);
     assert.equal(created.name, 'apns');
     await created.close();
 
     writeFileSync(file, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n');
-    assert.throws(() => apnsRegistration.create(context), /HERALD_APNS_KEY/);
+    assert.throws(() => apnsDescriptor.create(context), /HERALD_APNS_KEY/);
   });
 });

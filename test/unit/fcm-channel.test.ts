@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Messaging } from 'firebase-admin/messaging';
+import { fcmDescriptor } from '../../channels/fcm/descriptor.js';
 import { createFcmChannel, FCM_BATCH_LIMIT } from '../../channels/fcm/fcm-channel.js';
 import { parseHostPort } from '../../channels/fcm/host-agent.js';
-import { fcmRegistration } from '../../channels/fcm/registration.js';
 import type { Channel, Delivery, DeliveryResult } from '../../channels/port.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
@@ -263,8 +263,8 @@ describe('fcm registration', () => {
     ({ config: loadConfig({ HERALD_JWT_SECRET: 'x'.repeat(32), ...env }), log: { child: () => undefined } }) as any;
 
   it('is disabled without HERALD_FCM_SERVICE_ACCOUNT', () => {
-    assert.equal(fcmRegistration.disabledReason(loadConfig({})), 'missing credentials: set HERALD_FCM_SERVICE_ACCOUNT');
-    assert.equal(fcmRegistration.disabledReason(loadConfig({ HERALD_FCM_SERVICE_ACCOUNT: '/some/sa.json' })), undefined);
+    assert.equal(fcmDescriptor.disabledReason(loadConfig({})), 'missing credentials: set HERALD_FCM_SERVICE_ACCOUNT');
+    assert.equal(fcmDescriptor.disabledReason(loadConfig({ HERALD_FCM_SERVICE_ACCOUNT: '/some/sa.json' })), undefined);
   });
 
   it('stops start-up with an error naming the variable when the file is missing or not a service account', () => {
@@ -279,7 +279,7 @@ describe('fcm registration', () => {
       [incomplete, /lacks client_email, private_key/],
     ] as const) {
       assert.throws(
-        () => fcmRegistration.create(context({ HERALD_FCM_SERVICE_ACCOUNT: file })),
+        () => fcmDescriptor.create(context({ HERALD_FCM_SERVICE_ACCOUNT: file })),
         (err: unknown) => err instanceof ConfigError && /^HERALD_FCM_SERVICE_ACCOUNT: /.test(err.message) && pattern.test(err.message),
       );
     }
@@ -290,7 +290,7 @@ describe('fcm registration', () => {
     const account = writeServiceAccount();
     const fake = await startFcmFake({ accounts: [account] });
     // The registration trusts the default CAs (plus NODE_EXTRA_CA_CERTS): check it is wired, not the TLS.
-    const channel = fcmRegistration.create(context({ HERALD_FCM_SERVICE_ACCOUNT: account.path, HERALD_FCM_HOST: fake.host }));
+    const channel = fcmDescriptor.create(context({ HERALD_FCM_SERVICE_ACCOUNT: account.path, HERALD_FCM_HOST: fake.host }));
     assert.equal(channel.name, 'fcm');
     await channel.close();
     await fake.close();

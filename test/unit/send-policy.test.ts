@@ -6,19 +6,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apnsPayload } from '../../channels/apns/notification.js';
 import { composeFcmMessage } from '../../channels/fcm/compose.js';
+import { CHANNEL_NAMES, CHANNEL_TRAITS as traits } from '../../channels/registry.js';
 import { pushPayload } from '../../channels/webpush/request.js';
 import { fallbackFor } from '../../src/exchange/fallback.js';
 import { buildMessage, messageFrame, visibleSender } from '../../src/exchange/message.js';
 import { planRecipient, type RecipientView } from '../../src/exchange/plan.js';
 import { decideSend, refusedContactFields } from '../../src/exchange/send-policy.js';
-import { CHANNELS, type ChannelName, EMPTY_PREFERENCES, URGENCIES } from '../../src/exchange/types.js';
+import { type ChannelName, EMPTY_PREFERENCES, URGENCIES } from '../../src/exchange/types.js';
 import { channelTestMessage } from '../helpers/messages.js';
 
 const user = { admin: false };
 const admin = { admin: true };
 const now = Date.parse('2026-01-15T12:00:00Z');
-const all = new Set<ChannelName>(CHANNELS);
-const policy = { smsDelayMs: 60_000, emailDelayMs: 900_000, digestIntervalMs: 3_600_000 };
+const all = new Set<ChannelName>(CHANNEL_NAMES);
+const policy = { phoneDelayMs: 60_000, emailDelayMs: 900_000, digestIntervalMs: 3_600_000 };
 const reachable: RecipientView = {
   uid: 'bob',
   user: { uid: 'bob', email: 'bob@example.com', phone: '+33600000000', attributes: {}, createdAt: 0, updatedAt: 0 },
@@ -32,27 +33,35 @@ const fromUser = (opts: Parameters<typeof buildMessage>[0]['opts'] = {}) =>
 describe('decideSend', () => {
   it('never restricts an admin, whatever the policy', () => {
     for (const p of ['inapp', 'off', 'any'] as const) {
-      assert.deepEqual(decideSend(p, admin, { channels: ['sms'], urgency: 'high', email: {}, sms: { text: 'x' } }), { allowed: true, inAppOnly: false });
+      assert.deepEqual(decideSend(p, admin, { channels: ['sms'], urgency: 'high', email: {}, sms: { text: 'x' } }, traits), {
+        allowed: true,
+        inAppOnly: false,
+      });
     }
   });
 
   it('any: a user sends as an admin does, and the message is not confined', () => {
-    assert.deepEqual(decideSend('any', user, { channels: ['sms', 'email'], urgency: 'high' }), { allowed: true, inAppOnly: false });
+    assert.deepEqual(decideSend('any', user, { channels: ['sms', 'email'], urgency: 'high' }, traits), { allowed: true, inAppOnly: false });
   });
 
   it('off: a user may not send at all', () => {
-    assert.deepEqual(decideSend('off', user, undefined), { allowed: false, reason: 'admin-only' });
+    assert.deepEqual(decideSend('off', user, undefined, traits), { allowed: false, reason: 'admin-only' });
   });
 
   it('inapp: in-app channels at urgency up to normal are allowed, and the message is confined', () => {
-    assert.deepEqual(decideSend('inapp', user, undefined), { allowed: true, inAppOnly: true });
+    assert.deepEqual(decideSend('inapp', user, undefined, traits), { allowed: true, inAppOnly: true });
     for (const urgency of ['very-low', 'low', 'normal'] as const) {
-      assert.deepEqual(decideSend('inapp', user, { urgency, channels: ['realtime', 'webpush', 'apns', 'fcm'] }), { allowed: true, inAppOnly: true });
+      assert.deepEqual(decideSend('inapp', user, { urgency, channels: ['realtime', 'webpush', 'apns', 'fcm'] }, traits), { allowed: true, inAppOnly: true });
     }
   });
 
   it('inapp: names every refused field — sms/email channels, high urgency, email and sms options', () => {
-    const decision = decideSend('inapp', user, { channels: ['realtime', 'sms', 'email'], urgency: 'high', email: { subject: 's' }, sms: { text: 't' } });
+    const decision = decideSend(
+      'inapp',
+      user,
+      { channels: ['realtime', 'sms', 'email'], urgency: 'high', email: { subject: 's' }, sms: { text: 't' } },
+      traits,
+    );
     assert.equal(decision.allowed, false);
     assert.ok(!decision.allowed && decision.reason === 'fields');
     assert.deepEqual(
@@ -61,7 +70,7 @@ describe('decideSend', () => {
     );
     assert.match(decision.errors[0]?.message ?? '', /sms, email/);
     for (const channel of ['sms', 'email'] as const) {
-      const one = decideSend('inapp', user, { channels: [channel] });
+      const one = decideSend('inapp', user, { channels: [channel] }, traits);
       assert.ok(!one.allowed && one.reason === 'fields' && one.errors.length === 1 && one.errors[0]?.path === 'opts.channels');
     }
   });
@@ -85,16 +94,16 @@ describe('refusedContactFields', () => {
 describe('in-app-only messages in triage', () => {
   it('are never escalated, at any urgency, even with every address and channel available', () => {
     for (const urgency of URGENCIES) {
-      assert.equal(fallbackFor(fromUser({ urgency }), reachable, { now, available: all, policy }), undefined, urgency);
+      assert.equal(fallbackFor(fromUser({ urgency }), reachable, { now, available: all, traits, policy }), undefined, urgency);
     }
     // The same message from an admin escalates: the recipient is reachable.
     const fromAdmin = buildMessage({ id: 'm2', sender: 'ops', senderAdmin: true, target: { kind: 'user', uid: 'bob' }, msg: 'hi', opts: {}, now });
-    assert.equal(fallbackFor(fromAdmin, reachable, { now, available: all, policy })?.kind, 'channel');
+    assert.equal(fallbackFor(fromAdmin, reachable, { now, available: all, traits, policy })?.kind, 'channel');
   });
 
   it('are planned on in-app channels only: email and sms, even when named, are suppressed as in-app-only', () => {
     const message = { ...fromUser(), channels: ['realtime', 'apns', 'email', 'sms'] as ChannelName[] };
-    const plan = planRecipient(message, reachable, { now, available: all });
+    const plan = planRecipient(message, reachable, { now, available: all, traits });
     assert.deepEqual(
       plan.deliver.map((d) => d.channel),
       ['apns'],
@@ -105,7 +114,7 @@ describe('in-app-only messages in triage', () => {
     ]);
     // The default route is unchanged: push to the offline user's device.
     assert.deepEqual(
-      planRecipient(fromUser(), reachable, { now, available: all }).deliver.map((d) => d.channel),
+      planRecipient(fromUser(), reachable, { now, available: all, traits }).deliver.map((d) => d.channel),
       ['apns'],
     );
   });

@@ -33,7 +33,7 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
   };
   /** Whether `caller` may send this; throws the 403 naming what it may not ask for. */
   const policyFor = (caller: Caller, opts: MessageOptionsInput | undefined): { inAppOnly: boolean } => {
-    const decision = decideSend(userSend, caller, opts);
+    const decision = decideSend(userSend, caller, opts, deps.traits);
     if (decision.allowed) return { inAppOnly: decision.inAppOnly };
     if (decision.reason === 'admin-only') throw new ProblemError('HERALD_FORBIDDEN', 'only an admin may send messages here (HERALD_USER_SEND=off)');
     throw new ProblemError('HERALD_FORBIDDEN', `not allowed for a user's message: ${decision.errors.map((e) => e.path).join(', ')}`, {

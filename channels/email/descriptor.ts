@@ -1,10 +1,15 @@
+/** The email channel. Always enabled: SMTP when HERALD_SMTP_URL is set, else .eml files in the outbox folder. */
 import path from 'node:path';
-import type { ChannelRegistration } from '../registration.js';
+import type { ChannelDescriptor } from '../port.js';
 import { createEmailChannel, type EmailChannel } from './email-channel.js';
+import { EMAIL_SETTINGS } from './settings.js';
 
-/** Always enabled: SMTP when HERALD_SMTP_URL is set, else .eml files in the outbox folder. */
-export const emailRegistration: ChannelRegistration<EmailChannel> = {
+export const emailDescriptor: ChannelDescriptor<typeof EMAIL_SETTINGS, EmailChannel> = {
   name: 'email',
+  address: 'email',
+  intrusive: false,
+  inApp: false,
+  settings: EMAIL_SETTINGS,
   disabledReason: () => undefined,
   create: ({ config, log }) =>
     createEmailChannel({

@@ -1,16 +1,20 @@
 /**
- * FCM is enabled by HERALD_FCM_SERVICE_ACCOUNT (path to the service-account JSON); HERALD_FCM_HOST
+ * The FCM channel (Android devices), enabled by HERALD_FCM_SERVICE_ACCOUNT (path to the service-account JSON); HERALD_FCM_HOST
  * routes its connections elsewhere (proxy, tests). A file that cannot be read or is not a service
  * account stops start-up with a ConfigError naming the variable.
  */
-import { ConfigError } from '../../src/config.js';
-import type { Channel } from '../port.js';
-import type { ChannelRegistration } from '../registration.js';
+import { ConfigError } from '../../src/settings.js';
+import type { ChannelDescriptor } from '../port.js';
 import { createFcmChannel } from './fcm-channel.js';
 import { parseHostPort } from './host-agent.js';
+import { FCM_SETTINGS } from './settings.js';
 
-export const fcmRegistration: ChannelRegistration<Channel> = {
+export const fcmDescriptor: ChannelDescriptor<typeof FCM_SETTINGS> = {
   name: 'fcm',
+  address: 'device:android',
+  intrusive: true,
+  inApp: true,
+  settings: FCM_SETTINGS,
   disabledReason: (config) => (config.fcmServiceAccount ? undefined : 'missing credentials: set HERALD_FCM_SERVICE_ACCOUNT'),
   create: ({ config, log }) => {
     const serviceAccountPath = config.fcmServiceAccount;

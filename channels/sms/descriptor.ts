@@ -1,15 +1,23 @@
 /**
- * Registers the SMS channel (Twilio): enabled when HERALD_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and
- * _FROM are set (config.ts refuses a partial set). Status callbacks are requested only when
- * HERALD_PUBLIC_URL says where Twilio can reach this Herald.
+ * The SMS channel (Twilio): enabled when HERALD_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM are set
+ * (`requiredTogether` refuses a partial set). Status callbacks are requested only when
+ * HERALD_PUBLIC_URL says where Twilio can reach this Herald; their hook (status-hook.ts) is
+ * mounted either way, and refuses callbacks while they are not configured.
  */
-import { ConfigError } from '../../src/config.js';
-import type { ChannelRegistration } from '../registration.js';
+import { ConfigError } from '../../src/settings.js';
+import type { ChannelDescriptor } from '../port.js';
 import { twilioWebhookUrl } from './callback.js';
+import { SMS_SETTINGS } from './settings.js';
 import { createSmsChannel } from './sms-channel.js';
+import { twilioStatusHook } from './status-hook.js';
 
-export const smsRegistration: ChannelRegistration = {
+export const smsDescriptor: ChannelDescriptor<typeof SMS_SETTINGS> = {
   name: 'sms',
+  address: 'phone',
+  intrusive: true,
+  inApp: false,
+  settings: SMS_SETTINGS,
+  requiredTogether: { label: 'Twilio', keys: ['twilioAccountSid', 'twilioAuthToken', 'twilioFrom'] },
   disabledReason: (config) =>
     config.twilioAccountSid && config.twilioAuthToken && config.twilioFrom
       ? undefined
@@ -28,4 +36,11 @@ export const smsRegistration: ChannelRegistration = {
       ...(config.publicUrl ? { statusCallbackUrl: twilioWebhookUrl(config.publicUrl) } : {}),
     });
   },
+  inbound: ({ config, log }) => [
+    twilioStatusHook({
+      log: log.child({ channel: 'sms' }),
+      ...(config.twilioAuthToken ? { authToken: config.twilioAuthToken } : {}),
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    }),
+  ],
 };

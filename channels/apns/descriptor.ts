@@ -1,13 +1,13 @@
 /**
- * Registers the APNs channel. Enabled when HERALD_APNS_KEY is set (config.ts already refuses a
+ * The APNs channel (iOS devices). Enabled when HERALD_APNS_KEY is set (`requiredTogether` refuses a
  * partial APNs configuration, so the key id, team id and topic are then set too). The key is
  * the .p8 PEM text itself, or a path to it (anything without "BEGIN"); a key that cannot be read
  * or cannot sign stops start-up with an error naming HERALD_APNS_KEY.
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from '../../src/config.js';
-import type { ChannelRegistration } from '../registration.js';
+import type { ChannelConfig, ChannelDescriptor } from '../port.js';
 import { createApnsChannel } from './apns-channel.js';
+import { APNS_SETTINGS } from './settings.js';
 
 export const MISSING_CREDENTIALS = 'missing credentials: set HERALD_APNS_KEY, HERALD_APNS_KEY_ID, HERALD_APNS_TEAM_ID, HERALD_APNS_TOPIC';
 
@@ -22,10 +22,15 @@ export function readApnsKey(apnsKey: string): string {
   }
 }
 
-const missing = (config: Config): boolean => !config.apnsKey || !config.apnsKeyId || !config.apnsTeamId || !config.apnsTopic;
+const missing = (config: ChannelConfig<typeof APNS_SETTINGS>): boolean => !config.apnsKey || !config.apnsKeyId || !config.apnsTeamId || !config.apnsTopic;
 
-export const apnsRegistration: ChannelRegistration = {
+export const apnsDescriptor: ChannelDescriptor<typeof APNS_SETTINGS> = {
   name: 'apns',
+  address: 'device:ios',
+  intrusive: true,
+  inApp: true,
+  settings: APNS_SETTINGS,
+  requiredTogether: { label: 'APNs', keys: ['apnsKey', 'apnsKeyId', 'apnsTeamId', 'apnsTopic'] },
   disabledReason: (config) => (missing(config) ? MISSING_CREDENTIALS : undefined),
   create: ({ config, log }) => {
     if (!config.apnsKey || !config.apnsKeyId || !config.apnsTeamId || !config.apnsTopic) throw new Error(MISSING_CREDENTIALS);
