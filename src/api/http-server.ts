@@ -20,6 +20,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { TokenRejectedError } from '../auth/errors.js';
 import type { Caller, TokenVerifier } from '../auth/tokens.js';
 import { ProblemError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
@@ -240,11 +241,11 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     let caller: Caller;
     try {
       const match = authorization?.match(/^Bearer\s+(\S+)$/i);
-      if (!match?.[1]) throw new ProblemError('HERALD_UNAUTHORIZED', 'missing bearer token in Authorization header');
+      if (!match?.[1]) throw new TokenRejectedError('missing bearer token in Authorization header');
       caller = await options.verifier.verify(match[1]);
     } catch (error) {
       // A request without a valid token counts as unauthenticated: past the limit, 429 wins over 401.
-      if (error instanceof ProblemError && error.code === 'HERALD_UNAUTHORIZED') await options.limitUnauthenticated?.(ip);
+      if (error instanceof TokenRejectedError) await options.limitUnauthenticated?.(ip);
       throw error;
     }
     if (access === 'admin' && !caller.admin) throw new ProblemError('HERALD_FORBIDDEN', 'this endpoint needs an admin token');

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { CHANNEL_NAMES } from '../../channels/registry.js';
 import { LIMITS, UID_PATTERN } from '../exchange/limits.js';
+import type { MessageOptions } from '../exchange/message.js';
 import { URGENCIES } from '../exchange/types.js';
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
@@ -68,6 +69,17 @@ export const messageOptions = z
   .refine((o) => o.at === undefined || o.delay === undefined, { message: 'give at or delay, not both', path: ['delay'] });
 
 export type MessageOptionsInput = z.output<typeof messageOptions>;
+
+/**
+ * Fails to compile when the schema and the domain's MessageOptions (src/exchange/message.ts)
+ * drift: every field the schema yields has a type the domain takes, and they have the same fields.
+ */
+type AssertTrue<T extends true> = T;
+type SameFields<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+export type MessageOptionsMatchTheDomain = [
+  AssertTrue<MessageOptionsInput extends MessageOptions ? true : false>,
+  AssertTrue<SameFields<MessageOptionsInput, MessageOptions>>,
+];
 
 const msg = z.string().min(1).max(LIMITS.msgLength);
 

@@ -17,8 +17,8 @@ import { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import { createRemoteJWKSet, importSPKI, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config.js';
-import { ProblemError } from '../errors.js';
 import { UID_PATTERN } from '../exchange/limits.js';
+import { TokenKeysUnavailableError, TokenRejectedError } from './errors.js';
 import { createVerifiedCache } from './verified-cache.js';
 
 export interface Caller {
@@ -27,7 +27,7 @@ export interface Caller {
 }
 
 export interface TokenVerifier {
-  /** Resolves the caller, or rejects with a 401 ProblemError that says why. */
+  /** Resolves the caller, or rejects with a TokenRejectedError that says why (TokenKeysUnavailableError when the JWKS is down). */
   verify(token: string): Promise<Caller>;
 }
 
@@ -74,17 +74,12 @@ export async function createTokenVerifier(config: Config, hsSecret: string, veri
       payload = typeof key === 'function' ? (await jwtVerify(token, key, at)).payload : (await jwtVerify(token, key, at)).payload;
     } catch (error) {
       if (isKeySourceFailure(error)) {
-        throw new ProblemError(
-          'HERALD_UNAVAILABLE',
-          'token keys (JWKS) cannot be fetched, retry later',
-          { retryAfterSeconds: JWKS_RETRY_AFTER_SECONDS },
-          { cause: error },
-        );
+        throw new TokenKeysUnavailableError('token keys (JWKS) cannot be fetched, retry later', { cause: error });
       }
-      throw new ProblemError('HERALD_UNAUTHORIZED', describeJoseError(error), {}, { cause: error });
+      throw new TokenRejectedError(describeJoseError(error), { cause: error });
     }
     if (typeof payload.sub !== 'string' || !UID_PATTERN.test(payload.sub)) {
-      throw new ProblemError('HERALD_UNAUTHORIZED', 'token has no valid sub (user id)');
+      throw new TokenRejectedError('token has no valid sub (user id)');
     }
     return { caller: Object.freeze({ uid: payload.sub, admin: holdsAdmin(payload, claim) }), exp: payload.exp };
   };
@@ -102,7 +97,6 @@ export async function createTokenVerifier(config: Config, hsSecret: string, veri
 
 /** How long a JWKS fetch may take before requests are answered 503. */
 const JWKS_TIMEOUT_MS = 2_000;
-const JWKS_RETRY_AFTER_SECONDS = 5;
 
 /**
  * Whether verification failed because the key source did: the JWKS fetch timed out, failed

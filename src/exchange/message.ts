@@ -1,6 +1,28 @@
 /** Builds an accepted Message from a validated request: defaults resolved, times made absolute. */
-import type { MessageOptionsInput } from '../api/schemas.js';
-import type { Message, Target } from './types.js';
+import type { ChannelName, EmailOptions, Message, Target, Urgency } from './types.js';
+
+/**
+ * What a sender may ask of one message (the `opts` of a send), already validated: the API's
+ * schema (messageOptions in src/api/schemas.ts) yields exactly these fields, checked at compile time.
+ */
+export interface MessageOptions {
+  data?: Record<string, unknown>;
+  title?: string;
+  urgency?: Urgency;
+  channels?: ChannelName[];
+  /** Seconds the message stays worth delivering, from when it becomes due. */
+  ttl?: number;
+  /** ISO 8601 date-time with offset: a scheduled send. Not with `delay`. */
+  at?: string;
+  /** Seconds from now: a scheduled send. Not with `at`. */
+  delay?: number;
+  topic?: string;
+  link?: string;
+  category?: string;
+  idempotencyKey?: string;
+  email?: EmailOptions;
+  sms?: { text: string };
+}
 
 export function buildMessage(input: {
   id: string;
@@ -11,7 +33,7 @@ export function buildMessage(input: {
   inAppOnly?: boolean;
   target: Target;
   msg: string;
-  opts: MessageOptionsInput | undefined;
+  opts: MessageOptions | undefined;
   now: number;
 }): Message {
   const opts = input.opts ?? {};

@@ -5,13 +5,12 @@
  * still `accepted`.
  */
 import { createHash } from 'node:crypto';
-import type { MessageOptionsInput } from '../api/schemas.js';
 import { subjects } from '../bus/port.js';
-import { ProblemError } from '../errors.js';
-import { buildMessage } from '../exchange/message.js';
+import { buildMessage, type MessageOptions } from '../exchange/message.js';
 import type { Message, Target } from '../exchange/types.js';
 import { newId } from '../ids.js';
 import type { PipelineDeps } from './deps.js';
+import { IdempotencyConflictError } from './errors.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 export const SCHEDULED_SEND = 'scheduled-send';
@@ -24,7 +23,7 @@ export interface AcceptRequest {
   inAppOnly?: boolean;
   target: Target;
   msg: string;
-  opts: MessageOptionsInput | undefined;
+  opts: MessageOptions | undefined;
 }
 
 export async function accept(deps: PipelineDeps, request: AcceptRequest): Promise<{ id: string; replayed: boolean }> {
@@ -50,9 +49,7 @@ export async function accept(deps: PipelineDeps, request: AcceptRequest): Promis
   if (!stored.inserted) {
     if (message.notBefore !== undefined) await deps.scheduler.cancel(scheduledSendJobId(message.id));
     if (idempotency && stored.bodyHash !== idempotency.bodyHash) {
-      throw new ProblemError('HERALD_IDEMPOTENCY_CONFLICT', `idempotency key "${key}" was used with a different request`, {
-        errors: [{ path: 'opts.idempotencyKey', message: 'already used with a different body' }],
-      });
+      throw new IdempotencyConflictError(idempotency.key);
     }
     return { id: stored.existingId, replayed: true };
   }

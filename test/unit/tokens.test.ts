@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { TokenRejectedError } from '../../src/auth/errors.js';
 import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
 import { createVerifiedCache } from '../../src/auth/verified-cache.js';
 import { loadConfig } from '../../src/config.js';
-import { ProblemError } from '../../src/errors.js';
+import { problemOf } from '../../src/problem.js';
 
 const SECRET = 'unit-test-secret-0123456789abcdef';
 
@@ -15,8 +16,12 @@ async function verifierWithClock() {
   return { verifier, clock };
 }
 
+/** Rejected with a TokenRejectedError saying why, which the API answers 401 HERALD_UNAUTHORIZED. */
 const rejectsWith = (promise: Promise<unknown>, detail: RegExp) =>
-  assert.rejects(promise, (error: unknown) => error instanceof ProblemError && error.code === 'HERALD_UNAUTHORIZED' && detail.test(error.message));
+  assert.rejects(
+    promise,
+    (error: unknown) => error instanceof TokenRejectedError && problemOf(error).body.code === 'HERALD_UNAUTHORIZED' && detail.test(error.message),
+  );
 
 /** The same token with the first character of its signature changed. */
 function withOtherSignature(token: string): string {
