@@ -1,5 +1,5 @@
 /**
- * The import walls of issue 8 (docs/architecture.md, "Layers"), in dependency-cruiser's rule
+ * The import walls of issue 8 (docs/architecture.md, "Walls between layers"), in dependency-cruiser's rule
  * format. `npm run check:imports` enforces them over src/, channels/ and schedulers/ with
  * scripts/check-imports.ts, which reads this file: dependency-cruiser 17 cannot parse
  * TypeScript 7 sources (it cruises 0 modules and passes), so the script implements the part of
