@@ -12,7 +12,10 @@ import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
 import { createLimiterStore } from './api/limiter-store.js';
+import { operationOf } from './api/openapi.js';
 import { createRateLimits } from './api/rate-limits.js';
+import type { ResponseMismatch } from './api/response-check.js';
+import type { Route } from './api/route.js';
 import { deviceRoutes } from './api/routes/devices.js';
 import { messageRoutes } from './api/routes/messages.js';
 import { operationRoutes } from './api/routes/operations.js';
@@ -27,6 +30,7 @@ import { type Config, ConfigError } from './config.js';
 import { lockDataDir, prepareDataDir } from './data-dir.js';
 import { webPushEgressOf } from './egress/settings.js';
 import { mountGateway } from './gateway/gateway.js';
+import { wsOperation } from './gateway/ws-endpoint.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
 import { recordClientReceipts } from './pipeline/client-receipts.js';
@@ -47,12 +51,23 @@ export interface Herald {
   log: Logger;
   /** Graceful stop: refuse new requests, drain in-flight ones, close sockets with 1001, stop workers. */
   stop(): Promise<void>;
+  /** The REST routes this process mounted: GET /openapi.json documents them (with /ws on a gateway). */
+  routes: readonly Route[];
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /**
+   * Tests only: check every REST answer against the route's document (src/api/response-check.ts)
+   * and report each one that breaks it here; it is answered as a 500 naming the mismatch.
+   */
+  onResponseMismatch?: (mismatch: ResponseMismatch) => void;
 }
 
 /** Users seen by this process: `ensure` is written once per user, not once per request. */
 const KNOWN_USERS_LIMIT = 100_000;
 
-export async function startHerald(config: Config, options: { log?: Logger } = {}): Promise<Herald> {
+export async function startHerald(config: Config, options: StartOptions = {}): Promise<Herald> {
   const log = options.log ?? createLogger(config.logLevel);
   const roles = new Set(config.roles);
   prepareDataDir(config.dataDir);
@@ -130,7 +145,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
   const knownUsers = new Set<string>();
   const http = mountHttpRoutes(app, {
     routes: [
-      ...operationRoutes(apiDeps, { metricsToken: config.metricsToken }),
+      ...operationRoutes(apiDeps, { metricsToken: config.metricsToken, operations: () => documented }),
       ...(roles.has('api')
         ? [
             ...sendingRoutes(apiDeps, { userSend: config.userSend, linkSchemes: config.linkSchemes }),
@@ -147,6 +162,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
     limitUnauthenticated: (ip) => rateLimits.unauthenticated(ip),
     log,
     metrics,
+    ...(options.onResponseMismatch ? { onResponseMismatch: options.onResponseMismatch } : {}),
     async onCaller(caller) {
       if (knownUsers.has(caller.uid)) return;
       await stores.users.ensure(caller.uid, Date.now());
@@ -173,6 +189,8 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
         },
       })
     : undefined;
+  /** What GET /openapi.json documents: the routes mounted, and /ws on a gateway. */
+  const documented = [...http.routes.map(operationOf), ...(gateway ? [wsOperation] : [])];
   metrics.observe({ queueDepths: () => adapters.queueDepths(), liveSockets: () => gateway?.liveSockets() ?? 0, scheduledJobs: () => scheduler.pending() });
 
   const workers: Subscription[] = [];
@@ -223,7 +241,7 @@ export async function startHerald(config: Config, options: { log?: Logger } = {}
       dataDirLock.release();
       log.info('herald stopped');
     })());
-  return { port, url, listening, log, stop };
+  return { port, url, listening, log, stop, routes: http.routes };
 }
 
 /** The host this machine dials to reach a listener on `host`: loopback for the any-address. */

@@ -15,6 +15,10 @@
  * Unknown paths are 404, known paths with another method are 405 with `Allow`. (Methods the
  * uWS parser does not know, such as PROPFIND, are refused by uWS itself: it closes the
  * connection without a response, before any handler runs.)
+ *
+ * With `onResponseMismatch` set (tests only), every answer is checked against its route's
+ * document (src/api/response-check.ts) before it is written; one that breaks it is reported and
+ * answered as a 500 naming what is wrong instead.
  */
 
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -25,9 +29,10 @@ import type { Caller, TokenVerifier } from '../auth/tokens.js';
 import { ProblemError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { problemOf } from './problem.js';
+import { PROBLEM_TYPE_BASE, problemOf } from './problem.js';
 import { decodeParams, parseJsonBody, parseQuery, requireJsonContentType } from './request-input.js';
-import type { Method, Route, RouteContext, RouteResult } from './route.js';
+import { checkResponse, type ResponseMismatch } from './response-check.js';
+import { type Method, type Route, type RouteContext, type RouteResult, refusals } from './route.js';
 
 export interface HttpServerOptions {
   routes: Route[];
@@ -45,6 +50,11 @@ export interface HttpServerOptions {
   limitUnauthenticated?: (ip: string) => Promise<void>;
   /** Take the client address from the last `X-Forwarded-For` entry (set by a trusted proxy). */
   trustProxy?: boolean;
+  /**
+   * Tests only: check every answer against its route's document and report each one that breaks
+   * it here (it is then answered as a 500 naming the mismatch). Unset: nothing is checked.
+   */
+  onResponseMismatch?: (mismatch: ResponseMismatch) => void;
 }
 
 export interface HttpServer {
@@ -52,6 +62,8 @@ export interface HttpServer {
   stopAccepting(): void;
   /** Resolves when no request is in flight. */
   drained(): Promise<void>;
+  /** The routes mounted (options.routes), in order. */
+  routes: readonly Route[];
 }
 
 interface RequestState {
@@ -86,8 +98,20 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     return true;
   };
 
-  const finish = (res: HttpResponse, state: RequestState, route: string, method: string, started: bigint, result: RouteResult, requestId: string) => {
-    if (!settle(state, route, method, started, result.status) || state.aborted) return;
+  /** With checking on: the answer itself, or a 500 naming how it breaks the route's document. */
+  const checked = (route: Route, result: RouteResult): RouteResult => {
+    const report = options.onResponseMismatch;
+    const mismatch = report && checkResponse(route, result);
+    if (!mismatch) return result;
+    log.error({ mismatch }, 'response breaks its document');
+    report(mismatch);
+    const detail = `response breaks its document: ${mismatch.method} ${mismatch.path} ${mismatch.status}: ${mismatch.problem}`;
+    return { status: 500, body: { type: `${PROBLEM_TYPE_BASE}herald-internal`, title: 'Internal error', status: 500, detail, code: 'HERALD_INTERNAL' } };
+  };
+
+  const finish = (res: HttpResponse, state: RequestState, route: Route, started: bigint, answered: RouteResult, requestId: string) => {
+    if (!settle(state, route.path, route.method, started, answered.status) || state.aborted) return;
+    const result = checked(route, answered);
     const isProblem = result.status >= 400;
     const payload = result.text ?? (result.body === undefined ? '' : JSON.stringify(result.body));
     const headers = { ...SECURITY_HEADERS, ...result.headers };
@@ -138,7 +162,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
         serve(res, route, state, started, { headers, paramNames, rawParams, rawQuery, ip, requestId });
       } catch (error) {
-        guardFailed(error, requestId, (result) => finish(res, state, route.path, route.method, started, result, requestId || randomUUID()));
+        guardFailed(error, requestId, (result) => finish(res, state, route, started, result, requestId || randomUUID()));
       }
     };
   };
@@ -167,7 +191,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     const { headers, requestId } = raw;
     let child: Logger | undefined;
     const requestLog = () => (child ??= log.child({ reqId: requestId, route: route.path }));
-    const answer = (result: RouteResult) => finish(res, state, route.path, route.method, started, result, requestId);
+    const answer = (result: RouteResult) => finish(res, state, route, started, result, requestId);
 
     if (!accepting) {
       answer(fail(new ProblemError('HERALD_UNAVAILABLE', 'server is shutting down', { retryAfterSeconds: 1 }), requestLog));
@@ -265,6 +289,11 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         method: 'GET',
         path,
         access: 'public',
+        doc: {
+          summary: 'Another method on a known path',
+          tag: 'operations',
+          answers: refusals({ HERALD_METHOD_NOT_ALLOWED: 'the path exists with the methods in Allow' }),
+        },
         handle: async () => {
           throw new ProblemError('HERALD_METHOD_NOT_ALLOWED', `allowed methods: ${methods.join(', ')}`, { allow: methods });
         },
@@ -277,6 +306,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
       method: 'GET',
       path: '/*',
       access: 'public',
+      doc: { summary: 'An unknown path', tag: 'operations', answers: refusals({ HERALD_NOT_FOUND: 'no such endpoint' }) },
       handle: async () => {
         throw new ProblemError('HERALD_NOT_FOUND', 'no such endpoint');
       },
@@ -284,6 +314,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
   );
 
   return {
+    routes: [...options.routes],
     stopAccepting() {
       accepting = false;
     },

@@ -1,130 +1,178 @@
-/** The OpenAPI 3.1 document of API v1, generated from the same zod schemas that validate requests. */
+/**
+ * The OpenAPI 3.1 document of API v1 (GET /openapi.json), generated from the mounted routes alone:
+ * each route's RouteDoc (src/api/route.ts) gives its summary, request schemas (the same zod
+ * objects the handlers validate with) and answers, and src/api/route-answers.ts adds what the
+ * HTTP plumbing answers around every handler. Endpoints that are not REST routes (the WebSocket
+ * upgrade, src/gateway/ws-endpoint.ts) come as Operations with every answer spelled out. There is
+ * no path table here: a route that is mounted is documented, one that is not is not.
+ */
 import { z } from 'zod';
-import * as schemas from './schemas.js';
+import type { ProblemCode } from '../errors.js';
+import { problem } from './responses.js';
+import type { Access, Answer, Method, Route, RouteDoc, Tag } from './route.js';
+import { answersOf } from './route-answers.js';
 
-const bodySchema = (schema: z.ZodType) => ({
-  required: true,
-  content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } },
-});
-
-const problem = { description: 'Error (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-const header = (description: string) => ({ description, schema: { type: 'integer', minimum: 0 } });
-/** HERALD_RATE_* (src/api/rate-limits.ts): any route may answer it to a request without a valid token. */
-const rateLimited = {
-  ...problem,
-  description: 'Rate limited (HERALD_RATE_LIMITED)',
-  headers: {
-    'Retry-After': header('Seconds to wait before retrying (at least 1)'),
-    'RateLimit-Limit': header('The limit that refused, per its window'),
-    'RateLimit-Remaining': header('What is left of it (0)'),
-    'RateLimit-Reset': header('Seconds until it resets'),
-  },
-};
-const errors = { '400': problem, '401': problem, '403': problem, '413': problem, '429': rateLimited, '503': problem };
-const bearer = [{ bearer: [] }];
-
-function queryParameters(schema: z.ZodObject) {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
-    name,
-    in: 'query',
-    required: json.required?.includes(name) ?? false,
-    schema: property,
-  }));
+/** One documented operation: a route's declaration with every status it can answer. */
+export interface Operation {
+  method: Method;
+  /** uWebSockets.js pattern, e.g. `/api/v1/messages/:id`. */
+  path: string;
+  access: Access;
+  doc: RouteDoc;
+  answers: ReadonlyMap<number, Answer>;
+  /** A WebSocket's frames each way, emitted as JSON schemas under `x-herald-frames`. */
+  frames?: { client: z.ZodType; server: z.ZodType };
 }
 
-export function openApiDocument() {
-  const accepted = (extra: Record<string, unknown> = {}) => ({
-    '202': {
-      description: 'Accepted: stored durably',
-      content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string' }, ...extra } } } },
+export const operationOf = (route: Route): Operation => ({
+  method: route.method,
+  path: route.path,
+  access: route.access,
+  doc: route.doc,
+  answers: answersOf(route),
+});
+
+const TAGS: Record<Tag, string> = {
+  sending: 'Accepting messages for delivery',
+  devices: 'Push devices and web push subscriptions of the caller',
+  users: 'Recipients: contact fields, attributes, preferences',
+  inbox: 'Inbox, message lookup, search, receipts and reports',
+  realtime: 'The WebSocket: tickets and the upgrade',
+  operations: 'Health, metrics, this document',
+  webhooks: 'Callbacks from providers',
+};
+
+type JsonSchema = Record<string, unknown>;
+
+/** Formats that say what their pattern says: the (long) pattern zod adds is left out. */
+const SELF_DESCRIBING_FORMATS = new Set(['date-time', 'uuid', 'email', 'uri']);
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    override: ({ jsonSchema: generated }) => {
+      if (typeof generated.format === 'string' && SELF_DESCRIBING_FORMATS.has(generated.format)) delete generated.pattern;
     },
-    ...errors,
-    '409': problem,
-  });
+  }) as JsonSchema;
+  return rest;
+};
+
+/** `/api/v1/messages/:id` → `/api/v1/messages/{id}`. */
+export const openApiPath = (path: string) => path.replace(/:(\w+)/g, '{$1}');
+
+/** `GET /api/v1/messages/:id` → `getMessagesById`. */
+export function operationIdOf(method: Method, path: string): string {
+  const words = path
+    .replace(/^\/api\/v1\//, '/')
+    .split('/')
+    .filter(Boolean)
+    .flatMap((part) => (part.startsWith(':') ? ['by', part.slice(1)] : part.split(/[-_.]/)));
+  return method.toLowerCase() + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+const problemSchema = (codes: readonly ProblemCode[]): JsonSchema => ({
+  allOf: [{ $ref: '#/components/schemas/Problem' }, { type: 'object', properties: { code: { enum: [...codes] } } }],
+});
+
+const headerSchema = (name: string) => (/^(retry-after|ratelimit-)/i.test(name) ? { type: 'integer', minimum: 0 } : { type: 'string' });
+
+function responseOf(status: number, answer: Answer) {
+  const headers =
+    answer.headers && Object.keys(answer.headers).length > 0
+      ? Object.fromEntries(Object.entries(answer.headers).map(([name, description]) => [name, { description, schema: headerSchema(name) }]))
+      : undefined;
+  const schemas: JsonSchema[] = [];
+  if (answer.body) schemas.push(jsonSchema(answer.body, 'output'));
+  if (answer.codes && answer.codes.length > 0) schemas.push(problemSchema(answer.codes));
+  // The HTTP server answers every JSON body of a status >= 400 as application/problem+json.
+  const mediaType = status >= 400 ? 'application/problem+json' : (answer.mediaType ?? 'application/json');
+  const schema = schemas.length === 0 ? (answer.mediaType ? { type: 'string' } : undefined) : schemas.length === 1 ? schemas[0] : { oneOf: schemas };
   return {
-    openapi: '3.1.0',
-    info: { title: 'Herald API', version: '1.0.0', description: 'Multi-channel notification exchange. See API.md for semantics.' },
+    description: answer.description,
+    ...(headers ? { headers } : {}),
+    ...(schema ? { content: { [mediaType]: { schema } } } : {}),
+  };
+}
+
+function parametersOf(operation: Operation) {
+  const { doc } = operation;
+  const parameters: JsonSchema[] = [];
+  for (const [, name] of operation.path.matchAll(/:(\w+)/g)) {
+    const schema = doc.params?.[name as string];
+    parameters.push({ name, in: 'path', required: true, schema: schema ? jsonSchema(schema, 'input') : { type: 'string' } });
+  }
+  if (doc.query) {
+    const query = jsonSchema(doc.query, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
+    for (const [name, property] of Object.entries(query.properties ?? {})) {
+      const { description, ...schema } = property;
+      parameters.push({ name, in: 'query', required: query.required?.includes(name) ?? false, ...(description ? { description } : {}), schema });
+    }
+  }
+  for (const [name, header] of Object.entries(doc.headers ?? {})) {
+    parameters.push({ name, in: 'header', required: header.required ?? false, description: header.description, schema: { type: 'string' } });
+  }
+  return parameters;
+}
+
+function requestBodyOf(doc: RouteDoc) {
+  if (doc.body) return { required: true, content: { 'application/json': { schema: jsonSchema(doc.body, 'input') } } };
+  if (doc.rawBody) return { required: false, description: doc.rawBody.description, content: { [doc.rawBody.mediaType]: { schema: { type: 'string' } } } };
+  return undefined;
+}
+
+function securityOf(operation: Operation) {
+  if (operation.access !== 'public') return [{ bearer: [] }];
+  if (operation.doc.bearer) return [{}, { metricsToken: [] }];
+  return [];
+}
+
+function describe(operation: Operation): string | undefined {
+  const who = operation.access === 'admin' ? 'Needs an admin token.' : operation.access === 'user' ? 'Needs a token (any user).' : '';
+  const text = [operation.doc.description, who].filter(Boolean).join('\n\n');
+  return text || undefined;
+}
+
+export function openApiDocument(operations: readonly Operation[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const operation of operations) {
+    const path = openApiPath(operation.path);
+    const parameters = parametersOf(operation);
+    const requestBody = requestBodyOf(operation.doc);
+    const description = describe(operation);
+    paths[path] ??= {};
+    paths[path][operation.method.toLowerCase()] = {
+      operationId: operationIdOf(operation.method, operation.path),
+      summary: operation.doc.summary,
+      ...(description ? { description } : {}),
+      tags: [operation.doc.tag],
+      security: securityOf(operation),
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(requestBody ? { requestBody } : {}),
+      responses: Object.fromEntries([...operation.answers].map(([status, answer]) => [String(status), responseOf(status, answer)])),
+      ...(operation.frames
+        ? { 'x-herald-frames': { clientToServer: jsonSchema(operation.frames.client, 'input'), serverToClient: jsonSchema(operation.frames.server, 'output') } }
+        : {}),
+    };
+  }
+  const usedTags = new Set(operations.map((o) => o.doc.tag));
+  return {
+    openapi: '3.1.0' as const,
+    info: {
+      title: 'Herald API',
+      version: '1.0.0',
+      description:
+        'Multi-channel notification exchange: REST in; realtime WebSocket, push, email and SMS out. ' +
+        'Errors are RFC 9457 problem+json with a stable `code`. docs/api.md and docs/errors.md in the Herald repository describe the semantics.',
+    },
+    tags: (Object.keys(TAGS) as Tag[]).filter((tag) => usedTags.has(tag)).map((name) => ({ name, description: TAGS[name] })),
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      schemas: {
-        Problem: {
-          type: 'object',
-          required: ['type', 'title', 'status', 'code'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            code: { type: 'string' },
-            errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-            errorId: { type: 'string' },
-          },
-        },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Herald JWT: `sub` is the uid; admin tokens carry the admin role claim' },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'HERALD_METRICS_TOKEN, when it is set' },
       },
+      schemas: { Problem: jsonSchema(problem, 'output') },
     },
-    paths: {
-      '/api/v1/ping': { get: { responses: { '200': { description: 'Alive' } } } },
-      '/api/v1/send': { post: { security: bearer, requestBody: bodySchema(schemas.sendBody), responses: accepted() } },
-      '/api/v1/multicast': {
-        post: { security: bearer, requestBody: bodySchema(schemas.multicastBody), responses: accepted({ recipients: { type: ['integer', 'null'] } }) },
-      },
-      '/api/v1/broadcast': { post: { security: bearer, requestBody: bodySchema(schemas.broadcastBody), responses: accepted() } },
-      '/api/v1/native/subscribe': {
-        post: {
-          security: bearer,
-          requestBody: bodySchema(z.union([schemas.nativeDevice, schemas.webPushSubscription])),
-          responses: { '200': { description: 'Already registered' }, '201': { description: 'Registered' }, ...errors },
-        },
-        delete: {
-          security: bearer,
-          requestBody: bodySchema(z.union([schemas.nativeDevice, schemas.webPushSubscription])),
-          responses: { '204': { description: 'Removed' }, '404': problem, ...errors },
-        },
-      },
-      '/api/v1/webpush/vapid-public-key': { get: { responses: { '200': { description: 'The VAPID public key (base64url)' } } } },
-      '/api/v1/users/{uid}': {
-        put: {
-          security: bearer,
-          parameters: [{ name: 'uid', in: 'path', required: true, schema: { type: 'string' } }],
-          requestBody: bodySchema(schemas.userBody),
-          responses: { '200': { description: 'The user' }, ...errors },
-        },
-      },
-      '/api/v1/preferences': {
-        get: { security: bearer, responses: { '200': { description: 'The caller’s preferences' }, ...errors } },
-        put: { security: bearer, requestBody: bodySchema(schemas.preferencesBody), responses: { '200': { description: 'Saved' }, ...errors } },
-      },
-      '/api/v1/messages': {
-        get: {
-          security: bearer,
-          parameters: queryParameters(schemas.inboxQuery),
-          responses: { '200': { description: 'Inbox page, newest first' }, ...errors },
-        },
-      },
-      '/api/v1/messages/search': {
-        get: {
-          security: bearer,
-          parameters: queryParameters(schemas.searchQuery),
-          responses: { '200': { description: 'Matching messages, newest first' }, ...errors },
-        },
-      },
-      '/api/v1/messages/{id}': {
-        get: {
-          security: bearer,
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-          responses: { '200': { description: 'The message with its receipts' }, '404': problem, ...errors },
-        },
-      },
-      '/api/v1/receipts': {
-        post: { security: bearer, requestBody: bodySchema(schemas.receiptsBody), responses: { '204': { description: 'Recorded' }, ...errors } },
-      },
-      '/api/v1/reports': {
-        get: { security: bearer, parameters: queryParameters(schemas.reportQuery), responses: { '200': { description: 'Counts by group' }, ...errors } },
-      },
-      '/api/v1/ws/token': { post: { security: bearer, responses: { '200': { description: 'A short-lived WebSocket ticket' }, ...errors } } },
-      '/healthz': { get: { responses: { '200': { description: 'Healthy' }, '503': problem } } },
-      '/metrics': { get: { responses: { '200': { description: 'Prometheus metrics' } } } },
-    },
+    paths,
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The request schemas of API v1 (see ../shared/API.md). They validate requests and are
- * exported as the OpenAPI 3.1 document at GET /openapi.json. Objects are strict: an unknown
- * field is an error that names it, so a misspelt option never silently does nothing.
+ * The request schemas of API v1 (docs/api.md). They validate requests, and the routes declare
+ * them in their documents, so GET /openapi.json describes exactly what is validated. Objects
+ * are strict: an unknown field is an error that names it, so a misspelt option never silently
+ * does nothing.
  */
 import { z } from 'zod';
 import { CHANNEL_NAMES } from '../../channels/registry.js';
@@ -127,6 +128,9 @@ export const nativeDevice = z.discriminatedUnion('os', [
   z.strictObject({ os: z.literal('ios'), token: z.string().regex(/^[0-9a-fA-F]{64,200}$/, 'must be a hex APNs device token') }),
   z.strictObject({ os: z.literal('android'), token: z.string().regex(/^[\w:.-]{20,4096}$/, 'must be an FCM registration token') }),
 ]);
+
+/** POST / DELETE /api/v1/native/subscribe: a native device or a web push subscription (routes/devices.ts parseDevice tells them apart by `endpoint`). */
+export const deviceBody = z.union([nativeDevice, webPushSubscription]);
 
 export const userBody = z.strictObject({
   email: z.email().max(254).optional(),

@@ -1,12 +1,22 @@
-/** How stored records look in API responses (times as ISO 8601, absent values as null). */
+/**
+ * How stored records look in API responses (times as ISO 8601, absent values as null). Each view
+ * returns the type of its response schema (src/api/responses.ts), so a view and the document
+ * cannot disagree on a field's name or type.
+ */
+import type { z } from 'zod';
 import { visibleSender } from '../exchange/message.js';
 import { publicReason } from '../exchange/receipt-reasons.js';
 import type { InboxItem, Message, Receipt, User } from '../exchange/types.js';
+import type { inboxItemBody, messageBody, receiptBody, userBody } from './responses.js';
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+function iso(ms: number): string;
+function iso(ms: number | null | undefined): string | null;
+function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+}
 
 /** A message as its recipients see it; `sender` only when a non-admin sent it (visibleSender). */
-export const messageView = (message: Message) => ({
+export const messageView = (message: Message): z.output<typeof messageBody> => ({
   id: message.id,
   ...(visibleSender(message) !== undefined ? { sender: message.sender } : {}),
   msg: message.msg,
@@ -21,7 +31,7 @@ export const messageView = (message: Message) => ({
   ...(message.expiresAt !== undefined ? { expiresAt: iso(message.expiresAt) } : {}),
 });
 
-export const inboxView = (item: InboxItem) => ({
+export const inboxView = (item: InboxItem): z.output<typeof inboxItemBody> => ({
   ...messageView(item.message),
   state: { delivered: iso(item.deliveredAt), read: iso(item.readAt) },
 });
@@ -30,7 +40,7 @@ export const inboxView = (item: InboxItem) => ({
  * A receipt: `reason` is always a stable code (../exchange/receipt-reasons.ts), never a
  * provider's text; the admin view adds `detail`, the stored reason (provider id, status, error).
  */
-export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { admin: false }) => ({
+export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { admin: false }): z.output<typeof receiptBody> => ({
   uid: receipt.uid,
   channel: receipt.channel,
   /** The device of a push delivery; null for a channel-wide receipt. */
@@ -41,7 +51,7 @@ export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { a
   at: iso(receipt.at),
 });
 
-export const userView = (user: User) => ({
+export const userView = (user: User): z.output<typeof userBody> => ({
   uid: user.uid,
   email: user.email ?? null,
   phone: user.phone ?? null,

@@ -1,13 +1,39 @@
-/** Client → server frames of the realtime protocol (API.md), validated. */
+/**
+ * The frames of the realtime protocol (docs/api.md, "WebSocket"): client → server frames are
+ * validated with `clientFrame`; `serverFrame` describes what the server sends, for the document
+ * (src/gateway/ws-endpoint.ts).
+ */
 import { z } from 'zod';
 import { LIMITS } from '../exchange/limits.js';
+import { URGENCIES } from '../exchange/types.js';
 
-const ids = z.array(z.uuid()).min(1).max(LIMITS.idsPerReceipt);
+const ids = z.array(z.uuid()).min(1).max(LIMITS.idsPerReceipt).describe(`Message ids, 1 to ${LIMITS.idsPerReceipt}`);
 
 export const clientFrame = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ack'), ids }),
-  z.object({ type: z.literal('read'), ids }),
-  z.object({ type: z.literal('ping') }),
+  z.object({ type: z.literal('ack'), ids }).describe('The messages reached the client: their realtime receipts become delivered'),
+  z.object({ type: z.literal('read'), ids }).describe('The user read the messages: their realtime receipts become read'),
+  z.object({ type: z.literal('ping') }).describe('A check-in: answered with pong, refreshes presence'),
+]);
+
+/** What the server sends (src/exchange/message.ts messageFrame, PONG and errorFrame below). */
+export const serverFrame = z.discriminatedUnion('type', [
+  z
+    .strictObject({
+      type: z.literal('message'),
+      id: z.string(),
+      msg: z.string(),
+      title: z.string().nullable(),
+      data: z.record(z.string(), z.unknown()).nullable(),
+      urgency: z.enum(URGENCIES),
+      link: z.string().nullable(),
+      createdAt: z.string().describe('ISO 8601'),
+      sender: z.string().optional().describe('The sending uid; only when a non-admin token sent the message'),
+    })
+    .describe('A message for the user (also each unread one replayed after since=)'),
+  z.strictObject({ type: z.literal('pong') }).describe('The answer to a ping frame'),
+  z
+    .strictObject({ type: z.literal('error'), code: z.literal('HERALD_INVALID_FRAME'), detail: z.string() })
+    .describe('A client frame that is not valid; the socket stays open'),
 ]);
 
 export type ClientFrame = z.output<typeof clientFrame>;

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import type { ResponseMismatch } from '../../src/api/response-check.js';
 import { startHerald } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
@@ -97,11 +98,22 @@ function client(url: string, dataDir: string): TestClient {
   return self;
 }
 
-/** Herald in this process. */
+/**
+ * Herald in this process. Every REST answer it gives is checked against its route's document
+ * (src/api/response-check.ts): one that breaks it is answered as a 500 naming the mismatch, and
+ * `stop()` fails listing every mismatch, so the whole e2e suite's traffic checks the document.
+ */
 export async function startInProcess(env: Record<string, string> = {}) {
   const dataDir = env.HERALD_DATA_DIR ?? tempDataDir();
-  const herald = await startHerald(loadConfig(baseEnv(dataDir, env)));
-  return { ...client(herald.url, dataDir), herald, stop: () => herald.stop() };
+  const mismatches: ResponseMismatch[] = [];
+  const herald = await startHerald(loadConfig(baseEnv(dataDir, env)), { onResponseMismatch: (mismatch) => mismatches.push(mismatch) });
+  const stop = async () => {
+    await herald.stop();
+    if (mismatches.length > 0) {
+      throw new Error(`${mismatches.length} response(s) broke the API document:\n${mismatches.map((m) => JSON.stringify(m)).join('\n')}`);
+    }
+  };
+  return { ...client(herald.url, dataDir), herald, mismatches, stop };
 }
 
 /** Herald as a child process running the real CLI (`herald serve`). */

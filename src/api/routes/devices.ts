@@ -12,11 +12,12 @@ import { invalid, ProblemError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { NewDevice } from '../../store/port.js';
 import type { ApiDeps } from '../deps.js';
-import { authed, json, type Route } from '../route.js';
-import { nativeDevice, webPushSubscription } from '../schemas.js';
+import { deviceRegistered } from '../responses.js';
+import { answer, authed, json, type Route, refusals } from '../route.js';
+import { deviceBody, nativeDevice, webPushSubscription } from '../schemas.js';
 import { validate } from '../validate.js';
 
-/** A browser PushSubscription has an endpoint; a native registration names its os. */
+/** A browser PushSubscription has an endpoint; a native registration names its os (deviceBody is the union of both). */
 export function parseDevice(body: unknown): NewDevice {
   if (body !== null && typeof body === 'object' && 'endpoint' in body) {
     const sub = validate(webPushSubscription, body);
@@ -53,6 +54,24 @@ export function deviceRoutes(deps: ApiDeps): Route[] {
       'POST',
       '/api/v1/native/subscribe',
       'user',
+      {
+        summary: 'Register a push device or web push subscription of the caller',
+        description:
+          'An APNs token, an FCM token, or a browser PushSubscription (its JSON as the browser gives it). A web push endpoint must pass the egress policy ' +
+          '(https, a public host whose every address is public, HERALD_WEBPUSH_HOSTS when set; HERALD_WEBPUSH_ALLOW_PRIVATE lifts the address rule for development). ' +
+          'Re-registering a device the caller already has is 200 with the same id.',
+        tag: 'devices',
+        body: deviceBody,
+        answers: {
+          200: answer('Already registered: the same id', deviceRegistered),
+          201: answer('Registered', deviceRegistered),
+          ...refusals({
+            HERALD_INVALID_REQUEST:
+              'the body is not one of the three shapes, or the endpoint is refused by the egress policy (errors[] names endpoint with the refusal)',
+            HERALD_DEVICE_LIMIT: 'the caller already has HERALD_MAX_DEVICES_PER_USER devices',
+          }),
+        },
+      },
       async ({ body, caller }) => {
         const device = parseRegistration(body, deps.webPushEgress);
         if (device.kind === 'web') {
@@ -77,6 +96,16 @@ export function deviceRoutes(deps: ApiDeps): Route[] {
       'DELETE',
       '/api/v1/native/subscribe',
       'user',
+      {
+        summary: 'Remove a push device or web push subscription of the caller',
+        description: 'The same body as the registration.',
+        tag: 'devices',
+        body: deviceBody,
+        answers: {
+          204: answer('Removed'),
+          ...refusals({ HERALD_INVALID_REQUEST: 'the body is not one of the three shapes', HERALD_NOT_FOUND: 'the caller has no such registration' }),
+        },
+      },
       async ({ body, caller }) => {
         const device = parseDevice(body);
         if (!(await deps.stores.devices.remove(caller.uid, device.kind, device.token))) {

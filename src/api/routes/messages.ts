@@ -7,7 +7,8 @@ import { ProblemError } from '../../errors.js';
 import { LIMITS } from '../../exchange/limits.js';
 import { recordClientReceipts } from '../../pipeline/client-receipts.js';
 import type { ApiDeps } from '../deps.js';
-import { authed, json, type Route } from '../route.js';
+import { inboxPage, messageDetail, report, searchPage } from '../responses.js';
+import { answer, authed, json, type Route, refusals } from '../route.js';
 import { inboxQuery, messageId, receiptsBody, reportQuery, searchQuery } from '../schemas.js';
 import { queryObject, validate } from '../validate.js';
 import { inboxView, messageView, receiptView } from '../views.js';
@@ -22,57 +23,110 @@ function page<T extends { id: string }>(rows: T[], limit: number) {
 
 export function messageRoutes(deps: ApiDeps): Route[] {
   return [
-    authed('GET', '/api/v1/messages', 'user', async ({ query, caller }) => {
-      const q = validate(inboxQuery, queryObject(query));
-      const limit = q.limit ?? LIMITS.defaultPageLimit;
-      const items = await deps.stores.inbox.list(caller.uid, {
-        limit: limit + 1,
-        ...(q.since ? { since: q.since } : {}),
-        ...(q.cursor ? { before: q.cursor } : {}),
-        unreadOnly: q.state === 'unread',
-      });
-      const { rows, next } = page(items.map(inboxView), limit);
-      return json(200, { messages: rows, next });
-    }),
+    authed(
+      'GET',
+      '/api/v1/messages',
+      'user',
+      {
+        summary: "The caller's inbox, newest first",
+        description:
+          'Pages of `limit` (default 50, at most 200). `since` keeps only messages newer than that id; `cursor` (the previous page `next`) continues with older ones; `state=unread` keeps the unread ones.',
+        tag: 'inbox',
+        query: inboxQuery,
+        answers: { 200: answer('One page', inboxPage), ...refusals({ HERALD_INVALID_REQUEST: 'a query parameter is invalid or unknown (each in errors[])' }) },
+      },
+      async ({ query, caller }) => {
+        const q = validate(inboxQuery, queryObject(query));
+        const limit = q.limit ?? LIMITS.defaultPageLimit;
+        const items = await deps.stores.inbox.list(caller.uid, {
+          limit: limit + 1,
+          ...(q.since ? { since: q.since } : {}),
+          ...(q.cursor ? { before: q.cursor } : {}),
+          unreadOnly: q.state === 'unread',
+        });
+        const { rows, next } = page(items.map(inboxView), limit);
+        return json(200, { messages: rows, next });
+      },
+    ),
 
-    authed('GET', '/api/v1/messages/search', 'admin', async ({ query }) => {
-      const q = validate(searchQuery, queryObject(query));
-      const limit = q.limit ?? LIMITS.defaultPageLimit;
-      const found = await deps.search.searchMessages({
-        q: q.q,
-        limit: limit + 1,
-        ...(q.from !== undefined ? { from: q.from } : {}),
-        ...(q.to !== undefined ? { to: q.to } : {}),
-        ...(q.uid ? { uid: q.uid } : {}),
-        ...(q.cursor ? { before: q.cursor } : {}),
-      });
-      const { rows, next } = page(found.map(messageView), limit);
-      return json(200, { messages: rows, next });
-    }),
+    authed(
+      'GET',
+      '/api/v1/messages/search',
+      'admin',
+      {
+        summary: 'Full-text search over messages, newest first',
+        description: 'Matches message text and title; `from` / `to` bound the creation time, `uid` keeps one recipient. Paged like the inbox.',
+        tag: 'inbox',
+        query: searchQuery,
+        answers: {
+          200: answer('One page', searchPage),
+          ...refusals({ HERALD_INVALID_REQUEST: 'a query parameter is invalid, unknown or missing (q), or from is after to' }),
+        },
+      },
+      async ({ query }) => {
+        const q = validate(searchQuery, queryObject(query));
+        const limit = q.limit ?? LIMITS.defaultPageLimit;
+        const found = await deps.search.searchMessages({
+          q: q.q,
+          limit: limit + 1,
+          ...(q.from !== undefined ? { from: q.from } : {}),
+          ...(q.to !== undefined ? { to: q.to } : {}),
+          ...(q.uid ? { uid: q.uid } : {}),
+          ...(q.cursor ? { before: q.cursor } : {}),
+        });
+        const { rows, next } = page(found.map(messageView), limit);
+        return json(200, { messages: rows, next });
+      },
+    ),
 
-    authed('GET', '/api/v1/messages/:id', 'user', async ({ params, caller }) => {
-      const id = validate(messageId, params.id, 'id');
-      const own = await deps.stores.inbox.get(caller.uid, id);
-      if (own && !caller.admin) {
-        const receipts = await deps.stores.receipts.forMessage(id, caller.uid);
-        return json(200, { ...inboxView(own), receipts: receipts.map((r) => receiptView(r)) });
-      }
-      const stored = caller.admin ? await deps.stores.messages.get(id) : undefined;
-      if (!stored) throw new ProblemError('HERALD_NOT_FOUND', `no message ${id} for this user`);
-      const receipts = await deps.stores.receipts.forMessage(id);
-      return json(200, {
-        ...(own ? inboxView(own) : messageView(stored.message)),
-        sender: stored.message.sender,
-        target: stored.message.target,
-        status: stored.status,
-        receipts: receipts.map((r) => receiptView(r, { admin: true })),
-      });
-    }),
+    authed(
+      'GET',
+      '/api/v1/messages/:id',
+      'user',
+      {
+        summary: 'One message with its receipts',
+        description:
+          'A recipient sees its inbox entry and its own receipts. An admin sees any message: its target, its progress (status) and every receipt with the stored detail. ' +
+          'A message the caller may not see is 404, never 403.',
+        tag: 'inbox',
+        params: { id: messageId },
+        answers: {
+          200: answer("The message: the recipient's view or the admin's", messageDetail),
+          ...refusals({ HERALD_INVALID_REQUEST: 'the id is not a message id', HERALD_NOT_FOUND: 'no such message for this caller' }),
+        },
+      },
+      async ({ params, caller }) => {
+        const id = validate(messageId, params.id, 'id');
+        const own = await deps.stores.inbox.get(caller.uid, id);
+        if (own && !caller.admin) {
+          const receipts = await deps.stores.receipts.forMessage(id, caller.uid);
+          return json(200, { ...inboxView(own), receipts: receipts.map((r) => receiptView(r)) });
+        }
+        const stored = caller.admin ? await deps.stores.messages.get(id) : undefined;
+        if (!stored) throw new ProblemError('HERALD_NOT_FOUND', `no message ${id} for this user`);
+        const receipts = await deps.stores.receipts.forMessage(id);
+        return json(200, {
+          ...(own ? inboxView(own) : messageView(stored.message)),
+          sender: stored.message.sender,
+          target: stored.message.target,
+          status: stored.status,
+          receipts: receipts.map((r) => receiptView(r, { admin: true })),
+        });
+      },
+    ),
 
     authed(
       'POST',
       '/api/v1/receipts',
       'user',
+      {
+        summary: 'Report that messages of the caller were delivered, read or clicked',
+        description:
+          "Ids that are not the caller's messages are ignored. `channel` (default inbox) is the channel the state was reached on. States only move forward: a read message does not go back to delivered.",
+        tag: 'inbox',
+        body: receiptsBody,
+        answers: { 204: answer('Recorded'), ...refusals({ HERALD_INVALID_REQUEST: 'a field is invalid (each in errors[])' }) },
+      },
       async ({ body, caller }) => {
         const input = validate(receiptsBody, body);
         await recordClientReceipts(deps, caller.uid, input.ids, input.state, input.channel ?? 'inbox', deps.now());
@@ -81,14 +135,30 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       { body: true },
     ),
 
-    authed('GET', '/api/v1/reports', 'admin', async ({ query }) => {
-      const q = validate(reportQuery, queryObject(query));
-      const to = q.to ?? deps.now();
-      const from = q.from ?? to - DAY_MS;
-      if (from >= to) throw new ProblemError('HERALD_INVALID_REQUEST', 'from must be before to', { errors: [{ path: 'from', message: 'must be before to' }] });
-      const groupBy = q.groupBy ?? 'state';
-      const rows = await deps.search.report({ from, to, groupBy });
-      return json(200, { from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy, rows });
-    }),
+    authed(
+      'GET',
+      '/api/v1/reports',
+      'admin',
+      {
+        summary: 'Delivery counts for a period, grouped',
+        description: 'Receipts counted by channel, urgency or state (default) between `from` and `to` (default: the 24 hours before now).',
+        tag: 'inbox',
+        query: reportQuery,
+        answers: {
+          200: answer('The counts', report),
+          ...refusals({ HERALD_INVALID_REQUEST: 'a query parameter is invalid or unknown, or from is not before to' }),
+        },
+      },
+      async ({ query }) => {
+        const q = validate(reportQuery, queryObject(query));
+        const to = q.to ?? deps.now();
+        const from = q.from ?? to - DAY_MS;
+        if (from >= to)
+          throw new ProblemError('HERALD_INVALID_REQUEST', 'from must be before to', { errors: [{ path: 'from', message: 'must be before to' }] });
+        const groupBy = q.groupBy ?? 'state';
+        const rows = await deps.search.report({ from, to, groupBy });
+        return json(200, { from: new Date(from).toISOString(), to: new Date(to).toISOString(), groupBy, rows });
+      },
+    ),
   ];
 }

@@ -10,7 +10,8 @@ import { decideSend, type UserSendPolicy } from '../../exchange/send-policy.js';
 import type { Target } from '../../exchange/types.js';
 import { accept } from '../../pipeline/accept.js';
 import type { ApiDeps } from '../deps.js';
-import { authed, json, type Route } from '../route.js';
+import { accepted, multicastAccepted } from '../responses.js';
+import { answer, authed, json, type Route, refusals } from '../route.js';
 import { broadcastBody, type MessageOptionsInput, multicastBody, sendBody } from '../schemas.js';
 import { validate } from '../validate.js';
 
@@ -20,6 +21,18 @@ export interface SendingOptions {
   /** HERALD_LINK_SCHEMES: app schemes accepted in links besides http(s). */
   linkSchemes?: readonly string[];
 }
+
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': 'The send limit closest to refusing, per its window (absent when none applies)',
+  'RateLimit-Remaining': 'What is left of it',
+  'RateLimit-Reset': 'Seconds until it resets',
+};
+
+const OPTIONS_REFUSED = {
+  HERALD_INVALID_REQUEST:
+    'a field is invalid, missing or unknown (each in errors[]); a link with a scheme HERALD_LINK_SCHEMES does not allow; an unknown opts.email.template',
+  HERALD_IDEMPOTENCY_CONFLICT: 'opts.idempotencyKey was used by this sender within 24 h for a different request',
+} as const;
 
 export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Route[] {
   const userSend = options.userSend ?? 'inapp';
@@ -62,6 +75,23 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       'POST',
       '/api/v1/send',
       'user',
+      {
+        summary: 'Send a message to one user',
+        description:
+          'Answers once the message is stored durably; delivery follows asynchronously. A non-admin caller is bound by HERALD_USER_SEND ' +
+          '(inapp by default: in-app channels only, urgency at most normal); its recipients see it as `sender`. ' +
+          'Limited per sender and per recipient (HERALD_RATE_SEND, HERALD_RATE_SEND_BURST, HERALD_RATE_RECIPIENT; admins only with HERALD_RATE_ADMINS).',
+        tag: 'sending',
+        body: sendBody,
+        answers: {
+          202: answer('Accepted: stored durably (the same id again for a repeated idempotencyKey)', accepted, RATE_LIMIT_HEADERS),
+          ...refusals({
+            ...OPTIONS_REFUSED,
+            HERALD_FORBIDDEN: 'HERALD_USER_SEND does not let a non-admin send this (off, or an option beyond inapp: each in errors[])',
+            HERALD_RATE_LIMITED: 'a send limit of this sender or recipient is reached',
+          }),
+        },
+      },
       async ({ body, caller }) => {
         if (!caller.admin && userSend === 'off') policyFor(caller, undefined);
         const input = validate(sendBody, body);
@@ -78,6 +108,14 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       'POST',
       '/api/v1/multicast',
       'admin',
+      {
+        summary: 'Send a message to a list of users or an audience',
+        description:
+          'Give `uids` (repeats are sent once) or `audience` (every condition must hold: `where` on user attributes, `has` a device or contact kind, `online` a live socket), exactly one. An audience is resolved asynchronously, page by page.',
+        tag: 'sending',
+        body: multicastBody,
+        answers: { 202: answer('Accepted: stored durably', multicastAccepted), ...refusals(OPTIONS_REFUSED) },
+      },
       async ({ body, caller }) => {
         const input = validate(multicastBody, body);
         const uids = input.uids ? [...new Set(input.uids)] : undefined;
@@ -92,6 +130,12 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       'POST',
       '/api/v1/broadcast',
       'admin',
+      {
+        summary: 'Send a message to every known user',
+        tag: 'sending',
+        body: broadcastBody,
+        answers: { 202: answer('Accepted: stored durably', accepted), ...refusals(OPTIONS_REFUSED) },
+      },
       async ({ body, caller }) => {
         const input = validate(broadcastBody, body);
         checkOptions(input.opts);

@@ -3,12 +3,14 @@
  * contact fields `email` and `phone` only under HERALD_USER_CONTACTS=self) and
  * GET / PUT /api/v1/preferences (own).
  */
+import type { z } from 'zod';
 import { subjects } from '../../bus/port.js';
 import { ProblemError } from '../../errors.js';
 import { refusedContactFields, type UserContactsPolicy } from '../../exchange/send-policy.js';
 import type { Preferences } from '../../exchange/types.js';
 import type { ApiDeps } from '../deps.js';
-import { authed, json, type Route } from '../route.js';
+import { preferences as preferencesResponse, userBody as userResponse } from '../responses.js';
+import { answer, authed, json, type Route, refusals } from '../route.js';
 import { preferencesBody, uid as uidSchema, userBody } from '../schemas.js';
 import { validate } from '../validate.js';
 import { userView } from '../views.js';
@@ -25,6 +27,22 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
       'PUT',
       '/api/v1/users/:uid',
       'user',
+      {
+        summary: 'Create or update a user',
+        description:
+          'Admins may set every field of any user. A user may set its own locale and timezone, and its own email and phone only under HERALD_USER_CONTACTS=self; ' +
+          'attributes (what audiences select on) are admin-only. Fields left out keep their value. Users are also created on first sight (their first authenticated request).',
+        tag: 'users',
+        params: { uid: uidSchema },
+        body: userBody,
+        answers: {
+          200: answer('The user as stored', userResponse),
+          ...refusals({
+            HERALD_INVALID_REQUEST: 'the uid or a field is invalid (each in errors[])',
+            HERALD_FORBIDDEN: 'a non-admin changing another user, setting attributes, or setting email or phone without HERALD_USER_CONTACTS=self',
+          }),
+        },
+      },
       async ({ params, body, caller }) => {
         const uid = validate(uidSchema, params.uid, 'uid');
         if (!caller.admin && caller.uid !== uid) throw new ProblemError('HERALD_FORBIDDEN', 'only an admin may change another user');
@@ -45,11 +63,33 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
       },
       { body: true },
     ),
-    authed('GET', '/api/v1/preferences', 'user', async ({ caller }) => json(200, preferencesView(await deps.stores.users.getPreferences(caller.uid)))),
+    authed(
+      'GET',
+      '/api/v1/preferences',
+      'user',
+      {
+        summary: "The caller's delivery preferences",
+        tag: 'users',
+        answers: { 200: answer('The preferences (empty ones for a new user)', preferencesResponse) },
+      },
+      async ({ caller }) => json(200, preferencesView(await deps.stores.users.getPreferences(caller.uid))),
+    ),
     authed(
       'PUT',
       '/api/v1/preferences',
       'user',
+      {
+        summary: "Replace the caller's delivery preferences",
+        description:
+          'channels: a channel set to false is not used for the caller (realtime false also unsubscribes its live sockets from broadcasts); categories: a disabled category is not delivered; ' +
+          'quietHours (in the user timezone): intrusive channels wait until the end for messages below high. The whole object is replaced: a field left out is cleared.',
+        tag: 'users',
+        body: preferencesBody,
+        answers: {
+          200: answer('The preferences as saved', preferencesResponse),
+          ...refusals({ HERALD_INVALID_REQUEST: 'a field is invalid (each in errors[])' }),
+        },
+      },
       async ({ body, caller }) => {
         const input = validate(preferencesBody, body);
         const preferences: Preferences = { channels: input.channels ?? {}, categories: input.categories ?? {} };
@@ -63,4 +103,8 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
   ];
 }
 
-const preferencesView = (p: Preferences) => ({ channels: p.channels, categories: p.categories, quietHours: p.quietHours ?? null });
+const preferencesView = (p: Preferences): z.output<typeof preferencesResponse> => ({
+  channels: p.channels,
+  categories: p.categories,
+  quietHours: p.quietHours ?? null,
+});

@@ -17,7 +17,7 @@ import { type DeliveryRef, deliveryRefOf, TWILIO_WEBHOOK_PATH, twilioWebhookUrl 
 import { ProblemError } from '../../errors.js';
 import type { Receipt } from '../../exchange/types.js';
 import type { ApiDeps } from '../deps.js';
-import { json, open, type Route } from '../route.js';
+import { json, open, type Route, refusals } from '../route.js';
 
 export interface WebhookOptions {
   twilioAuthToken?: string;
@@ -33,6 +33,18 @@ export function webhookRoutes(deps: ApiDeps, options: WebhookOptions): Route[] {
     open(
       'POST',
       TWILIO_WEBHOOK_PATH,
+      {
+        summary: 'Twilio SMS status callback',
+        description:
+          'Called by Twilio with the status of an SMS Herald sent, at the URL Herald gave with the message. Authenticated by X-Twilio-Signature (HMAC with HERALD_TWILIO_AUTH_TOKEN over HERALD_PUBLIC_URL + path + query and the form fields).',
+        tag: 'webhooks',
+        rawBody: { mediaType: 'application/x-www-form-urlencoded', description: "Twilio's status callback fields" },
+        headers: { 'x-twilio-signature': { description: "Twilio's signature", required: true } },
+        answers: {
+          204: { description: 'Accepted (recorded when it changes a receipt)' },
+          ...refusals({ HERALD_FORBIDDEN: 'the signature is missing or wrong, or SMS status callbacks are not configured' }),
+        },
+      },
       async ({ headers, query, body, log }) => {
         if (!authToken || !callbackUrl) {
           throw new ProblemError('HERALD_FORBIDDEN', 'SMS status callbacks are not configured (HERALD_TWILIO_AUTH_TOKEN, HERALD_PUBLIC_URL)');

@@ -1,0 +1,151 @@
+/**
+ * The response bodies of API v1 as zod schemas: what each route answers, field by field. The
+ * views (src/api/views.ts) are typed by them, the OpenAPI document (src/api/openapi.ts) is built
+ * from them, and with response checking on (tests) every answer is validated against them
+ * (src/api/response-check.ts). Objects are strict: a field the document does not list is a
+ * mismatch, so a new field cannot reach clients undocumented.
+ */
+import { z } from 'zod';
+import { CHANNEL_NAMES } from '../../channels/registry.js';
+import { PROBLEM_CODES, type ProblemCode } from '../errors.js';
+import { RECEIPT_STATES, URGENCIES } from '../exchange/types.js';
+import type { MessageStatus } from '../store/port.js';
+import { audience } from './schemas.js';
+
+const isoTime = z.iso.datetime({ offset: true }).describe('ISO 8601 date-time (UTC)');
+const nullableIso = isoTime.nullable();
+const id = z.string().describe('Message id (UUIDv7: time-ordered)');
+
+export const pong = z.strictObject({ pong: z.literal(true) });
+
+export const accepted = z.strictObject({ id: id.describe('The id of the accepted message') });
+
+export const multicastAccepted = z.strictObject({
+  id: id.describe('The id of the accepted message'),
+  recipients: z.number().int().nullable().describe('How many distinct uids were given; null for an audience (resolved asynchronously)'),
+});
+
+export const deviceRegistered = z.strictObject({ id: z.string().describe('The device id') });
+
+export const vapidKey = z.strictObject({ key: z.string().describe('The VAPID public key, base64url (applicationServerKey for PushManager.subscribe)') });
+
+export const wsTicket = z.strictObject({
+  token: z.string().describe('A single-use ticket: pass it as GET /ws?token='),
+  expiresIn: z.number().int().describe('Seconds the ticket stays valid (HERALD_WS_TICKET_TTL)'),
+});
+
+export const health = z.strictObject({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.record(z.string(), z.string()).describe('Per dependency (store, bus, search, channel:<name>): "ok", "disabled" or what is wrong'),
+});
+
+/** A message as its recipients see it (views.ts messageView). */
+export const messageBody = z.strictObject({
+  id,
+  sender: z.string().optional().describe('The sending uid; only when a non-admin token sent the message'),
+  msg: z.string(),
+  title: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+  urgency: z.enum(URGENCIES),
+  link: z.string().nullable(),
+  topic: z.string().nullable(),
+  category: z.string().nullable(),
+  createdAt: isoTime,
+  scheduledFor: isoTime.optional().describe('Only for a scheduled message (opts.at / opts.delay in the future when sent)'),
+  expiresAt: isoTime.optional().describe('Only for a message with opts.ttl'),
+});
+
+const readState = z.strictObject({
+  delivered: nullableIso.describe('When a client acknowledged it (ack frame, or a delivered receipt)'),
+  read: nullableIso,
+});
+
+/** An inbox entry: the message with the caller's read state (views.ts inboxView). */
+export const inboxItemBody = messageBody.extend({ state: readState });
+
+/** A receipt (views.ts receiptView); `detail` only in the admin view. */
+export const receiptBody = z.strictObject({
+  uid: z.string(),
+  channel: z.enum([...CHANNEL_NAMES, 'inbox']),
+  device: z.string().nullable().describe('The device of a push delivery; null for a channel-wide receipt'),
+  state: z.enum(RECEIPT_STATES),
+  reason: z.string().nullable().describe('A stable reason code (src/exchange/receipt-reasons.ts), never a provider text'),
+  detail: z.string().nullable().optional().describe('Admin view only: the stored reason (provider id, status, error)'),
+  at: isoTime,
+});
+
+export const userBody = z.strictObject({
+  uid: z.string(),
+  email: z.string().nullable(),
+  phone: z.string().nullable(),
+  locale: z.string().nullable(),
+  timezone: z.string().nullable(),
+  attributes: z.record(z.string(), z.unknown()),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+export const preferences = z.strictObject({
+  channels: z.partialRecord(z.enum(CHANNEL_NAMES), z.boolean()),
+  categories: z.record(z.string(), z.strictObject({ enabled: z.boolean() })),
+  quietHours: z.strictObject({ start: z.string(), end: z.string() }).nullable(),
+});
+
+const next = z.string().nullable().describe('Cursor of the next (older) page, passed back as `cursor`; null on the last page');
+
+export const inboxPage = z.strictObject({ messages: z.array(inboxItemBody), next });
+
+export const searchPage = z.strictObject({ messages: z.array(messageBody), next });
+
+const target = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('user'), uid: z.string() }),
+  z.strictObject({ kind: z.literal('users'), uids: z.array(z.string()) }),
+  z.strictObject({ kind: z.literal('audience'), audience }),
+  z.strictObject({ kind: z.literal('everyone') }),
+]);
+
+const messageStatus = z.enum(['scheduled', 'accepted', 'triaged'] as const satisfies readonly MessageStatus[]);
+
+/** GET /api/v1/messages/{id} for its recipient (not an admin): the inbox entry and the caller's receipts. */
+const ownMessage = inboxItemBody.extend({ receipts: z.array(receiptBody) });
+
+/** GET /api/v1/messages/{id} for an admin: the message (with the admin's own read state when it is also a recipient), its target, its progress and every receipt. */
+const adminMessage = messageBody.extend({
+  state: readState.optional().describe('Only when the admin is also a recipient'),
+  sender: z.string().describe('The sending uid'),
+  target,
+  status: messageStatus.describe('Progress through the pipeline'),
+  receipts: z.array(receiptBody),
+});
+
+export const messageDetail = z.union([ownMessage, adminMessage]);
+
+export const report = z.strictObject({
+  from: isoTime,
+  to: isoTime,
+  groupBy: z.enum(['channel', 'urgency', 'state']),
+  rows: z.array(z.strictObject({ key: z.string(), count: z.number().int() })),
+});
+
+const problemCode = z.enum(Object.keys(PROBLEM_CODES) as [ProblemCode, ...ProblemCode[]]);
+
+/** RFC 9457 problem+json, as src/problem.ts builds it (docs/errors.md lists the codes). */
+export const problem = z.strictObject({
+  type: z.string().describe('https://herald.dev/problems/<code in kebab case>'),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: problemCode.describe('Stable: clients may branch on it (docs/errors.md)'),
+  errors: z
+    .array(z.strictObject({ path: z.string(), message: z.string() }))
+    .optional()
+    .describe('Every invalid field: a dotted path into the body, or the parameter name'),
+  errorId: z.string().optional().describe('On a 500: the id logged with the cause'),
+});
+
+/** The OpenAPI document served at GET /openapi.json (its outline; openapi.ts builds the rest). */
+export const openApiOutline = z.object({
+  openapi: z.literal('3.1.0'),
+  info: z.object({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+});
