@@ -7,7 +7,7 @@
 
 import uWS from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
-import { CHANNEL_TRAITS, channelKeySources, createChannels } from '../channels/registry.js';
+import { CHANNEL_TRAITS, channelKeySources, createChannels, inboundHooks } from '../channels/registry.js';
 import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
@@ -17,11 +17,11 @@ import { createRateLimits } from './api/rate-limits.js';
 import type { ResponseMismatch } from './api/response-check.js';
 import type { Route } from './api/route.js';
 import { deviceRoutes } from './api/routes/devices.js';
+import { inboundRoutes } from './api/routes/inbound.js';
 import { messageRoutes } from './api/routes/messages.js';
 import { operationRoutes } from './api/routes/operations.js';
 import { sendingRoutes } from './api/routes/sending.js';
 import { userRoutes } from './api/routes/users.js';
-import { webhookRoutes } from './api/routes/webhooks.js';
 import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
@@ -152,7 +152,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...deviceRoutes(apiDeps),
             ...userRoutes(apiDeps, { userContacts: config.userContacts }),
             ...messageRoutes(apiDeps),
-            ...webhookRoutes(apiDeps, { twilioAuthToken: config.twilioAuthToken, publicUrl: config.publicUrl }),
+            ...inboundRoutes(apiDeps, inboundHooks(config, log)),
           ]
         : []),
     ],

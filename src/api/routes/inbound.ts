@@ -1,0 +1,91 @@
+/**
+ * Inbound hooks: the HTTP endpoints channels declare for their providers to call (e.g. Twilio's
+ * SMS status callback, channels/sms/status-hook.ts), mounted as public routes. This file knows
+ * no provider: a hook authenticates its caller itself and answers a status, receipts and text.
+ *  - Receipts are recorded (store, metric, search index) before the answer, so a provider that
+ *    gets its 2xx knows the status is durable.
+ *  - A status of 400 or more is answered as problem+json (403 → HERALD_FORBIDDEN, and so on),
+ *    the hook's text as its detail.
+ *  - The body reaches the hook unparsed (providers sign the exact bytes), and hooks are not
+ *    limited per client address: providers call from many addresses and sign every request.
+ */
+import { z } from 'zod';
+import type { InboundHook } from '../../../channels/port.js';
+import { type ProblemCode, ProblemError } from '../../errors.js';
+import type { Receipt } from '../../exchange/types.js';
+import type { ApiDeps } from '../deps.js';
+import { type Answers, json, open, type Route, type RouteDoc } from '../route.js';
+
+const PROBLEM_BY_STATUS: Record<number, ProblemCode> = {
+  400: 'HERALD_INVALID_REQUEST',
+  401: 'HERALD_UNAUTHORIZED',
+  403: 'HERALD_FORBIDDEN',
+  404: 'HERALD_NOT_FOUND',
+  429: 'HERALD_RATE_LIMITED',
+  503: 'HERALD_UNAVAILABLE',
+};
+
+/** The route document of a hook, from what it declares. */
+function docOf(hook: InboundHook): RouteDoc {
+  const answers: Answers = Object.fromEntries(
+    Object.entries(hook.answers).map(([status, description]) => {
+      const code = Number(status) >= 400 ? PROBLEM_BY_STATUS[Number(status)] : undefined;
+      return [status, code ? { description, codes: [code] } : { description }];
+    }),
+  );
+  return {
+    summary: hook.summary,
+    description: hook.description,
+    tag: 'webhooks',
+    rawBody: hook.body,
+    answers,
+    ...(hook.query
+      ? { query: z.object(Object.fromEntries(Object.entries(hook.query).map(([name, meaning]) => [name, z.string().optional().describe(meaning)]))) }
+      : {}),
+    ...(hook.headers
+      ? { headers: Object.fromEntries(Object.entries(hook.headers).map(([name, description]) => [name, { description, required: true }])) }
+      : {}),
+  };
+}
+
+export function inboundRoutes(deps: ApiDeps, hooks: readonly InboundHook[]): Route[] {
+  return hooks.map((hook) =>
+    open(
+      hook.method,
+      hook.path,
+      docOf(hook),
+      async ({ headers, query, body }) => {
+        const search = query.toString();
+        const answer = await hook.handle({
+          headers,
+          query,
+          body: typeof body === 'string' ? body : undefined,
+          url: search ? `${hook.path}?${search}` : hook.path,
+          now: deps.now(),
+        });
+        if (answer.status >= 400) throw new ProblemError(PROBLEM_BY_STATUS[answer.status] ?? 'HERALD_INTERNAL', answer.text ?? 'refused');
+        if (answer.receipts) await record(deps, answer.receipts);
+        return answer.text === undefined ? json(answer.status) : { status: answer.status, text: answer.text };
+      },
+      { body: 'raw', unlimited: true },
+    ),
+  );
+}
+
+/** Store, metric and search index (reports group by the message's urgency, which a callback does not carry). */
+async function record(deps: ApiDeps, receipts: Receipt[]): Promise<void> {
+  await deps.stores.receipts.record(receipts);
+  for (const { channel, state } of receipts) deps.metrics.receipts.inc({ channel, state });
+  void indexForReports(deps, receipts);
+}
+
+async function indexForReports(deps: ApiDeps, receipts: Receipt[]): Promise<void> {
+  try {
+    for (const receipt of receipts) {
+      const stored = await deps.stores.messages.get(receipt.messageId);
+      if (stored) await deps.search.indexReceipts([{ ...receipt, urgency: stored.message.urgency }]);
+    }
+  } catch (error) {
+    deps.log.warn({ err: error }, 'inbound receipts not indexed');
+  }
+}
