@@ -1,9 +1,9 @@
 /**
- * The import walls of issue 8 (docs/architecture.md, "Walls between layers"), in dependency-cruiser's rule
- * format. `npm run check:imports` enforces them over src/, channels/ and schedulers/ with
- * scripts/check-imports.ts, which reads this file: dependency-cruiser 17 cannot parse
- * TypeScript 7 sources (it cruises 0 modules and passes), so the script implements the part of
- * the rule format used here (from/to path, pathNot, dependencyTypes, circular, $1 groups).
+ * The import walls (docs/architecture.md, "Walls between layers"), as dependency-cruiser rules.
+ * `npm run check:imports` (part of `npm run check`) cruises src/, channels/ and schedulers/
+ * against them. Sources are parsed with swc: dependency-cruiser's own TypeScript parser needs
+ * the TypeScript compiler API, which TypeScript 7 no longer ships, and without one it cruises
+ * 0 modules and passes.
  */
 
 /** Adapter folders: one implementation of a port each. Group $1 is the folder. */
@@ -126,5 +126,7 @@ module.exports = {
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
+    parser: 'swc',
+    tsConfig: { fileName: 'tsconfig.check.json' },
   },
 };
