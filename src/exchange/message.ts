@@ -71,7 +71,7 @@ export const isExpired = (message: Message, now: number): boolean => message.exp
  */
 export const visibleSender = (message: Message): string | undefined => (message.senderAdmin === false ? message.sender : undefined);
 
-/** The frame a realtime client receives for a message (API.md, "Server → client frames"); `sender` only as visibleSender says. */
+/** The frame a realtime client receives for a message (docs/api.md, "Server → client frames"); `sender` only as visibleSender says. */
 export function messageFrame(message: Message) {
   const sender = visibleSender(message);
   return {

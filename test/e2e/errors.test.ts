@@ -1,4 +1,4 @@
-/** Every error status of API.md, as problem+json naming what is wrong; and users kept apart. */
+/** Every error status of docs/api.md, as problem+json naming what is wrong; and users kept apart. */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';

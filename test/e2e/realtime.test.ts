@@ -35,7 +35,7 @@ describe('realtime delivery', () => {
     for (const s of [a1, a2, b]) s.close();
   });
 
-  it('lets any user send to another (API.md: send takes any JWT)', async () => {
+  it('lets any user send to another (docs/api.md: send takes any token)', async () => {
     const dana = await h.socket('dana');
     const sent = await h.api('POST', '/api/v1/send', { token: await h.token('carol'), body: { msg: 'from carol', uid: 'dana' } });
     assert.equal(sent.status, 202);
