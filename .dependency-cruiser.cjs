@@ -6,22 +6,13 @@
  * 0 modules and passes.
  */
 
-/** Adapter folders: one implementation of a port each. Group $1 is the folder. */
-const ADAPTER_FOLDERS = [
-  'src/bus/memory',
-  'src/bus/nats',
-  'src/store/sqlite',
-  'src/store/cassandra',
-  'src/search/sqlite',
-  'src/search/elasticsearch',
-  'src/presence/memory',
-  'src/presence/redis',
-  'src/sqlite',
-  'schedulers/embedded',
-  'schedulers/bullmq',
-  'channels/[^/]+',
-];
-const ADAPTER = `^(${ADAPTER_FOLDERS.join('|')})/`;
+/**
+ * Adapter folders: one implementation of a port each. Every folder under a port
+ * (src/<port>/<adapter>/, schedulers/<adapter>/) is an adapter, as is each channel folder and
+ * the embedded database they may share (src/sqlite), so a new adapter needs no entry here.
+ * Group $1 is the folder.
+ */
+const ADAPTER = '^((?:src/(?:bus|store|search|presence)|schedulers|channels)/[^/]+|src/sqlite)/';
 /** The composition root: the only modules that pick adapters. */
 const COMPOSITION_ROOT = '^(src/adapters|src/app|channels/registry)\\.ts$';
 /** Adapters built on the embedded database they share (src/sqlite). */
