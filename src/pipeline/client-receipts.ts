@@ -9,6 +9,7 @@
 import { fallbackJobId } from '../exchange/fallback.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
 import type { PipelineDeps } from './deps.js';
+import { recordReceipts } from './receipts.js';
 
 export type ClientReceiptState = 'delivered' | 'read' | 'clicked';
 
@@ -35,22 +36,7 @@ export async function recordClientReceipts(
   // "Never email what was read live": a read cancels the message's pending fallback.
   if (state !== 'delivered') for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
   const receipts: Receipt[] = [...found].map((messageId) => ({ messageId, uid, channel, state, at }));
-  await deps.stores.receipts.record(receipts);
-  for (const r of receipts) deps.metrics.receipts.inc({ channel: r.channel, state: r.state });
-  void indexForReports(deps, receipts);
+  // The receipt does not carry the message's urgency the reports group by: the recorder reads it.
+  await recordReceipts(deps, receipts);
   return [...found];
-}
-
-/** Reports group receipts by the message's urgency, which the receipt itself does not carry. */
-async function indexForReports(deps: Pick<PipelineDeps, 'stores' | 'search' | 'log'>, receipts: Receipt[]): Promise<void> {
-  try {
-    const messages = await Promise.all(receipts.map((r) => deps.stores.messages.get(r.messageId)));
-    const indexed = receipts.flatMap((r, i) => {
-      const urgency = messages[i]?.message.urgency;
-      return urgency ? [{ ...r, urgency }] : [];
-    });
-    await deps.search.indexReceipts(indexed);
-  } catch (error) {
-    deps.log.warn({ err: error }, 'client receipts not indexed');
-  }
 }

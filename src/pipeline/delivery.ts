@@ -16,6 +16,7 @@ import { isExpired } from '../exchange/message.js';
 import type { Receipt } from '../exchange/types.js';
 import { type DeliveryBatch, type DeliveryItem, toDeliveries } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { recordReceipts } from './receipts.js';
 
 export const MAX_ATTEMPTS = 8;
 export const REDELIVER = 'redeliver';
@@ -150,11 +151,4 @@ const receipt = (batch: DeliveryBatch, item: DeliveryItem, state: Receipt['state
   ...(reason !== undefined ? { reason } : {}),
 });
 
-async function record(deps: PipelineDeps, batch: DeliveryBatch, receipts: Receipt[]): Promise<void> {
-  if (receipts.length === 0) return;
-  await deps.stores.receipts.record(receipts);
-  for (const r of receipts) deps.metrics.receipts.inc({ channel: r.channel, state: r.state });
-  deps.search
-    .indexReceipts(receipts.map((r) => ({ ...r, urgency: batch.message.urgency })))
-    .catch((error: unknown) => deps.log.warn({ err: error }, 'receipts not indexed'));
-}
+const record = (deps: PipelineDeps, batch: DeliveryBatch, receipts: Receipt[]): Promise<void> => recordReceipts(deps, receipts, batch.message.urgency);

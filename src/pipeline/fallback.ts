@@ -19,6 +19,7 @@ import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types
 import { newId } from '../ids.js';
 import type { DeliveryBatch } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { recordReceipts } from './receipts.js';
 
 export const FALLBACK = 'fallback';
 export const DIGEST = 'digest';
@@ -71,12 +72,12 @@ async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: Fal
     for (const skip of plan.skipped) receipts.push({ messageId, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
     if (plan.deliver.length > 0) {
       receipts.push({ messageId, uid, channel, state: 'queued', reason: 'fallback', at: now });
-      await deps.stores.receipts.record(receipts.splice(0));
+      await recordReceipts(deps, receipts.splice(0), message.urgency);
       const recipient = { uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
       await deps.bus.publish(subjects.deliver(channel), { channel, message, items: [{ recipient, attempt: 1 }] } satisfies DeliveryBatch);
     }
   }
-  if (receipts.length > 0) await deps.stores.receipts.record(receipts);
+  await recordReceipts(deps, receipts, message.urgency);
 }
 
 async function sendDigest(deps: PipelineDeps, { uid, bucket }: DigestPayload): Promise<void> {
@@ -116,7 +117,10 @@ async function sendDigest(deps: PipelineDeps, { uid, bucket }: DigestPayload): P
   if (!result || result.type === 'retry') throw new Error(`digest for ${uid} not sent: ${result?.reason ?? 'no result'}`);
   const state = result.type === 'sent' ? 'sent' : 'failed';
   const reason = result.type === 'sent' ? `digest:${digest.id}` : `digest: ${result.reason}`;
-  await deps.stores.receipts.record(items.map(({ message }) => ({ messageId: message.id, uid, channel: 'email', state, reason, at: now })));
+  await recordReceipts(
+    deps,
+    items.map(({ message }) => ({ messageId: message.id, uid, channel: 'email', state, reason, at: now })),
+  );
 }
 
 /** Unread low-urgency inbox entries created in [from, to) that may be emailed, newest first, at most DIGEST_ITEMS_LIMIT. */

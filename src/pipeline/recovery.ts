@@ -13,6 +13,7 @@ import { publishForTriage, SCHEDULED_SEND } from './accept.js';
 import { REDELIVER, retryJobId } from './delivery.js';
 import type { DeliveryBatch, DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { recordReceipts } from './receipts.js';
 
 const PAGE = 500;
 
@@ -73,7 +74,7 @@ async function requeue(deps: PipelineDeps, channel: ChannelName, receipt: Receip
     const device = devices.find((d) => d.id === receipt.device);
     if (!device) {
       const failed: Receipt = { ...receipt, state: 'failed', reason: 'device-removed', at: deps.now() };
-      await deps.stores.receipts.record([failed]);
+      await recordReceipts(deps, [failed], stored.message.urgency);
       return false;
     }
     item = { recipient, device, attempt: 1 };

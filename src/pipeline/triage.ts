@@ -21,6 +21,7 @@ import { type ChannelName, type Device, type Message, type Preferences, type Rec
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { scheduleFallback } from './fallback.js';
+import { recordReceipts } from './receipts.js';
 
 export const TRIAGE_PAGE_SIZE = 500;
 /**
@@ -184,12 +185,7 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   }
   await stores.inbox.add(inboxUids, message);
   for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);
-  if (receipts.length > 0) {
-    await stores.receipts.record(receipts);
-    deps.search
-      .indexReceipts(receipts.map((r) => ({ ...r, urgency: message.urgency })))
-      .catch((error: unknown) => deps.log.warn({ err: error }, 'receipts not indexed'));
-  }
+  await recordReceipts(deps, receipts, message.urgency);
   for (const [channel, items] of work) {
     for (let i = 0; i < items.length; i += DELIVERY_BATCH_SIZE) {
       const batch: DeliveryBatch = { channel, message, items: items.slice(i, i + DELIVERY_BATCH_SIZE) };

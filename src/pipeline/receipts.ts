@@ -1,0 +1,46 @@
+/**
+ * Recording receipts: the one way every step writes them (triage, delivery, fallback, digest,
+ * recovery, client receipts, provider callbacks through src/api). Recording means, in order:
+ *  1. the receipt store write — awaited: when `recordReceipts` resolves the receipts are durable;
+ *  2. `herald_receipts_total{channel, state}` incremented once per receipt given (the store may
+ *     still refuse a backward move; the counter counts what was recorded, as it always has);
+ *  3. the search index for reports, which groups by the message's urgency: the caller passes it
+ *     when it has the message, otherwise it is read from the message store once per message id.
+ *     Indexing is fire-and-forget: a failure is logged as a warning, never thrown, and a receipt
+ *     whose message is not stored is not indexed.
+ */
+import type { Receipt, Urgency } from '../exchange/types.js';
+import type { PipelineDeps } from './deps.js';
+
+export type ReceiptDeps = Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log'>;
+
+export async function recordReceipts(deps: ReceiptDeps, receipts: Receipt[], urgency?: Urgency): Promise<void> {
+  if (receipts.length === 0) return;
+  await deps.stores.receipts.record(receipts);
+  count(deps, receipts);
+  indexForReports(deps, receipts, urgency).catch((error: unknown) => deps.log.warn({ err: error }, 'receipts not indexed'));
+}
+
+/** One counter increment per (channel, state) of the batch: a broadcast page records hundreds at once. */
+function count(deps: ReceiptDeps, receipts: Receipt[]): void {
+  const counts = new Map<string, { channel: string; state: string; n: number }>();
+  for (const { channel, state } of receipts) {
+    const key = `${channel}|${state}`;
+    const seen = counts.get(key);
+    if (seen) seen.n += 1;
+    else counts.set(key, { channel, state, n: 1 });
+  }
+  for (const { channel, state, n } of counts.values()) deps.metrics.receipts.inc({ channel, state }, n);
+}
+
+async function indexForReports(deps: ReceiptDeps, receipts: Receipt[], urgency: Urgency | undefined): Promise<void> {
+  if (urgency !== undefined) return deps.search.indexReceipts(receipts.map((r) => ({ ...r, urgency })));
+  const ids = [...new Set(receipts.map((r) => r.messageId))];
+  const stored = await Promise.all(ids.map((id) => deps.stores.messages.get(id)));
+  const urgencyOf = new Map(ids.flatMap((id, i) => (stored[i] ? [[id, stored[i].message.urgency] as const] : [])));
+  const indexed = receipts.flatMap((r) => {
+    const urgency = urgencyOf.get(r.messageId);
+    return urgency ? [{ ...r, urgency }] : [];
+  });
+  if (indexed.length > 0) await deps.search.indexReceipts(indexed);
+}
