@@ -66,8 +66,23 @@ export function checkResponse(route: Route, result: RouteResult): ResponseMismat
   return mismatch(problems.join(' | '));
 }
 
-const issues = (list: ReadonlyArray<{ path: PropertyKey[]; message: string }>) =>
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  /** A union's issues, per alternative. */
+  errors?: Issue[][];
+}
+
+/** The first issues, each with its path; a union's with every alternative's own issues. */
+const issues = (list: readonly Issue[], prefix: PropertyKey[] = []): string =>
   list
     .slice(0, 5)
-    .map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`)
+    .map((issue) => {
+      const path = [...prefix, ...issue.path];
+      if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {
+        return issue.errors.map((alternative) => `(${issues(alternative, path)})`).join(' or ');
+      }
+      return `${path.map(String).join('.') || '(body)'}: ${issue.message}`;
+    })
     .join('; ');
