@@ -112,7 +112,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
   const finish = (res: HttpResponse, state: RequestState, route: Route, started: bigint, answered: RouteResult, requestId: string) => {
     if (!settle(state, route.path, route.method, started, answered.status) || state.aborted) return;
     const result = checked(route, answered);
-    const isProblem = result.status >= 400;
+    const isProblem = result.status >= 400 && isProblemBody(result.body);
     const payload = result.text ?? (result.body === undefined ? '' : JSON.stringify(result.body));
     const headers = { ...SECURITY_HEADERS, ...result.headers };
     res.cork(() => {
@@ -367,3 +367,7 @@ function clientIp(res: HttpResponse, headers: Record<string, string>, trustProxy
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString('utf8');
 }
+
+/** An RFC 9457 body (src/problem.ts): sent as application/problem+json; any other JSON body as application/json. */
+const isProblemBody = (body: unknown): boolean =>
+  typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string' && typeof (body as { code?: unknown }).code === 'string';

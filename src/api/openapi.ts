@@ -82,16 +82,16 @@ function responseOf(status: number, answer: Answer) {
     answer.headers && Object.keys(answer.headers).length > 0
       ? Object.fromEntries(Object.entries(answer.headers).map(([name, description]) => [name, { description, schema: headerSchema(name) }]))
       : undefined;
-  const schemas: JsonSchema[] = [];
-  if (answer.body) schemas.push(jsonSchema(answer.body, 'output'));
-  if (answer.codes && answer.codes.length > 0) schemas.push(problemSchema(answer.codes));
-  // The HTTP server answers every JSON body of a status >= 400 as application/problem+json.
-  const mediaType = status >= 400 ? 'application/problem+json' : (answer.mediaType ?? 'application/json');
-  const schema = schemas.length === 0 ? (answer.mediaType ? { type: 'string' } : undefined) : schemas.length === 1 ? schemas[0] : { oneOf: schemas };
+  // A problem (answer.codes) goes out as application/problem+json, any other body as
+  // application/json (or the answer's own media type), whatever the status.
+  const content: Record<string, { schema: JsonSchema }> = {};
+  if (answer.body) content[answer.mediaType ?? 'application/json'] = { schema: jsonSchema(answer.body, 'output') };
+  else if (answer.mediaType && !answer.codes?.length) content[answer.mediaType] = { schema: { type: 'string' } };
+  if (answer.codes && answer.codes.length > 0) content['application/problem+json'] = { schema: problemSchema(answer.codes) };
   return {
     description: answer.description,
     ...(headers ? { headers } : {}),
-    ...(schema ? { content: { [mediaType]: { schema } } } : {}),
+    ...(Object.keys(content).length > 0 ? { content } : {}),
   };
 }
 
