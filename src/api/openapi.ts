@@ -77,7 +77,7 @@ const problemSchema = (codes: readonly ProblemCode[]): JsonSchema => ({
 
 const headerSchema = (name: string) => (/^(retry-after|ratelimit-)/i.test(name) ? { type: 'integer', minimum: 0 } : { type: 'string' });
 
-function responseOf(status: number, answer: Answer) {
+function responseOf(answer: Answer) {
   const headers =
     answer.headers && Object.keys(answer.headers).length > 0
       ? Object.fromEntries(Object.entries(answer.headers).map(([name, description]) => [name, { description, schema: headerSchema(name) }]))
@@ -149,7 +149,7 @@ export function openApiDocument(operations: readonly Operation[]) {
       security: securityOf(operation),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
-      responses: Object.fromEntries([...operation.answers].map(([status, answer]) => [String(status), responseOf(status, answer)])),
+      responses: Object.fromEntries([...operation.answers].map(([status, answer]) => [String(status), responseOf(answer)])),
       ...(operation.frames
         ? { 'x-herald-frames': { clientToServer: jsonSchema(operation.frames.client, 'input'), serverToClient: jsonSchema(operation.frames.server, 'output') } }
         : {}),

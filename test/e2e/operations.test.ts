@@ -128,7 +128,12 @@ describe('command line', () => {
   });
 
   it('refuses options and arguments a command does not take, naming them', async () => {
-    for (const args of [['serve', '--port', '9000'], ['serve', 'now'], ['migrate', '--force'], ['vapid-keys', '--json']]) {
+    for (const args of [
+      ['serve', '--port', '9000'],
+      ['serve', 'now'],
+      ['migrate', '--force'],
+      ['vapid-keys', '--json'],
+    ]) {
       const failure = await cli(args, { HERALD_DATA_DIR: tempDataDir() }).catch((e) => e);
       assert.equal(failure.code, 2, `herald ${args.join(' ')} exits 2`);
       assert.match(failure.stderr, new RegExp(`herald: .*(${args[1]})`), `herald ${args.join(' ')} names what it refused`);
