@@ -12,7 +12,7 @@
  * the embedded database they may share (src/sqlite), so a new adapter needs no entry here.
  * Group $1 is the folder.
  */
-const ADAPTER = '^((?:src/(?:bus|store|search|presence)|schedulers|channels)/[^/]+|src/sqlite)/';
+const ADAPTER = '^((?:src/(?:bus|store|search|presence|ticket-ledger)|schedulers|channels)/[^/]+|src/sqlite)/';
 /** The composition root: the only modules that pick adapters. */
 const COMPOSITION_ROOT = '^(src/adapters|src/app|channels/registry)\\.ts$';
 /** Adapters built on the embedded database they share (src/sqlite). */
@@ -94,12 +94,12 @@ module.exports = {
       [
         '^src/presence/redis/',
         '^schedulers/bullmq/',
-        // Exceptions: the shared rate-limit store and the WS ticket ledger choose Redis or memory
-        // themselves from HERALD_REDIS_URL; they are infrastructure of the API and auth, not a port.
+        '^src/ticket-ledger/redis/',
+        // Exception: the rate limiters' store chooses Redis or memory itself from HERALD_REDIS_URL;
+        // it is rate-limiter-flexible's storage, infrastructure of the API rather than a port.
         '^src/api/limiter-store\\.ts$',
-        '^src/auth/redis-ticket-ledger\\.ts$',
       ],
-      'The Redis client stays in the Redis adapters (and the two listed exceptions).',
+      'The Redis client stays in the Redis adapters (and the listed exception).',
     ),
     onlyFrom(
       'sqlite-only-in-embedded-adapters',

@@ -8,13 +8,13 @@
  */
 import path from 'node:path';
 import type { Scheduler } from '../schedulers/port.js';
-import { createMemoryTicketLedger, type TicketLedger } from './auth/ticket-ledger.js';
 import type { Bus } from './bus/port.js';
 import type { Config } from './config.js';
 import type { Logger } from './observability/log.js';
 import type { Presence } from './presence/port.js';
 import type { Search } from './search/port.js';
 import type { Stores } from './store/port.js';
+import type { TicketLedger } from './ticket-ledger/port.js';
 
 export interface Adapters {
   mode: 'embedded' | 'distributed';
@@ -43,6 +43,7 @@ async function embedded(config: Config, log: Logger): Promise<Adapters> {
     { createEmbeddedScheduler },
     { createMemoryBus },
     { createMemoryPresence },
+    { createMemoryTicketLedger },
   ] = await Promise.all([
     import('./sqlite/database.js'),
     import('./store/sqlite/index.js'),
@@ -50,6 +51,7 @@ async function embedded(config: Config, log: Logger): Promise<Adapters> {
     import('../schedulers/embedded/scheduler.js'),
     import('./bus/memory/bus.js'),
     import('./presence/memory/presence.js'),
+    import('./ticket-ledger/memory/ledger.js'),
   ]);
   const db = openDatabase(embeddedDatabaseFile(config));
   migrate(db);
@@ -83,7 +85,7 @@ async function distributed(config: Config, log: Logger): Promise<Adapters> {
     import('../schedulers/bullmq/scheduler.js'),
     import('./presence/redis/presence.js'),
     import('./bus/memory/bus.js'),
-    import('./auth/redis-ticket-ledger.js'),
+    import('./ticket-ledger/redis/ledger.js'),
   ]);
   const redisUrl = config.redisUrl as string;
   const stores = await createCassandraStores({

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { TicketLedger } from './ticket-ledger.js';
+import type { TicketLedger } from '../ticket-ledger/port.js';
 
 const AUDIENCE = 'herald:ws';
 

@@ -1,12 +1,12 @@
 /**
- * The TicketLedger contract (src/auth/ticket-ledger.ts), as a node:test suite every adapter must
+ * The TicketLedger contract (src/ticket-ledger/port.ts), as a node:test suite every adapter must
  * pass unchanged: a ticket is claimed once, by one of many concurrent claimers, on every ledger
  * instance sharing the backing store (two gateways), and forgotten only after it expired.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { TicketLedger } from '../../src/auth/ticket-ledger.js';
+import type { TicketLedger } from '../../src/ticket-ledger/port.js';
 
 export interface LedgersUnderTest {
   /** Two ledgers over the same used-ticket set (one per gateway process in a cluster). */

@@ -1,7 +1,7 @@
 /** The in-memory TicketLedger against the contract (one process: both "gateways" share it), and its expiry. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMemoryTicketLedger } from '../../src/auth/ticket-ledger.js';
+import { createMemoryTicketLedger } from '../../src/ticket-ledger/memory/ledger.js';
 import { ticketLedgerContract } from './ticket-ledger.contract.js';
 
 ticketLedgerContract('memory', async () => {

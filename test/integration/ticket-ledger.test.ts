@@ -1,6 +1,6 @@
 /** The Redis TicketLedger against the contract: two ledgers (two gateway processes) on one Redis. */
 import { randomUUID } from 'node:crypto';
-import { createRedisTicketLedger } from '../../src/auth/redis-ticket-ledger.js';
+import { createRedisTicketLedger } from '../../src/ticket-ledger/redis/ledger.js';
 import { ticketLedgerContract } from '../contract/ticket-ledger.contract.js';
 import { servicesEnv } from '../helpers/services.js';
 

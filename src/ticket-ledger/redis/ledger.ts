@@ -6,7 +6,7 @@
  * `commandTimeoutMs`.
  */
 import { Redis } from 'ioredis';
-import { type TicketLedger, TicketLedgerUnavailableError } from './ticket-ledger.js';
+import { type TicketLedger, TicketLedgerUnavailableError } from '../port.js';
 
 export interface RedisTicketLedgerOptions {
   /** e.g. `redis://127.0.0.1:6379` */
