@@ -9,6 +9,12 @@
  *  - `cancel` of a job that has not fired prevents it; true when a job was removed.
  *  - Handlers are registered per `kind` before `start`; jobs of a kind nobody handles wait.
  */
+import { type Backoff, backoffDelay } from '../src/retry.js';
+
+/** Every adapter's default retry delay of a job whose handler threw: 1 s doubling, at most 5 min. */
+export const JOB_RETRY_BACKOFF: Backoff = { firstMs: 1_000, maxMs: 5 * 60_000, growth: 'doubling' };
+export const defaultJobBackoff = (attempts: number): number => backoffDelay(JOB_RETRY_BACKOFF, attempts);
+
 export interface Job<P = unknown> {
   id: string;
   kind: string;

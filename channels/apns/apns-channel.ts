@@ -19,9 +19,10 @@
 import apn from '@parse/node-apn';
 import type { Logger } from 'pino';
 import type { Message } from '../../src/exchange/types.js';
+import { providerBackoff } from '../../src/retry.js';
 import type { Channel, Delivery, DeliveryResult } from '../port.js';
 import { trackSends } from '../send-tracker.js';
-import { type ApnsFailure, classifyFailure, retryAfter } from './classify.js';
+import { type ApnsFailure, classifyFailure } from './classify.js';
 import { buildNotification, MAX_PAYLOAD_BYTES } from './notification.js';
 
 export interface ApnsChannelOptions {
@@ -129,7 +130,7 @@ export function createApnsChannel(options: ApnsChannelOptions): Channel {
       const delivery = batch[i] as Delivery;
       const outcome = outcomes.get(tokenOf(i));
       if (outcome === undefined) {
-        results[i] = { type: 'retry', afterMs: retryAfter(delivery.attempt), reason: 'apns-no-answer' };
+        results[i] = { type: 'retry', afterMs: providerBackoff(delivery.attempt), reason: 'apns-no-answer' };
       } else if (outcome.sent) {
         results[i] = outcome.apnsId !== undefined ? { type: 'sent', providerId: outcome.apnsId } : { type: 'sent' };
       } else {

@@ -13,12 +13,10 @@
  *  - no status, an `error` (connection refused or reset, timeout, stream cancelled) → retry
  * Retries wait 30 s × attempt, at most 10 min — the library retries immediately and ignores
  * Retry-After, so Herald backs off itself — or the failure's `retryAfter` (seconds) when a
- * library version exposes it (8.1 never does).
+ * library version exposes it (8.1 never does; read as src/retry.ts parseRetryAfter reads it).
  */
+import { parseRetryAfter, providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
-
-const RETRY_STEP_MS = 30_000;
-const RETRY_CAP_MS = 10 * 60_000;
 
 /** 400 reasons that mean the token is not (or no longer) an address of this app. */
 const BAD_TOKEN_REASONS = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic']);
@@ -39,8 +37,6 @@ export interface FailureContext {
   registeredAt?: number;
 }
 
-export const retryAfter = (attempt: number): number => Math.min(RETRY_CAP_MS, RETRY_STEP_MS * Math.max(1, attempt));
-
 /** Apple's reasons are CamelCase words; anything else is cut down to that shape. */
 const reasonText = (value: unknown): string | undefined => {
   if (typeof value !== 'string') return undefined;
@@ -60,10 +56,10 @@ export function errorCode(err: unknown): string | undefined {
   return found;
 }
 
+/** A `retryAfter` of 0 reads as none: the library would retry at once, so Herald backs off. */
 const backoff = (failure: ApnsFailure, attempt: number): number => {
-  const seconds =
-    typeof failure.retryAfter === 'number' ? failure.retryAfter : typeof failure.retryAfter === 'string' ? Number(failure.retryAfter) : Number.NaN;
-  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds * 1000) : retryAfter(attempt);
+  const asked = parseRetryAfter(failure.retryAfter);
+  return asked !== undefined && asked > 0 ? asked : providerBackoff(attempt);
 };
 
 export function classifyFailure(failure: ApnsFailure, context: FailureContext): DeliveryResult {

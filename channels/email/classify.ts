@@ -7,10 +7,8 @@
  *  - outbox file-system errors                   → retry (disk full, permissions: fixable)
  *  - anything else                               → failed
  */
+import { providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
-
-const RETRY_STEP_MS = 30_000;
-const RETRY_CAP_MS = 10 * 60_000;
 
 /** SMTP replies that mean "no such mailbox / not here / bad address" when answering RCPT TO. */
 const BAD_RECIPIENT = new Set([550, 551, 553]);
@@ -46,8 +44,6 @@ export interface SendError {
   command?: unknown;
 }
 
-export const retryAfter = (attempt: number): number => Math.min(RETRY_CAP_MS, RETRY_STEP_MS * Math.max(1, attempt));
-
 const fieldsOf = (err: unknown): SendError => (typeof err === 'object' && err !== null ? (err as SendError) : {});
 
 export function classifySendError(err: unknown, attempt: number): DeliveryResult {
@@ -57,8 +53,8 @@ export function classifySendError(err: unknown, attempt: number): DeliveryResult
 
   if (reply !== undefined) {
     const reason = `smtp-${reply}`;
-    if (reply >= 400 && reply < 500) return { type: 'retry', afterMs: retryAfter(attempt), reason };
-    if (reply === 503) return { type: 'retry', afterMs: retryAfter(attempt), reason };
+    if (reply >= 400 && reply < 500) return { type: 'retry', afterMs: providerBackoff(attempt), reason };
+    if (reply === 503) return { type: 'retry', afterMs: providerBackoff(attempt), reason };
     if (reply >= 500 && reply < 600) {
       const atRecipient = codeText === 'EENVELOPE' && (command === undefined || command === 'RCPT TO');
       if (atRecipient && BAD_RECIPIENT.has(reply)) return { type: 'invalid-recipient', reason };
@@ -66,10 +62,10 @@ export function classifySendError(err: unknown, attempt: number): DeliveryResult
     }
   }
   if (codeText && TRANSIENT_CODES.has(codeText)) {
-    return { type: 'retry', afterMs: retryAfter(attempt), reason: `smtp-${codeText.toLowerCase()}` };
+    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `smtp-${codeText.toLowerCase()}` };
   }
   if (codeText && FS_CODES.has(codeText)) {
-    return { type: 'retry', afterMs: retryAfter(attempt), reason: `outbox-${codeText.toLowerCase()}` };
+    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `outbox-${codeText.toLowerCase()}` };
   }
   return { type: 'failed', reason: codeText ? `email-${codeText.toLowerCase()}` : 'email-error' };
 }

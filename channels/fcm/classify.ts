@@ -12,10 +12,8 @@
  *                                                                     → failed `fcm-<code>`
  *  - an error without a code                                          → retry (unexpected, not the message's fault)
  */
+import { providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
-
-const RETRY_STEP_MS = 30_000;
-const RETRY_CAP_MS = 10 * 60_000;
 
 /** Why the last access-token request failed: Google answered 4xx (refused), or anything else. */
 export type TokenFailure = 'refused' | 'transient';
@@ -34,8 +32,6 @@ const RETRY = new Set([
   'app/network-timeout',
 ]);
 
-export const retryAfter = (attempt: number): number => Math.min(RETRY_CAP_MS, RETRY_STEP_MS * Math.max(1, attempt));
-
 /** `messaging/invalid-argument` → `fcm-invalid-argument`. */
 const reasonOf = (code: string): string => `fcm-${code.slice(code.indexOf('/') + 1)}`;
 
@@ -46,12 +42,12 @@ export const errorCode = (err: unknown): string | undefined => {
 
 export function classifyFcmError(err: unknown, attempt: number, tokenFailure?: TokenFailure): DeliveryResult {
   const code = errorCode(err);
-  if (code === undefined) return { type: 'retry', afterMs: retryAfter(attempt), reason: 'fcm-error' };
+  if (code === undefined) return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'fcm-error' };
   if (INVALID_RECIPIENT.has(code)) return { type: 'invalid-recipient', reason: reasonOf(code) };
-  if (RETRY.has(code)) return { type: 'retry', afterMs: retryAfter(attempt), reason: reasonOf(code) };
+  if (RETRY.has(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: reasonOf(code) };
   if (code === 'app/invalid-credential') {
     if (tokenFailure === 'refused') return { type: 'failed', reason: reasonOf(code) };
-    return { type: 'retry', afterMs: retryAfter(attempt), reason: 'fcm-token-unavailable' };
+    return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'fcm-token-unavailable' };
   }
   return { type: 'failed', reason: reasonOf(code) };
 }
@@ -75,5 +71,5 @@ export function tokenFailureOf(err: unknown): TokenFailure {
 export function classifyBatchError(err: unknown, attempt: number, tokenFailure?: TokenFailure): DeliveryResult {
   const code = errorCode(err);
   if (code === 'app/invalid-credential' && tokenFailure === 'refused') return { type: 'failed', reason: reasonOf(code) };
-  return { type: 'retry', afterMs: retryAfter(attempt), reason: code ? reasonOf(code) : 'fcm-error' };
+  return { type: 'retry', afterMs: providerBackoff(attempt), reason: code ? reasonOf(code) : 'fcm-error' };
 }

@@ -9,33 +9,17 @@
  *    (the address is the user's phone number, not a token Herald could prune: `failed`, not
  *    `invalid-recipient`, which would only delete device tokens)
  *  - 20429 / HTTP 429                                  → retry after Retry-After when the
- *    response had one, else 30 s × attempt (at most 10 min)
+ *    response had one (src/retry.ts parseRetryAfter), else 30 s × attempt (at most 10 min)
  *  - HTTP 5xx                                          → retry, same backoff
  *  - no HTTP status and a string code (ECONNREFUSED,
  *    ECONNRESET, ETIMEDOUT, ECONNABORTED, TLS errors…)  → retry `twilio-<code>`
  *  - anything else                                     → failed `twilio-error`
  */
+import { providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
-
-const RETRY_STEP_MS = 30_000;
-const RETRY_CAP_MS = 10 * 60_000;
-/** A Retry-After is honoured up to this long; beyond it the value is taken as nonsense. */
-const RETRY_AFTER_CAP_MS = 60 * 60_000;
 
 export const TWILIO_AUTH_FAILED = 20003;
 export const TWILIO_TOO_MANY_REQUESTS = 20429;
-
-export const backoff = (attempt: number): number => Math.min(RETRY_CAP_MS, RETRY_STEP_MS * Math.max(1, attempt));
-
-/** Milliseconds to wait from a Retry-After header value (delta-seconds or an HTTP date); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Math.min(RETRY_AFTER_CAP_MS, Number(text) * 1000);
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(RETRY_AFTER_CAP_MS, Math.max(0, date - now));
-}
 
 interface TwilioErrorFields {
   status?: unknown;
@@ -57,13 +41,13 @@ export function classifyTwilioError(err: unknown, attempt: number, retryAfterMs?
     const reason = `twilio-${twilioCode ?? httpStatus}`;
     if (twilioCode === TWILIO_AUTH_FAILED || httpStatus === 401) return { type: 'failed', reason: 'twilio-auth' };
     if (twilioCode === TWILIO_TOO_MANY_REQUESTS || httpStatus === 429) {
-      return { type: 'retry', afterMs: retryAfterMs ?? backoff(attempt), reason };
+      return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason };
     }
-    if (httpStatus >= 500) return { type: 'retry', afterMs: retryAfterMs ?? backoff(attempt), reason };
+    if (httpStatus >= 500) return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason };
     return { type: 'failed', reason };
   }
   if (typeof code === 'string' && code.length > 0) {
-    return { type: 'retry', afterMs: backoff(attempt), reason: `twilio-${code.toLowerCase()}` };
+    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `twilio-${code.toLowerCase()}` };
   }
   return { type: 'failed', reason: 'twilio-error' };
 }

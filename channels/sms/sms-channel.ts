@@ -14,10 +14,11 @@
 import type { Logger } from 'pino';
 import twilio from 'twilio';
 import { mapLimit } from '../../src/concurrency.js';
+import { parseRetryAfter } from '../../src/retry.js';
 import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
 import { trackSends } from '../send-tracker.js';
 import { withDeliveryRef } from './callback.js';
-import { classifyTwilioError, parseRetryAfter } from './classify.js';
+import { classifyTwilioError } from './classify.js';
 import { smsBody } from './compose.js';
 import { HeraldTwilioHttpClient } from './http-client.js';
 

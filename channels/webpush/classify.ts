@@ -2,8 +2,8 @@
  * Classifies a failed web push send into a DeliveryResult, from `WebPushError.statusCode` and
  * headers, or a Node error's `code` — never from message text:
  *  - 404, 410                 → invalid-recipient (the subscription is gone: prune it)
- *  - 429, 408, 5xx            → retry after `Retry-After` (seconds or HTTP date) when the push
- *                               service sent one, else 30 s × attempt (at most 10 min)
+ *  - 429, 408, 5xx            → retry after `Retry-After` (seconds or HTTP date; src/retry.ts)
+ *                               when the push service sent one, else 30 s × attempt (at most 10 min)
  *  - any other status (400, 401, 403, 413…) → failed `http-<status>`
  *  - network errors (refused, reset, hang up, DNS, timeouts) and TLS errors → retry (backoff)
  *  - ERR_CRYPTO_* (the subscription's p256dh is not a P-256 point) → invalid-recipient
@@ -13,12 +13,8 @@
  *    before the call (see request.ts), so what is left is its codeless `Socket timeout`
  */
 import { EGRESS_REFUSED } from '../../src/egress/lookup.js';
+import { parseRetryAfter, providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
-
-const RETRY_STEP_MS = 30_000;
-const RETRY_CAP_MS = 10 * 60_000;
-/** A Retry-After beyond this is taken as this: the message is still retried within a day. */
-const RETRY_AFTER_CAP_MS = 24 * 60 * 60_000;
 
 const GONE = new Set([404, 410]);
 
@@ -49,20 +45,6 @@ const isTlsCode = (code: string): boolean =>
   code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
   code === 'ERR_TLS_CERT_ALTNAME_INVALID';
 
-export const backoffMs = (attempt: number): number => Math.min(RETRY_CAP_MS, RETRY_STEP_MS * Math.max(1, attempt));
-
-/** Milliseconds to wait from a Retry-After value (delta-seconds or HTTP date); undefined when absent or unreadable. */
-export function retryAfterMs(value: unknown, now: number): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (typeof text !== 'string' && typeof text !== 'number') return undefined;
-  const trimmed = String(text).trim();
-  if (trimmed === '') return undefined;
-  if (/^\d+$/.test(trimmed)) return Math.min(RETRY_AFTER_CAP_MS, Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(RETRY_AFTER_CAP_MS, Math.max(0, at - now));
-}
-
 interface PushErrorFields {
   statusCode?: unknown;
   headers?: unknown;
@@ -81,18 +63,18 @@ export function classifyPushError(err: unknown, attempt: number, now: number = D
     const reason = `http-${statusCode}`;
     if (GONE.has(statusCode)) return { type: 'invalid-recipient', reason };
     if (statusCode === 429 || statusCode === 408 || (statusCode >= 500 && statusCode < 600)) {
-      return { type: 'retry', afterMs: retryAfterMs(headerOf(headers, 'retry-after'), now) ?? backoffMs(attempt), reason };
+      return { type: 'retry', afterMs: parseRetryAfter(headerOf(headers, 'retry-after'), now) ?? providerBackoff(attempt), reason };
     }
     return { type: 'failed', reason };
   }
 
   if (typeof code === 'string') {
     if (code === EGRESS_REFUSED) return { type: 'failed', reason: 'endpoint-refused' };
-    if (NETWORK_CODES.has(code)) return { type: 'retry', afterMs: backoffMs(attempt), reason: `network-${code.toLowerCase()}` };
-    if (isTlsCode(code)) return { type: 'retry', afterMs: backoffMs(attempt), reason: `tls-${code.toLowerCase()}` };
+    if (NETWORK_CODES.has(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: `network-${code.toLowerCase()}` };
+    if (isTlsCode(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: `tls-${code.toLowerCase()}` };
     if (code.startsWith('ERR_CRYPTO_')) return { type: 'invalid-recipient', reason: 'bad-subscription-keys' };
     return { type: 'failed', reason: `webpush-${code.toLowerCase()}` };
   }
 
-  return { type: 'retry', afterMs: backoffMs(attempt), reason: 'network-timeout' };
+  return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'network-timeout' };
 }

@@ -34,7 +34,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job as BullJob, createIORedisClient, DelayedError, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { JobHandler, Scheduler } from '../port.js';
+import { defaultJobBackoff, type JobHandler, type Scheduler } from '../port.js';
 import { type CurrentJobs, createCurrentJobs, decodeRef, encodeRef, type JobRef } from './current.js';
 
 /** Where the adapter reports what it cannot throw to a caller (pino's Logger fits). */
@@ -89,8 +89,8 @@ const FAILED_JOB_AGE_SECONDS = 7 * 24 * 3600;
 const BACKOFF_TYPE = 'herald';
 const COUNTED_STATES = ['wait', 'delayed', 'prioritized', 'active'] as const;
 
-/** Same default as the embedded scheduler. */
-export const defaultBullmqBackoff = (attempts: number): number => Math.min(1_000 * 2 ** Math.max(0, attempts - 1), 5 * 60_000);
+/** The port's default (schedulers/port.ts), as the embedded scheduler's. */
+export const defaultBullmqBackoff = defaultJobBackoff;
 
 /** BullMQ forbids `:` in queue names and custom job ids. */
 const encodeName = (value: string): string => value.replaceAll('%', '%25').replaceAll(':', '%3A');

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SqliteDatabase } from '../../src/sqlite/database.js';
 import { sqlite } from '../../src/sqlite/unavailable.js';
-import type { Job, JobHandler, Scheduler } from '../port.js';
+import { defaultJobBackoff, type Job, type JobHandler, type Scheduler } from '../port.js';
 
 export interface EmbeddedSchedulerOptions {
   /** Most handlers running at once. Default 8. */
@@ -42,7 +42,8 @@ interface JobRow {
 /** setTimeout's largest delay; longer waits are re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export const defaultSchedulerBackoff = (attempts: number): number => Math.min(1_000 * 2 ** Math.max(0, attempts - 1), 5 * 60_000);
+/** The port's default (schedulers/port.ts). */
+export const defaultSchedulerBackoff = defaultJobBackoff;
 
 export function createEmbeddedScheduler(db: SqliteDatabase, options: EmbeddedSchedulerOptions = {}): Scheduler {
   const concurrency = Math.max(1, options.concurrency ?? 8);

@@ -16,6 +16,8 @@
  * Errors: `publish` rejects with `BusUnavailableError` when the bus cannot take responsibility
  * for the message (the API then answers 503 rather than accepting what it cannot make durable).
  */
+import { backoffDelay } from '../retry.js';
+
 export interface Bus {
   /** Resolves once the bus has taken responsibility for delivering `data` to a consumer group. */
   publish(subject: string, data: unknown): Promise<void>;
@@ -53,7 +55,8 @@ export interface Subscription {
 }
 
 export const DEFAULT_MAX_DELIVER = 5;
-export const defaultBackoff = (attempt: number): number => Math.min(30_000, 250 * 2 ** (attempt - 1));
+/** 250 ms doubling, at most 30 s (src/retry.ts). */
+export const defaultBackoff = (attempt: number): number => backoffDelay({ firstMs: 250, maxMs: 30_000, growth: 'doubling' }, attempt);
 
 export const subjects = {
   accepted: (urgency: string) => `herald.accepted.${urgency}`,

@@ -13,12 +13,13 @@ import { after, before, describe, it, mock } from 'node:test';
 import apn from '@parse/node-apn';
 import pino from 'pino';
 import { type ApnsChannelOptions, createApnsChannel, parseHost } from '../../channels/apns/apns-channel.js';
-import { classifyFailure, errorCode, retryAfter } from '../../channels/apns/classify.js';
+import { classifyFailure, errorCode } from '../../channels/apns/classify.js';
 import { apnsDescriptor, MISSING_CREDENTIALS, readApnsKey } from '../../channels/apns/descriptor.js';
 import { apnsExpiration, PRIORITY } from '../../channels/apns/notification.js';
 import type { Channel, Delivery } from '../../channels/port.js';
 import { loadConfig } from '../../src/config.js';
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
+import { providerBackoff } from '../../src/retry.js';
 import { type ApnsFake, type ApnsTestKey, makeApnsKey, startApnsFake } from '../fakes/apns.js';
 import { testCertificate } from '../fakes/tls.js';
 import { channelTestMessage } from '../helpers/messages.js';
@@ -350,7 +351,7 @@ describe('apns classification', () => {
       afterMs: 120_000,
       reason: 'apns-TooManyRequests',
     });
-    assert.deepEqual([1, 2, 5, 20, 21, 1000].map(retryAfter), [30_000, 60_000, 150_000, 600_000, 600_000, 600_000]);
+    assert.deepEqual([1, 2, 5, 20, 21, 1000].map(providerBackoff), [30_000, 60_000, 150_000, 600_000, 600_000, 600_000]);
   });
 
   it('finds the innermost error code through VError and Error causes', () => {

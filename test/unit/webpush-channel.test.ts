@@ -10,11 +10,12 @@ import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import webpush from 'web-push';
 import type { Channel, Delivery, DeliveryResult } from '../../channels/port.js';
-import { classifyPushError, retryAfterMs } from '../../channels/webpush/classify.js';
+import { classifyPushError } from '../../channels/webpush/classify.js';
 import { DEFAULT_TTL_SECONDS, pushTopic } from '../../channels/webpush/request.js';
 import { createVapidSigner } from '../../channels/webpush/vapid.js';
 import { createWebPushChannel } from '../../channels/webpush/webpush-channel.js';
 import type { Device, Message, Urgency } from '../../src/exchange/types.js';
+import { parseRetryAfter } from '../../src/retry.js';
 import { type FakeSubscription, type PushServiceFake, startPushService } from '../fakes/push-service.js';
 import { testCertificate } from '../fakes/tls.js';
 import { channelTestMessage } from '../helpers/messages.js';
@@ -343,12 +344,12 @@ describe('VAPID signer', () => {
 describe('webpush classification', () => {
   it('reads Retry-After as seconds or an HTTP date, and ignores what it cannot read', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
-    assert.equal(retryAfterMs('12', now), 12_000);
-    assert.equal(retryAfterMs('0', now), 0);
-    assert.equal(retryAfterMs('Wed, 01 Jan 2025 00:01:00 GMT', now), 60_000);
-    assert.equal(retryAfterMs('Tue, 31 Dec 2024 23:00:00 GMT', now), 0);
-    assert.equal(retryAfterMs('soon', now), undefined);
-    assert.equal(retryAfterMs(undefined, now), undefined);
+    assert.equal(parseRetryAfter('12', now), 12_000);
+    assert.equal(parseRetryAfter('0', now), 0);
+    assert.equal(parseRetryAfter('Wed, 01 Jan 2025 00:01:00 GMT', now), 60_000);
+    assert.equal(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now), 0);
+    assert.equal(parseRetryAfter('soon', now), undefined);
+    assert.equal(parseRetryAfter(undefined, now), undefined);
   });
 
   it('caps the backoff at 10 minutes', () => {
