@@ -9,6 +9,7 @@
  * each delivery and the worker acts on the class — `sent` → receipt; `retry` → a scheduled
  * redelivery after the channel's delay, until MAX_ATTEMPTS; `invalid-recipient` → the device
  * token is pruned and the receipt fails; `failed` → the receipt fails with the reason.
+ * A digest batch (digest.ts) also records the receipts of the messages it lists.
  */
 import type { Channel, DeliveryResult } from '../../channels/port.js';
 import { type Subscription, subjects } from '../bus/port.js';
@@ -16,6 +17,7 @@ import { isExpired } from '../exchange/message.js';
 import type { Receipt } from '../exchange/types.js';
 import { type DeliveryBatch, type DeliveryItem, toDeliveries } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { digestedReceipts } from './digest.js';
 import { recordReceipts } from './receipts.js';
 
 export const MAX_ATTEMPTS = 8;
@@ -137,7 +139,7 @@ async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: Del
     id: retryJobId(batch, item),
     kind: REDELIVER,
     runAt,
-    payload: { channel: batch.channel, message: batch.message, items: [{ ...item, attempt: item.attempt + 1 }] },
+    payload: { ...batch, items: [{ ...item, attempt: item.attempt + 1 }] },
   });
 }
 
@@ -151,4 +153,14 @@ const receipt = (batch: DeliveryBatch, item: DeliveryItem, state: Receipt['state
   ...(reason !== undefined ? { reason } : {}),
 });
 
-const record = (deps: PipelineDeps, batch: DeliveryBatch, receipts: Receipt[]): Promise<void> => recordReceipts(deps, receipts, batch.message.urgency);
+async function record(deps: PipelineDeps, batch: DeliveryBatch, receipts: Receipt[]): Promise<void> {
+  // A digest's listed messages first: its own receipt, which dedupes it, marks the whole as done.
+  const { digest } = batch;
+  if (digest) {
+    await recordReceipts(
+      deps,
+      receipts.flatMap((r) => digestedReceipts(digest, r)),
+    );
+  }
+  await recordReceipts(deps, receipts, batch.message.urgency);
+}

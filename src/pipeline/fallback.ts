@@ -5,8 +5,8 @@
  *   recipient reads the message (client-receipts.ts), and re-checked when they fire: a message
  *   read or expired meanwhile is not sent, and preferences and quiet hours are applied as of then.
  * - `digest` jobs send one email per user per period listing that period's unread low-urgency
- *   messages, never an in-app-only one (a user's message); a digest with nothing unread left
- *   sends nothing.
+ *   messages, never an in-app-only one (a user's message), through the delivery worker like
+ *   every delivery (digest.ts); a digest with nothing unread left sends nothing.
  * A fallback's receipt is written when it fires, not when it is planned, so start-up recovery
  * (which re-sends `queued` receipts) never sends a fallback before its time.
  */
@@ -15,15 +15,14 @@ import { subjects } from '../bus/port.js';
 import { digestJobId, type FallbackStep, fallbackJobId } from '../exchange/fallback.js';
 import { isExpired } from '../exchange/message.js';
 import { planRecipient } from '../exchange/plan.js';
-import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
-import { newId } from '../ids.js';
+import type { ChannelName, Message, Receipt } from '../exchange/types.js';
 import type { DeliveryBatch } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { type DigestPayload, sendDigest } from './digest.js';
 import { recordReceipts } from './receipts.js';
 
 export const FALLBACK = 'fallback';
 export const DIGEST = 'digest';
-const DIGEST_ITEMS_LIMIT = 50;
 
 interface FallbackPayload {
   messageId: string;
@@ -31,14 +30,14 @@ interface FallbackPayload {
   channel: ChannelName;
 }
 
-interface DigestPayload {
-  uid: string;
-  bucket: number;
-}
-
 export async function scheduleFallback(deps: PipelineDeps, message: Message, uid: string, step: FallbackStep): Promise<void> {
   if (step.kind === 'digest') {
-    await deps.scheduler.schedule<DigestPayload>({ id: digestJobId(uid, step.bucket), kind: DIGEST, runAt: step.runAt, payload: { uid, bucket: step.bucket } });
+    await deps.scheduler.schedule<DigestPayload>({
+      id: digestJobId(uid, step.bucket),
+      kind: DIGEST,
+      runAt: step.runAt,
+      payload: { uid, bucket: step.bucket, channel: step.channel },
+    });
   } else {
     await deps.scheduler.schedule<FallbackPayload>({
       id: fallbackJobId(message.id, uid),
@@ -78,64 +77,4 @@ async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: Fal
     }
   }
   await recordReceipts(deps, receipts, message.urgency);
-}
-
-async function sendDigest(deps: PipelineDeps, { uid, bucket }: DigestPayload): Promise<void> {
-  const email = deps.channels.get('email');
-  const [user, preferences] = await Promise.all([deps.stores.users.get(uid), deps.stores.users.getPreferences(uid)]);
-  if (!email || !user?.email || preferences.channels.email === false) return;
-  const from = bucket * deps.policy.digestIntervalMs;
-  const to = from + deps.policy.digestIntervalMs;
-  const items = await unreadLowIn(deps, uid, from, to);
-  if (items.length === 0) return;
-
-  const now = deps.now();
-  const digest: Message = {
-    id: newId(),
-    sender: 'herald',
-    target: { kind: 'user', uid },
-    msg: items.length === 1 ? 'You have 1 unread notification.' : `You have ${items.length} unread notifications.`,
-    title: 'Your unread notifications',
-    urgency: 'low',
-    createdAt: now,
-    email: {
-      template: 'digest',
-      vars: {
-        items: items.map(({ message }) => ({
-          title: message.title,
-          msg: message.msg,
-          link: message.link,
-          createdAt: new Date(message.createdAt).toISOString(),
-        })),
-      },
-    },
-  };
-  const recipient = { uid, email: user.email, phone: user.phone, locale: user.locale, timezone: user.timezone };
-  const [result] = await email.deliver([{ message: digest, recipient, channel: 'email', attempt: 1 }]);
-  deps.metrics.deliveries.inc({ channel: 'email', result: result?.type ?? 'failed' });
-  // A retryable failure fails the job: the scheduler runs it again with backoff.
-  if (!result || result.type === 'retry') throw new Error(`digest for ${uid} not sent: ${result?.reason ?? 'no result'}`);
-  const state = result.type === 'sent' ? 'sent' : 'failed';
-  const reason = result.type === 'sent' ? `digest:${digest.id}` : `digest: ${result.reason}`;
-  await recordReceipts(
-    deps,
-    items.map(({ message }) => ({ messageId: message.id, uid, channel: 'email', state, reason, at: now })),
-  );
-}
-
-/** Unread low-urgency inbox entries created in [from, to) that may be emailed, newest first, at most DIGEST_ITEMS_LIMIT. */
-async function unreadLowIn(deps: PipelineDeps, uid: string, from: number, to: number): Promise<InboxItem[]> {
-  const found: InboxItem[] = [];
-  let before: string | undefined;
-  for (;;) {
-    const page = await deps.stores.inbox.list(uid, { limit: 200, unreadOnly: true, ...(before ? { before } : {}) });
-    for (const item of page) {
-      if (item.message.createdAt >= to || item.message.urgency !== 'low' || item.message.inAppOnly) continue;
-      if (item.message.createdAt < from) return found;
-      found.push(item);
-      if (found.length === DIGEST_ITEMS_LIMIT) return found;
-    }
-    if (page.length < 200) return found;
-    before = page[page.length - 1]?.message.id;
-  }
 }

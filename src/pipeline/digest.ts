@@ -1,0 +1,92 @@
+/**
+ * The digest: one email per user per period listing that period's unread low-urgency messages
+ * (never an in-app-only one, a user's message), at most DIGEST_ITEMS_LIMIT, newest first. A
+ * digest with nothing unread left sends nothing.
+ *
+ * A digest is sent like every delivery: `sendDigest` publishes a delivery batch on the email
+ * channel's subject (delivery.ts), so it gets the worker's dedupe, retry schedule and early
+ * result recording. Its message id is derived from (uid, bucket), so a digest job that runs
+ * again never sends a second email: the worker finds the first one's receipt past `queued`.
+ * The batch names the digested messages (`DeliveryBatch.digest`); when the digest's own receipt
+ * is recorded, `digestedReceipts` gives theirs on email: `sent` with reason `digest:<digest id>`,
+ * or `failed` with reason `digest: <why>`.
+ */
+import { subjects } from '../bus/port.js';
+import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
+import { derivedId } from '../ids.js';
+import type { DeliveryBatch, DigestOf } from './delivery-batch.js';
+import type { PipelineDeps } from './deps.js';
+
+const DIGEST_ITEMS_LIMIT = 50;
+
+export interface DigestPayload {
+  uid: string;
+  bucket: number;
+  /** The email channel the step chose (src/exchange/fallback.ts); jobs stored before it named none: `email`. */
+  channel?: ChannelName;
+}
+
+/** The id of `uid`'s digest of period `bucket`: the same whenever it is computed. */
+export const digestMessageId = (uid: string, bucket: number): string => derivedId(JSON.stringify(['digest', uid, bucket]));
+
+export async function sendDigest(deps: PipelineDeps, { uid, bucket, channel = 'email' }: DigestPayload): Promise<void> {
+  const [user, preferences] = await Promise.all([deps.stores.users.get(uid), deps.stores.users.getPreferences(uid)]);
+  if (!deps.channels.has(channel) || !user?.email || preferences.channels[channel] === false) return;
+  const from = bucket * deps.policy.digestIntervalMs;
+  const to = from + deps.policy.digestIntervalMs;
+  const items = await unreadLowIn(deps, uid, from, to);
+  if (items.length === 0) return;
+
+  const digest: Message = {
+    id: digestMessageId(uid, bucket),
+    sender: 'herald',
+    target: { kind: 'user', uid },
+    msg: items.length === 1 ? 'You have 1 unread notification.' : `You have ${items.length} unread notifications.`,
+    title: 'Your unread notifications',
+    urgency: 'low',
+    createdAt: deps.now(),
+    email: {
+      template: 'digest',
+      vars: {
+        items: items.map(({ message }) => ({
+          title: message.title,
+          msg: message.msg,
+          link: message.link,
+          createdAt: new Date(message.createdAt).toISOString(),
+        })),
+      },
+    },
+  };
+  const recipient = { uid, email: user.email, phone: user.phone, locale: user.locale, timezone: user.timezone };
+  const batch: DeliveryBatch = {
+    channel,
+    message: digest,
+    items: [{ recipient, attempt: 1 }],
+    digest: { messageIds: items.map(({ message }) => message.id) },
+  };
+  await deps.bus.publish(subjects.deliver(channel), batch);
+}
+
+/** The digested messages' receipts on the digest's channel that follow from the digest's own receipt (none for a state in between). */
+export function digestedReceipts(digest: DigestOf, own: Receipt): Receipt[] {
+  if (own.state !== 'sent' && own.state !== 'failed') return [];
+  const reason = own.state === 'sent' ? `digest:${own.messageId}` : `digest: ${own.reason ?? 'not sent'}`;
+  return digest.messageIds.map((messageId) => ({ messageId, uid: own.uid, channel: own.channel, state: own.state, reason, at: own.at }));
+}
+
+/** Unread low-urgency inbox entries created in [from, to) that may be emailed, newest first, at most DIGEST_ITEMS_LIMIT. */
+async function unreadLowIn(deps: PipelineDeps, uid: string, from: number, to: number): Promise<InboxItem[]> {
+  const found: InboxItem[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await deps.stores.inbox.list(uid, { limit: 200, unreadOnly: true, ...(before ? { before } : {}) });
+    for (const item of page) {
+      if (item.message.createdAt >= to || item.message.urgency !== 'low' || item.message.inAppOnly) continue;
+      if (item.message.createdAt < from) return found;
+      found.push(item);
+      if (found.length === DIGEST_ITEMS_LIMIT) return found;
+    }
+    if (page.length < 200) return found;
+    before = page[page.length - 1]?.message.id;
+  }
+}
