@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import type { InboundHook } from '../../../channels/port.js';
 import { type ProblemCode, ProblemError } from '../../errors.js';
-import type { Receipt } from '../../exchange/types.js';
+import { recordReceipts } from '../../pipeline/receipts.js';
 import type { ApiDeps } from '../deps.js';
 import { type Answers, json, open, type Route, type RouteDoc } from '../route.js';
 
@@ -64,28 +64,10 @@ export function inboundRoutes(deps: ApiDeps, hooks: readonly InboundHook[]): Rou
           now: deps.now(),
         });
         if (answer.status >= 400) throw new ProblemError(PROBLEM_BY_STATUS[answer.status] ?? 'HERALD_INTERNAL', answer.text ?? 'refused');
-        if (answer.receipts) await record(deps, answer.receipts);
+        if (answer.receipts) await recordReceipts(deps, answer.receipts);
         return answer.text === undefined ? json(answer.status) : { status: answer.status, text: answer.text };
       },
       { body: 'raw', unlimited: true },
     ),
   );
-}
-
-/** Store, metric and search index (reports group by the message's urgency, which a callback does not carry). */
-async function record(deps: ApiDeps, receipts: Receipt[]): Promise<void> {
-  await deps.stores.receipts.record(receipts);
-  for (const { channel, state } of receipts) deps.metrics.receipts.inc({ channel, state });
-  void indexForReports(deps, receipts);
-}
-
-async function indexForReports(deps: ApiDeps, receipts: Receipt[]): Promise<void> {
-  try {
-    for (const receipt of receipts) {
-      const stored = await deps.stores.messages.get(receipt.messageId);
-      if (stored) await deps.search.indexReceipts([{ ...receipt, urgency: stored.message.urgency }]);
-    }
-  } catch (error) {
-    deps.log.warn({ err: error }, 'inbound receipts not indexed');
-  }
 }
