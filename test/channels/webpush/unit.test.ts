@@ -9,16 +9,16 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import webpush from 'web-push';
-import type { Channel, Delivery, DeliveryResult } from '../../channels/port.js';
-import { classifyPushError } from '../../channels/webpush/classify.js';
-import { DEFAULT_TTL_SECONDS, pushTopic } from '../../channels/webpush/request.js';
-import { createVapidSigner } from '../../channels/webpush/vapid.js';
-import { createWebPushChannel } from '../../channels/webpush/webpush-channel.js';
-import type { Device, Message, Urgency } from '../../src/exchange/types.js';
-import { parseRetryAfter } from '../../src/retry.js';
-import { type FakeSubscription, type PushServiceFake, startPushService } from '../fakes/push-service.js';
-import { testCertificate } from '../fakes/tls.js';
-import { channelTestMessage } from '../helpers/messages.js';
+import type { Channel, Delivery, DeliveryResult } from '../../../channels/port.js';
+import { classifyPushError } from '../../../channels/webpush/classify.js';
+import { DEFAULT_TTL_SECONDS, pushTopic } from '../../../channels/webpush/request.js';
+import { createVapidSigner } from '../../../channels/webpush/vapid.js';
+import { createWebPushChannel } from '../../../channels/webpush/webpush-channel.js';
+import type { Device, Message, Urgency } from '../../../src/exchange/types.js';
+import { parseRetryAfter } from '../../../src/retry.js';
+import { type FakeSubscription, type PushServiceFake, startPushService } from '../../fakes/push-service.js';
+import { testCertificate } from '../../fakes/tls.js';
+import { channelTestMessage } from '../../helpers/messages.js';
 
 const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@herald.test' };
 

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { type ApnsFake, type ApnsTestKey, makeApnsKey, startApnsFake } from '../fakes/apns.js';
-import { testCertificate } from '../fakes/tls.js';
-import { eventually, startChild, startInProcess } from '../helpers/herald.js';
+import { type ApnsFake, type ApnsTestKey, makeApnsKey, startApnsFake } from '../../fakes/apns.js';
+import { testCertificate } from '../../fakes/tls.js';
+import { eventually, startChild, startInProcess } from '../../helpers/herald.js';
 
 const TOPIC = 'com.example.herald';
 

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
-import { testCertificate } from '../fakes/tls.js';
-import { eventually, startChild } from '../helpers/herald.js';
+import { type PushServiceFake, startPushService } from '../../fakes/push-service.js';
+import { testCertificate } from '../../fakes/tls.js';
+import { eventually, startChild } from '../../helpers/herald.js';
 
 describe('webpush channel (REST → push service)', () => {
   let fake: PushServiceFake;

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { testCertificate } from '../fakes/tls.js';
-import { startTwilioFake, type TwilioFake } from '../fakes/twilio.js';
-import { eventually, startChild, startInProcess } from '../helpers/herald.js';
+import { testCertificate } from '../../fakes/tls.js';
+import { startTwilioFake, type TwilioFake } from '../../fakes/twilio.js';
+import { eventually, startChild, startInProcess } from '../../helpers/herald.js';
 
 const FROM = '+15005550006';
 

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { type FcmFake, startFcmFake, writeServiceAccount } from '../fakes/fcm.js';
-import { testCertificate } from '../fakes/tls.js';
-import { eventually, startChild } from '../helpers/herald.js';
+import { type FcmFake, startFcmFake, writeServiceAccount } from '../../fakes/fcm.js';
+import { testCertificate } from '../../fakes/tls.js';
+import { eventually, startChild } from '../../helpers/herald.js';
 
 const fcmToken = () => `fcm-${randomUUID()}:APA91b${randomUUID().replaceAll('-', '')}`;
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { eventually, startInProcess } from '../helpers/herald.js';
+import { eventually, startInProcess } from '../../helpers/herald.js';
 
 describe('email channel (outbox)', () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;

@@ -11,15 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Messaging } from 'firebase-admin/messaging';
-import { fcmDescriptor } from '../../channels/fcm/descriptor.js';
-import { createFcmChannel, FCM_BATCH_LIMIT } from '../../channels/fcm/fcm-channel.js';
-import { parseHostPort } from '../../channels/fcm/host-agent.js';
-import type { Channel, Delivery, DeliveryResult } from '../../channels/port.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import type { Device, Message, Urgency } from '../../src/exchange/types.js';
-import { FCM_SCOPE, type FcmFake, type ServiceAccountFile, startFcmFake, TOKEN_URI, writeServiceAccount } from '../fakes/fcm.js';
-import { testCertificate } from '../fakes/tls.js';
-import { channelTestMessage } from '../helpers/messages.js';
+import { fcmDescriptor } from '../../../channels/fcm/descriptor.js';
+import { createFcmChannel, FCM_BATCH_LIMIT } from '../../../channels/fcm/fcm-channel.js';
+import { parseHostPort } from '../../../channels/fcm/host-agent.js';
+import type { Channel, Delivery, DeliveryResult } from '../../../channels/port.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+import type { Device, Message, Urgency } from '../../../src/exchange/types.js';
+import { FCM_SCOPE, type FcmFake, type ServiceAccountFile, startFcmFake, TOKEN_URI, writeServiceAccount } from '../../fakes/fcm.js';
+import { testCertificate } from '../../fakes/tls.js';
+import { channelTestMessage } from '../../helpers/messages.js';
 
 const ca = testCertificate().cert;
 
