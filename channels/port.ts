@@ -14,13 +14,14 @@
 import type { Bus } from '../src/bus/port.js';
 import type { CoreConfig } from '../src/core-settings.js';
 import type { AddressKind } from '../src/exchange/channel-traits.js';
-import type { ChannelName, Device, Message, Receipt, User } from '../src/exchange/types.js';
+import type { DeliveryRecipient } from '../src/exchange/recipient.js';
+import type { ChannelName, Device, Message, Receipt } from '../src/exchange/types.js';
 import type { Logger } from '../src/observability/log.js';
 import type { ConfigOf, SettingsTable } from '../src/settings.js';
 
 export interface Delivery {
   message: Message;
-  recipient: Pick<User, 'uid' | 'email' | 'phone' | 'locale' | 'timezone'>;
+  recipient: DeliveryRecipient;
   /** The device addressed, for push channels. */
   device?: Device;
   channel: ChannelName;

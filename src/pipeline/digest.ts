@@ -12,6 +12,7 @@
  * or `failed` with reason `digest: <why>`.
  */
 import { subjects } from '../bus/port.js';
+import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
 import { derivedId } from '../ids.js';
 import type { DeliveryBatch, DigestOf } from './delivery-batch.js';
@@ -57,7 +58,7 @@ export async function sendDigest(deps: PipelineDeps, { uid, bucket, channel = 'e
       },
     },
   };
-  const recipient = { uid, email: user.email, phone: user.phone, locale: user.locale, timezone: user.timezone };
+  const recipient = deliveryRecipient(uid, user);
   const batch: DeliveryBatch = {
     channel,
     message: digest,

@@ -15,6 +15,7 @@ import { subjects } from '../bus/port.js';
 import { digestJobId, type FallbackStep, fallbackJobId } from '../exchange/fallback.js';
 import { isExpired } from '../exchange/message.js';
 import { planRecipient } from '../exchange/plan.js';
+import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, Message, Receipt } from '../exchange/types.js';
 import type { DeliveryBatch } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
@@ -72,7 +73,7 @@ async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: Fal
     if (plan.deliver.length > 0) {
       receipts.push({ messageId, uid, channel, state: 'queued', reason: 'fallback', at: now });
       await recordReceipts(deps, receipts.splice(0), message.urgency);
-      const recipient = { uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
+      const recipient = deliveryRecipient(uid, user);
       await deps.bus.publish(subjects.deliver(channel), { channel, message, items: [{ recipient, attempt: 1 }] } satisfies DeliveryBatch);
     }
   }

@@ -7,6 +7,8 @@
  * delivery are idempotent per (message, recipient, channel, device), so work that did finish
  * before the crash is not done twice.
  */
+
+import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
 import type { QueuedCursor } from '../store/port.js';
 import { publishForTriage, SCHEDULED_SEND } from './accept.js';
@@ -68,7 +70,7 @@ async function requeue(deps: PipelineDeps, channel: ChannelName, receipt: Receip
     receipt.device ? deps.stores.devices.listByUser(receipt.uid) : [],
   ]);
   if (!stored) return false;
-  const recipient = { uid: receipt.uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
+  const recipient = deliveryRecipient(receipt.uid, user);
   let item: DeliveryItem = { recipient, attempt: 1 };
   if (receipt.device) {
     const device = devices.find((d) => d.id === receipt.device);

@@ -17,6 +17,7 @@ import { addressesDevices } from '../exchange/channel-traits.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
+import { deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency, type User } from '../exchange/types.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
@@ -194,11 +195,7 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   }
 }
 
-function deliveryItem(
-  user: { email?: string; phone?: string; locale?: string; timezone?: string } | undefined,
-  uid: string,
-  delivery: PlanDelivery,
-): DeliveryItem {
-  const recipient = { uid, email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone };
+function deliveryItem(user: User | undefined, uid: string, delivery: PlanDelivery): DeliveryItem {
+  const recipient = deliveryRecipient(uid, user);
   return delivery.device ? { recipient, device: delivery.device, attempt: 1 } : { recipient, attempt: 1 };
 }
