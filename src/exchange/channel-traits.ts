@@ -29,6 +29,9 @@ export const channelsAddressing = (traits: ChannelTraitsMap, address: AddressKin
 /** The channels allowed to in-app-only messages, in registration order. */
 export const inAppChannels = (traits: ChannelTraitsMap): ChannelName[] => [...traits].filter(([, t]) => t.inApp).map(([name]) => name);
 
+/** Whether the channel delivers to live sockets (the realtime channel): no provider, no queued receipt, clients dedupe. */
+export const addressesSockets = (traits: ChannelTraitsMap, name: ChannelName): boolean => traits.get(name)?.address === 'socket';
+
 /** Whether any registered channel delivers to devices (then triage reads the recipients' devices). */
 export const addressesDevices = (traits: ChannelTraitsMap, among: Iterable<ChannelName>): boolean =>
   [...among].some((name) => traits.get(name)?.address.startsWith('device:') ?? false);

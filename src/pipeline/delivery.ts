@@ -13,6 +13,7 @@
  */
 import type { Channel, DeliveryResult } from '../../channels/port.js';
 import { type Subscription, subjects } from '../bus/port.js';
+import { addressesSockets } from '../exchange/channel-traits.js';
 import { isExpired } from '../exchange/message.js';
 import type { Receipt } from '../exchange/types.js';
 import { type DeliveryBatch, type DeliveryItem, toDeliveries } from './delivery-batch.js';
@@ -35,7 +36,7 @@ export function startDeliveryWorkers(deps: PipelineDeps): Subscription[] {
   deps.scheduler.handle<DeliveryBatch>(REDELIVER, async (job) => deps.bus.publish(subjects.deliver(job.payload.channel), job.payload));
   return [...deps.channels.values()].map((channel) =>
     deps.bus.consume<DeliveryBatch>(subjects.deliver(channel.name), `deliver.${channel.name}`, ({ data }) => deliverBatch(deps, channel, data), {
-      concurrency: channel.name === 'realtime' ? DELIVERY_CONCURRENCY.realtime : DELIVERY_CONCURRENCY.provider,
+      concurrency: addressesSockets(deps.traits, channel.name) ? DELIVERY_CONCURRENCY.realtime : DELIVERY_CONCURRENCY.provider,
     }),
   );
 }
@@ -51,7 +52,7 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: 
     );
     return;
   }
-  if (channel.name === 'realtime') {
+  if (addressesSockets(deps.traits, channel.name)) {
     await deliverItems(deps, channel, batch, batch.items, now);
     return;
   }

@@ -12,6 +12,7 @@
  * or `failed` with reason `digest: <why>`.
  */
 import { subjects } from '../bus/port.js';
+import { channelsAddressing } from '../exchange/channel-traits.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
 import { derivedId } from '../ids.js';
@@ -23,14 +24,17 @@ const DIGEST_ITEMS_LIMIT = 50;
 export interface DigestPayload {
   uid: string;
   bucket: number;
-  /** The email channel the step chose (src/exchange/fallback.ts); jobs stored before it named none: `email`. */
+  /** The email channel the step chose (src/exchange/fallback.ts); jobs stored before it named none: the first email channel. */
   channel?: ChannelName;
 }
 
 /** The id of `uid`'s digest of period `bucket`: the same whenever it is computed. */
 export const digestMessageId = (uid: string, bucket: number): string => derivedId(JSON.stringify(['digest', uid, bucket]));
 
-export async function sendDigest(deps: PipelineDeps, { uid, bucket, channel = 'email' }: DigestPayload): Promise<void> {
+export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Promise<void> {
+  const { uid, bucket } = payload;
+  const channel = payload.channel ?? channelsAddressing(deps.traits, 'email')[0];
+  if (channel === undefined) return;
   const [user, preferences] = await Promise.all([deps.stores.users.get(uid), deps.stores.users.getPreferences(uid)]);
   if (!deps.channels.has(channel) || !user?.email || preferences.channels[channel] === false) return;
   const from = bucket * deps.policy.digestIntervalMs;

@@ -8,6 +8,7 @@
  * before the crash is not done twice.
  */
 
+import { addressesSockets } from '../exchange/channel-traits.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
 import type { QueuedCursor } from '../store/port.js';
@@ -44,7 +45,7 @@ export async function recoverUntriagedMessages(deps: PipelineDeps): Promise<numb
 export async function recoverQueuedDeliveries(deps: PipelineDeps): Promise<number> {
   let deliveries = 0;
   for (const channel of deps.channels.keys()) {
-    if (channel === 'realtime') continue;
+    if (addressesSockets(deps.traits, channel)) continue;
     deliveries += await requeueDeliveries(deps, channel);
   }
   if (deliveries > 0) deps.log.info({ deliveries }, 'recovered queued deliveries');

@@ -13,7 +13,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
-import { addressesDevices } from '../exchange/channel-traits.js';
+import { addressesDevices, addressesSockets, channelsAddressing } from '../exchange/channel-traits.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
@@ -76,12 +76,14 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
 
 function broadcastsRealtime(deps: PipelineDeps, message: Message): boolean {
   const expired = message.expiresAt !== undefined && deps.now() >= message.expiresAt;
+  const [live] = channelsAddressing(deps.traits, 'socket');
   return (
     message.target.kind === 'everyone' &&
     message.category === undefined &&
     !expired &&
-    deps.channels.has('realtime') &&
-    (message.channels === undefined || message.channels.includes('realtime'))
+    live !== undefined &&
+    deps.channels.has(live) &&
+    (message.channels === undefined || message.channels.includes(live))
   );
 }
 
@@ -164,12 +166,13 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
     }
     for (const skip of plan.skipped) receipts.push({ messageId: message.id, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
     for (const delivery of plan.deliver) {
-      if (viaBroadcast && delivery.channel === 'realtime') {
-        receipts.push({ messageId: message.id, uid, channel: 'realtime', state: 'sent', at: now });
+      const toSockets = addressesSockets(deps.traits, delivery.channel);
+      if (viaBroadcast && toSockets) {
+        receipts.push({ messageId: message.id, uid, channel: delivery.channel, state: 'sent', at: now });
         continue;
       }
       // Push deliveries are queued per device, so each device's push is tracked (and recovered) on its own.
-      if (delivery.channel !== 'realtime') {
+      if (!toSockets) {
         receipts.push({
           messageId: message.id,
           uid,
