@@ -9,6 +9,7 @@
  */
 import uWS from 'uWebSockets.js';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { mountHttpRoutes } from '../../src/api/http-server.js';
@@ -116,6 +117,26 @@ describe('the API document', () => {
       ],
     );
     assert.ok(document.paths['/ws'].get['x-herald-frames'].clientToServer.oneOf ?? document.paths['/ws'].get['x-herald-frames'].clientToServer.anyOf);
+  });
+
+  it('is the list docs/api.md documents: every operation has its row in the route table, and no row is extra', () => {
+    const apiMd = fs.readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    const rows = new Set([...apiMd.matchAll(/^\| `(GET|PUT|POST|DELETE) (\/[^`]*)` \|/gm)].map(([, method, path]) => `${method} ${path}`));
+    const operations = new Set(
+      Object.entries<Record<string, unknown>>(document.paths).flatMap(([path, methods]) =>
+        Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+      ),
+    );
+    assert.deepEqual(
+      [...operations].filter((op) => !rows.has(op)),
+      [],
+      'operations missing from the route table of docs/api.md',
+    );
+    assert.deepEqual(
+      [...rows].filter((row) => !operations.has(row)),
+      [],
+      'rows of docs/api.md that the server does not mount',
+    );
   });
 
   it('is well-formed OpenAPI 3.1', () => {
