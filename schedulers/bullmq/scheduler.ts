@@ -89,9 +89,6 @@ const FAILED_JOB_AGE_SECONDS = 7 * 24 * 3600;
 const BACKOFF_TYPE = 'herald';
 const COUNTED_STATES = ['wait', 'delayed', 'prioritized', 'active'] as const;
 
-/** The port's default (schedulers/port.ts), as the embedded scheduler's. */
-export const defaultBullmqBackoff = defaultJobBackoff;
-
 /** BullMQ forbids `:` in queue names and custom job ids. */
 const encodeName = (value: string): string => value.replaceAll('%', '%25').replaceAll(':', '%3A');
 
@@ -116,7 +113,7 @@ export function createBullmqScheduler(options: BullmqSchedulerOptions): BullmqSc
   if (queueName.includes(':')) throw new Error(`BullMQ scheduler queueName must not contain ':' (got ${JSON.stringify(queueName)})`);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-  const backoff = options.backoff ?? defaultBullmqBackoff;
+  const backoff = options.backoff ?? defaultJobBackoff;
   const log = options.logger ?? silentLogger;
 
   const handlers = new Map<string, JobHandler<unknown>>();

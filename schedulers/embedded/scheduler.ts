@@ -42,12 +42,9 @@ interface JobRow {
 /** setTimeout's largest delay; longer waits are re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The port's default (schedulers/port.ts). */
-export const defaultSchedulerBackoff = defaultJobBackoff;
-
 export function createEmbeddedScheduler(db: SqliteDatabase, options: EmbeddedSchedulerOptions = {}): Scheduler {
   const concurrency = Math.max(1, options.concurrency ?? 8);
-  const backoff = options.backoff ?? defaultSchedulerBackoff;
+  const backoff = options.backoff ?? defaultJobBackoff;
   const handlers = new Map<string, JobHandler<unknown>>();
   const running = new Map<string, Promise<void>>();
   let started = false;

@@ -1,6 +1,6 @@
 /**
- * Escalation policy: what happens to a message that stays unread (docs/architecture.md, urgency
- * table), by the address kind of the channels (channel-traits.ts), never by a channel's name:
+ * Escalation policy: what happens to a message that stays unread (README.md, "Channels and
+ * escalation"), by the address kind of the channels (channel-traits.ts), never by a channel's name:
  *
  *   high      → the phone channel (SMS) after a short delay
  *   normal    → the email channel after a delay

@@ -58,6 +58,8 @@ export interface Message {
   category?: string;
   email?: EmailOptions;
   sms?: { text: string };
+  /** Herald's own digests only (src/pipeline/digest.ts): the ids of the messages it lists. */
+  digestOf?: string[];
   /** Epoch milliseconds. */
   createdAt: number;
   /** Not to be triaged before this time (scheduled send). */

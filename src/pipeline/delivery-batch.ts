@@ -12,12 +12,6 @@ export interface DeliveryBatch {
   channel: ChannelName;
   message: Message;
   items: DeliveryItem[];
-  /** A digest (digest.ts): the messages it lists, whose receipts follow the digest's own. */
-  digest?: DigestOf;
-}
-
-export interface DigestOf {
-  messageIds: string[];
 }
 
 /** Deliveries per bus message: large enough to amortise, small enough to retry cheaply. */

@@ -155,13 +155,9 @@ const receipt = (batch: DeliveryBatch, item: DeliveryItem, state: Receipt['state
 });
 
 async function record(deps: PipelineDeps, batch: DeliveryBatch, receipts: Receipt[]): Promise<void> {
-  // A digest's listed messages first: its own receipt, which dedupes it, marks the whole as done.
-  const { digest } = batch;
-  if (digest) {
-    await recordReceipts(
-      deps,
-      receipts.flatMap((r) => digestedReceipts(digest, r)),
-    );
-  }
-  await recordReceipts(deps, receipts, batch.message.urgency);
+  // A digest's receipt and those of the messages it lists are one write: never the digest's
+  // (which dedupes it) without theirs. Digests list low-urgency messages only, like their own.
+  const { digestOf } = batch.message;
+  const listed = digestOf ? receipts.flatMap((r) => digestedReceipts(digestOf, r)) : [];
+  await recordReceipts(deps, [...receipts, ...listed], batch.message.urgency);
 }

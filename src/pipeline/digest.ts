@@ -3,21 +3,25 @@
  * (never an in-app-only one, a user's message), at most DIGEST_ITEMS_LIMIT, newest first. A
  * digest with nothing unread left sends nothing.
  *
- * A digest is sent like every delivery: `sendDigest` publishes a delivery batch on the email
- * channel's subject (delivery.ts), so it gets the worker's dedupe, retry schedule and early
- * result recording. Its message id is derived from (uid, bucket), so a digest job that runs
- * again never sends a second email: the worker finds the first one's receipt past `queued`.
- * The batch names the digested messages (`DeliveryBatch.digest`); when the digest's own receipt
- * is recorded, `digestedReceipts` gives theirs on email: `sent` with reason `digest:<digest id>`,
- * or `failed` with reason `digest: <why>`.
+ * A digest is a message and a delivery like every other. `sendDigest` stores the digest message
+ * (status `triaged`: Herald's own, never in an inbox), records its `queued` receipt on the email
+ * channel, then publishes the delivery on that channel's subject (delivery.ts). So it gets the
+ * worker's dedupe, retry schedule and early recording, and a crash before it is sent leaves a
+ * `queued` receipt that start-up recovery sends again (recovery.ts). Its id is derived from
+ * (uid, bucket), so a digest job that runs again never sends a second email: the worker finds
+ * the first one's receipt past `queued` (and the receipt store never moves a state back).
+ * The digest message lists what it digests (`Message.digestOf`); with the digest's own receipt,
+ * `digestedReceipts` gives theirs on email: `sent` with reason `digest:<digest id>`, or `failed`
+ * with reason `digest: <why>`.
  */
 import { subjects } from '../bus/port.js';
 import { channelsAddressing } from '../exchange/channel-traits.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
 import { derivedId } from '../ids.js';
-import type { DeliveryBatch, DigestOf } from './delivery-batch.js';
+import type { DeliveryBatch } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { recordReceipts } from './receipts.js';
 
 const DIGEST_ITEMS_LIMIT = 50;
 
@@ -41,6 +45,7 @@ export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Pr
   const to = from + deps.policy.digestIntervalMs;
   const items = await unreadLowIn(deps, uid, from, to);
   if (items.length === 0) return;
+  const now = deps.now();
 
   const digest: Message = {
     id: digestMessageId(uid, bucket),
@@ -49,7 +54,8 @@ export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Pr
     msg: items.length === 1 ? 'You have 1 unread notification.' : `You have ${items.length} unread notifications.`,
     title: 'Your unread notifications',
     urgency: 'low',
-    createdAt: deps.now(),
+    createdAt: now,
+    digestOf: items.map(({ message }) => message.id),
     email: {
       template: 'digest',
       vars: {
@@ -62,21 +68,17 @@ export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Pr
       },
     },
   };
-  const recipient = deliveryRecipient(uid, user);
-  const batch: DeliveryBatch = {
-    channel,
-    message: digest,
-    items: [{ recipient, attempt: 1 }],
-    digest: { messageIds: items.map(({ message }) => message.id) },
-  };
+  await deps.stores.messages.insert({ message: digest, status: 'triaged' });
+  await recordReceipts(deps, [{ messageId: digest.id, uid, channel, state: 'queued', reason: 'digest', at: now }], digest.urgency);
+  const batch: DeliveryBatch = { channel, message: digest, items: [{ recipient: deliveryRecipient(uid, user), attempt: 1 }] };
   await deps.bus.publish(subjects.deliver(channel), batch);
 }
 
 /** The digested messages' receipts on the digest's channel that follow from the digest's own receipt (none for a state in between). */
-export function digestedReceipts(digest: DigestOf, own: Receipt): Receipt[] {
+export function digestedReceipts(digestOf: readonly string[], own: Receipt): Receipt[] {
   if (own.state !== 'sent' && own.state !== 'failed') return [];
   const reason = own.state === 'sent' ? `digest:${own.messageId}` : `digest: ${own.reason ?? 'not sent'}`;
-  return digest.messageIds.map((messageId) => ({ messageId, uid: own.uid, channel: own.channel, state: own.state, reason, at: own.at }));
+  return digestOf.map((messageId) => ({ messageId, uid: own.uid, channel: own.channel, state: own.state, reason, at: own.at }));
 }
 
 /** Unread low-urgency inbox entries created in [from, to) that may be emailed, newest first, at most DIGEST_ITEMS_LIMIT. */

@@ -10,8 +10,11 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createEmbeddedScheduler } from '../../schedulers/embedded/scheduler.js';
 import { digestJobId } from '../../src/exchange/fallback.js';
+import type { Message } from '../../src/exchange/types.js';
+import { digestMessageId } from '../../src/pipeline/digest.js';
 import { DIGEST } from '../../src/pipeline/fallback.js';
 import { openDatabase } from '../../src/sqlite/database.js';
+import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { eventually, startInProcess, tempDataDir } from '../helpers/herald.js';
 
 const ENV = { HERALD_FALLBACK_EMAIL_DELAY: '1', HERALD_DIGEST_INTERVAL: '2' };
@@ -63,8 +66,8 @@ describe('fallback and digest receipts', () => {
         'fallback email sent',
       );
 
-      // The fallback's queued receipt, the fallback email, the two digested messages and the digest itself.
-      assert.equal(await metric(h, 'herald_receipts_total{channel="email",state="queued"}'), 1);
+      // Queued: the fallback and the digest. Sent: the fallback email, the two digested messages and the digest itself.
+      assert.equal(await metric(h, 'herald_receipts_total{channel="email",state="queued"}'), 2);
       assert.equal(await metric(h, 'herald_receipts_total{channel="email",state="sent"}'), 4);
 
       const byUrgency = await eventually(
@@ -82,8 +85,8 @@ describe('fallback and digest receipts', () => {
         'every receipt is indexed with its message urgency',
       );
       const byChannel = await h.api('GET', '/api/v1/reports?groupBy=channel', { token: admin });
-      // fallback: queued + sent; digest: two messages sent + the digest sent.
-      assert.equal(byChannel.body.rows.find((row: any) => row.key === 'email')?.count, 5);
+      // fallback: queued + sent; digest: queued + sent, and its two messages sent.
+      assert.equal(byChannel.body.rows.find((row: any) => row.key === 'email')?.count, 6);
     } finally {
       await h.stop();
     }
@@ -123,6 +126,64 @@ describe('fallback and digest receipts', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(await metric(second, 'herald_deliveries_total{channel="email",result="sent"}'), 0, 'not sent again');
       assert.deepEqual(mails(), before);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('sends at the next start a digest that a crash left queued: stored, not yet sent', async () => {
+    const dataDir = tempDataDir();
+    // A digest period of an hour: no digest fires by itself during the test.
+    const env = { ...ENV, HERALD_DIGEST_INTERVAL: '3600', HERALD_DATA_DIR: dataDir };
+    const first = await startInProcess(env);
+    const ids: string[] = [];
+    try {
+      const admin = await first.token('ops', { admin: true });
+      await first.api('PUT', '/api/v1/users/ivy', { token: admin, body: { email: 'ivy@example.com' } });
+      for (const msg of ['low 1', 'low 2'])
+        ids.push((await first.api('POST', '/api/v1/send', { token: admin, body: { msg, uid: 'ivy', opts: { urgency: 'low' } } })).body.id);
+    } finally {
+      await first.stop();
+    }
+
+    // What sendDigest leaves when the process dies right after publishing: the digest message and its queued receipt.
+    const db = openDatabase(path.join(dataDir, 'herald.db'));
+    const stores = createSqliteStores(db);
+    const now = Date.now();
+    const digest: Message = {
+      id: digestMessageId('ivy', 1),
+      sender: 'herald',
+      target: { kind: 'user', uid: 'ivy' },
+      msg: 'You have 2 unread notifications.',
+      title: 'Your unread notifications',
+      urgency: 'low',
+      createdAt: now,
+      email: { template: 'digest', vars: { items: [] } },
+      digestOf: ids,
+    };
+    await stores.messages.insert({ message: digest, status: 'triaged' });
+    await stores.receipts.record([{ messageId: digest.id, uid: 'ivy', channel: 'email', state: 'queued', reason: 'digest', at: now }]);
+    await stores.close();
+    db.close();
+
+    const second = await startInProcess(env);
+    try {
+      const admin = await second.token('ops', { admin: true });
+      const listed = await eventually(
+        async () => {
+          const all = await Promise.all(ids.map((id) => receiptsOf(second, admin, id)));
+          const emailed = all.map((receipts) => receipts.find((r: any) => r.channel === 'email' && r.state === 'sent'));
+          return emailed.every(Boolean) ? emailed : undefined;
+        },
+        15_000,
+        'the recovered digest sent',
+      );
+      assert.deepEqual(
+        listed.map((r: any) => r.detail),
+        [`digest:${digest.id}`, `digest:${digest.id}`],
+      );
+      const outbox = fs.readdirSync(path.join(dataDir, 'outbox'));
+      assert.equal(outbox.filter((f) => f.startsWith(digest.id)).length, 1, 'one digest email');
     } finally {
       await second.stop();
     }

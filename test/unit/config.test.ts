@@ -2,9 +2,24 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { CHANNEL_REGISTRY } from '../../channels/registry.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { CORE_SETTINGS } from '../../src/core-settings.js';
 
 describe('loadConfig', () => {
+  it("takes each setting from one place: no channel redeclares a core or another channel's key or variable", () => {
+    const tables = [{ owner: 'core', settings: CORE_SETTINGS }, ...CHANNEL_REGISTRY.map((d) => ({ owner: d.name, settings: d.settings }))];
+    const owners = new Map<string, string>();
+    for (const { owner, settings } of tables) {
+      for (const [key, setting] of Object.entries(settings as Record<string, { env: string }>)) {
+        for (const name of [`key ${key}`, `variable ${setting.env}`]) {
+          assert.equal(owners.get(name), undefined, `${name} of ${owner} is also declared by ${owners.get(name)}`);
+          owners.set(name, owner);
+        }
+      }
+    }
+  });
+
   it('runs embedded with no settings at all', () => {
     const config = loadConfig({});
     assert.equal(config.port, 8080);

@@ -11,25 +11,21 @@
  */
 import { z } from 'zod';
 import type { InboundHook } from '../../../channels/port.js';
-import { type ProblemCode, ProblemError } from '../../errors.js';
+import { PROBLEM_CODES, type ProblemCode, ProblemError } from '../../errors.js';
 import { recordReceipts } from '../../pipeline/receipts.js';
 import type { ApiDeps } from '../deps.js';
 import { type Answers, json, open, type Route, type RouteDoc } from '../route.js';
 
-const PROBLEM_BY_STATUS: Record<number, ProblemCode> = {
-  400: 'HERALD_INVALID_REQUEST',
-  401: 'HERALD_UNAUTHORIZED',
-  403: 'HERALD_FORBIDDEN',
-  404: 'HERALD_NOT_FOUND',
-  429: 'HERALD_RATE_LIMITED',
-  503: 'HERALD_UNAVAILABLE',
-};
+/** The problem code a hook's refusal is answered with: the first code of that status (src/errors.ts). */
+const PROBLEM_BY_STATUS: ReadonlyMap<number, ProblemCode> = new Map(
+  (Object.entries(PROBLEM_CODES) as Array<[ProblemCode, { status: number }]>).reverse().map(([code, { status }]) => [status, code]),
+);
 
 /** The route document of a hook, from what it declares. */
 function docOf(hook: InboundHook): RouteDoc {
   const answers: Answers = Object.fromEntries(
     Object.entries(hook.answers).map(([status, description]) => {
-      const code = Number(status) >= 400 ? PROBLEM_BY_STATUS[Number(status)] : undefined;
+      const code = Number(status) >= 400 ? PROBLEM_BY_STATUS.get(Number(status)) : undefined;
       return [status, code ? { description, codes: [code] } : { description }];
     }),
   );
@@ -63,7 +59,7 @@ export function inboundRoutes(deps: ApiDeps, hooks: readonly InboundHook[]): Rou
           url: search ? `${hook.path}?${search}` : hook.path,
           now: deps.now(),
         });
-        if (answer.status >= 400) throw new ProblemError(PROBLEM_BY_STATUS[answer.status] ?? 'HERALD_INTERNAL', answer.text ?? 'refused');
+        if (answer.status >= 400) throw new ProblemError(PROBLEM_BY_STATUS.get(answer.status) ?? 'HERALD_INTERNAL', answer.text ?? 'refused');
         if (answer.receipts) await recordReceipts(deps, answer.receipts);
         return answer.text === undefined ? json(answer.status) : { status: answer.status, text: answer.text };
       },
