@@ -9,6 +9,8 @@
  * and in /healthz, and triage skips it (suppressed, `channel-not-configured`, when a message asks
  * for it by name).
  */
+
+import type { KeySource } from '../src/auth/secrets.js';
 import type { Bus } from '../src/bus/port.js';
 import type { CoreConfig } from '../src/core-settings.js';
 import type { ChannelTraitsMap } from '../src/exchange/channel-traits.js';
@@ -74,17 +76,8 @@ export const configuredChannelKeys = (config: Config): Array<[boolean, string]> 
     keys ? [[Boolean((config as unknown as Record<string, unknown>)[keysOf(keys)[0] ?? '']), keysOf(keys).map(envOf).join(' and ')]] : [],
   );
 
-export interface ChannelKeySource {
-  channel: ChannelName;
-  /** The entry of the data dir's secrets.json that keeps them. */
-  secretsEntry: string;
-  /** The keys as configured, when every one of them is set. */
-  configured?: Record<string, string>;
-  generate(): Record<string, string>;
-}
-
 /** What each channel with keys needs from the data dir's secrets (src/auth/secrets.ts). */
-export function channelKeySources(config: Config): ChannelKeySource[] {
+export function channelKeySources(config: Config): KeySource[] {
   const values = config as unknown as Record<string, string | undefined>;
   return descriptors.flatMap(({ name, keys }) => {
     if (!keys) return [];
