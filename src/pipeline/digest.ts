@@ -54,7 +54,9 @@ export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Pr
     msg: items.length === 1 ? 'You have 1 unread notification.' : `You have ${items.length} unread notifications.`,
     title: 'Your unread notifications',
     urgency: 'low',
-    createdAt: now,
+    // The period's end, not the wall clock: a job that runs again builds the same message, so
+    // storing it again is a no-op on every store (Cassandra writes at the message's own time).
+    createdAt: to,
     digestOf: items.map(({ message }) => message.id),
     email: {
       template: 'digest',
