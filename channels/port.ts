@@ -77,8 +77,8 @@ export interface InboundRequest {
   query: URLSearchParams;
   /** The body as UTF-8 text (undefined when the request had none). */
   body: string | undefined;
-  /** The path and query the request was made to, e.g. `/api/v1/webhooks/twilio?m=…&u=…`. */
-  url: string;
+  /** The request's logger: its lines carry the request id. */
+  log: Logger;
   /** When it arrived (epoch milliseconds): the time of the receipts it reports. */
   now: number;
 }

@@ -36,9 +36,8 @@ export const smsDescriptor: ChannelDescriptor<typeof SMS_SETTINGS> = {
       ...(config.publicUrl ? { statusCallbackUrl: twilioWebhookUrl(config.publicUrl) } : {}),
     });
   },
-  inbound: ({ config, log }) => [
+  inbound: ({ config }) => [
     twilioStatusHook({
-      log: log.child({ channel: 'sms' }),
       ...(config.twilioAuthToken ? { authToken: config.twilioAuthToken } : {}),
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     }),

@@ -14,7 +14,6 @@
  */
 import twilio from 'twilio';
 import type { Receipt } from '../../src/exchange/types.js';
-import type { Logger } from '../../src/observability/log.js';
 import type { InboundHook } from '../port.js';
 import { type DeliveryRef, deliveryRefOf, TWILIO_WEBHOOK_PATH, twilioWebhookUrl } from './callback.js';
 
@@ -23,10 +22,9 @@ export interface StatusHookOptions {
   authToken?: string;
   /** HERALD_PUBLIC_URL: where Twilio reaches this Herald. */
   publicUrl?: string;
-  log: Logger;
 }
 
-export function twilioStatusHook({ authToken, publicUrl, log }: StatusHookOptions): InboundHook {
+export function twilioStatusHook({ authToken, publicUrl }: StatusHookOptions): InboundHook {
   const callbackUrl = publicUrl ? twilioWebhookUrl(publicUrl) : undefined;
   return {
     method: 'POST',
@@ -43,7 +41,7 @@ export function twilioStatusHook({ authToken, publicUrl, log }: StatusHookOption
       204: 'Accepted (recorded when it changes a receipt, ignored otherwise)',
       403: 'The signature is missing or wrong, or SMS status callbacks are not configured (HERALD_TWILIO_AUTH_TOKEN, HERALD_PUBLIC_URL)',
     },
-    async handle({ headers, query, body, now }) {
+    async handle({ headers, query, body, log, now }) {
       if (!authToken || !callbackUrl) {
         return { status: 403, text: 'SMS status callbacks are not configured (HERALD_TWILIO_AUTH_TOKEN, HERALD_PUBLIC_URL)' };
       }
@@ -57,7 +55,7 @@ export function twilioStatusHook({ authToken, publicUrl, log }: StatusHookOption
       const ref = deliveryRefOf(query);
       if (!ref) {
         // Signed by Twilio, but not for a URL Herald handed out with a message: nothing to update.
-        log.warn({ sid: params.MessageSid }, 'twilio status callback without a delivery reference');
+        log.warn({ channel: 'sms', sid: params.MessageSid }, 'twilio status callback without a delivery reference');
         return { status: 204 };
       }
       const receipt = receiptOf(params, ref, now);

@@ -50,15 +50,8 @@ export function inboundRoutes(deps: ApiDeps, hooks: readonly InboundHook[]): Rou
       hook.method,
       hook.path,
       docOf(hook),
-      async ({ headers, query, body }) => {
-        const search = query.toString();
-        const answer = await hook.handle({
-          headers,
-          query,
-          body: typeof body === 'string' ? body : undefined,
-          url: search ? `${hook.path}?${search}` : hook.path,
-          now: deps.now(),
-        });
+      async ({ headers, query, body, log }) => {
+        const answer = await hook.handle({ headers, query, body: typeof body === 'string' ? body : undefined, log, now: deps.now() });
         if (answer.status >= 400) throw new ProblemError(PROBLEM_BY_STATUS.get(answer.status) ?? 'HERALD_INTERNAL', answer.text ?? 'refused');
         if (answer.receipts) await recordReceipts(deps, answer.receipts);
         return answer.text === undefined ? json(answer.status) : { status: answer.status, text: answer.text };
