@@ -197,7 +197,8 @@ export class TestSocket {
   async until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames).slice(0, 500)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; ${this.frames.length} frames so far, the last: ${JSON.stringify(this.frames.slice(-3)).slice(0, 600)}`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 50);

@@ -196,8 +196,16 @@ describe('cluster', () => {
     for (let n = 50; n < 53; n++) assert.equal(await send(n), false, 'nothing is accepted while the bus is down');
     await nats.start();
     // Like a client honouring Retry-After: each message is retried until accepted.
+    const acceptedBefore = accepted.length;
     for (let n = 60; n < 110; n++) await eventually(() => send(n), 60_000, `send ${n} after the restart`);
     assert.equal(accepted.length, 100, `accepted ${accepted.length}, refused ${refused}`);
+    // Realtime works again: what was accepted after the restart reaches the socket that stayed open.
+    const acceptedAfter = accepted.slice(acceptedBefore);
+    await socket.until(
+      () => acceptedAfter.every((id) => socket.frames.some((f) => f.id === id)),
+      60_000,
+      `frames of the ${acceptedAfter.length} messages accepted after the restart (missing ${acceptedAfter.filter((id) => !socket.frames.some((f) => f.id === id)).length} when this began)`,
+    );
     const userToken = await apiA.token(uid);
     await eventually(
       async () => {
