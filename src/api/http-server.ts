@@ -29,7 +29,7 @@ import type { Caller, TokenVerifier } from '../auth/tokens.js';
 import { ProblemError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { PROBLEM_TYPE_BASE, problemOf } from './problem.js';
+import { problemOf } from './problem.js';
 import { decodeParams, parseJsonBody, parseQuery, requireJsonContentType } from './request-input.js';
 import { checkResponse, type ResponseMismatch } from './response-check.js';
 import { type Method, type Route, type RouteContext, type RouteResult, refusals } from './route.js';
@@ -106,7 +106,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     log.error({ mismatch }, 'response breaks its document');
     report(mismatch);
     const detail = `response breaks its document: ${mismatch.method} ${mismatch.path} ${mismatch.status}: ${mismatch.problem}`;
-    return { status: 500, body: { type: `${PROBLEM_TYPE_BASE}herald-internal`, title: 'Internal error', status: 500, detail, code: 'HERALD_INTERNAL' } };
+    return { status: 500, body: problemOf(new ProblemError('HERALD_INTERNAL', detail)).body };
   };
 
   const finish = (res: HttpResponse, state: RequestState, route: Route, started: bigint, answered: RouteResult, requestId: string) => {
