@@ -95,9 +95,9 @@ module.exports = {
         '^src/presence/redis/',
         '^schedulers/bullmq/',
         '^src/ticket-ledger/redis/',
-        // Exception: the rate limiters' store chooses Redis or memory itself from HERALD_REDIS_URL;
-        // it is rate-limiter-flexible's storage, infrastructure of the API rather than a port.
-        '^src/api/limiter-store\\.ts$',
+        // Exception: the limiters' store (rate limits and caps) chooses Redis or memory itself from
+        // HERALD_REDIS_URL; it is rate-limiter-flexible's storage, infrastructure rather than a port.
+        '^src/limits/limiter-store\\.ts$',
       ],
       'The Redis client stays in the Redis adapters (and the listed exception).',
     ),

@@ -11,7 +11,6 @@ import { CHANNEL_TRAITS, channelKeySources, createChannels, inboundHooks } from 
 import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
-import { createLimiterStore } from './api/limiter-store.js';
 import { operationOf } from './api/openapi.js';
 import { createRateLimits } from './api/rate-limits.js';
 import type { ResponseMismatch } from './api/response-check.js';
@@ -31,6 +30,7 @@ import { lockDataDir, prepareDataDir } from './data-dir.js';
 import { webPushEgressOf } from './egress/settings.js';
 import { mountGateway } from './gateway/gateway.js';
 import { wsOperation } from './gateway/ws-endpoint.js';
+import { createLimiterStore } from './limits/limiter-store.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
 import { recordClientReceipts } from './pipeline/client-receipts.js';

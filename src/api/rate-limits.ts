@@ -1,6 +1,6 @@
 /**
  * Herald's rate limits (HERALD_RATE_*), counted with rate-limiter-flexible in the store of
- * src/api/limiter-store.ts (this process, or Redis shared by a cluster). Each limit is a number
+ * src/limits/limiter-store.ts (this process, or Redis shared by a cluster). Each limit is a number
  * per minute; 0 turns it off.
  *
  * - sends per sender (`send`, default 60/min) and its burst (`sendBurst`, default 20): a sender
@@ -19,7 +19,7 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Caller } from '../auth/tokens.js';
 import { ProblemError } from '../errors.js';
-import type { Limiter, LimiterStore } from './limiter-store.js';
+import type { Limiter, LimiterStore } from '../limits/limiter-store.js';
 
 export interface RateLimitSettings {
   /** Sends per minute per sender; 0: off. */
