@@ -15,7 +15,7 @@ import type { Bus } from '../src/bus/port.js';
 import type { CoreConfig } from '../src/core-settings.js';
 import type { AddressKind } from '../src/exchange/channel-traits.js';
 import type { DeliveryRecipient } from '../src/exchange/recipient.js';
-import type { ChannelName, Device, Message, Receipt } from '../src/exchange/types.js';
+import type { ChannelName, Device, Message, Receipt, Urgency } from '../src/exchange/types.js';
 import type { Logger } from '../src/observability/log.js';
 import type { ConfigOf, SettingsTable } from '../src/settings.js';
 
@@ -31,14 +31,35 @@ export interface Delivery {
 
 /** The outcome of one delivery, as a tagged union. */
 export type DeliveryResult =
-  | { type: 'sent'; providerId?: string }
-  | { type: 'retry'; afterMs: number; reason: string }
+  /** `provider` names which of the channel's providers sent it, when it has several (channels/failover.ts). */
+  | { type: 'sent'; providerId?: string; provider?: string }
+  /**
+   * `cause` says when the provider itself is the problem, not this delivery: `throttled` (429,
+   * quota: the provider's gate pauses for `afterMs`) or `unavailable` (5xx, network, TLS: it
+   * counts toward opening the provider's circuit). See channels/provider-gate.ts.
+   */
+  | { type: 'retry'; afterMs: number; reason: string; cause?: RetryCause }
   /** The address is gone for good (token unregistered, subscription expired): prune it. */
   | { type: 'invalid-recipient'; reason: string }
   | { type: 'failed'; reason: string };
 
+export type RetryCause = 'throttled' | 'unavailable';
+
 /** Called with a delivery's index in the batch and its result as soon as the provider answered. */
 export type OnDeliveryResult = (index: number, result: DeliveryResult) => void;
+
+/** One provider of a channel as its gate sees it (channels/provider-gate.ts), for /healthz and /metrics. */
+export interface ProviderStatus {
+  provider: string;
+  circuit: 'closed' | 'open' | 'half-open';
+  /** Epoch ms until which the provider asked not to be called; absent when it did not. */
+  pausedUntil?: number;
+  /** Requests allowed in flight now (adaptive). */
+  limit: number;
+  active: number;
+  /** Requests waiting, per urgency. */
+  queued: Record<Urgency, number>;
+}
 
 export interface Channel {
   readonly name: ChannelName;
@@ -48,6 +69,8 @@ export interface Channel {
    * the answer still holds every result.
    */
   deliver(batch: Delivery[], onResult?: OnDeliveryResult): Promise<DeliveryResult[]>;
+  /** Its providers' gates, when it sends through some; the gates of idle providers may be left out. */
+  providers?(): ProviderStatus[];
   close(): Promise<void>;
 }
 

@@ -21,7 +21,7 @@ import { apnsDescriptor } from './apns/descriptor.js';
 import { emailDescriptor } from './email/descriptor.js';
 import type { EmailChannel } from './email/email-channel.js';
 import { fcmDescriptor } from './fcm/descriptor.js';
-import type { Channel, ChannelDescriptor, ChannelKeys, InboundHook } from './port.js';
+import type { Channel, ChannelDescriptor, ChannelKeys, InboundHook, ProviderStatus } from './port.js';
 import { realtimeDescriptor } from './realtime/descriptor.js';
 import { smsDescriptor } from './sms/descriptor.js';
 import { webpushDescriptor } from './webpush/descriptor.js';
@@ -134,4 +134,9 @@ export function createChannels(context: ChannelsContext, registry: readonly Chan
     else disabled.set(descriptor.name, reason);
   }
   return { enabled, disabled, email: enabled.get('email') as EmailChannel };
+}
+
+/** The providers' gates of the enabled channels, each named with its channel (for /healthz and /metrics). */
+export function channelProviders(enabled: ReadonlyMap<string, Channel>): Array<ProviderStatus & { channel: ChannelName }> {
+  return [...enabled.values()].flatMap((channel) => (channel.providers?.() ?? []).map((status) => ({ channel: channel.name, ...status })));
 }

@@ -20,9 +20,10 @@ import apn from '@parse/node-apn';
 import type { Logger } from 'pino';
 import type { Message } from '../../src/exchange/types.js';
 import { providerBackoff } from '../../src/retry.js';
-import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import type { Channel, Delivery, DeliveryResult, ProviderStatus } from '../port.js';
+import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
-import { type ApnsFailure, classifyFailure } from './classify.js';
+import { type ApnsFailure, classifyFailure, signalOfFailures } from './classify.js';
 import { buildNotification, MAX_PAYLOAD_BYTES } from './notification.js';
 
 export interface ApnsChannelOptions {
@@ -45,6 +46,10 @@ export interface ApnsChannelOptions {
   immediateRetries?: number;
   /** How long one request may take before it counts as a connection failure. Default 10 s. */
   requestTimeoutMs?: number;
+  /** `provider.send` calls in flight at once (each up to `maxStreams` tokens). Default 4. */
+  concurrency?: number;
+  /** Failures in a row that open the connection's circuit, and how long it stays open first (ms). */
+  circuit?: { failures: number; openMs: number };
 }
 
 /** Splits `host[:port]` / `[v6][:port]` into the library's `address` and `port`. */
@@ -73,7 +78,11 @@ const chunks = <T>(items: readonly T[], size: number): T[][] => {
   return out;
 };
 
-export function createApnsChannel(options: ApnsChannelOptions): Channel {
+export interface ApnsChannel extends Channel {
+  providers(): ProviderStatus[];
+}
+
+export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
   const logger = options.logger;
   const maxStreams = Math.max(1, options.maxStreams ?? 100);
   const providerOptions: apn.ProviderOptions = {
@@ -93,20 +102,31 @@ export function createApnsChannel(options: ApnsChannelOptions): Channel {
   }
 
   const sends = trackSends('apns');
+  const gate = createProviderGate({
+    provider: 'apns',
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    onCircuit: (name, circuit) => logger?.warn({ provider: name, circuit }, 'apns: connection circuit changed'),
+  });
 
   /** Sends `note` to each token once; every token gets an outcome. */
-  const sendTo = async (note: apn.Notification, tokens: string[], messageId: string): Promise<Map<string, SendOutcome>> => {
+  const sendTo = async (note: apn.Notification, tokens: string[], message: Message): Promise<Map<string, SendOutcome>> => {
+    const messageId = message.id;
     const outcomes = new Map<string, SendOutcome>();
     for (const part of chunks(tokens, maxStreams)) {
       try {
-        const { sent, failed } = await provider.send(note, part);
+        const { sent, failed } = await gate.run(
+          message.urgency,
+          () => provider.send(note, part),
+          (answer) => signalOfFailures(answer.failed as ApnsFailure[]),
+        );
         for (const entry of sent) {
           const apnsId = (entry as apn.ResponseSent & { 'apns-id'?: unknown })['apns-id'];
           outcomes.set(entry.device, typeof apnsId === 'string' ? { sent: true, apnsId } : { sent: true });
         }
         for (const entry of failed as ApnsFailure[]) if (typeof entry.device === 'string') outcomes.set(entry.device, { sent: false, failure: entry });
       } catch (error) {
-        // provider.send settles every token itself; this is a defect, not an answer from Apple.
+        // provider.send settles every token itself: this is the gate closing, or a defect.
         logger?.error({ err: error, messageId }, 'apns send threw');
         for (const token of part) outcomes.set(token, { sent: false, failure: { error } });
       }
@@ -124,7 +144,7 @@ export function createApnsChannel(options: ApnsChannelOptions): Channel {
     }
     const tokenOf = (i: number): string => batch[i]?.device?.token ?? '';
     const tokens = [...new Set(group.indices.map(tokenOf))];
-    const outcomes = await sendTo(note, tokens, message.id);
+    const outcomes = await sendTo(note, tokens, message);
 
     for (const i of group.indices) {
       const delivery = batch[i] as Delivery;
@@ -168,7 +188,10 @@ export function createApnsChannel(options: ApnsChannelOptions): Channel {
       return sends.run(() => deliverAll(batch));
     },
 
+    providers: () => [gate.status()],
+
     async close() {
+      gate.close();
       if (!(await sends.close())) return;
       // The library's shutdown never calls back when its session died of an error (it waits
       // for a destroyed session to close), so the wait is bounded.

@@ -11,12 +11,15 @@
  *  - any other 4xx (PayloadTooLarge, BadTopic, BadCollapseId, InvalidProviderToken…)
  *                                                      → failed `apns-<reason>`
  *  - no status, an `error` (connection refused or reset, timeout, stream cancelled) → retry
+ * 5xx and connection failures are Apple's, not the device's: `unavailable` (they count toward the
+ * connection's circuit, ../provider-gate.ts); a 429 is about one device token, so it is not.
  * Retries wait 30 s × attempt, at most 10 min — the library retries immediately and ignores
  * Retry-After, so Herald backs off itself — or the failure's `retryAfter` (seconds) when a
  * library version exposes it (8.1 never does; read as src/retry.ts parseRetryAfter reads it).
  */
 import { parseRetryAfter, providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
+import type { ProviderSignal } from '../provider-gate.js';
 
 /** 400 reasons that mean the token is not (or no longer) an address of this app. */
 const BAD_TOKEN_REASONS = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic']);
@@ -65,7 +68,12 @@ const backoff = (failure: ApnsFailure, attempt: number): number => {
 export function classifyFailure(failure: ApnsFailure, context: FailureContext): DeliveryResult {
   const status = typeof failure.status === 'number' ? failure.status : undefined;
   const reason = reasonText(failure.response?.reason);
-  const retry = (why: string): DeliveryResult => ({ type: 'retry', afterMs: backoff(failure, context.attempt), reason: `apns-${why}` });
+  const retry = (why: string, unavailable = false): DeliveryResult => ({
+    type: 'retry',
+    afterMs: backoff(failure, context.attempt),
+    reason: `apns-${why}`,
+    ...(unavailable ? { cause: 'unavailable' as const } : {}),
+  });
 
   if (status === 410) {
     const invalidSince = failure.response?.timestamp;
@@ -75,9 +83,16 @@ export function classifyFailure(failure: ApnsFailure, context: FailureContext): 
     return { type: 'invalid-recipient', reason: why };
   }
   if (status === 400 && reason !== undefined && BAD_TOKEN_REASONS.has(reason)) return { type: 'invalid-recipient', reason: `apns-${reason}` };
-  if (status !== undefined && (RETRY_STATUS.has(status) || (status >= 500 && status < 600))) return retry(reason ?? String(status));
+  if (status !== undefined && status >= 500 && status < 600) return retry(reason ?? String(status), true);
+  if (status !== undefined && RETRY_STATUS.has(status)) return retry(reason ?? String(status));
   if (status === 403 && reason === undefined && failure.error !== undefined) return retry('403');
   if (status !== undefined && status >= 400 && status < 500) return { type: 'failed', reason: `apns-${reason ?? String(status)}` };
-  if (failure.error !== undefined) return retry(errorCode(failure.error) ?? 'connection');
+  if (failure.error !== undefined) return retry(errorCode(failure.error) ?? 'connection', true);
   return { type: 'failed', reason: status !== undefined ? `apns-${status}` : 'apns-unknown' };
+}
+
+/** What one `provider.send` showed of Apple (../provider-gate.ts): unavailable when any token failed for a 5xx or the connection. */
+export function signalOfFailures(failures: readonly ApnsFailure[]): ProviderSignal {
+  const down = failures.some((f) => (typeof f.status === 'number' ? f.status >= 500 : f.error !== undefined && f.status === undefined));
+  return down ? { type: 'unavailable' } : { type: 'ok' };
 }

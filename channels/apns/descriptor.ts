@@ -43,6 +43,7 @@ export const apnsDescriptor: ChannelDescriptor<typeof APNS_SETTINGS> = {
         topic: config.apnsTopic,
         production: config.apnsProduction,
         logger: log.child({ channel: 'apns' }),
+        circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
         ...(config.apnsHost ? { host: config.apnsHost } : {}),
       });
     } catch (err) {

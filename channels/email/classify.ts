@@ -3,7 +3,9 @@
  * `responseCode` and `command` fields only (never its message text):
  *  - RCPT TO refused with 550/551/553            → invalid-recipient (the address is bad)
  *  - any other permanent 5xx (every 5xx but 503) → failed
- *  - 4xx, 503, network and timeout errors, auth  → retry after 30 s × attempt (at most 10 min)
+ *  - 4xx, 503, network and timeout errors, auth  → retry after 30 s × attempt (at most 10 min);
+ *    421 (service not available), network, timeout and auth errors are the server's, not the
+ *    message's: `unavailable` (they count toward its circuit, channels/provider-gate.ts)
  *  - outbox file-system errors                   → retry (disk full, permissions: fixable)
  *  - anything else                               → failed
  */
@@ -53,6 +55,7 @@ export function classifySendError(err: unknown, attempt: number): DeliveryResult
 
   if (reply !== undefined) {
     const reason = `smtp-${reply}`;
+    if (reply === 421) return { type: 'retry', afterMs: providerBackoff(attempt), reason, cause: 'unavailable' };
     if (reply >= 400 && reply < 500) return { type: 'retry', afterMs: providerBackoff(attempt), reason };
     if (reply === 503) return { type: 'retry', afterMs: providerBackoff(attempt), reason };
     if (reply >= 500 && reply < 600) {
@@ -62,7 +65,7 @@ export function classifySendError(err: unknown, attempt: number): DeliveryResult
     }
   }
   if (codeText && TRANSIENT_CODES.has(codeText)) {
-    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `smtp-${codeText.toLowerCase()}` };
+    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `smtp-${codeText.toLowerCase()}`, cause: 'unavailable' };
   }
   if (codeText && FS_CODES.has(codeText)) {
     return { type: 'retry', afterMs: providerBackoff(attempt), reason: `outbox-${codeText.toLowerCase()}` };

@@ -1,4 +1,4 @@
-/** The email channel. Always enabled: SMTP when HERALD_SMTP_URL is set, else .eml files in the outbox folder. */
+/** The email channel. Always enabled: SMTP when HERALD_SMTP_URL names one or more servers, else .eml files in the outbox folder. */
 import path from 'node:path';
 import type { ChannelDescriptor } from '../port.js';
 import { createEmailChannel, type EmailChannel } from './email-channel.js';
@@ -16,7 +16,8 @@ export const emailDescriptor: ChannelDescriptor<typeof EMAIL_SETTINGS, EmailChan
       outboxDir: path.join(config.dataDir, 'outbox'),
       from: config.emailFrom,
       logger: log.child({ channel: 'email' }),
-      ...(config.smtpUrl ? { smtpUrl: config.smtpUrl } : {}),
+      smtpUrls: config.smtpUrls,
+      circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
       ...(config.templatesDir ? { templatesDir: config.templatesDir } : {}),
     }),
 };

@@ -1,13 +1,20 @@
 /**
  * The email channel: renders each delivery with a Handlebars template and sends it through SMTP
- * (pooled, when `smtpUrl` is set) or into an outbox folder of `.eml` files (when it is not).
+ * (pooled, when `smtpUrls` are given) or into an outbox folder of `.eml` files (when none is).
  * Guarantees (Channel port): one classified result per delivery, in batch order; never throws
  * for one delivery's failure; at most `concurrency` sends at once; built once per process.
- * `close()` waits for sends in progress, then releases the SMTP pool.
+ * `close()` waits for sends in progress, then releases the SMTP pools.
+ *
+ * Several SMTP servers are an ordered failover list (../failover.ts): each behind its own gate
+ * (../provider-gate.ts: urgency order, circuit breaker), named `smtp-1`, `smtp-2`… in receipts,
+ * /healthz and /metrics (never by URL: it may hold credentials). A send goes to the first server
+ * whose circuit is not open and moves to the next when one answers a retryable failure.
  */
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
-import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
+import { createFailover, type Failover } from '../failover.js';
+import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
+import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { classifySendError } from './classify.js';
 import { composeEmail } from './compose.js';
@@ -17,28 +24,47 @@ import { createOutboxSender, createSmtpSender } from './senders.js';
 import { builtInTemplatesDir, loadTemplates } from './templates.js';
 
 export interface EmailChannelOptions {
-  /** `smtp://user:pass@host:587` or `smtps://…`; unset writes `.eml` files to `outboxDir`. */
-  smtpUrl?: string;
+  /** `smtp://user:pass@host:587` or `smtps://…`, in failover order; none writes `.eml` files to `outboxDir`. */
+  smtpUrls?: readonly string[];
   outboxDir: string;
   /** The From address, e.g. `Herald <noreply@example.com>`. */
   from: string;
   /** Templates that add to or replace the built-in ones (by NAME). */
   templatesDir?: string;
   logger?: Logger;
-  /** Sends in flight at once (and SMTP connections). Default 8. */
+  /** Sends in flight at once (and SMTP connections per server). Default 8. */
   concurrency?: number;
+  /** Failures in a row that open a server's circuit, and how long it stays open first (ms). */
+  circuit?: { failures: number; openMs: number };
 }
 
 export interface EmailChannel extends Channel {
   /** True when a template of this name exists (the API may check `email.template` with it). */
   hasTemplate(name: string): boolean;
+  providers(): ProviderStatus[];
 }
 
 export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const logger = options.logger;
   const templates = loadTemplates(options.templatesDir ? [builtInTemplatesDir(), options.templatesDir] : [builtInTemplatesDir()]);
-  const sender: Sender = options.smtpUrl ? createSmtpSender(options.smtpUrl, concurrency) : createOutboxSender(createOutbox(options.outboxDir));
+  const smtpSenders = (options.smtpUrls ?? []).map((url) => createSmtpSender(url, concurrency));
+  const smtp: Failover<Sender> | undefined =
+    smtpSenders.length > 0
+      ? createFailover(
+          smtpSenders.map((client, i) => ({
+            client,
+            gate: createProviderGate({
+              provider: `smtp-${i + 1}`,
+              concurrency,
+              ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+              onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'email: SMTP server circuit changed'),
+            }),
+          })),
+        )
+      : undefined;
+  const outbox: Sender | undefined = smtp ? undefined : createOutboxSender(createOutbox(options.outboxDir));
+  const senders: Sender[] = outbox ? [outbox] : smtpSenders;
   const sends = trackSends('email');
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
@@ -47,15 +73,19 @@ export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
       logger?.warn({ messageId: delivery.message.id, uid: delivery.recipient.uid, reason: composed.result }, 'email not sent');
       return composed.result;
     }
-    try {
-      const sent = await sender.send(composed.mail, outboxFileName(delivery.message.id, delivery.recipient.uid));
-      logger?.debug({ messageId: delivery.message.id, uid: delivery.recipient.uid, ...sent }, 'email sent');
-      return { type: 'sent', providerId: sent.providerId };
-    } catch (err) {
-      const result = classifySendError(err, delivery.attempt);
-      logger?.warn({ err, messageId: delivery.message.id, uid: delivery.recipient.uid, result }, 'email send failed');
-      return result;
-    }
+    const fileName = outboxFileName(delivery.message.id, delivery.recipient.uid);
+    const sendVia = async (sender: Sender): Promise<DeliveryResult> => {
+      try {
+        const sent = await sender.send(composed.mail, fileName);
+        logger?.debug({ messageId: delivery.message.id, uid: delivery.recipient.uid, ...sent }, 'email sent');
+        return { type: 'sent', providerId: sent.providerId };
+      } catch (err) {
+        const result = classifySendError(err, delivery.attempt);
+        logger?.warn({ err, messageId: delivery.message.id, uid: delivery.recipient.uid, result }, 'email send failed');
+        return result;
+      }
+    };
+    return smtp ? smtp.send(delivery.message.urgency, sendVia) : sendVia(outbox as Sender);
   };
 
   return {
@@ -66,9 +96,12 @@ export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
       return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
+    providers: () => smtp?.statuses() ?? [],
+
     async close() {
+      smtp?.close();
       if (!(await sends.close())) return;
-      await sender.close();
+      await Promise.all(senders.map((sender) => sender.close()));
     },
   };
 }

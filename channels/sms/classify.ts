@@ -14,6 +14,8 @@
  *  - no HTTP status and a string code (ECONNREFUSED,
  *    ECONNRESET, ETIMEDOUT, ECONNABORTED, TLS errors…)  → retry `twilio-<code>`
  *  - anything else                                     → failed `twilio-error`
+ * A 429 is `throttled` (the account's gate pauses for the delay), 5xx and transport failures
+ * `unavailable` (they count toward its circuit): channels/provider-gate.ts.
  */
 import { providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
@@ -41,13 +43,13 @@ export function classifyTwilioError(err: unknown, attempt: number, retryAfterMs?
     const reason = `twilio-${twilioCode ?? httpStatus}`;
     if (twilioCode === TWILIO_AUTH_FAILED || httpStatus === 401) return { type: 'failed', reason: 'twilio-auth' };
     if (twilioCode === TWILIO_TOO_MANY_REQUESTS || httpStatus === 429) {
-      return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason };
+      return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason, cause: 'throttled' };
     }
-    if (httpStatus >= 500) return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason };
+    if (httpStatus >= 500) return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason, cause: 'unavailable' };
     return { type: 'failed', reason };
   }
   if (typeof code === 'string' && code.length > 0) {
-    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `twilio-${code.toLowerCase()}` };
+    return { type: 'retry', afterMs: providerBackoff(attempt), reason: `twilio-${code.toLowerCase()}`, cause: 'unavailable' };
   }
   return { type: 'failed', reason: 'twilio-error' };
 }

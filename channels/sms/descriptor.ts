@@ -32,6 +32,7 @@ export const smsDescriptor: ChannelDescriptor<typeof SMS_SETTINGS> = {
       authToken,
       from,
       logger: log.child({ channel: 'sms' }),
+      circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
       ...(config.twilioBaseUrl ? { baseUrl: config.twilioBaseUrl } : {}),
       ...(config.publicUrl ? { statusCallbackUrl: twilioWebhookUrl(config.publicUrl) } : {}),
     });

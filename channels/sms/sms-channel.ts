@@ -5,8 +5,10 @@
  *
  * Guarantees (Channel port): one classified result per delivery, in batch order; never throws
  * for one delivery's failure; at most `concurrency` sends at once; one twilio client with one
- * keep-alive connection pool for the process's life. `close()` waits for sends in progress,
- * then closes the pool.
+ * keep-alive connection pool for the process's life. Every send goes through the account's gate
+ * (../provider-gate.ts, named `twilio-1`): urgency order, a 429 pausing the account for its
+ * Retry-After, a circuit opened by repeated 5xx or transport failures. `close()` waits for sends
+ * in progress, then closes the pool.
  *
  * Twilio's Messages API has no idempotency key: a send that timed out after Twilio accepted it
  * is retried like any transport failure and may reach the phone twice.
@@ -15,7 +17,8 @@ import type { Logger } from 'pino';
 import twilio from 'twilio';
 import { mapLimit } from '../../src/concurrency.js';
 import { parseRetryAfter } from '../../src/retry.js';
-import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
+import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
+import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { withDeliveryRef } from './callback.js';
 import { classifyTwilioError } from './classify.js';
@@ -38,6 +41,8 @@ export interface SmsChannelOptions {
   concurrency?: number;
   /** Per-request timeout. Default 30 s (the SDK's). */
   timeoutMs?: number;
+  /** Failures in a row that open the account's circuit, and how long it stays open first (ms). */
+  circuit?: { failures: number; openMs: number };
   logger?: Logger;
 }
 
@@ -47,7 +52,11 @@ const MESSAGING_SERVICE_SID = /^MG[0-9a-f]{32}$/i;
 export const senderParams = (from: string): { from: string } | { messagingServiceSid: string } =>
   MESSAGING_SERVICE_SID.test(from) ? { messagingServiceSid: from } : { from };
 
-export function createSmsChannel(options: SmsChannelOptions): Channel {
+export interface SmsChannel extends Channel {
+  providers(): ProviderStatus[];
+}
+
+export function createSmsChannel(options: SmsChannelOptions): SmsChannel {
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const logger = options.logger;
   const httpClient = new HeraldTwilioHttpClient({
@@ -59,6 +68,12 @@ export function createSmsChannel(options: SmsChannelOptions): Channel {
   const client = twilio(options.accountSid, options.authToken, { httpClient, autoRetry: false });
   const sender = senderParams(options.from);
   const sends = trackSends('sms');
+  const gate = createProviderGate({
+    provider: 'twilio-1',
+    concurrency,
+    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'sms: Twilio account circuit changed'),
+  });
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
     const { message, recipient } = delivery;
@@ -69,21 +84,23 @@ export function createSmsChannel(options: SmsChannelOptions): Channel {
       return { type: 'failed', reason: 'no-phone-number' };
     }
     const statusCallback = options.statusCallbackUrl ? withDeliveryRef(options.statusCallbackUrl, { messageId: message.id, uid: recipient.uid }) : undefined;
-    const outcome = await httpClient.capture(() =>
-      client.messages.create({
-        to: phone,
-        body: smsBody(message),
-        ...sender,
-        ...(statusCallback ? { statusCallback } : {}),
-      }),
-    );
-    if (outcome.ok) {
-      logger?.debug({ ...log, sid: outcome.value.sid }, 'sms sent');
-      return { type: 'sent', providerId: outcome.value.sid };
-    }
-    const result = classifyTwilioError(outcome.error, delivery.attempt, parseRetryAfter(outcome.capture.retryAfter));
-    logger?.warn({ ...log, error: safeFields(outcome.error), result }, 'sms send failed');
-    return result;
+    return gate.send(message.urgency, async () => {
+      const outcome = await httpClient.capture(() =>
+        client.messages.create({
+          to: phone,
+          body: smsBody(message),
+          ...sender,
+          ...(statusCallback ? { statusCallback } : {}),
+        }),
+      );
+      if (outcome.ok) {
+        logger?.debug({ ...log, sid: outcome.value.sid }, 'sms sent');
+        return { type: 'sent', providerId: outcome.value.sid };
+      }
+      const result = classifyTwilioError(outcome.error, delivery.attempt, parseRetryAfter(outcome.capture.retryAfter));
+      logger?.warn({ ...log, error: safeFields(outcome.error), result }, 'sms send failed');
+      return result;
+    });
   };
 
   return {
@@ -93,7 +110,10 @@ export function createSmsChannel(options: SmsChannelOptions): Channel {
       return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
+    providers: () => [gate.status()],
+
     async close() {
+      gate.close();
       if (!(await sends.close())) return;
       httpClient.destroy();
     },

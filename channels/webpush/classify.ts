@@ -3,9 +3,12 @@
  * headers, or a Node error's `code` — never from message text:
  *  - 404, 410                 → invalid-recipient (the subscription is gone: prune it)
  *  - 429, 408, 5xx            → retry after `Retry-After` (seconds or HTTP date; src/retry.ts)
- *                               when the push service sent one, else 30 s × attempt (at most 10 min)
+ *                               when the push service sent one, else 30 s × attempt (at most 10 min);
+ *                               429 is `throttled` (the origin's gate pauses that long), 408 and
+ *                               5xx `unavailable` (they count toward its circuit)
  *  - any other status (400, 401, 403, 413…) → failed `http-<status>`
- *  - network errors (refused, reset, hang up, DNS, timeouts) and TLS errors → retry (backoff)
+ *  - network errors (refused, reset, hang up, DNS, timeouts) and TLS errors → retry (backoff),
+ *    `unavailable`
  *  - ERR_CRYPTO_* (the subscription's p256dh is not a P-256 point) → invalid-recipient
  *  - ERR_HERALD_EGRESS_REFUSED (the host now resolves to an address the egress policy refuses,
  *    src/egress/lookup.ts) → failed `endpoint-refused`
@@ -63,18 +66,19 @@ export function classifyPushError(err: unknown, attempt: number, now: number = D
     const reason = `http-${statusCode}`;
     if (GONE.has(statusCode)) return { type: 'invalid-recipient', reason };
     if (statusCode === 429 || statusCode === 408 || (statusCode >= 500 && statusCode < 600)) {
-      return { type: 'retry', afterMs: parseRetryAfter(headerOf(headers, 'retry-after'), now) ?? providerBackoff(attempt), reason };
+      const afterMs = parseRetryAfter(headerOf(headers, 'retry-after'), now) ?? providerBackoff(attempt);
+      return { type: 'retry', afterMs, reason, cause: statusCode === 429 ? 'throttled' : 'unavailable' };
     }
     return { type: 'failed', reason };
   }
 
   if (typeof code === 'string') {
     if (code === EGRESS_REFUSED) return { type: 'failed', reason: 'endpoint-refused' };
-    if (NETWORK_CODES.has(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: `network-${code.toLowerCase()}` };
-    if (isTlsCode(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: `tls-${code.toLowerCase()}` };
+    if (NETWORK_CODES.has(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: `network-${code.toLowerCase()}`, cause: 'unavailable' };
+    if (isTlsCode(code)) return { type: 'retry', afterMs: providerBackoff(attempt), reason: `tls-${code.toLowerCase()}`, cause: 'unavailable' };
     if (code.startsWith('ERR_CRYPTO_')) return { type: 'invalid-recipient', reason: 'bad-subscription-keys' };
     return { type: 'failed', reason: `webpush-${code.toLowerCase()}` };
   }
 
-  return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'network-timeout' };
+  return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'network-timeout', cause: 'unavailable' };
 }

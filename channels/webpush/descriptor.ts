@@ -23,6 +23,7 @@ export const webpushDescriptor: ChannelDescriptor<typeof WEBPUSH_SETTINGS> = {
     return createWebPushChannel({
       vapid: { publicKey: keys.publicKey, privateKey: keys.privateKey, subject: config.vapidSubject },
       concurrency: config.webpushConcurrency,
+      circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
       egress: webPushEgressOf(config),
       logger: log.child({ channel: 'webpush' }),
     });

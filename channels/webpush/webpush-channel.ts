@@ -3,8 +3,10 @@
  * POSTs it to the subscription's push service (the request built by web-push), with a VAPID
  * header signed once per push service origin (vapid.ts). Guarantees (Channel port): one
  * classified result per delivery, in batch order; never throws for one delivery's failure
- * (classify.ts judges it); at most `concurrency` requests in flight across every batch of the
- * process; only endpoints the egress policy allows are called, checked before each request and
+ * (classify.ts judges it); every request goes through the gate of its push service origin
+ * (../provider-gate.ts): urgency order, at most `concurrency` in flight per origin (adaptive), a
+ * 429's Retry-After pausing only that origin, a circuit opened by repeated 5xx/network failures;
+ * only endpoints the egress policy allows are called, checked before each request and
  * again at connect time (transport.ts, src/egress) — else `failed endpoint-refused`; one
  * keep-alive agent for the channel's life (with `ca` when given; otherwise the process's trust
  * store, which NODE_EXTRA_CA_CERTS extends). Bad VAPID keys fail at creation, not at send time.
@@ -16,17 +18,20 @@ import { mapLimit } from '../../src/concurrency.js';
 import type { Resolver } from '../../src/egress/lookup.js';
 import { type EgressPolicy, STRICT_EGRESS } from '../../src/egress/policy.js';
 import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
+import type { CircuitState, ProviderStatus } from '../provider-gate.js';
+import { createProviderGates } from '../provider-gates.js';
 import { trackSends } from '../send-tracker.js';
 import { classifyPushError } from './classify.js';
-import { createLimiter } from './limiter.js';
 import { preparePush, pushPayload } from './request.js';
 import { createPushTransport } from './transport.js';
 import { createVapidSigner, type VapidKeys } from './vapid.js';
 
 export interface WebPushChannelOptions {
   vapid: VapidKeys;
-  /** Requests in flight at once, across all batches. */
+  /** Requests in flight at once per push service origin, across all batches. */
   concurrency: number;
+  /** Failures in a row that open an origin's circuit, and how long it stays open first (ms). */
+  circuit?: { failures: number; openMs: number };
   /** Extra CA(s) to trust for push services (tests); production uses NODE_EXTRA_CA_CERTS. */
   ca?: string | Buffer;
   /** Socket idle timeout of one request, in ms. Default 15 s. */
@@ -46,7 +51,11 @@ const locationOf = (headers: Record<string, unknown> | undefined): string | unde
   return typeof text === 'string' && text !== '' ? text : undefined;
 };
 
-export function createWebPushChannel(options: WebPushChannelOptions): Channel {
+export interface WebPushChannel extends Channel {
+  providers(): ProviderStatus[];
+}
+
+export function createWebPushChannel(options: WebPushChannelOptions): WebPushChannel {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const logger = options.logger;
@@ -68,7 +77,11 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
     ...(options.ca !== undefined ? { ca: options.ca } : {}),
     ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
   });
-  const limiter = createLimiter(concurrency);
+  const gates = createProviderGates({
+    concurrency,
+    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    onCircuit: (provider: string, circuit: CircuitState) => logger?.warn({ provider, circuit }, 'web push: push service circuit changed'),
+  });
   const sends = trackSends('webpush');
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
@@ -84,9 +97,9 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
       logger?.warn({ ...context, refusal }, 'web push not sent: endpoint refused by the egress policy');
       return { type: 'failed', reason: 'endpoint-refused' };
     }
-    try {
-      const response = await limiter.run(() =>
-        transport.send(
+    const request = async (): Promise<DeliveryResult> => {
+      try {
+        const response = await transport.send(
           webpush.generateRequestDetails(subscription, payload, {
             // Our own cached VAPID header; null (not undefined) keeps web-push from signing again
             // with keys that webpush.setVapidDetails may have set globally.
@@ -97,19 +110,20 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
             ...(topic !== undefined ? { topic } : {}),
           }),
           timeout,
-        ),
-      );
-      const providerId = locationOf(response.headers);
-      logger?.debug({ ...context, status: response.statusCode, providerId }, 'web push sent');
-      return providerId !== undefined ? { type: 'sent', providerId } : { type: 'sent' };
-    } catch (err) {
-      const result = classifyPushError(err, delivery.attempt);
-      logger?.warn(
-        { ...context, status: (err as { statusCode?: unknown }).statusCode, code: (err as { code?: unknown }).code, result },
-        'web push send failed',
-      );
-      return result;
-    }
+        );
+        const providerId = locationOf(response.headers);
+        logger?.debug({ ...context, status: response.statusCode, providerId }, 'web push sent');
+        return providerId !== undefined ? { type: 'sent', providerId } : { type: 'sent' };
+      } catch (err) {
+        const result = classifyPushError(err, delivery.attempt);
+        logger?.warn(
+          { ...context, status: (err as { statusCode?: unknown }).statusCode, code: (err as { code?: unknown }).code, result },
+          'web push send failed',
+        );
+        return result;
+      }
+    };
+    return gates.of(origin).send(delivery.message.urgency, request);
   };
 
   return {
@@ -119,7 +133,10 @@ export function createWebPushChannel(options: WebPushChannelOptions): Channel {
       return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
+    providers: () => gates.statuses(),
+
     async close() {
+      gates.close();
       if (!(await sends.close())) return;
       transport.destroy();
     },

@@ -1,6 +1,7 @@
 /** What the REST routes need: the pipeline's ports plus API-only collaborators. */
 import type { TicketIssuer } from '../auth/tickets.js';
 import type { EgressPolicy } from '../egress/policy.js';
+import type { ProviderSample } from '../observability/metrics.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
 import type { RateLimits } from './rate-limits.js';
 
@@ -17,4 +18,6 @@ export interface ApiDeps extends PipelineDeps {
   hasEmailTemplate(name: string): boolean;
   /** Per dependency: "ok" or what is wrong. */
   health(): Promise<Record<string, string>>;
+  /** The gates of this process's providers (circuit, pause, queue per urgency). */
+  providers(): ProviderSample[];
 }

@@ -37,6 +37,21 @@ export const wsTicket = z.strictObject({
 export const health = z.strictObject({
   status: z.enum(['ok', 'unavailable']),
   checks: z.record(z.string(), z.string()).describe('Per dependency (store, bus, search, channel:<name>): "ok", "disabled" or what is wrong'),
+  providers: z
+    .array(
+      z.strictObject({
+        channel: z.string(),
+        provider: z.string().describe('The provider: a push service origin, or the channel and its position in the list (smtp-1, twilio-2)'),
+        circuit: z.enum(['closed', 'open', 'half-open']).describe('open: nothing is sent to it until a probe succeeds (deliveries wait or fail over)'),
+        pausedUntil: z.string().optional().describe('Until when it asked not to be called (Retry-After), ISO 8601'),
+        concurrency: z.number().int().describe('Requests it is allowed in flight now (adaptive)'),
+        active: z.number().int().describe('Requests in flight now'),
+        queued: z.record(z.enum(URGENCIES), z.number().int()).describe('Requests waiting, per urgency'),
+      }),
+    )
+    .describe(
+      "This process's providers, each behind a gate; one that is idle with a closed circuit may be left out. Informational: an open circuit does not make the process unhealthy",
+    ),
 });
 
 /** A message as its recipients see it (views.ts messageView). */

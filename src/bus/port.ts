@@ -5,7 +5,8 @@
  *  - **work** (`publish` / `consume`): at-least-once, load-balanced across the consumers of a
  *    group. A handler that resolves acknowledges its message; one that throws has it redelivered
  *    after a backoff, up to `maxDeliver` attempts, after which it goes to `herald.dead.<subject>`.
- *    Work subjects: `herald.accepted.<urgency>`, `herald.deliver.<channel>`.
+ *    Work subjects: `herald.accepted.<urgency>`, `herald.deliver.<channel>.<urgency>` (one
+ *    subject per urgency, so a backlog of low work never stands in front of a high message).
  *  - **signals** (`emit` / `subscribe`): fire-and-forget fan-out to every current subscriber, for
  *    realtime routing (`herald.rt.user.<uid>`, `herald.rt.broadcast`) and cache invalidation.
  *    A signal with no subscriber is dropped; nothing is stored.
@@ -60,7 +61,9 @@ export const defaultBackoff = (attempt: number): number => backoffDelay({ firstM
 
 export const subjects = {
   accepted: (urgency: string) => `herald.accepted.${urgency}`,
-  deliver: (channel: string) => `herald.deliver.${channel}`,
+  deliver: (channel: string, urgency: string) => `herald.deliver.${channel}.${urgency}`,
+  /** Delivery work published before subjects carried the urgency; still drained (as normal). */
+  legacyDeliver: (channel: string) => `herald.deliver.${channel}`,
   dead: (subject: string) => `herald.dead.${subject}`,
   /** uids may hold any printable character; subjects may not, so the uid is base64url-encoded. */
   userFrames: (uid: string) => `herald.rt.user.${Buffer.from(uid).toString('base64url')}`,

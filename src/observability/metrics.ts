@@ -8,7 +8,22 @@ export interface MetricSources {
   queueDepths: () => Record<string, number>;
   liveSockets: () => number;
   scheduledJobs: () => Promise<number>;
+  /** The providers' gates of this process's channels (channels/provider-gate.ts). */
+  providers: () => ProviderSample[];
 }
+
+export interface ProviderSample {
+  channel: string;
+  provider: string;
+  circuit: 'closed' | 'open' | 'half-open';
+  /** Epoch ms until which the provider asked not to be called (Retry-After). */
+  pausedUntil?: number;
+  limit: number;
+  active: number;
+  queued: Record<string, number>;
+}
+
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export function createMetrics() {
   const registry = new Registry();
@@ -83,6 +98,38 @@ export function createMetrics() {
     registers: [registry],
     async collect() {
       this.set((await sources.scheduledJobs?.()) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'herald_provider_circuit',
+    help: "A provider's circuit on this process: 0 closed, 1 half-open, 2 open",
+    labelNames: ['channel', 'provider'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of sources.providers?.() ?? []) this.set({ channel: p.channel, provider: p.provider }, CIRCUIT_VALUE[p.circuit]);
+    },
+  });
+  new Gauge({
+    name: 'herald_provider_concurrency',
+    help: "Requests a provider's gate lets in flight now (adaptive: halved when it throttles or fails)",
+    labelNames: ['channel', 'provider'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of sources.providers?.() ?? []) this.set({ channel: p.channel, provider: p.provider }, p.limit);
+    },
+  });
+  new Gauge({
+    name: 'herald_provider_queued',
+    help: "Requests waiting at a provider's gate on this process, by urgency",
+    labelNames: ['channel', 'provider', 'urgency'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of sources.providers?.() ?? []) {
+        for (const [urgency, n] of Object.entries(p.queued)) this.set({ channel: p.channel, provider: p.provider, urgency }, n);
+      }
     },
   });
   return metrics;

@@ -15,7 +15,7 @@ import type { Channel, DeliveryResult } from '../../channels/port.js';
 import { type Subscription, subjects } from '../bus/port.js';
 import { addressesSockets } from '../exchange/channel-traits.js';
 import { isExpired } from '../exchange/message.js';
-import type { Receipt } from '../exchange/types.js';
+import { type Receipt, URGENCIES } from '../exchange/types.js';
 import { type DeliveryBatch, type DeliveryItem, toDeliveries } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { digestedReceipts } from './digest.js';
@@ -26,19 +26,29 @@ export const REDELIVER = 'redeliver';
 
 const PAST_QUEUED = new Set(['sent', 'delivered', 'read', 'clicked', 'failed', 'expired', 'suppressed']);
 /**
- * Batches delivered at once per worker. A realtime batch only emits a signal to the gateways
- * and records `sent` receipts — store round trips, no provider to spare — so many run at once;
- * provider channels keep a few, their own send limits (channels/*) doing the rest.
+ * Batches delivered at once per worker and urgency. A realtime batch only emits a signal to the
+ * gateways and records `sent` receipts — store round trips, no provider to spare — so many run
+ * at once; provider channels keep a few per urgency, their providers' gates (channels/
+ * provider-gate.ts) ordering the requests of every batch by urgency and sharing each provider's
+ * concurrency between them.
  */
 export const DELIVERY_CONCURRENCY = { realtime: 64, provider: 4 } as const;
 
+/**
+ * One consumer per (channel, urgency) subject: a high batch is taken at once however many low
+ * ones wait on the bus, and a retry goes back to its own urgency's subject. The subject of
+ * deliveries published before subjects carried an urgency is drained too.
+ */
 export function startDeliveryWorkers(deps: PipelineDeps): Subscription[] {
-  deps.scheduler.handle<DeliveryBatch>(REDELIVER, async (job) => deps.bus.publish(subjects.deliver(job.payload.channel), job.payload));
-  return [...deps.channels.values()].map((channel) =>
-    deps.bus.consume<DeliveryBatch>(subjects.deliver(channel.name), `deliver.${channel.name}`, ({ data }) => deliverBatch(deps, channel, data), {
-      concurrency: addressesSockets(deps.traits, channel.name) ? DELIVERY_CONCURRENCY.realtime : DELIVERY_CONCURRENCY.provider,
-    }),
+  deps.scheduler.handle<DeliveryBatch>(REDELIVER, async (job) =>
+    deps.bus.publish(subjects.deliver(job.payload.channel, job.payload.message.urgency), job.payload),
   );
+  return [...deps.channels.values()].flatMap((channel) => {
+    const concurrency = addressesSockets(deps.traits, channel.name) ? DELIVERY_CONCURRENCY.realtime : DELIVERY_CONCURRENCY.provider;
+    const consume = (subject: string): Subscription =>
+      deps.bus.consume<DeliveryBatch>(subject, `deliver.${channel.name}`, ({ data }) => deliverBatch(deps, channel, data), { concurrency });
+    return [...URGENCIES.map((urgency) => consume(subjects.deliver(channel.name, urgency))), consume(subjects.legacyDeliver(channel.name))];
+  });
 }
 
 export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch): Promise<void> {
@@ -111,7 +121,7 @@ async function actOn(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryIte
   deps.metrics.deliveries.inc({ channel: batch.channel, result: result.type });
   switch (result.type) {
     case 'sent':
-      return receipt(batch, item, 'sent', now, result.providerId);
+      return receipt(batch, item, 'sent', now, sentReason(result));
     case 'retry':
       if (item.attempt >= MAX_ATTEMPTS) return receipt(batch, item, 'failed', now, `retries exhausted: ${result.reason}`);
       await scheduleRetry(deps, batch, item, now + result.afterMs);
@@ -123,6 +133,10 @@ async function actOn(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryIte
       return receipt(batch, item, 'failed', now, result.reason);
   }
 }
+
+/** A sent receipt's stored reason: the provider's id, after `via:<provider>` when the channel has several (channels/failover.ts). */
+const sentReason = (result: { providerId?: string; provider?: string }): string | undefined =>
+  result.provider === undefined ? result.providerId : [`via:${result.provider}`, ...(result.providerId !== undefined ? [result.providerId] : [])].join(' ');
 
 async function pendingOnly(deps: PipelineDeps, batch: DeliveryBatch): Promise<DeliveryItem[]> {
   const pending: DeliveryItem[] = [];

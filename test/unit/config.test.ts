@@ -26,7 +26,7 @@ describe('loadConfig', () => {
     assert.equal(config.host, '0.0.0.0');
     assert.equal(config.dataDir, path.resolve('./data'));
     assert.equal(config.jwtSecret, undefined);
-    assert.equal(config.smtpUrl, undefined);
+    assert.deepEqual(config.smtpUrls, []);
     assert.equal(config.jwtAlgorithm, 'HS256');
   });
 

@@ -46,7 +46,8 @@ export function operationRoutes(deps: ApiDeps, options: OperationOptions): Route
       '/healthz',
       {
         summary: 'Health of the process and its dependencies',
-        description: 'Checks the store, the bus and the search index; lists each channel as ok or disabled. Not rate limited.',
+        description:
+          "Checks the store, the bus and the search index; lists each channel as ok or disabled, and this process's providers with their circuit, pause and queue per urgency. Not rate limited.",
         tag: 'operations',
         answers: {
           200: answer('Every dependency is ok (a disabled channel is fine)', health),
@@ -60,7 +61,12 @@ export function operationRoutes(deps: ApiDeps, options: OperationOptions): Route
       async () => {
         const checks = await deps.health();
         const ok = Object.values(checks).every((state) => state === 'ok' || state === 'disabled');
-        return json(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks }, ok ? {} : { 'retry-after': '5' });
+        const providers = deps.providers().map(({ pausedUntil, limit, ...p }) => ({
+          ...p,
+          ...(pausedUntil !== undefined ? { pausedUntil: new Date(pausedUntil).toISOString() } : {}),
+          concurrency: limit,
+        }));
+        return json(ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks, providers }, ok ? {} : { 'retry-after': '5' });
       },
       { unlimited: true },
     ),

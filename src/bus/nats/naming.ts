@@ -6,7 +6,7 @@
  *
  *   bus subject                     wire subject                   stream
  *   herald.accepted.<urgency>   ->  P.accepted.<urgency>           P_ACCEPTED
- *   herald.deliver.<channel>    ->  P.deliver.<channel>            P_DELIVER
+ *   herald.deliver.<channel>.<u> -> P.deliver.<channel>.<u>       P_DELIVER
  *   herald.dead.<subject>       ->  P.dead.<subject>               P_DEAD
  *   anything else, <s>          ->  P.work.<s>                     P_WORK
  *

@@ -221,7 +221,7 @@ describe('apns channel against the fake', () => {
     const results = await c.deliver([delivery(m, iosDevice(t429), 3), delivery(m, iosDevice(t503), 40)]);
     assert.deepEqual(results, [
       { type: 'retry', afterMs: 90_000, reason: 'apns-TooManyRequests' },
-      { type: 'retry', afterMs: 600_000, reason: 'apns-ServiceUnavailable' },
+      { type: 'retry', afterMs: 600_000, reason: 'apns-ServiceUnavailable', cause: 'unavailable' },
     ]);
   });
 
@@ -300,7 +300,7 @@ describe('apns channel against the fake', () => {
       results.map((r) => r.type),
       ['retry', 'retry'],
     );
-    assert.deepEqual(results[0], { type: 'retry', afterMs: 60_000, reason: 'apns-ECONNREFUSED' });
+    assert.deepEqual(results[0], { type: 'retry', afterMs: 60_000, reason: 'apns-ECONNREFUSED', cause: 'unavailable' });
   });
 
   it('answers retry for a host that never answered, and closes without hanging', async () => {
@@ -335,13 +335,19 @@ describe('apns classification', () => {
       type: 'retry',
       afterMs: 30_000,
       reason: 'apns-500',
+      cause: 'unavailable',
     });
     assert.deepEqual(classifyFailure({ status: 403, error: new Error('ExpiredProviderToken') }, ctx), { type: 'retry', afterMs: 30_000, reason: 'apns-403' });
     assert.deepEqual(classifyFailure({ status: 403, response: { reason: 'InvalidProviderToken' } }, ctx), {
       type: 'failed',
       reason: 'apns-InvalidProviderToken',
     });
-    assert.deepEqual(classifyFailure({ error: new Error('apn write timeout') }, ctx), { type: 'retry', afterMs: 30_000, reason: 'apns-connection' });
+    assert.deepEqual(classifyFailure({ error: new Error('apn write timeout') }, ctx), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'apns-connection',
+      cause: 'unavailable',
+    });
     assert.deepEqual(classifyFailure({}, ctx), { type: 'failed', reason: 'apns-unknown' });
   });
 

@@ -14,6 +14,7 @@ import { simpleParser } from 'mailparser';
 import type { EmailChannel } from '../../../channels/email/email-channel.js';
 import { createEmailChannel } from '../../../channels/email/email-channel.js';
 import type { Delivery, DeliveryResult } from '../../../channels/port.js';
+import { loadConfig } from '../../../src/config.js';
 import type { Message } from '../../../src/exchange/types.js';
 import type { SmtpFake } from '../../fakes/smtp.js';
 import { startSmtpFake } from '../../fakes/smtp.js';
@@ -225,7 +226,7 @@ describe('email channel, SMTP mode', () => {
 
   before(async () => {
     smtp = await startSmtpFake();
-    channel = createEmailChannel({ smtpUrl: smtp.url, outboxDir: tempDir(), from: FROM });
+    channel = createEmailChannel({ smtpUrls: [smtp.url], outboxDir: tempDir(), from: FROM });
   });
 
   after(async () => {
@@ -317,10 +318,59 @@ describe('email channel, SMTP server unreachable', () => {
     const smtp = await startSmtpFake();
     const url = smtp.url;
     await smtp.close();
-    const channel = createEmailChannel({ smtpUrl: url, outboxDir: tempDir(), from: FROM });
+    const channel = createEmailChannel({ smtpUrls: [url], outboxDir: tempDir(), from: FROM });
     const [result] = await channel.deliver([delivery(message(), 'max@example.test', 2)]);
     assert.equal(result?.type, 'retry', JSON.stringify(result));
     assert.equal(result?.type === 'retry' ? result.afterMs : 0, 60_000);
     await channel.close();
+  });
+});
+
+describe('email channel, several SMTP servers (failover)', () => {
+  it('sends through the first server while it works, moves on when it fails, and names the server that sent', async () => {
+    const [first, second] = [await startSmtpFake(), await startSmtpFake()];
+    const channel = createEmailChannel({
+      smtpUrls: [first.url, second.url],
+      outboxDir: tempDir(),
+      from: FROM,
+      circuit: { failures: 2, openMs: 60_000 },
+    });
+    try {
+      const [viaFirst] = await channel.deliver([delivery(message(), 'a@example.test')]);
+      assert.equal(viaFirst?.type === 'sent' && viaFirst.provider, 'smtp-1');
+
+      // 421: the first server is unavailable; the same delivery goes out through the second.
+      first.failNext(2, 421);
+      const [movedOnce] = await channel.deliver([delivery(message(), 'b@example.test')]);
+      assert.equal(movedOnce?.type === 'sent' && movedOnce.provider, 'smtp-2');
+      const [movedTwice] = await channel.deliver([delivery(message(), 'c@example.test')]);
+      assert.equal(movedTwice?.type === 'sent' && movedTwice.provider, 'smtp-2');
+      assert.deepEqual(
+        channel.providers().map((p) => [p.provider, p.circuit]),
+        [
+          ['smtp-1', 'open'],
+          ['smtp-2', 'closed'],
+        ],
+      );
+
+      // While its circuit is open the first server is not even tried.
+      const atFirst = first.received.length;
+      const [skipping] = await channel.deliver([delivery(message({ urgency: 'high' }), 'd@example.test')]);
+      assert.equal(skipping?.type === 'sent' && skipping.provider, 'smtp-2');
+      assert.equal(first.received.length, atFirst);
+      assert.deepEqual(
+        (await second.waitForMessages(3)).map((m) => m.envelope.to),
+        [['b@example.test'], ['c@example.test'], ['d@example.test']],
+      );
+    } finally {
+      await channel.close();
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('reads HERALD_SMTP_URL as a comma-separated list and refuses a URL that is not SMTP', () => {
+    assert.deepEqual(loadConfig({ HERALD_SMTP_URL: 'smtp://a.test:25, smtps://u:p@b.test:465' }).smtpUrls, ['smtp://a.test:25', 'smtps://u:p@b.test:465']);
+    assert.throws(() => loadConfig({ HERALD_SMTP_URL: 'smtp://a.test:25,https://b.test' }), /HERALD_SMTP_URL.*smtp:\/\/ or smtps:\/\//s);
   });
 });

@@ -144,7 +144,7 @@ describe('sms channel against the Twilio fake', () => {
     const phone = newPhone();
     fake.failNext(phone, { status: 429, code: 20429, message: 'Too Many Requests', retryAfter: '7' });
     const [result] = await channel().deliver([delivery(message(), phone, 2)]);
-    assert.deepEqual(result, { type: 'retry', afterMs: 7_000, reason: 'twilio-20429' });
+    assert.deepEqual(result, { type: 'retry', afterMs: 7_000, reason: 'twilio-20429', cause: 'throttled' });
     assert.deepEqual(
       fake.requests.filter((r) => r.to === phone),
       [{ to: phone, status: 429 }],
@@ -155,9 +155,13 @@ describe('sms channel against the Twilio fake', () => {
   it('retries a 429 without Retry-After after 30 s × attempt', async () => {
     const phone = newPhone();
     fake.failNext(phone, { status: 429, code: 20429 }, 2);
-    const c = channel();
-    assert.deepEqual(await c.deliver([delivery(message(), phone, 3)]), [{ type: 'retry', afterMs: 90_000, reason: 'twilio-20429' }]);
-    assert.deepEqual(await c.deliver([delivery(message(), phone, 50)]), [{ type: 'retry', afterMs: 600_000, reason: 'twilio-20429' }]);
+    // A 429 pauses the account in the channel's gate, so the second send uses a channel of its own.
+    assert.deepEqual(await channel().deliver([delivery(message(), phone, 3)]), [
+      { type: 'retry', afterMs: 90_000, reason: 'twilio-20429', cause: 'throttled' },
+    ]);
+    assert.deepEqual(await channel().deliver([delivery(message(), phone, 50)]), [
+      { type: 'retry', afterMs: 600_000, reason: 'twilio-20429', cause: 'throttled' },
+    ]);
   });
 
   it('keeps Retry-After of concurrent sends apart', async () => {
@@ -175,7 +179,7 @@ describe('sms channel against the Twilio fake', () => {
   it('retries a 500', async () => {
     const phone = newPhone();
     fake.failNext(phone, { status: 500, message: 'Internal Server Error' });
-    assert.deepEqual(await channel().deliver([delivery(message(), phone)]), [{ type: 'retry', afterMs: 30_000, reason: 'twilio-500' }]);
+    assert.deepEqual(await channel().deliver([delivery(message(), phone)]), [{ type: 'retry', afterMs: 30_000, reason: 'twilio-500', cause: 'unavailable' }]);
     // The next attempt goes through.
     assert.equal((await channel().deliver([delivery(message(), phone, 2)]))[0]?.type, 'sent');
   });
@@ -183,7 +187,7 @@ describe('sms channel against the Twilio fake', () => {
   it('retries when the connection is refused', async () => {
     const port = await closedPort();
     const [result] = await channel({ baseUrl: `https://127.0.0.1:${port}` }).deliver([delivery(message(), newPhone())]);
-    assert.deepEqual(result, { type: 'retry', afterMs: 30_000, reason: 'twilio-econnrefused' });
+    assert.deepEqual(result, { type: 'retry', afterMs: 30_000, reason: 'twilio-econnrefused', cause: 'unavailable' });
   });
 
   it('fails with twilio-auth when the credentials are refused', async () => {
@@ -217,7 +221,7 @@ describe('sms channel against the Twilio fake', () => {
       { type: 'sent', providerId: sid(ok1) },
       { type: 'failed', reason: 'twilio-21211' },
       { type: 'failed', reason: 'no-phone-number' },
-      { type: 'retry', afterMs: 3_000, reason: 'twilio-20503' },
+      { type: 'retry', afterMs: 3_000, reason: 'twilio-20503', cause: 'unavailable' },
       { type: 'sent', providerId: sid(ok2) },
     ]);
     assert.ok(sid(ok1) && sid(ok2));
@@ -275,9 +279,9 @@ describe('twilio error classification', () => {
     assert.deepEqual(classifyTwilioError(err({ status: 400, code: 21211 }), 1), { type: 'failed', reason: 'twilio-21211' });
     assert.deepEqual(classifyTwilioError(err({ status: 401, code: 20003 }), 1), { type: 'failed', reason: 'twilio-auth' });
     assert.deepEqual(classifyTwilioError(err({ status: 403, code: 20003 }), 1), { type: 'failed', reason: 'twilio-auth' });
-    assert.deepEqual(classifyTwilioError(err({ status: 429 }), 2), { type: 'retry', afterMs: 60_000, reason: 'twilio-429' });
-    assert.deepEqual(classifyTwilioError(err({ status: 502 }), 1, 5_000), { type: 'retry', afterMs: 5_000, reason: 'twilio-502' });
-    assert.deepEqual(classifyTwilioError(err({ code: 'ETIMEDOUT' }), 1), { type: 'retry', afterMs: 30_000, reason: 'twilio-etimedout' });
+    assert.deepEqual(classifyTwilioError(err({ status: 429 }), 2), { type: 'retry', afterMs: 60_000, reason: 'twilio-429', cause: 'throttled' });
+    assert.deepEqual(classifyTwilioError(err({ status: 502 }), 1, 5_000), { type: 'retry', afterMs: 5_000, reason: 'twilio-502', cause: 'unavailable' });
+    assert.deepEqual(classifyTwilioError(err({ code: 'ETIMEDOUT' }), 1), { type: 'retry', afterMs: 30_000, reason: 'twilio-etimedout', cause: 'unavailable' });
     assert.deepEqual(classifyTwilioError(err({}), 1), { type: 'failed', reason: 'twilio-error' });
     assert.deepEqual(classifyTwilioError('boom', 1), { type: 'failed', reason: 'twilio-error' });
   });

@@ -75,9 +75,10 @@ describe('webpush channel', () => {
 
   before(async () => {
     fake = await startPushService();
-    channel = make();
   });
   beforeEach(() => {
+    // A fresh channel per test: a 429 pauses the push service's origin in the channel's gate.
+    channel = make();
     fake.latencyMs = 0;
     fake.expectVapidKey = undefined;
   });
@@ -180,18 +181,44 @@ describe('webpush channel', () => {
     const sub = fake.subscription();
     const id = fake.idOf(sub.endpoint);
     fake.answer(id, [{ status: 429, retryAfter: 7 }, { status: 429, retryAfter: new Date(Date.now() + 120_000).toUTCString() }, { status: 429 }]);
-    assert.deepEqual(await sendTo(sub), { type: 'retry', afterMs: 7_000, reason: 'http-429' });
+    // Each 429 pauses the origin in that channel's gate, so each send uses a channel of its own.
+    assert.deepEqual(await sendTo(sub), { type: 'retry', afterMs: 7_000, reason: 'http-429', cause: 'throttled' });
+    channel = make();
     const dated = await sendTo(sub);
     assert.ok(dated.type === 'retry' && dated.afterMs > 100_000 && dated.afterMs <= 120_000, JSON.stringify(dated));
-    assert.deepEqual(await sendTo(sub, message(), 3), { type: 'retry', afterMs: 90_000, reason: 'http-429' });
+    channel = make();
+    assert.deepEqual(await sendTo(sub, message(), 3), { type: 'retry', afterMs: 90_000, reason: 'http-429', cause: 'throttled' });
+    channel = make();
     assert.equal((await sendTo(sub)).type, 'sent', 'answers 201 once the script is used up');
+  });
+
+  it('pauses an origin that answered 429 until its Retry-After, and only that origin', async () => {
+    const other = await startPushService();
+    try {
+      const sub = fake.subscription();
+      fake.answer(fake.idOf(sub.endpoint), [{ status: 429, retryAfter: 1 }]);
+      const first = await sendTo(sub);
+      const pausedAt = Date.now();
+      assert.equal(first.type, 'retry');
+      const elsewhere = other.subscription();
+      const [meanwhile] = await channel.deliver([delivery(message(), webDevice(elsewhere))]);
+      assert.equal(meanwhile?.type, 'sent', 'another push service is not paused');
+      assert.equal(other.recordsFor(other.idOf(elsewhere.endpoint)).length, 1);
+      const again = fake.subscription();
+      assert.equal((await sendTo(again)).type, 'sent');
+      const [request] = fake.recordsFor(fake.idOf(again.endpoint));
+      assert.ok(request, 'the paused origin is called once the pause is over');
+      assert.ok(Date.now() - pausedAt >= 900, 'not before its Retry-After');
+    } finally {
+      await other.close();
+    }
   });
 
   it('retries 500 and 503 (with their Retry-After)', async () => {
     const sub = fake.subscription();
     fake.answer(fake.idOf(sub.endpoint), [{ status: 500 }, { status: 503, retryAfter: 2 }]);
-    assert.deepEqual(await sendTo(sub, message(), 2), { type: 'retry', afterMs: 60_000, reason: 'http-500' });
-    assert.deepEqual(await sendTo(sub), { type: 'retry', afterMs: 2_000, reason: 'http-503' });
+    assert.deepEqual(await sendTo(sub, message(), 2), { type: 'retry', afterMs: 60_000, reason: 'http-500', cause: 'unavailable' });
+    assert.deepEqual(await sendTo(sub), { type: 'retry', afterMs: 2_000, reason: 'http-503', cause: 'unavailable' });
   });
 
   it('fails 413, 400, 401 and 403 for good with the status as the reason', async () => {
@@ -216,7 +243,7 @@ describe('webpush channel', () => {
     const sub = fake.subscription();
     fake.answer(fake.idOf(sub.endpoint), [{ status: 201, delayMs: 1_500 }]);
     const [result] = await slow.deliver([delivery(message(), webDevice(sub))]);
-    assert.deepEqual(result, { type: 'retry', afterMs: 30_000, reason: 'network-timeout' });
+    assert.deepEqual(result, { type: 'retry', afterMs: 30_000, reason: 'network-timeout', cause: 'unavailable' });
   });
 
   it('answers without a request when there is no web subscription, its keys are malformed, or the payload cannot fit', async () => {
@@ -264,7 +291,7 @@ describe('webpush channel', () => {
           : kind === 'gone'
             ? { type: 'invalid-recipient', reason: 'http-410' }
             : kind === 'busy'
-              ? { type: 'retry', afterMs: i * 1000, reason: 'http-429' }
+              ? { type: 'retry', afterMs: i * 1000, reason: 'http-429', cause: 'throttled' }
               : kind === 'big'
                 ? { type: 'failed', reason: 'http-413' }
                 : { type: 'failed', reason: 'no-subscription' },
@@ -353,7 +380,7 @@ describe('webpush classification', () => {
   });
 
   it('caps the backoff at 10 minutes', () => {
-    assert.deepEqual(classifyPushError({ statusCode: 502, headers: {} }, 50), { type: 'retry', afterMs: 600_000, reason: 'http-502' });
+    assert.deepEqual(classifyPushError({ statusCode: 502, headers: {} }, 50), { type: 'retry', afterMs: 600_000, reason: 'http-502', cause: 'unavailable' });
   });
 
   it('classifies by status and code, never by message text', () => {
@@ -365,6 +392,7 @@ describe('webpush classification', () => {
       type: 'retry',
       afterMs: 30_000,
       reason: 'network-econnreset',
+      cause: 'unavailable',
     });
     assert.deepEqual(classifyPushError(Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' }), 2).type, 'retry');
     assert.deepEqual(classifyPushError(Object.assign(new Error('x'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 1).type, 'retry');
