@@ -86,6 +86,7 @@ export const receiptBody = z.strictObject({
   state: z.enum(RECEIPT_STATES),
   reason: z.string().nullable().describe('A stable reason code (src/exchange/receipt-reasons.ts), never a provider text'),
   detail: z.string().nullable().optional().describe('Admin view only: the stored reason (provider id, status, error)'),
+  provider: z.string().optional().describe('Admin view only, on a sent receipt of a channel with several providers: the one that sent it (smtp-1, smtp-2…)'),
   at: isoTime,
 });
 

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { visibleSender } from '../exchange/message.js';
-import { publicReason } from '../exchange/receipt-reasons.js';
+import { publicReason, sentVia } from '../exchange/receipt-reasons.js';
 import type { InboxItem, Message, Receipt, User } from '../exchange/types.js';
 import type { inboxItemBody, messageBody, receiptBody, userBody } from './responses.js';
 
@@ -38,8 +38,14 @@ export const inboxView = (item: InboxItem): z.output<typeof inboxItemBody> => ({
 
 /**
  * A receipt: `reason` is always a stable code (../exchange/receipt-reasons.ts), never a
- * provider's text; the admin view adds `detail`, the stored reason (provider id, status, error).
+ * provider's text; the admin view adds `detail`, the stored reason (provider id, status, error),
+ * and `provider` when the channel has several and the receipt names the one that sent it.
  */
+const providerOf = (receipt: Receipt): { provider?: string } => {
+  const provider = sentVia(receipt);
+  return provider === undefined ? {} : { provider };
+};
+
 export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { admin: false }): z.output<typeof receiptBody> => ({
   uid: receipt.uid,
   channel: receipt.channel,
@@ -47,7 +53,7 @@ export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { a
   device: receipt.device ?? null,
   state: receipt.state,
   reason: publicReason(receipt),
-  ...(audience.admin ? { detail: receipt.reason ?? null } : {}),
+  ...(audience.admin ? { detail: receipt.reason ?? null, ...providerOf(receipt) } : {}),
   at: iso(receipt.at),
 });
 

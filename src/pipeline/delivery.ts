@@ -15,6 +15,7 @@ import type { Channel, DeliveryResult } from '../../channels/port.js';
 import { type Subscription, subjects } from '../bus/port.js';
 import { addressesSockets } from '../exchange/channel-traits.js';
 import { isExpired } from '../exchange/message.js';
+import { sentReason } from '../exchange/receipt-reasons.js';
 import { type Receipt, URGENCIES } from '../exchange/types.js';
 import { type DeliveryBatch, type DeliveryItem, toDeliveries } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
@@ -121,7 +122,7 @@ async function actOn(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryIte
   deps.metrics.deliveries.inc({ channel: batch.channel, result: result.type });
   switch (result.type) {
     case 'sent':
-      return receipt(batch, item, 'sent', now, sentReason(result));
+      return receipt(batch, item, 'sent', now, sentReason(result.providerId, result.provider));
     case 'retry':
       if (item.attempt >= MAX_ATTEMPTS) return receipt(batch, item, 'failed', now, `retries exhausted: ${result.reason}`);
       await scheduleRetry(deps, batch, item, now + result.afterMs);
@@ -133,10 +134,6 @@ async function actOn(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryIte
       return receipt(batch, item, 'failed', now, result.reason);
   }
 }
-
-/** A sent receipt's stored reason: the provider's id, after `via:<provider>` when the channel has several (channels/failover.ts). */
-const sentReason = (result: { providerId?: string; provider?: string }): string | undefined =>
-  result.provider === undefined ? result.providerId : [`via:${result.provider}`, ...(result.providerId !== undefined ? [result.providerId] : [])].join(' ');
 
 async function pendingOnly(deps: PipelineDeps, batch: DeliveryBatch): Promise<DeliveryItem[]> {
   const pending: DeliveryItem[] = [];

@@ -33,6 +33,8 @@ export interface PushAnswer {
 
 export interface PushRecord {
   id: string;
+  /** When the request arrived (epoch ms). */
+  at: number;
   /** The status answered. */
   status: number;
   headers: { ttl: number | null; urgency: string | null; topic: string | null; contentEncoding: string | null };
@@ -161,6 +163,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   };
 
   const handle = async (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> => {
+    const at = Date.now();
     const body = await readBody(req);
     const match = /^\/push\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !match?.[1]) {
@@ -170,6 +173,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     const id = match[1];
     const record: PushRecord = {
       id,
+      at,
       status: 201,
       headers: {
         ttl: req.headers.ttl === undefined ? null : Number(headerText(req.headers.ttl)),
