@@ -33,6 +33,7 @@ import { wsOperation } from './gateway/ws-endpoint.js';
 import { createLimiterStore } from './limits/limiter-store.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
+import { createCaps } from './pipeline/caps.js';
 import { recordClientReceipts } from './pipeline/client-receipts.js';
 import { startDeliveryWorkers } from './pipeline/delivery.js';
 import type { PipelineDeps } from './pipeline/deps.js';
@@ -92,6 +93,13 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     emailDelayMs: config.fallbackEmailDelay * 1000,
     digestIntervalMs: config.digestInterval * 1000,
   };
+  // One limiter store (this process, or Redis when set) counts the rate limits and the caps.
+  const limiterStore = await createLimiterStore({
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+    prefix: config.clusterName,
+    log: log.child({ component: 'limits' }),
+  });
+  const caps = createCaps(limiterStore, config.capPerHour, stores.receipts);
   const deps: PipelineDeps = {
     stores,
     bus,
@@ -103,24 +111,19 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     log,
     metrics,
     policy,
+    ...(caps ? { caps } : {}),
     now: Date.now,
   };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl, adapters.ticketLedger);
-  const rateLimits = createRateLimits(
-    await createLimiterStore({
-      ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
-      prefix: config.clusterName,
-      log: log.child({ component: 'rate-limits' }),
-    }),
-    {
-      send: config.rateSend,
-      sendBurst: config.rateSendBurst,
-      recipient: config.rateRecipient,
-      wsTicket: config.rateWsTicket,
-      unauthenticated: config.rateUnauthenticated,
-      admins: config.rateAdmins,
-    },
-  );
+  // Closing the rate limits closes the limiter store they share with the caps.
+  const rateLimits = createRateLimits(limiterStore, {
+    send: config.rateSend,
+    sendBurst: config.rateSendBurst,
+    recipient: config.rateRecipient,
+    wsTicket: config.rateWsTicket,
+    unauthenticated: config.rateUnauthenticated,
+    admins: config.rateAdmins,
+  });
   const apiDeps: ApiDeps = {
     ...deps,
     tickets,

@@ -138,6 +138,12 @@ export const CORE_SETTINGS = {
     schema: positiveInt,
   },
   digestInterval: { env: 'HERALD_DIGEST_INTERVAL', default: '3600', doc: 'Seconds between email digests of unread low-urgency messages', schema: positiveInt },
+  capPerHour: {
+    env: 'HERALD_CAP_PER_HOUR',
+    default: '0',
+    doc: 'Messages below high urgency one user may get per hour on intrusive channels (push, SMS); past it they stay in the inbox and join the next email digest (receipt suppressed, reason cap); high always passes; 0: no cap',
+    schema: nonNegativeInt,
+  },
   roles: {
     env: 'HERALD_ROLES',
     default: 'api,gateway,triage,deliver',

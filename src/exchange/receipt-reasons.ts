@@ -6,6 +6,7 @@
  *
  * Codes:
  *  - Herald's own decisions, shown as stored: `ttl`, `fallback`, `preference`, `quiet-hours`,
+ *    `cap` (the user's hourly cap on intrusive channels, src/exchange/caps.ts),
  *    `category:<name>` (the message's own category), `in-app-only`, `channel-not-configured`,
  *    `no-device`, `no-email-address`, `no-phone-number`, `device-removed`, `no-subscription`,
  *    `bad-endpoint`, `bad-subscription-keys`, `payload-too-large`, `endpoint-refused`; any other
@@ -25,6 +26,7 @@ const HERALD_CODES: ReadonlySet<string> = new Set([
   'fallback',
   'preference',
   'quiet-hours',
+  'cap',
   'in-app-only',
   'channel-not-configured',
   'no-device',

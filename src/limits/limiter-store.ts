@@ -1,5 +1,6 @@
 /**
- * Where rate-limit counters live (rate-limiter-flexible): in this process (RateLimiterMemory) when
+ * Where the counters of the rate limits (src/api/rate-limits.ts) and of the caps
+ * (src/pipeline/caps.ts) live (rate-limiter-flexible): in this process (RateLimiterMemory) when
  * embedded, in Redis (RateLimiterRedis on ioredis) when HERALD_REDIS_URL is set, so every process
  * of a cluster counts against one budget. Keys are `<clusterName>:rl:<limit>:<key>`.
  *
@@ -59,7 +60,7 @@ export async function createLimiterStore(options: LimiterStoreOptions): Promise<
     maxRetriesPerRequest: 1,
     // Fail at once while disconnected instead of queueing: the in-memory twin counts meanwhile.
     enableOfflineQueue: false,
-    connectionName: 'herald-rate-limits',
+    connectionName: 'herald-limits',
   });
   // Failures surface through the commands that fail (and the warning below).
   redis.on('error', () => {});
@@ -70,7 +71,7 @@ export async function createLimiterStore(options: LimiterStoreOptions): Promise<
     const now = Date.now();
     if (now - warnedAt < WARN_EVERY_MS) return;
     warnedAt = now;
-    options.log.warn({ err, redis: where }, 'rate limits: Redis did not answer; counting in this process until it does');
+    options.log.warn({ err, redis: where }, 'limits: Redis did not answer; counting in this process until it does');
   };
   const connected = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), CONNECT_WAIT_MS);

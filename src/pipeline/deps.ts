@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Presence } from '../presence/port.js';
 import type { Search } from '../search/port.js';
 import type { Stores } from '../store/port.js';
+import type { Caps } from './caps.js';
 
 export interface PipelineDeps {
   stores: Stores;
@@ -24,5 +25,7 @@ export interface PipelineDeps {
   metrics: Metrics;
   /** When unread messages escalate to nearline channels. */
   policy: FallbackPolicy;
+  /** The per-user cap on intrusive channels (HERALD_CAP_PER_HOUR, caps.ts); absent: no cap. */
+  caps?: Caps;
   now: () => number;
 }

@@ -1,7 +1,8 @@
 /**
- * The digest: one email per user per period listing that period's unread low-urgency messages
- * (never an in-app-only one, a user's message), at most DIGEST_ITEMS_LIMIT, newest first. A
- * digest with nothing unread left sends nothing.
+ * The digest: one email per user per period listing that period's unread low-urgency messages,
+ * and those a cap held back from push and SMS whatever their urgency (a `cap` receipt:
+ * src/exchange/caps.ts), never an in-app-only one (a user's message), at most
+ * DIGEST_ITEMS_LIMIT, newest first. A digest with nothing unread left sends nothing.
  *
  * A digest is a message and a delivery like every other. `sendDigest` stores the digest message
  * (status `triaged`: Herald's own, never in an inbox), records its `queued` receipt on the email
@@ -15,6 +16,7 @@
  * with reason `digest: <why>`.
  */
 import { subjects } from '../bus/port.js';
+import { isCapReceipt } from '../exchange/caps.js';
 import { channelsAddressing } from '../exchange/channel-traits.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import type { ChannelName, InboxItem, Message, Receipt } from '../exchange/types.js';
@@ -43,7 +45,7 @@ export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Pr
   if (!deps.channels.has(channel) || !user?.email || preferences.channels[channel] === false) return;
   const from = bucket * deps.policy.digestIntervalMs;
   const to = from + deps.policy.digestIntervalMs;
-  const items = await unreadLowIn(deps, uid, from, to);
+  const items = await unreadDigestedIn(deps, uid, from, to);
   if (items.length === 0) return;
   const now = deps.now();
 
@@ -83,19 +85,39 @@ export function digestedReceipts(digestOf: readonly string[], own: Receipt): Rec
   return digestOf.map((messageId) => ({ messageId, uid: own.uid, channel: own.channel, state: own.state, reason, at: own.at }));
 }
 
-/** Unread low-urgency inbox entries created in [from, to) that may be emailed, newest first, at most DIGEST_ITEMS_LIMIT. */
-async function unreadLowIn(deps: PipelineDeps, uid: string, from: number, to: number): Promise<InboxItem[]> {
+/**
+ * Unread inbox entries created in [from, to) that may be emailed and are low-urgency or were
+ * capped, newest first, at most DIGEST_ITEMS_LIMIT. Whether a message below `high` was capped is
+ * read from its receipts for `uid` (a page's at once).
+ */
+async function unreadDigestedIn(deps: PipelineDeps, uid: string, from: number, to: number): Promise<InboxItem[]> {
   const found: InboxItem[] = [];
   let before: string | undefined;
   for (;;) {
     const page = await deps.stores.inbox.list(uid, { limit: 200, unreadOnly: true, ...(before ? { before } : {}) });
+    const capped = await cappedAmong(
+      deps,
+      uid,
+      page.filter(({ message }) => mayBeCapped(message, from, to)),
+    );
     for (const item of page) {
-      if (item.message.createdAt >= to || item.message.urgency !== 'low' || item.message.inAppOnly) continue;
+      if (item.message.createdAt >= to || item.message.inAppOnly) continue;
       if (item.message.createdAt < from) return found;
+      if (item.message.urgency !== 'low' && !capped.has(item.message.id)) continue;
       found.push(item);
       if (found.length === DIGEST_ITEMS_LIMIT) return found;
     }
     if (page.length < 200) return found;
     before = page[page.length - 1]?.message.id;
   }
+}
+
+/** Whether the digest of [from, to) would list `message` if a cap held it back (low ones it lists anyway). */
+const mayBeCapped = (message: Message, from: number, to: number): boolean =>
+  message.urgency !== 'low' && message.urgency !== 'high' && !message.inAppOnly && message.createdAt >= from && message.createdAt < to;
+
+/** The ids of `items` a cap held back for `uid`. */
+async function cappedAmong(deps: PipelineDeps, uid: string, items: InboxItem[]): Promise<Set<string>> {
+  const receipts = await Promise.all(items.map(({ message }) => deps.stores.receipts.forMessage(message.id, uid)));
+  return new Set(items.filter((_, i) => receipts[i]?.some(isCapReceipt)).map(({ message }) => message.id));
 }

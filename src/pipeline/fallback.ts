@@ -5,8 +5,9 @@
  *   recipient reads the message (client-receipts.ts), and re-checked when they fire: a message
  *   read or expired meanwhile is not sent, and preferences and quiet hours are applied as of then.
  * - `digest` jobs send one email per user per period listing that period's unread low-urgency
- *   messages, never an in-app-only one (a user's message), through the delivery worker like
- *   every delivery (digest.ts); a digest with nothing unread left sends nothing.
+ *   messages and those a cap held back (src/exchange/caps.ts), never an in-app-only one (a
+ *   user's message), through the delivery worker like every delivery (digest.ts); a digest with
+ *   nothing unread left sends nothing.
  * A fallback's receipt is written when it fires, not when it is planned, so start-up recovery
  * (which re-sends `queued` receipts) never sends a fallback before its time.
  */

@@ -7,12 +7,16 @@
  * cursor is saved after each page, so a crash resumes where it stopped; every write is
  * idempotent, so the page in progress at the crash is simply planned again.
  *
+ * With HERALD_CAP_PER_HOUR, a recipient over their cap gets no intrusive delivery of a message
+ * below `high` (`suppressed` / `cap`) and the message joins their digest (src/exchange/caps.ts).
+ *
  * A broadcast without a category reaches live sockets through one signal on
  * `herald.rt.broadcast` (each gateway publishes it to its sockets in one call) instead of one
  * realtime delivery per user.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
+import { capPlan, cappedFallback, countsAgainstCap } from '../exchange/caps.js';
 import { addressesDevices, addressesSockets, channelsAddressing } from '../exchange/channel-traits.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
@@ -153,15 +157,23 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   const work = new Map<ChannelName, DeliveryItem[]>();
   const fallbacks: Array<{ uid: string; step: FallbackStep }> = [];
   const available = new Set(deps.channels.keys());
-  for (const uid of uids) {
+  const planned = uids.map((uid) => {
     const user = userByUid.get(uid);
     const preferences = page.preferences.get(uid) ?? { channels: {}, categories: {} };
     const devices = page.devices.get(uid) ?? [];
     const view = { uid, user, preferences, online: online.has(uid), devices };
-    const plan = planRecipient(message, view, { now, available, traits: deps.traits });
+    return { uid, user, view, plan: planRecipient(message, view, { now, available, traits: deps.traits }) };
+  });
+  // The cap (caps.ts): recipients over it lose their intrusive deliveries and join the digest.
+  const counted = deps.caps ? planned.filter(({ plan }) => countsAgainstCap(message, plan, deps.traits)).map(({ uid }) => uid) : [];
+  const overCap = deps.caps && counted.length > 0 ? await deps.caps.over(message.id, counted) : new Set<string>();
+  for (const { uid, user, view, plan: asPlanned } of planned) {
+    const capped = overCap.has(uid);
+    const plan = capped ? capPlan(asPlanned, deps.traits) : asPlanned;
     if (plan.inbox) {
       inboxUids.push(uid);
-      const step = fallbackFor(message, view, { now, available, traits: deps.traits, policy: deps.policy });
+      const context = { now, available, traits: deps.traits, policy: deps.policy };
+      const step = capped ? cappedFallback(message, view, context) : fallbackFor(message, view, context);
       if (step) fallbacks.push({ uid, step });
     }
     for (const skip of plan.skipped) receipts.push({ messageId: message.id, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
@@ -188,8 +200,9 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
     }
   }
   await stores.inbox.add(inboxUids, message);
-  for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);
+  // Receipts before fallbacks: the digest a capped message joins finds it by its `cap` receipt.
   await recordReceipts(deps, receipts, message.urgency);
+  for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);
   for (const [channel, items] of work) {
     for (let i = 0; i < items.length; i += DELIVERY_BATCH_SIZE) {
       const batch: DeliveryBatch = { channel, message, items: items.slice(i, i + DELIVERY_BATCH_SIZE) };
