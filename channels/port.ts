@@ -162,8 +162,8 @@ export interface ChannelDescriptor<S extends SettingsTable = SettingsTable, C ex
   inApp: boolean;
   /** Its HERALD_* settings, merged into the configuration table (src/config.ts). */
   settings: S;
-  /** Settings that only work together: setting some but not all of them stops start-up. */
-  requiredTogether?: { label: string; keys: ReadonlyArray<keyof S & string> };
+  /** Groups of settings that only work together: setting some but not all of a group stops start-up. */
+  requiredTogether?: ReadonlyArray<{ label: string; keys: ReadonlyArray<keyof S & string> }>;
   /** Why the channel cannot run with this configuration (e.g. missing credentials), or undefined when it can. */
   disabledReason(config: ChannelConfig<S>): string | undefined;
   /** Builds the channel once for the life of the process. */

@@ -55,11 +55,11 @@ export function channelSettingsProblems(config: Config): string[] {
   const values = config as unknown as Record<string, unknown>;
   const problems: string[] = [];
   for (const { requiredTogether, keys } of descriptors) {
-    if (requiredTogether) {
-      const set = requiredTogether.keys.filter((k) => values[k] !== undefined);
-      if (set.length > 0 && set.length < requiredTogether.keys.length) {
-        const missing = requiredTogether.keys.filter((k) => values[k] === undefined).map(envOf);
-        problems.push(`${requiredTogether.label} is partly configured: also set ${missing.join(', ')}`);
+    for (const group of requiredTogether ?? []) {
+      const set = group.keys.filter((k) => values[k] !== undefined);
+      if (set.length > 0 && set.length < group.keys.length) {
+        const missing = group.keys.filter((k) => values[k] === undefined).map(envOf);
+        problems.push(`${group.label} is partly configured: also set ${missing.join(', ')}`);
       }
     }
     if (keys) {

@@ -30,7 +30,7 @@ export const apnsDescriptor: ChannelDescriptor<typeof APNS_SETTINGS> = {
   intrusive: true,
   inApp: true,
   settings: APNS_SETTINGS,
-  requiredTogether: { label: 'APNs', keys: ['apnsKey', 'apnsKeyId', 'apnsTeamId', 'apnsTopic'] },
+  requiredTogether: [{ label: 'APNs', keys: ['apnsKey', 'apnsKeyId', 'apnsTeamId', 'apnsTopic'] }],
   disabledReason: (config) => (missing(config) ? MISSING_CREDENTIALS : undefined),
   create: ({ config, log }) => {
     if (!config.apnsKey || !config.apnsKeyId || !config.apnsTeamId || !config.apnsTopic) throw new Error(MISSING_CREDENTIALS);

@@ -1,6 +1,7 @@
 /**
  * The SMS channel (Twilio): enabled when HERALD_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _FROM are set
- * (`requiredTogether` refuses a partial set). Status callbacks are requested only when
+ * (`requiredTogether` refuses a partial set). HERALD_TWILIO_FALLBACK_* name a second account, tried
+ * when the first is unavailable (sms-channel.ts). Status callbacks are requested only when
  * HERALD_PUBLIC_URL says where Twilio can reach this Herald; their hook (status-hook.ts) is
  * mounted either way, and refuses callbacks while they are not configured.
  */
@@ -17,7 +18,10 @@ export const smsDescriptor: ChannelDescriptor<typeof SMS_SETTINGS> = {
   intrusive: true,
   inApp: false,
   settings: SMS_SETTINGS,
-  requiredTogether: { label: 'Twilio', keys: ['twilioAccountSid', 'twilioAuthToken', 'twilioFrom'] },
+  requiredTogether: [
+    { label: 'Twilio', keys: ['twilioAccountSid', 'twilioAuthToken', 'twilioFrom'] },
+    { label: 'The second Twilio account', keys: ['twilioFallbackAccountSid', 'twilioFallbackAuthToken', 'twilioFallbackFrom'] },
+  ],
   disabledReason: (config) =>
     config.twilioAccountSid && config.twilioAuthToken && config.twilioFrom
       ? undefined
@@ -27,10 +31,16 @@ export const smsDescriptor: ChannelDescriptor<typeof SMS_SETTINGS> = {
     if (!accountSid || !authToken || !from) throw new ConfigError('sms channel created without Twilio credentials');
     // The SDK throws on this at construction; say which variable is wrong instead.
     if (!accountSid.startsWith('AC')) throw new ConfigError(`HERALD_TWILIO_ACCOUNT_SID must start with AC (an API key SID is not supported)`);
+    const fallback = config.twilioFallbackAccountSid;
+    if (fallback && !fallback.startsWith('AC'))
+      throw new ConfigError(`HERALD_TWILIO_FALLBACK_ACCOUNT_SID must start with AC (an API key SID is not supported)`);
     return createSmsChannel({
-      accountSid,
-      authToken,
-      from,
+      accounts: [
+        { accountSid, authToken, from },
+        ...(fallback && config.twilioFallbackAuthToken && config.twilioFallbackFrom
+          ? [{ accountSid: fallback, authToken: config.twilioFallbackAuthToken, from: config.twilioFallbackFrom }]
+          : []),
+      ],
       logger: log.child({ channel: 'sms' }),
       circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
       ...(config.twilioBaseUrl ? { baseUrl: config.twilioBaseUrl } : {}),
@@ -39,7 +49,7 @@ export const smsDescriptor: ChannelDescriptor<typeof SMS_SETTINGS> = {
   },
   inbound: ({ config }) => [
     twilioStatusHook({
-      ...(config.twilioAuthToken ? { authToken: config.twilioAuthToken } : {}),
+      authTokens: [config.twilioAuthToken, config.twilioFallbackAuthToken].filter((t): t is string => Boolean(t)),
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     }),
   ],

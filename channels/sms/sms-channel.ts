@@ -5,10 +5,12 @@
  *
  * Guarantees (Channel port): one classified result per delivery, in batch order; never throws
  * for one delivery's failure; at most `concurrency` sends at once; one twilio client with one
- * keep-alive connection pool for the process's life. Every send goes through the account's gate
- * (../provider-gate.ts, named `twilio-1`): urgency order, a 429 pausing the account for its
- * Retry-After, a circuit opened by repeated 5xx or transport failures. `close()` waits for sends
- * in progress, then closes the pool.
+ * keep-alive connection pool for the process's life. Every send goes through its account's gate
+ * (../provider-gate.ts): urgency order, a 429 pausing the account for its Retry-After, a circuit
+ * opened by repeated 5xx or transport failures. Several accounts are a failover list
+ * (../failover.ts), named `twilio-1`, `twilio-2` in receipts, /healthz and /metrics: a send moves
+ * to the next account when one is unavailable or answers a retryable failure. `close()` waits for
+ * sends in progress, then closes the pool.
  *
  * Twilio's Messages API has no idempotency key: a send that timed out after Twilio accepted it
  * is retried like any transport failure and may reach the phone twice.
@@ -17,6 +19,7 @@ import type { Logger } from 'pino';
 import twilio from 'twilio';
 import { mapLimit } from '../../src/concurrency.js';
 import { parseRetryAfter } from '../../src/retry.js';
+import { createFailover } from '../failover.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
 import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
@@ -25,12 +28,19 @@ import { classifyTwilioError } from './classify.js';
 import { smsBody } from './compose.js';
 import { HeraldTwilioHttpClient } from './http-client.js';
 
-export interface SmsChannelOptions {
+export interface TwilioAccount {
   /** AC… */
   accountSid: string;
   authToken: string;
   /** Sender: an E.164 number (or short code / alphanumeric id), or a Messaging Service SID (MG + 32 hex). */
   from: string;
+  /** This account's API host instead of the channel's `baseUrl` (an account in another region, tests). */
+  baseUrl?: string;
+}
+
+export interface SmsChannelOptions {
+  /** The accounts, in failover order (at least one). */
+  accounts: readonly TwilioAccount[];
   /** Instead of https://api.twilio.com (proxies, tests). */
   baseUrl?: string;
   /** Where Twilio posts delivery status; each message adds its delivery reference to the query. Unset: no callbacks. */
@@ -59,21 +69,29 @@ export interface SmsChannel extends Channel {
 export function createSmsChannel(options: SmsChannelOptions): SmsChannel {
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const logger = options.logger;
-  const httpClient = new HeraldTwilioHttpClient({
-    maxSockets: concurrency,
-    ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
-    ...(options.ca !== undefined ? { ca: options.ca } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  const httpClientFor = (baseUrl: string | undefined): HeraldTwilioHttpClient =>
+    new HeraldTwilioHttpClient({
+      maxSockets: concurrency,
+      ...(baseUrl ? { baseUrl } : {}),
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    });
+  const clients = options.accounts.map((account) => {
+    const httpClient = httpClientFor(account.baseUrl ?? options.baseUrl);
+    return { twilio: twilio(account.accountSid, account.authToken, { httpClient, autoRetry: false }), httpClient, sender: senderParams(account.from) };
   });
-  const client = twilio(options.accountSid, options.authToken, { httpClient, autoRetry: false });
-  const sender = senderParams(options.from);
+  const accounts = createFailover(
+    clients.map((client, i) => ({
+      client,
+      gate: createProviderGate({
+        provider: `twilio-${i + 1}`,
+        concurrency,
+        ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+        onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'sms: Twilio account circuit changed'),
+      }),
+    })),
+  );
   const sends = trackSends('sms');
-  const gate = createProviderGate({
-    provider: 'twilio-1',
-    concurrency,
-    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
-    onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'sms: Twilio account circuit changed'),
-  });
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
     const { message, recipient } = delivery;
@@ -84,7 +102,7 @@ export function createSmsChannel(options: SmsChannelOptions): SmsChannel {
       return { type: 'failed', reason: 'no-phone-number' };
     }
     const statusCallback = options.statusCallbackUrl ? withDeliveryRef(options.statusCallbackUrl, { messageId: message.id, uid: recipient.uid }) : undefined;
-    return gate.send(message.urgency, async () => {
+    return accounts.send(message.urgency, async ({ twilio: client, httpClient, sender }) => {
       const outcome = await httpClient.capture(() =>
         client.messages.create({
           to: phone,
@@ -110,12 +128,12 @@ export function createSmsChannel(options: SmsChannelOptions): SmsChannel {
       return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
-    providers: () => [gate.status()],
+    providers: () => accounts.statuses(),
 
     async close() {
-      gate.close();
+      accounts.close();
       if (!(await sends.close())) return;
-      httpClient.destroy();
+      for (const { httpClient } of clients) httpClient.destroy();
     },
   };
 }

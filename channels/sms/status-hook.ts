@@ -2,8 +2,9 @@
  * Twilio's SMS status callbacks: POST /api/v1/webhooks/twilio (application/x-www-form-urlencoded),
  * mounted by src/api as an inbound hook. It is public: the caller is authenticated by its
  * `X-Twilio-Signature` — an HMAC with the account's auth token over the URL Twilio called
- * (HERALD_PUBLIC_URL + path + query) and the form fields — and answers 403 when the signature
- * is missing or wrong, or when SMS callbacks are not configured.
+ * (HERALD_PUBLIC_URL + path + query) and the form fields, made with the token of either
+ * configured account — and answers 403 when the signature is missing or wrong, or when SMS
+ * callbacks are not configured.
  *
  * The delivery a callback is about comes from the signed URL's query (`m`, `u`: see
  * callback.ts). MessageStatus becomes the sms receipt: delivered → `delivered`;
@@ -18,13 +19,13 @@ import type { InboundHook } from '../port.js';
 import { type DeliveryRef, deliveryRefOf, TWILIO_WEBHOOK_PATH, twilioWebhookUrl } from './callback.js';
 
 export interface StatusHookOptions {
-  /** HERALD_TWILIO_AUTH_TOKEN: the key of Twilio's signatures. */
-  authToken?: string;
+  /** HERALD_TWILIO_AUTH_TOKEN and HERALD_TWILIO_FALLBACK_AUTH_TOKEN: the keys of Twilio's signatures (one per account). */
+  authTokens: readonly string[];
   /** HERALD_PUBLIC_URL: where Twilio reaches this Herald. */
   publicUrl?: string;
 }
 
-export function twilioStatusHook({ authToken, publicUrl }: StatusHookOptions): InboundHook {
+export function twilioStatusHook({ authTokens, publicUrl }: StatusHookOptions): InboundHook {
   const callbackUrl = publicUrl ? twilioWebhookUrl(publicUrl) : undefined;
   return {
     method: 'POST',
@@ -42,14 +43,14 @@ export function twilioStatusHook({ authToken, publicUrl }: StatusHookOptions): I
       403: 'The signature is missing or wrong, or SMS status callbacks are not configured (HERALD_TWILIO_AUTH_TOKEN, HERALD_PUBLIC_URL)',
     },
     async handle({ headers, query, body, log, now }) {
-      if (!authToken || !callbackUrl) {
+      if (authTokens.length === 0 || !callbackUrl) {
         return { status: 403, text: 'SMS status callbacks are not configured (HERALD_TWILIO_AUTH_TOKEN, HERALD_PUBLIC_URL)' };
       }
       const params = formParams(body ?? '');
       const search = query.toString();
       const url = search ? `${callbackUrl}?${search}` : callbackUrl;
       const signature = headers['x-twilio-signature'];
-      if (!signature || !twilio.validateRequest(authToken, signature, url, params)) {
+      if (!signature || !authTokens.some((token) => twilio.validateRequest(token, signature, url, params))) {
         return { status: 403, text: 'missing or invalid X-Twilio-Signature' };
       }
       const ref = deliveryRefOf(query);

@@ -9,11 +9,13 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import twilio from 'twilio';
 import type { Channel, Delivery } from '../../../channels/port.js';
 import { deliveryRefOf, twilioWebhookUrl, withDeliveryRef } from '../../../channels/sms/callback.js';
 import { classifyTwilioError } from '../../../channels/sms/classify.js';
 import { SMS_MAX_CHARS, smsBody } from '../../../channels/sms/compose.js';
-import { createSmsChannel, type SmsChannelOptions } from '../../../channels/sms/sms-channel.js';
+import { createSmsChannel, type SmsChannel, type SmsChannelOptions, type TwilioAccount } from '../../../channels/sms/sms-channel.js';
+import { twilioStatusHook } from '../../../channels/sms/status-hook.js';
 import type { Message } from '../../../src/exchange/types.js';
 import { parseRetryAfter } from '../../../src/retry.js';
 import { testCertificate } from '../../fakes/tls.js';
@@ -51,15 +53,15 @@ const closedPort = async (): Promise<number> => {
 describe('sms channel against the Twilio fake', () => {
   let fake: TwilioFake;
   const channels: Channel[] = [];
-  const channel = (overrides: Partial<SmsChannelOptions> = {}): Channel => {
+  /** A channel on the fake's account; `overrides` may change that account's fields or the channel's options. */
+  const channel = (overrides: Partial<SmsChannelOptions> & Partial<TwilioAccount> = {}): SmsChannel => {
+    const { accountSid = fake.accountSid, authToken = fake.authToken, from = FROM, ...rest } = overrides;
     const created = createSmsChannel({
-      accountSid: fake.accountSid,
-      authToken: fake.authToken,
-      from: FROM,
+      accounts: [{ accountSid, authToken, from }],
       baseUrl: fake.url,
       ca: testCertificate().cert,
       statusCallbackUrl: CALLBACK,
-      ...overrides,
+      ...rest,
     });
     channels.push(created);
     return created;
@@ -257,6 +259,45 @@ describe('sms channel against the Twilio fake', () => {
     await c.close();
     await assert.rejects(c.deliver([delivery(message(), newPhone())]), /closed/);
   });
+
+  it('fails over to the second account when the first is unavailable, and names the account that sent', async () => {
+    const second = await startTwilioFake();
+    try {
+      const c = createSmsChannel({
+        accounts: [
+          { accountSid: fake.accountSid, authToken: fake.authToken, from: FROM },
+          { accountSid: second.accountSid, authToken: second.authToken, from: FROM, baseUrl: second.url },
+        ],
+        baseUrl: fake.url,
+        ca: testCertificate().cert,
+        circuit: { failures: 2, openMs: 60_000 },
+      });
+      channels.push(c);
+      const [first] = await c.deliver([delivery(message(), newPhone())]);
+      assert.equal(first?.type === 'sent' && first.provider, 'twilio-1');
+
+      const [a, b, d] = [newPhone(), newPhone(), newPhone()];
+      fake.failNext(a, { status: 503, code: 20503 });
+      fake.failNext(b, { status: 500 });
+      const results = await c.deliver([delivery(message(), a), delivery(message(), b)]);
+      assert.deepEqual(
+        results.map((r) => r.type === 'sent' && r.provider),
+        ['twilio-2', 'twilio-2'],
+      );
+      assert.deepEqual(
+        second.messages.map((m) => m.to),
+        [a, b],
+      );
+      // Two failures in a row opened the first account's circuit: the next SMS goes straight to the second.
+      assert.equal(c.providers()[0]?.circuit, 'open');
+      const tried = fake.requests.length;
+      const [skipped] = await c.deliver([delivery(message({ urgency: 'high' }), d)]);
+      assert.equal(skipped?.type === 'sent' && skipped.provider, 'twilio-2');
+      assert.equal(fake.requests.length, tried, 'the open account was not called');
+    } finally {
+      await second.close();
+    }
+  });
 });
 
 describe('sms body', () => {
@@ -307,5 +348,31 @@ describe('status callback urls', () => {
     const rebuilt = `${CALLBACK}?${new URLSearchParams(parsed.search).toString()}`;
     assert.equal(rebuilt, url, 'the webhook can rebuild the exact signed url');
     assert.deepEqual(deliveryRefOf(parsed.searchParams), { messageId: 'm 1&x', uid: 'ann@example.com/é' });
+  });
+});
+
+describe('twilio status hook with two accounts', () => {
+  const publicUrl = 'https://herald.example';
+  const hook = twilioStatusHook({ authTokens: ['token-of-the-first', 'token-of-the-second'], publicUrl });
+  const callback = (token: string) => {
+    const query = new URLSearchParams({ m: 'msg-1', u: 'alice' });
+    const params = { MessageSid: newSid('SM'), MessageStatus: 'delivered' };
+    const signature = twilio.getExpectedTwilioSignature(token, `${twilioWebhookUrl(publicUrl)}?${query}`, params);
+    return hook.handle({
+      headers: { 'x-twilio-signature': signature },
+      query,
+      body: new URLSearchParams(params).toString(),
+      log: pino({ level: 'silent' }),
+      now: 1,
+    });
+  };
+
+  it('accepts a callback signed with either account’s token, and no other', async () => {
+    for (const token of ['token-of-the-first', 'token-of-the-second']) {
+      const answer = await callback(token);
+      assert.equal(answer.status, 204);
+      assert.deepEqual(answer.receipts, [{ messageId: 'msg-1', uid: 'alice', channel: 'sms', state: 'delivered', at: 1 }]);
+    }
+    assert.equal((await callback('token-of-someone-else')).status, 403);
   });
 });
