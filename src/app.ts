@@ -7,7 +7,7 @@
 
 import uWS from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
-import { CHANNEL_TRAITS, channelKeySources, createChannels, inboundHooks } from '../channels/registry.js';
+import { CHANNEL_TRAITS, channelKeySources, channelProviders, createChannels, inboundHooks } from '../channels/registry.js';
 import { createAdapters } from './adapters.js';
 import type { ApiDeps } from './api/deps.js';
 import { mountHttpRoutes } from './api/http-server.js';
@@ -142,6 +142,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
       for (const name of channels.disabled.keys()) checks[`channel:${name}`] = 'disabled';
       return checks;
     },
+    providers: () => channelProviders(channels.enabled),
   };
 
   const app = uWS.App();
@@ -194,7 +195,12 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     : undefined;
   /** What GET /openapi.json documents: the routes mounted, and /ws on a gateway. */
   const documented = [...http.routes.map(operationOf), ...(gateway ? [wsOperation] : [])];
-  metrics.observe({ queueDepths: () => adapters.queueDepths(), liveSockets: () => gateway?.liveSockets() ?? 0, scheduledJobs: () => scheduler.pending() });
+  metrics.observe({
+    queueDepths: () => adapters.queueDepths(),
+    liveSockets: () => gateway?.liveSockets() ?? 0,
+    scheduledJobs: () => scheduler.pending(),
+    providers: () => channelProviders(channels.enabled),
+  });
 
   const workers: Subscription[] = [];
   if (roles.has('triage')) {

@@ -268,6 +268,18 @@ export const CORE_SETTINGS = {
     doc: 'true: admin tokens are counted by the send, recipient and ticket limits too (false: admins are unlimited)',
     schema: booleanFlag,
   },
+  circuitFailures: {
+    env: 'HERALD_CIRCUIT_FAILURES',
+    default: '5',
+    doc: 'Provider failures in a row (5xx, network, TLS) that open its circuit: nothing is sent to it until a probe succeeds',
+    schema: positiveInt,
+  },
+  circuitOpenMs: {
+    env: 'HERALD_CIRCUIT_OPEN_MS',
+    default: '5000',
+    doc: 'Milliseconds an open circuit waits before its first probe (doubling after each failed probe, at most 60 s)',
+    schema: positiveInt,
+  },
   shutdownGrace: { env: 'HERALD_SHUTDOWN_GRACE', default: '10', doc: 'Seconds SIGTERM waits for in-flight work to drain', schema: positiveInt },
 } as const;
 

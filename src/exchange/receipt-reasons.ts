@@ -72,3 +72,17 @@ export function publicReason(receipt: Pick<Receipt, 'state' | 'reason'>): string
       return reason.startsWith('digest:') ? 'digest' : null;
   }
 }
+
+/**
+ * The stored reason of a `sent` receipt: the provider's id, after `via:<provider>` when the
+ * channel has several providers and names the one that sent it (channels/failover.ts).
+ */
+export const sentReason = (providerId: string | undefined, provider: string | undefined): string | undefined =>
+  provider === undefined ? providerId : providerId === undefined ? `via:${provider}` : `via:${provider} ${providerId}`;
+
+/** The provider a sent receipt names (see sentReason), if any. */
+export function sentVia(receipt: Pick<Receipt, 'state' | 'reason'>): string | undefined {
+  if (receipt.state !== 'sent' || !receipt.reason?.startsWith('via:')) return undefined;
+  const provider = receipt.reason.slice(4).split(' ', 1)[0];
+  return provider === '' ? undefined : provider;
+}

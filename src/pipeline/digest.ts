@@ -75,7 +75,7 @@ export async function sendDigest(deps: PipelineDeps, payload: DigestPayload): Pr
   await deps.stores.messages.insert({ message: digest, status: 'triaged' });
   await recordReceipts(deps, [{ messageId: digest.id, uid, channel, state: 'queued', reason: 'digest', at: now }], digest.urgency);
   const batch: DeliveryBatch = { channel, message: digest, items: [{ recipient: deliveryRecipient(uid, user), attempt: 1 }] };
-  await deps.bus.publish(subjects.deliver(channel), batch);
+  await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
 }
 
 /** The digested messages' receipts on the digest's channel that follow from the digest's own receipt (none for a state in between). */

@@ -75,7 +75,7 @@ async function fireFallback(deps: PipelineDeps, { messageId, uid, channel }: Fal
       receipts.push({ messageId, uid, channel, state: 'queued', reason: 'fallback', at: now });
       await recordReceipts(deps, receipts.splice(0), message.urgency);
       const recipient = deliveryRecipient(uid, user);
-      await deps.bus.publish(subjects.deliver(channel), { channel, message, items: [{ recipient, attempt: 1 }] } satisfies DeliveryBatch);
+      await deps.bus.publish(subjects.deliver(channel, message.urgency), { channel, message, items: [{ recipient, attempt: 1 }] } satisfies DeliveryBatch);
     }
   }
   await recordReceipts(deps, receipts, message.urgency);

@@ -206,7 +206,7 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   for (const [channel, items] of work) {
     for (let i = 0; i < items.length; i += DELIVERY_BATCH_SIZE) {
       const batch: DeliveryBatch = { channel, message, items: items.slice(i, i + DELIVERY_BATCH_SIZE) };
-      await deps.bus.publish(subjects.deliver(channel), batch);
+      await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
     }
   }
 }
