@@ -17,7 +17,9 @@
  *  - failures in a row open the push service's circuit (/healthz, /metrics); the next request
  *    waits for the cool-down, goes out as the probe, and closes it;
  *  - failover: an email the first SMTP server refuses as unavailable (421) goes through the
- *    second, and its receipt names the server.
+ *    second, and its receipt names the server;
+ *  - caps: past HERALD_CAP_PER_HOUR a normal message is not pushed (suppressed, cap) but listed
+ *    in the user's next digest, and high still passes (on JetStream the count lives in Redis).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -49,6 +51,9 @@ export function deliveryOrderSuite(bus: string, busEnv: () => Promise<Record<str
         HERALD_CIRCUIT_FAILURES: '3',
         HERALD_CIRCUIT_OPEN_MS: '1500',
         HERALD_SMTP_URL: `${smtp[0].url},${smtp[1].url}`,
+        // Only the cap test's user gets more than two messages, and only it has low-urgency mail to digest.
+        HERALD_CAP_PER_HOUR: '2',
+        HERALD_DIGEST_INTERVAL: '2',
       });
       admin = await h.token('ops', { admin: true });
     });
@@ -232,6 +237,39 @@ export function deliveryOrderSuite(bus: string, busEnv: () => Promise<Record<str
       const sentMoved = await eventually(async () => (await receipts(moved, 'email')).find((r) => r.state === 'sent'), 20_000, 'email sent');
       assert.equal(sentMoved.provider, 'smtp-2');
       assert.match(sentMoved.detail, /^via:smtp-2 /);
+    });
+
+    it('holds what exceeds the cap for the digest instead of pushing it; high always passes', async () => {
+      const push = await pushService();
+      const [user] = await subscribers(push, 'capped', 1);
+      assert.ok(user);
+      const address = `${user.uid}@example.test`;
+      assert.ok((await h.api('PUT', `/api/v1/users/${user.uid}`, { token: admin, body: { email: address } })).status < 300);
+      const pushed: string[] = [];
+      for (const n of [1, 2]) {
+        const id = await send(user.uid, `normal ${n}`, {});
+        await push.waitFor(ofMessage(id), 20_000);
+        pushed.push(id);
+      }
+      const capped = await send(user.uid, 'normal 3, over the cap', {});
+      const held = await eventually(
+        async () => (await receipts(capped, 'webpush')).find((r) => r.state === 'suppressed'),
+        20_000,
+        'the capped message suppressed',
+      );
+      assert.equal(held.reason, 'cap');
+      const urgent = await send(user.uid, 'urgent, past the cap', { urgency: 'high' });
+      await push.waitFor(ofMessage(urgent), 20_000);
+      assert.equal(push.records.filter(ofMessage(capped)).length, 0, 'the capped message was never pushed');
+
+      const digest = await eventually(
+        async () => [...smtp[0].received, ...smtp[1].received].find((m) => m.envelope.to.includes(address)),
+        30_000,
+        'the digest email',
+      );
+      const text = digest.parsed.text ?? '';
+      assert.ok(text.includes('normal 3, over the cap'), text);
+      assert.ok(!text.includes('normal 1') && !text.includes('normal 2'), 'what was pushed is not digested');
     });
   });
 }
