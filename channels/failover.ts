@@ -2,8 +2,9 @@
  * An ordered list of providers for one channel (several SMTP servers, a second Twilio account),
  * each behind its own gate (./provider-gate.ts). A delivery goes to the first provider whose gate
  * is available (circuit not open, not paused by a Retry-After); when that provider answers a
- * retryable failure, it moves on to the next available one, each tried at most once. When none
- * is available it waits at the first provider's gate, in urgency order like every request.
+ * retryable failure (or its gate deferred it), it moves on to the next available one, each tried
+ * at most once. When none is available it goes to the first provider's gate, which holds or
+ * defers it (./provider-gate.ts).
  * A delivery one of them sent names it (`DeliveryResult.provider`: the receipt records it); the
  * last retryable answer is returned when all failed.
  */
@@ -38,7 +39,7 @@ export function createFailover<C>(providers: ReadonlyArray<FailoverProvider<C>>)
         tried.add(current);
         const provider = current;
         const result = await provider.gate.send(urgency, () => request(provider.client));
-        if (result.type !== 'retry') return via(provider, result);
+        if (result.type !== 'retry' && result.type !== 'deferred') return via(provider, result);
         const next = providers.find((p) => !tried.has(p) && p.gate.available());
         if (!next) return result;
         current = next;

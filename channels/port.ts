@@ -39,6 +39,12 @@ export type DeliveryResult =
    * counts toward opening the provider's circuit). See channels/provider-gate.ts.
    */
   | { type: 'retry'; afterMs: number; reason: string; cause?: RetryCause }
+  /**
+   * Not attempted: the provider's gate is paused or its circuit open for longer than it holds a
+   * request (channels/provider-gate.ts). Sent again at `untilMs` (epoch ms) at the same attempt:
+   * a delivery that was never tried burns no retry.
+   */
+  | { type: 'deferred'; untilMs: number; reason: 'provider-paused' | 'circuit-open' }
   /** The address is gone for good (token unregistered, subscription expired): prune it. */
   | { type: 'invalid-recipient'; reason: string }
   | { type: 'failed'; reason: string };

@@ -14,12 +14,19 @@
  *  - **Circuit breaker.** `failureThreshold` `unavailable` results in a row (5xx, network, TLS)
  *    open the circuit: nothing is sent for `openMs`, then one probe goes out (half-open). A probe
  *    that succeeds closes the circuit; one that fails opens it again for twice as long (at most
- *    `maxOpenMs`). While the gate is paused or open, requests wait in their place in the queue —
- *    they neither fail nor burn a retry — unless the channel fails them over (./failover.ts).
+ *    `maxOpenMs`).
+ *  - **Waiting without holding.** While the gate is paused or open, a request waits in its place
+ *    when the gate reopens within `holdMs`. A longer wait is not held in memory (it would hold
+ *    the worker's batch, and with it every other provider's deliveries of that batch, behind one
+ *    slow provider): the request is answered `deferred` until the gate reopens, and the worker
+ *    schedules it again then at the same attempt, so it burns no retry. A channel with several
+ *    providers fails it over instead (./failover.ts).
  *
  * Any result other than `throttled`/`unavailable` (sent, a refusal, a gone token) shows the
  * provider answering, so it counts as a success. `close()` rejects the requests still waiting
  * (the worker's batch is then redelivered by the bus; receipts keep it from being sent twice).
+ * `run()` (one request for many deliveries) rejects a deferred request with
+ * ProviderDeferredError, which the channel turns into `deferred` results.
  */
 import type { Urgency } from '../src/exchange/types.js';
 import type { DeliveryResult, ProviderStatus } from './port.js';
@@ -39,6 +46,8 @@ export interface ProviderGateOptions {
   openMs?: number;
   /** The longest it stays open after failed probes, in ms. Default 60 s. */
   maxOpenMs?: number;
+  /** The longest a request waits in memory for a pause or an open circuit to end; beyond, it is deferred. Default 1 s. */
+  holdMs?: number;
   /** See ./urgency-queue.ts. */
   shareEvery?: number;
   now?: () => number;
@@ -80,12 +89,24 @@ export class ProviderGateClosedError extends Error {
   override name = 'ProviderGateClosedError';
 }
 
+/** A request the gate did not send: it is paused or open until `untilMs` (see `holdMs`). */
+export class ProviderDeferredError extends Error {
+  override name = 'ProviderDeferredError';
+  constructor(
+    readonly untilMs: number,
+    readonly reason: 'provider-paused' | 'circuit-open',
+  ) {
+    super(`provider ${reason} until ${new Date(untilMs).toISOString()}`);
+  }
+}
+
 export function createProviderGate(options: ProviderGateOptions): ProviderGate {
   const { provider } = options;
   const max = Math.max(1, Math.floor(options.concurrency));
   const threshold = Math.max(1, Math.floor(options.failureThreshold ?? 5));
   const baseOpenMs = Math.max(1, options.openMs ?? 5_000);
   const maxOpenMs = Math.max(baseOpenMs, options.maxOpenMs ?? 60_000);
+  const holdMs = Math.max(0, options.holdMs ?? 1_000);
   const now = options.now ?? Date.now;
   const queue = createUrgencyQueue<Waiting>(options.shareEvery ?? DEFAULT_SHARE_EVERY);
 
@@ -169,16 +190,25 @@ export function createProviderGate(options: ProviderGateOptions): ProviderGate {
     void waiting.start(finish).finally(pump);
   };
 
+  /** Waits for `until` when it is within holdMs; otherwise defers everything waiting. */
+  const waitFor = (until: number, reason: ProviderDeferredError['reason']): void => {
+    if (until - now() <= holdMs) {
+      wakeAt(until);
+      return;
+    }
+    for (const waiting of queue.drain()) waiting.reject(new ProviderDeferredError(until, reason));
+  };
+
   const pump = (): void => {
     while (!closed && queue.size > 0) {
       const t = now();
       if (pausedUntil > t) {
-        wakeAt(pausedUntil);
+        waitFor(pausedUntil, 'provider-paused');
         return;
       }
       if (circuit === 'open') {
         if (t < openUntil) {
-          wakeAt(openUntil);
+          waitFor(Math.max(openUntil, pausedUntil), 'circuit-open');
           return;
         }
         setCircuit('half-open');
@@ -223,7 +253,11 @@ export function createProviderGate(options: ProviderGateOptions): ProviderGate {
   return {
     provider,
     run,
-    send: (urgency, request) => run(urgency, request, signalOf),
+    send: (urgency, request) =>
+      run(urgency, request, signalOf).catch((err: unknown) => {
+        if (err instanceof ProviderDeferredError) return { type: 'deferred', untilMs: err.untilMs, reason: err.reason } satisfies DeliveryResult;
+        throw err;
+      }),
 
     available() {
       const t = now();

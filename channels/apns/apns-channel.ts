@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { Message } from '../../src/exchange/types.js';
 import { providerBackoff } from '../../src/retry.js';
 import type { Channel, Delivery, DeliveryResult, ProviderStatus } from '../port.js';
-import { createProviderGate } from '../provider-gate.js';
+import { createProviderGate, ProviderDeferredError } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { type ApnsFailure, classifyFailure, signalOfFailures } from './classify.js';
 import { buildNotification, MAX_PAYLOAD_BYTES } from './notification.js';
@@ -64,7 +64,7 @@ export function parseHost(host: string): { address: string; port?: number } {
 const HEX_TOKEN = /^[0-9a-fA-F]+$/;
 const SHUTDOWN_WAIT_MS = 2_000;
 
-type SendOutcome = { sent: true; apnsId?: string } | { sent: false; failure: ApnsFailure };
+type SendOutcome = { sent: true; apnsId?: string } | { sent: false; failure: ApnsFailure } | { sent: false; deferred: ProviderDeferredError };
 
 interface Group {
   message: Message;
@@ -126,6 +126,10 @@ export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
         }
         for (const entry of failed as ApnsFailure[]) if (typeof entry.device === 'string') outcomes.set(entry.device, { sent: false, failure: entry });
       } catch (error) {
+        if (error instanceof ProviderDeferredError) {
+          for (const token of part) outcomes.set(token, { sent: false, deferred: error });
+          continue;
+        }
         // provider.send settles every token itself: this is the gate closing, or a defect.
         logger?.error({ err: error, messageId }, 'apns send threw');
         for (const token of part) outcomes.set(token, { sent: false, failure: { error } });
@@ -153,6 +157,8 @@ export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
         results[i] = { type: 'retry', afterMs: providerBackoff(delivery.attempt), reason: 'apns-no-answer' };
       } else if (outcome.sent) {
         results[i] = outcome.apnsId !== undefined ? { type: 'sent', providerId: outcome.apnsId } : { type: 'sent' };
+      } else if ('deferred' in outcome) {
+        results[i] = { type: 'deferred', untilMs: outcome.deferred.untilMs, reason: outcome.deferred.reason };
       } else {
         const result = classifyFailure(outcome.failure, { attempt: delivery.attempt, registeredAt: delivery.device?.createdAt });
         results[i] = result;

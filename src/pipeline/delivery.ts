@@ -1,5 +1,5 @@
 /**
- * Delivery workers: one consumer per configured channel on `herald.deliver.<channel>`.
+ * Delivery workers: one consumer per configured channel and urgency on `herald.deliver.<channel>.<urgency>`.
  *
  * For each batch: expired messages are not sent (receipt `expired`); deliveries already past
  * `queued` — per (message, recipient, channel, device) — are skipped, so a bus redelivery or a
@@ -7,7 +7,9 @@
  * is sending right now is not sent again alongside (realtime is exempt from both: clients dedupe
  * frames by message id); the channel classifies
  * each delivery and the worker acts on the class — `sent` → receipt; `retry` → a scheduled
- * redelivery after the channel's delay, until MAX_ATTEMPTS; `invalid-recipient` → the device
+ * redelivery after the channel's delay, until MAX_ATTEMPTS; `deferred` (the provider's gate
+ * was paused or its circuit open, so nothing was tried) → the same attempt again when the gate
+ * expects to reopen, until the message expires; `invalid-recipient` → the device
  * token is pruned and the receipt fails; `failed` → the receipt fails with the reason.
  * A digest batch (digest.ts) also records the receipts of the messages it lists.
  */
@@ -127,6 +129,10 @@ async function actOn(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryIte
       if (item.attempt >= MAX_ATTEMPTS) return receipt(batch, item, 'failed', now, `retries exhausted: ${result.reason}`);
       await scheduleRetry(deps, batch, item, now + result.afterMs);
       return undefined;
+    case 'deferred':
+      // Never tried (the provider is paused or its circuit open): the same attempt, later.
+      await scheduleRetry(deps, batch, item, Math.max(now, result.untilMs), { sameAttempt: true });
+      return undefined;
     case 'invalid-recipient':
       if (item.device) await deps.stores.devices.removeToken(item.device.kind, item.device.token);
       return receipt(batch, item, 'failed', now, `invalid-recipient: ${result.reason}`);
@@ -146,12 +152,12 @@ async function pendingOnly(deps: PipelineDeps, batch: DeliveryBatch): Promise<De
   return pending;
 }
 
-async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryItem, runAt: number): Promise<void> {
+async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryItem, runAt: number, options = { sameAttempt: false }): Promise<void> {
   await deps.scheduler.schedule<DeliveryBatch>({
     id: retryJobId(batch, item),
     kind: REDELIVER,
     runAt,
-    payload: { ...batch, items: [{ ...item, attempt: item.attempt + 1 }] },
+    payload: { ...batch, items: [{ ...item, attempt: options.sameAttempt ? item.attempt : item.attempt + 1 }] },
   });
 }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createFailover } from '../../../channels/failover.js';
 import type { DeliveryResult } from '../../../channels/port.js';
-import { createProviderGate, ProviderGateClosedError } from '../../../channels/provider-gate.js';
+import { createProviderGate, ProviderDeferredError, ProviderGateClosedError } from '../../../channels/provider-gate.js';
 import { createProviderGates } from '../../../channels/provider-gates.js';
 import { createUrgencyQueue } from '../../../channels/urgency-queue.js';
 import type { Urgency } from '../../../src/exchange/types.js';
@@ -186,6 +186,32 @@ describe('provider gate', () => {
     gate.close();
   });
 
+  test('a pause or an open circuit longer than holdMs defers requests instead of holding them', async () => {
+    const gate = createProviderGate({ provider: 'p', concurrency: 2, failureThreshold: 1, openMs: 30_000, holdMs: 500 });
+    let calls = 0;
+    const request = async (): Promise<DeliveryResult> => {
+      calls++;
+      return sent;
+    };
+    const throttledAt = Date.now();
+    await gate.send('normal', async () => throttled(20_000));
+    const deferred = await gate.send('high', request);
+    assert.equal(deferred.type, 'deferred');
+    assert.ok(deferred.type === 'deferred' && deferred.reason === 'provider-paused' && deferred.untilMs >= throttledAt + 20_000, JSON.stringify(deferred));
+    assert.equal(calls, 0, 'a deferred request is not sent');
+    await assert.rejects(
+      gate.run('low', request, () => ({ type: 'ok' })),
+      (err: unknown) => err instanceof ProviderDeferredError && err.reason === 'provider-paused',
+    );
+
+    const failing = createProviderGate({ provider: 'q', concurrency: 2, failureThreshold: 1, openMs: 30_000, holdMs: 500 });
+    await failing.send('normal', async () => down);
+    const open = await failing.send('normal', request);
+    assert.ok(open.type === 'deferred' && open.reason === 'circuit-open', JSON.stringify(open));
+    assert.equal(calls, 0);
+    assert.deepEqual(failing.status().queued, { 'very-low': 0, low: 0, normal: 0, high: 0 }, 'nothing held in memory');
+  });
+
   test('close() rejects what waits and refuses new requests', async () => {
     const gate = createProviderGate({ provider: 'p', concurrency: 1 });
     const m = manual();
@@ -246,6 +272,23 @@ describe('failover', () => {
     calls.length = 0;
     assert.deepEqual(await send('high'), { type: 'sent', provider: 'b' });
     assert.deepEqual(calls, ['b'], 'a is not tried while its circuit is open');
+    failover.close();
+  });
+
+  test('a delivery its first provider defers goes to the next one', async () => {
+    const a = createProviderGate({ provider: 'a', concurrency: 1, holdMs: 0 });
+    const b = createProviderGate({ provider: 'b', concurrency: 1 });
+    const failover = createFailover([
+      { client: 'a', gate: a },
+      { client: 'b', gate: b },
+    ]);
+    // a is paused (a 429 with a long Retry-After) but b is not: b sends.
+    await a.send('normal', async () => throttled(60_000));
+    assert.deepEqual(await failover.send('normal', async (client) => ({ type: 'sent', providerId: client })), { type: 'sent', providerId: 'b', provider: 'b' });
+    // Both paused: the answer is the deferral.
+    await b.send('normal', async () => throttled(60_000));
+    const both = await failover.send('normal', async () => sent);
+    assert.equal(both.type, 'deferred');
     failover.close();
   });
 
