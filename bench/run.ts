@@ -1,24 +1,29 @@
 /**
- * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush]]`
+ * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [http2]]`
  * `npm run bench -- --cluster [--quick]`: the cluster benchmarks instead (bench/cluster/index.ts;
  * needs the servers of `bash scripts/services/up.sh`).
  *
  * Runs the benchmarks (all by default) one after the other, each server in its own child
  * process on 127.0.0.1 and each reference under the same conditions in the same run, then
- * prints one table and one JSON line per result. Not part of `npm test`.
+ * prints one table and one JSON line per result. Not part of `npm test`. `http2` (push send
+ * latency with stalling HTTP/2 sessions, bench/http2.ts) runs only when named: its length is
+ * made of deliberate request timeouts (about 5 min with --quick, longer without).
  * `--quick` is a smoke run with smaller N and shorter durations (figures are indicative only).
  */
 import os from 'node:os';
 import { runCluster } from './cluster/index.js';
 import { runSocketSessions } from './fanout.js';
+import { http2Settings, runHttp2 } from './http2.js';
 import { runIngest } from './ingest.js';
 import { runLatency } from './latency.js';
 import { killAllChildren } from './lib/proc.js';
 import { type ResultRow, renderTable, round } from './lib/stats.js';
 import { runWebPush } from './webpush.js';
 
-const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush'] as const;
+const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'http2'] as const;
 type Bench = (typeof BENCHES)[number];
+/** Run only when named. */
+const OPT_IN: readonly Bench[] = ['http2'];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -29,7 +34,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const selected = new Set<Bench>(args.filter((a): a is Bench => (BENCHES as readonly string[]).includes(a)));
-if (selected.size === 0 && !cluster) for (const b of BENCHES) selected.add(b);
+if (selected.size === 0 && !cluster) for (const b of BENCHES) if (!OPT_IN.includes(b)) selected.add(b);
 
 const settings = quick
   ? {
@@ -82,6 +87,7 @@ async function main() {
   }
   if (selected.has('latency')) rows.push(...(await runLatency({ ...settings.latency, log })));
   if (selected.has('webpush')) rows.push(...(await runWebPush({ ...settings.webpush, log })));
+  if (selected.has('http2')) rows.push(...(await runHttp2({ ...http2Settings(quick), log })));
   if (cluster) rows.push(...(await runCluster({ quick, log })));
 
   process.stdout.write(`\n${renderTable(rows)}\n\n`);

@@ -1,18 +1,20 @@
 /**
  * The service account's OAuth2 access token for FCM: Google's JWT-bearer grant (RFC 7523), as
  * google-auth-library does it — an RS256 assertion {iss: client_email, scope, aud: token URI,
- * iat, exp ≤ 1 h} posted to https://oauth2.googleapis.com/token, answered
- * `{access_token, expires_in, token_type}`. firebase-admin calls `getAccessToken` and caches the
- * token until 5 minutes before it expires.
+ * iat, exp ≤ 1 h} posted to https://oauth2.googleapis.com/token (over HTTPS/1.1, through the
+ * channel's agent when it has one), answered `{access_token, expires_in, token_type}`.
  *
- * Why not firebase-admin's `cert(path, agent)`: it caches credentials process-wide by path, so
- * the agent (and host) given first wins for every later App made from that file, including one
- * made after the first was closed. Building the credential here keeps each channel's connection
- * settings its own. A failure is a TokenRequestError carrying the HTTP status (none for network
- * errors), which classification needs: firebase-admin reports every token failure with one code.
+ * `cachedAccessToken` keeps one token for every request of the channel: fetched on first use
+ * (one fetch shared by every caller waiting for it), reused until REFRESH_BEFORE_MS before it
+ * expires (firebase-admin's margin; half its life if it lives shorter), dropped by `invalidate(token)` when FCM refused it (401),
+ * so that the next caller fetches a new one — once, however many requests saw the 401. A failed
+ * fetch is remembered for FAILURE_HOLD_MS, so a batch arriving while Google is unreachable or
+ * refuses the account asks once, not once per delivery.
+ *
+ * A failure is a TokenRequestError carrying the HTTP status (none for network errors), which
+ * classification needs (./classify.ts: refused → failed, else retry).
  */
 import https from 'node:https';
-import type { Credential } from 'firebase-admin/app';
 import { SignJWT } from 'jose';
 import type { ServiceAccount } from './service-account.js';
 
@@ -57,8 +59,14 @@ function post(url: string, form: URLSearchParams, agent: https.Agent | undefined
   });
 }
 
-/** A firebase-admin Credential that gets tokens for `account`, connecting through `agent` when given. */
-export function serviceAccountCredential(account: ServiceAccount, agent?: https.Agent): Credential {
+export interface AccessToken {
+  access_token: string;
+  /** Seconds. */
+  expires_in: number;
+}
+
+/** Fetches a new token for `account` each call, connecting through `agent` when given. */
+export function serviceAccountCredential(account: ServiceAccount, agent?: https.Agent): { getAccessToken(): Promise<AccessToken> } {
   return {
     async getAccessToken() {
       const now = Math.floor(Date.now() / 1000);
@@ -82,6 +90,55 @@ export function serviceAccountCredential(account: ServiceAccount, agent?: https.
         throw new TokenRequestError('token endpoint answered without access_token/expires_in', undefined);
       }
       return { access_token: json.access_token, expires_in: json.expires_in };
+    },
+  };
+}
+
+/** Refresh this long before the token expires. */
+export const REFRESH_BEFORE_MS = 5 * 60_000;
+/** A failed fetch is answered again for this long before the endpoint is asked again. */
+export const FAILURE_HOLD_MS = 1_000;
+
+export interface TokenCache {
+  /** The current token, fetched if there is none, it nears expiry, or it was invalidated. */
+  get(): Promise<string>;
+  /** FCM refused `token`: the next get() fetches another (unless one was fetched since). */
+  invalidate(token: string): void;
+}
+
+export function cachedAccessToken(fetchToken: () => Promise<AccessToken>, now: () => number = Date.now): TokenCache {
+  let token: { value: string; refreshAt: number } | undefined;
+  let fetching: Promise<string> | undefined;
+  let failure: { error: unknown; until: number } | undefined;
+
+  const fetchOnce = (): Promise<string> => {
+    fetching ??= fetchToken().then(
+      (answer) => {
+        fetching = undefined;
+        failure = undefined;
+        const lifetimeMs = answer.expires_in * 1000;
+        // A token shorter-lived than the margin is kept for half its life.
+        token = { value: answer.access_token, refreshAt: now() + Math.max(lifetimeMs / 2, lifetimeMs - REFRESH_BEFORE_MS) };
+        return answer.access_token;
+      },
+      (error: unknown) => {
+        fetching = undefined;
+        failure = { error, until: now() + FAILURE_HOLD_MS };
+        throw error;
+      },
+    );
+    return fetching;
+  };
+
+  return {
+    async get() {
+      if (token && now() < token.refreshAt) return token.value;
+      if (fetching) return fetching;
+      if (failure && now() < failure.until) throw failure.error;
+      return fetchOnce();
+    },
+    invalidate(value) {
+      if (token?.value === value) token = undefined;
     },
   };
 }

@@ -1,27 +1,49 @@
 /**
- * Builds the FCM v1 message for one delivery (firebase-admin `TokenMessage`):
+ * Builds the FCM HTTP v1 `message` for one delivery, as the JSON body of
+ * `POST /v1/projects/<project>/messages:send` wants it (`{"message": …}`):
  *  - `notification {title, body}` from the message's title and text;
  *  - `data` is a string map, as FCM requires: `id`, `link`, `sender` (a user's message only),
  *    and the app's `data` as JSON text;
  *  - `android`: priority high for urgency high, normal otherwise; `ttl` = time left before
- *    `expiresAt`; `collapseKey` = topic;
+ *    `expiresAt` as a protobuf Duration (`"119.5s"`); `collapse_key` = topic;
  *  - `apns` (for FCM tokens of iOS apps): `apns-priority` 10/5/5/1 by urgency, `apns-expiration`,
  *    `apns-collapse-id` = topic;
  *  - `webpush` (for FCM tokens of web apps): `Urgency`, `TTL`, `Topic` headers, and
  *    `fcmOptions.link` when the link is https (FCM refuses any other);
  *  - `fcmOptions.analyticsLabel` = category, when it fits FCM's label syntax.
- * A delivery without an android device, or whose message has already expired, gets a result
- * instead of a message.
+ * The body is the one firebase-admin 13's `send`/`sendEach` put on the wire for the same
+ * TokenMessage (its `validateMessage` conversion): it renames
+ * `android.collapseKey` to `collapse_key` and turns `android.ttl` milliseconds into a Duration
+ * string, and leaves `fcmOptions`/`analyticsLabel` in camelCase — the API's proto3 JSON parser
+ * takes both spellings of every field. A delivery without an android device, or whose message
+ * has already expired, gets a result instead of a message.
  */
-import type { AndroidConfig, ApnsConfig, TokenMessage, WebpushConfig } from 'firebase-admin/messaging';
 import { visibleSender } from '../../src/exchange/message.js';
 import type { Urgency } from '../../src/exchange/types.js';
 import type { Delivery, DeliveryResult } from '../port.js';
 
+/** The fields of FCM v1's `Message` resource that Herald sets. */
+export interface FcmWireMessage {
+  token: string;
+  notification: { title?: string; body: string };
+  data: Record<string, string>;
+  android: { priority: 'high' | 'normal'; ttl?: string; collapse_key?: string };
+  apns: { headers: Record<string, string> };
+  webpush: { headers: Record<string, string>; fcmOptions?: { link: string } };
+  fcmOptions?: { analyticsLabel: string };
+}
+
 const APNS_PRIORITY: Record<Urgency, string> = { high: '10', normal: '5', low: '5', 'very-low': '1' };
 const ANALYTICS_LABEL = /^[a-zA-Z0-9-_.~%]{1,50}$/;
 
-export type Composed = { ok: true; message: TokenMessage } | { ok: false; result: DeliveryResult };
+export type Composed = { ok: true; message: FcmWireMessage } | { ok: false; result: DeliveryResult };
+
+/** Milliseconds as a protobuf Duration: `"120s"`, `"119.001000000s"` (firebase-admin's transformMillisecondsToSecondsString). */
+export function durationOf(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.floor((ms - seconds * 1000) * 1_000_000);
+  return nanos > 0 ? `${seconds}.${String(nanos).padStart(9, '0')}s` : `${seconds}s`;
+}
 
 export function composeFcmMessage(delivery: Delivery, now: number): Composed {
   const { message, device } = delivery;
@@ -36,22 +58,22 @@ export function composeFcmMessage(delivery: Delivery, now: number): Composed {
   if (sender !== undefined) data.sender = sender;
   if (message.data !== undefined) data.data = JSON.stringify(message.data);
 
-  const android: AndroidConfig = { priority: message.urgency === 'high' ? 'high' : 'normal' };
-  if (ttlMs !== undefined) android.ttl = ttlMs;
-  if (message.topic !== undefined) android.collapseKey = message.topic;
+  const android: FcmWireMessage['android'] = { priority: message.urgency === 'high' ? 'high' : 'normal' };
+  if (ttlMs !== undefined) android.ttl = durationOf(ttlMs);
+  if (message.topic !== undefined) android.collapse_key = message.topic;
 
   const apnsHeaders: Record<string, string> = { 'apns-priority': APNS_PRIORITY[message.urgency] };
   if (message.expiresAt !== undefined) apnsHeaders['apns-expiration'] = String(Math.floor(message.expiresAt / 1000));
   if (message.topic !== undefined) apnsHeaders['apns-collapse-id'] = message.topic;
-  const apns: ApnsConfig = { headers: apnsHeaders };
+  const apns: FcmWireMessage['apns'] = { headers: apnsHeaders };
 
   const webpushHeaders: Record<string, string> = { Urgency: message.urgency };
   if (ttlSeconds !== undefined) webpushHeaders.TTL = String(ttlSeconds);
   if (message.topic !== undefined) webpushHeaders.Topic = message.topic;
-  const webpush: WebpushConfig = { headers: webpushHeaders };
+  const webpush: FcmWireMessage['webpush'] = { headers: webpushHeaders };
   if (message.link?.startsWith('https://')) webpush.fcmOptions = { link: message.link };
 
-  const fcm: TokenMessage = {
+  const fcm: FcmWireMessage = {
     token: device.token,
     notification: message.title === undefined ? { body: message.msg } : { title: message.title, body: message.msg },
     data,

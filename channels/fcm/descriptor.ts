@@ -1,7 +1,8 @@
 /**
  * The FCM channel (Android devices), enabled by HERALD_FCM_SERVICE_ACCOUNT (path to the service-account JSON); HERALD_FCM_HOST
- * routes its connections elsewhere (proxy, tests). A file that cannot be read or is not a service
- * account stops start-up with a ConfigError naming the variable.
+ * routes its connections elsewhere (proxy, tests); HERALD_FCM_CONCURRENCY bounds its requests in
+ * flight. A file that cannot be read or is not a service account stops start-up with a
+ * ConfigError naming the variable.
  */
 import { ConfigError } from '../../src/settings.js';
 import type { ChannelDescriptor } from '../port.js';
@@ -27,7 +28,12 @@ export const fcmDescriptor: ChannelDescriptor<typeof FCM_SETTINGS> = {
       }
     }
     try {
-      return createFcmChannel({ serviceAccountPath, logger: log.child({ channel: 'fcm' }), ...(config.fcmHost ? { host: config.fcmHost } : {}) });
+      return createFcmChannel({
+        serviceAccountPath,
+        logger: log.child({ channel: 'fcm' }),
+        concurrency: config.fcmConcurrency,
+        ...(config.fcmHost ? { host: config.fcmHost } : {}),
+      });
     } catch (err) {
       throw new ConfigError(`HERALD_FCM_SERVICE_ACCOUNT: ${(err as Error).message}`);
     }

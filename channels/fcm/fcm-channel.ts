@@ -1,38 +1,45 @@
 /**
- * The FCM channel: Android pushes through firebase-admin's `sendEach` (FCM HTTP v1), up to 500
- * messages per call. One firebase-admin App (uniquely named, so several channels may live in one
- * process) and one Messaging are built at creation and kept for the life of the process; the
- * OAuth2 access token is fetched once and reused until it nears expiry.
+ * The FCM channel: Android pushes through FCM HTTP v1, one `POST /v1/projects/<project>/messages:send`
+ * per delivery (body `{"message": …}`, ./compose.ts), over ONE long-lived, multiplexed HTTP/2
+ * session to fcm.googleapis.com for the life of the channel (./http2-session.ts): opened on the
+ * first send, replaced when it gets GOAWAY, closes, errors, stalls (a PING unanswered) or was
+ * idle for a minute. firebase-admin's `sendEach`, used before, opened a fresh session per call
+ * and closed it after, so every batch paid a connection and a TLS handshake, and a session that
+ * stalled held the whole call until its per-request timeouts.
  *
- * Transport. firebase-admin hard-codes fcm.googleapis.com; the access token comes from
- * oauth2.googleapis.com (./access-token.ts, Google's JWT-bearer grant).
- *  - `host` unset (production default): sendEach speaks HTTP/2 (one multiplexed session per call),
- *    as the library does by default; the token call uses Node's default HTTPS agent.
- *  - `host` (or `ca`) set: every connection — the token endpoint and FCM — goes through one
- *    keep-alive https.Agent that connects to `host` while keeping the real host name for TLS, and
- *    sendEach is switched to HTTP/1.1 (`enableLegacyHttpTransport`), because firebase-admin's
- *    HTTP/2 path (`http2.connect`) takes no agent. HTTP/1.1 through a forward proxy or a staging
- *    endpoint is supported by the library; `maxSockets` bounds the connections per call.
+ * Per delivery, `sendOne` (one function, the place to wrap each request in a per-provider gate):
+ * the OAuth2 access token of the service account (./access-token.ts: fetched once, shared, reused
+ * until 5 minutes before expiry), then the request. A 401 without an FcmError detail means FCM
+ * refused the token: it is dropped, a new one is fetched (once for all requests that saw it) and
+ * the request is sent once more. Every answer and failure is classified (./classify.ts), with
+ * the answer's Retry-After honoured.
  *
- * Guarantees (Channel port): one classified result per delivery, in batch order; never throws
- * for one delivery's failure (classification: ./classify.ts). `close()` waits for sends in
- * progress, then deletes the App and closes the agent's sockets.
+ * Transport. The session goes to fcm.googleapis.com:443, or to `host` (proxy, staging, tests)
+ * with TLS still naming fcm.googleapis.com; the token request goes to oauth2.googleapis.com over
+ * HTTPS/1.1, through a keep-alive agent that connects to `host` as well when it is set
+ * (./host-agent.ts). `ca` replaces the trusted CAs of both. No other host is ever connected to.
+ *
+ * Guarantees (Channel port): one classified result per delivery, in batch order, each also
+ * reported through `onResult` as soon as it is known; never throws for one delivery's failure;
+ * at most `concurrency` requests in flight per batch and across all batches (the session's
+ * stream limit). `close()` waits for sends in progress, then closes the session and the
+ * agent's sockets.
  */
-import { randomUUID } from 'node:crypto';
 import https from 'node:https';
-import { type Credential, deleteApp, initializeApp } from 'firebase-admin/app';
-import { getMessaging, type TokenMessage } from 'firebase-admin/messaging';
 import type { Logger } from 'pino';
-import type { Channel, Delivery, DeliveryResult } from '../port.js';
+import { mapLimit } from '../../src/concurrency.js';
+import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
 import { trackSends } from '../send-tracker.js';
-import { serviceAccountCredential } from './access-token.js';
-import { classifyBatchError, classifyFcmError, errorCode, type TokenFailure, tokenFailureOf } from './classify.js';
-import { composeFcmMessage } from './compose.js';
+import { cachedAccessToken, serviceAccountCredential } from './access-token.js';
+import { accessTokenRefused, classifyFcmAnswer, classifyTokenError, classifyTransportError, serverCode } from './classify.js';
+import { composeFcmMessage, type FcmWireMessage } from './compose.js';
 import { HostOverrideAgent, parseHostPort } from './host-agent.js';
+import { createHttp2Client, type Http2Reply } from './http2-session.js';
 import { readServiceAccount } from './service-account.js';
 
-/** FCM's limit on messages per sendEach call. */
-export const FCM_BATCH_LIMIT = 500;
+export const FCM_ORIGIN = 'https://fcm.googleapis.com';
+/** Requests in flight at once when not configured (FCM's own limit of concurrent streams per session is 100). */
+export const DEFAULT_FCM_CONCURRENCY = 100;
 
 export interface FcmChannelOptions {
   /** Path to the service-account JSON file, read once at creation. */
@@ -42,92 +49,106 @@ export interface FcmChannelOptions {
   /** CA certificate(s) trusted for those connections instead of the default ones. */
   ca?: string | Buffer;
   logger?: Logger;
-  /** Connections per host when HTTP/1.1 is used (`host` or `ca` set). Default 64. */
-  maxSockets?: number;
+  /** Requests (HTTP/2 streams) in flight at once. Default 100. */
+  concurrency?: number;
+  /** A send without an answer this long fails as `retry fcm-network-timeout`. Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Unanswered stream → PING after this; unanswered PING → session dropped after this. Default 2 s. */
+  pingTimeoutMs?: number;
 }
 
-interface Pending {
-  index: number;
-  delivery: Delivery;
-  message: TokenMessage;
+export interface FcmChannel extends Channel {
+  /** HTTP/2 sessions opened so far (tests, benchmarks). */
+  readonly sessionsOpened: number;
 }
 
-export function createFcmChannel(options: FcmChannelOptions): Channel {
+export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
   const account = readServiceAccount(options.serviceAccountPath);
   const logger = options.logger;
-  const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: Math.max(1, options.maxSockets ?? 64), ...(options.ca ? { ca: options.ca } : {}) };
-  const agent = options.host ? new HostOverrideAgent(parseHostPort(options.host), agentOptions) : options.ca ? new https.Agent(agentOptions) : undefined;
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_FCM_CONCURRENCY));
+  const target = options.host ? parseHostPort(options.host) : undefined;
+  const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: 4, ...(options.ca !== undefined ? { ca: options.ca } : {}) };
+  const agent = target ? new HostOverrideAgent(target, agentOptions) : options.ca !== undefined ? new https.Agent(agentOptions) : undefined;
 
-  // firebase-admin reports every failure to get an access token as `app/invalid-credential`;
-  // this wrapper remembers whether Google refused the credential or could not be reached.
-  const serviceAccount = serviceAccountCredential(account, agent);
-  let tokenFailure: TokenFailure | undefined;
-  const credential: Credential = {
-    async getAccessToken() {
-      try {
-        const token = await serviceAccount.getAccessToken();
-        tokenFailure = undefined;
-        return token;
-      } catch (err) {
-        tokenFailure = tokenFailureOf(err);
-        logger?.warn({ err, tokenFailure }, 'fcm access token not obtained');
-        throw err;
-      }
-    },
-  };
-  const app = initializeApp({ credential, projectId: account.projectId, ...(agent ? { httpAgent: agent } : {}) }, `herald-fcm-${randomUUID()}`);
-  const messaging = getMessaging(app);
-  if (agent) messaging.enableLegacyHttpTransport();
-
+  const credential = serviceAccountCredential(account, agent);
+  const tokens = cachedAccessToken(() =>
+    credential.getAccessToken().catch((err: unknown) => {
+      logger?.warn({ err }, 'fcm access token not obtained');
+      throw err;
+    }),
+  );
+  const client = createHttp2Client({
+    origin: FCM_ORIGIN,
+    maxStreams: concurrency,
+    ...(target ? { connectTo: target } : {}),
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.pingTimeoutMs !== undefined ? { pingTimeoutMs: options.pingTimeoutMs } : {}),
+    ...(logger ? { logger } : {}),
+  });
+  const path = `/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
   const sends = trackSends('fcm');
 
-  const sendChunk = async (chunk: Pending[], results: DeliveryResult[]): Promise<void> => {
-    try {
-      const response = await messaging.sendEach(chunk.map((p) => p.message));
-      for (const [j, pending] of chunk.entries()) {
-        const answer = response.responses[j];
-        if (answer?.success) {
-          results[pending.index] = answer.messageId === undefined ? { type: 'sent' } : { type: 'sent', providerId: answer.messageId };
-          continue;
-        }
-        const result = answer
-          ? classifyFcmError(answer.error, pending.delivery.attempt, tokenFailure)
-          : classifyBatchError(undefined, pending.delivery.attempt);
-        results[pending.index] = result;
-        logger?.warn(
-          { messageId: pending.delivery.message.id, uid: pending.delivery.recipient.uid, code: errorCode(answer?.error), result },
-          'fcm send failed',
-        );
+  const post = (body: string, token: string): Promise<Http2Reply> =>
+    client.request({ path, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=UTF-8' }, body });
+
+  /** One FCM request (and at most one more with a new access token). */
+  const sendOne = async (delivery: Delivery, message: FcmWireMessage): Promise<DeliveryResult> => {
+    const context = { messageId: delivery.message.id, uid: delivery.recipient.uid, deviceId: delivery.device?.id };
+    const body = JSON.stringify({ message });
+    let reply: Http2Reply | undefined;
+    for (let send = 1; send <= 2; send++) {
+      let token: string;
+      try {
+        token = await tokens.get();
+      } catch (err) {
+        return classifyTokenError(err, delivery.attempt);
       }
-    } catch (err) {
-      logger?.warn({ err, deliveries: chunk.length }, 'fcm sendEach failed as a whole');
-      for (const pending of chunk) results[pending.index] = classifyBatchError(err, pending.delivery.attempt, tokenFailure);
+      try {
+        reply = await post(body, token);
+      } catch (err) {
+        const result = classifyTransportError(err, delivery.attempt);
+        logger?.warn({ ...context, err: (err as Error).message, result }, 'fcm send failed');
+        return result;
+      }
+      // A second refusal is classified (retry later), not answered with yet another token.
+      if (send === 2 || !accessTokenRefused(reply.status, reply.body)) break;
+      tokens.invalidate(token);
     }
+    if (reply?.status === 200) {
+      let name: unknown;
+      try {
+        name = (JSON.parse(reply.body) as { name?: unknown }).name;
+      } catch {
+        // 200 without JSON: sent, without an id.
+      }
+      return typeof name === 'string' ? { type: 'sent', providerId: name } : { type: 'sent' };
+    }
+    const answer = { status: reply?.status ?? 0, body: reply?.body ?? '', retryAfter: reply?.headers['retry-after'] };
+    const result = classifyFcmAnswer(answer, delivery.attempt);
+    logger?.warn({ ...context, status: answer.status, code: serverCode(answer.body), result }, 'fcm send failed');
+    return result;
   };
 
-  const deliverAll = async (batch: Delivery[]): Promise<DeliveryResult[]> => {
-    const results = new Array<DeliveryResult>(batch.length);
-    const pending: Pending[] = [];
-    const now = Date.now();
-    for (const [index, delivery] of batch.entries()) {
-      const composed = composeFcmMessage(delivery, now);
-      if (composed.ok) pending.push({ index, delivery, message: composed.message });
-      else results[index] = composed.result;
-    }
-    for (let start = 0; start < pending.length; start += FCM_BATCH_LIMIT) await sendChunk(pending.slice(start, start + FCM_BATCH_LIMIT), results);
-    return results;
+  const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
+    const composed = composeFcmMessage(delivery, Date.now());
+    return composed.ok ? sendOne(delivery, composed.message) : composed.result;
   };
 
   return {
     name: 'fcm',
 
-    async deliver(batch) {
-      return sends.run(() => deliverAll(batch));
+    get sessionsOpened() {
+      return client.sessionsOpened;
+    },
+
+    async deliver(batch, onResult) {
+      return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
     async close() {
       if (!(await sends.close())) return;
-      await deleteApp(app);
+      await client.close();
       agent?.destroy();
     },
   };

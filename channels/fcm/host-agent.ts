@@ -1,8 +1,9 @@
 /**
  * An https.Agent that connects every request to one `host:port` while keeping the request's own
- * host name for TLS (SNI and certificate check). firebase-admin hard-codes fcm.googleapis.com and
- * oauth2.googleapis.com; handing it this agent routes both to a proxy, a staging endpoint or a
- * loopback fake whose certificate names the real hosts.
+ * host name for TLS (SNI and certificate check): the FCM channel's token requests to
+ * oauth2.googleapis.com go through it to a proxy, a staging endpoint or a loopback fake whose
+ * certificate names the real host (the HTTP/2 session to FCM does the same itself:
+ * ./http2-session.ts `connectTo`). `parseHostPort` reads the `host` setting for both.
  *
  * Node's Agent sets `servername` from the request's host before `createConnection`, so only the
  * socket address is replaced here.

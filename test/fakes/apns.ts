@@ -11,11 +11,14 @@
  *    (`answer(token, [...])`, used up one per request; then 200 again). Error answers carry
  *    Apple's body `{"reason", "timestamp"?}`.
  *  - `sessions` counts the HTTP/2 connections clients opened, so a test can check reuse.
+ *  - `stallSessions(pred)`: a connection whose number (1-based) `pred` accepts completes TLS and
+ *    is then never answered, not even SETTINGS or PING (./h2-stall.ts; counted in `stalled`).
  */
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
+import { stallableSessions } from './h2-stall.js';
 import { testCertificate } from './tls.js';
 
 export interface ApnsTestKey {
@@ -64,8 +67,12 @@ export interface ApnsFake {
   received: ApnsReceived[];
   /** Requests whose bearer token did not verify, with why. */
   authFailures: string[];
-  /** HTTP/2 sessions (connections) opened so far. */
+  /** HTTP/2 sessions (connections) opened so far, stalled ones included. */
   readonly sessions: number;
+  /** Sessions held by `stallSessions`. */
+  readonly stalled: number;
+  /** Connections whose number `pred` accepts stall (undefined: none). */
+  stallSessions(pred: ((n: number) => boolean) | undefined): void;
   /** The next requests for `token` get these answers, one each, in order; then 200 again. */
   answer(token: string, answers: ScriptedAnswer[]): void;
   /** Resolves once `count` requests have been received in total (or one matches `match`); rejects after `timeoutMs`. */
@@ -81,7 +88,6 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
   const authFailures: string[] = [];
   const scripts = new Map<string, ScriptedAnswer[]>();
   const open = new Set<http2.ServerHttp2Session>();
-  let sessions = 0;
   let waiters: Array<() => void> = [];
 
   const wake = (): void => {
@@ -103,8 +109,8 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
   };
 
   const server = http2.createSecureServer({ key: cert.key, cert: cert.cert });
+  const stalls = stallableSessions(server);
   server.on('session', (session) => {
-    sessions++;
     open.add(session);
     session.on('close', () => open.delete(session));
     session.on('error', () => {});
@@ -184,7 +190,13 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
     received,
     authFailures,
     get sessions() {
-      return sessions;
+      return stalls.sessions;
+    },
+    get stalled() {
+      return stalls.stalled;
+    },
+    stallSessions(pred) {
+      stalls.stall = pred;
     },
     answer(token, answers) {
       scripts.set(token, [...(scripts.get(token) ?? []), ...answers]);
@@ -211,6 +223,7 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const session of open) session.destroy();
+        stalls.destroy();
       }),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * FCM end to end through the real CLI (`herald serve` as a child process) against the loopback
- * FCM fake: HERALD_FCM_SERVICE_ACCOUNT enables the channel, HERALD_FCM_HOST routes firebase-admin
- * to the fake, NODE_EXTRA_CA_CERTS trusts the test certificate. An offline Android user gets a
+ * FCM fake: HERALD_FCM_SERVICE_ACCOUNT enables the channel, HERALD_FCM_HOST routes its HTTP/2
+ * session and its token requests to the fake, NODE_EXTRA_CA_CERTS trusts the test certificate. An offline Android user gets a
  * push; an unregistered token fails its receipt, is pruned, and is never tried again.
  */
 import assert from 'node:assert/strict';
@@ -59,6 +59,7 @@ describe('fcm channel (e2e)', () => {
     });
     assert.equal(res.status, 202);
     const sent = await eventually(async () => fake.received.find((r) => r.token === token), 15_000, 'fcm send at the fake');
+    assert.ok(sent.session > 0, 'sent over HTTP/2');
     assert.equal(sent.message.android.priority, 'high');
     assert.deepEqual(sent.message.notification, { title: 'Ride', body: 'Your ride is here' });
     assert.equal(sent.message.data.id, res.body.id);
@@ -88,5 +89,6 @@ describe('fcm channel (e2e)', () => {
       [['suppressed', 'no-device']],
     );
     assert.equal(fake.requests.filter((r) => r.token === token).length, 1, 'the pruned token was not tried again');
+    assert.equal(new Set(fake.requests.map((r) => r.session)).size, 1, 'every send of the process went on one HTTP/2 session');
   });
 });
