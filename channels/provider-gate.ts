@@ -8,9 +8,11 @@
  *    `concurrency`, grows by 1/limit per success (additive increase) and halves when the provider
  *    throttles or fails (multiplicative decrease), never below 1 nor above `concurrency`. One
  *    burst of failures halves it once: only a request started after the last decrease lowers it.
- *  - **Backpressure.** A `throttled` result (429, quota; DeliveryResult.cause) pauses the gate
- *    until its `afterMs` (the provider's Retry-After) has passed: no request goes out before that.
- *    Only this provider pauses; the channel's other providers carry on.
+ *  - **Backpressure.** A `throttled` result (a 429 with Retry-After; DeliveryResult.cause) pauses
+ *    the gate until its `afterMs` (the provider's Retry-After) has passed: no request goes out
+ *    before that. Only this provider pauses; the channel's other providers carry on. A 429
+ *    without Retry-After is `unavailable`: it halves the concurrency and, repeated, opens the
+ *    circuit (a pause of `openMs`, then a probe).
  *  - **Circuit breaker.** `failureThreshold` `unavailable` results in a row (5xx, network, TLS)
  *    open the circuit: nothing is sent for `openMs`, then one probe goes out (half-open). A probe
  *    that succeeds closes the circuit; one that fails opens it again for twice as long (at most

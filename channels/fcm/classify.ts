@@ -15,7 +15,9 @@
  *    (`mismatched-credential`), THIRD_PARTY_AUTH_ERROR (APNs/web push credentials of the
  *    Firebase project), payload too big…                   → failed
  * A retry waits the answer's Retry-After (src/retry.ts parseRetryAfter) when it has one, else
- * 30 s × attempt (at most 10 min).
+ * 30 s × attempt (at most 10 min). A 429 with Retry-After is `throttled` (the project's gate
+ * pauses that long, ../provider-gate.ts); a 429 without one, a 5xx and every failure without an
+ * answer are `unavailable` (they count toward the project's circuit).
  *
  * Without an answer: the access token could not be had (`classifyTokenError`: Google refused the
  * service account, 4xx → failed `fcm-invalid-credential`; unreachable or 408/429/5xx → retry
@@ -132,7 +134,9 @@ export function classifyFcmAnswer(answer: { status: number; body: string; retryA
   if (INVALID_RECIPIENT.has(code)) return { type: 'invalid-recipient', reason };
   const transient = RETRY.has(code) || (code === 'unknown-error' && (answer.status === 429 || answer.status >= 500));
   if (!transient) return { type: 'failed', reason };
-  return { type: 'retry', afterMs: parseRetryAfter(answer.retryAfter, now) ?? providerBackoff(attempt), reason };
+  const asked = parseRetryAfter(answer.retryAfter, now);
+  const cause = answer.status === 429 && asked !== undefined ? 'throttled' : answer.status === 429 || answer.status >= 500 ? 'unavailable' : undefined;
+  return { type: 'retry', afterMs: asked ?? providerBackoff(attempt), reason, ...(cause ? { cause } : {}) };
 }
 
 /**
@@ -149,7 +153,7 @@ export function tokenFailureOf(err: unknown): TokenFailure {
 /** No access token: refused → failed (no retry can succeed until the operator fixes it), else retry. */
 export function classifyTokenError(err: unknown, attempt: number): DeliveryResult {
   if (tokenFailureOf(err) === 'refused') return { type: 'failed', reason: 'fcm-invalid-credential' };
-  return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'fcm-token-unavailable' };
+  return { type: 'retry', afterMs: providerBackoff(attempt), reason: 'fcm-token-unavailable', cause: 'unavailable' };
 }
 
 const TRANSPORT_REASON = { timeout: 'fcm-network-timeout', stalled: 'fcm-session-stalled', network: 'fcm-network-error' } as const;
@@ -157,5 +161,5 @@ const TRANSPORT_REASON = { timeout: 'fcm-network-timeout', stalled: 'fcm-session
 /** The HTTP/2 request failed without an answer: always retried. */
 export function classifyTransportError(err: unknown, attempt: number): DeliveryResult {
   const reason = err instanceof Http2RequestError ? TRANSPORT_REASON[err.code] : 'fcm-error';
-  return { type: 'retry', afterMs: providerBackoff(attempt), reason };
+  return { type: 'retry', afterMs: providerBackoff(attempt), reason, cause: 'unavailable' };
 }

@@ -32,6 +32,7 @@ export const fcmDescriptor: ChannelDescriptor<typeof FCM_SETTINGS> = {
         serviceAccountPath,
         logger: log.child({ channel: 'fcm' }),
         concurrency: config.fcmConcurrency,
+        circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
         ...(config.fcmHost ? { host: config.fcmHost } : {}),
       });
     } catch (err) {

@@ -7,7 +7,9 @@
  * and closed it after, so every batch paid a connection and a TLS handshake, and a session that
  * stalled held the whole call until its per-request timeouts.
  *
- * Per delivery, `sendOne` (one function, the place to wrap each request in a per-provider gate):
+ * Per delivery, `sendOne`, through the project's gate (../provider-gate.ts: urgency order, at
+ * most `concurrency` in flight, a 429's Retry-After pausing the project, a circuit opened by
+ * repeated 5xx or transport failures):
  * the OAuth2 access token of the service account (./access-token.ts: fetched once, shared, reused
  * until 5 minutes before expiry), then the request. A 401 without an FcmError detail means FCM
  * refused the token: it is dropped, a new one is fetched (once for all requests that saw it) and
@@ -28,7 +30,8 @@
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
-import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
+import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
+import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { cachedAccessToken, serviceAccountCredential } from './access-token.js';
 import { accessTokenRefused, classifyFcmAnswer, classifyTokenError, classifyTransportError, serverCode } from './classify.js';
@@ -55,11 +58,14 @@ export interface FcmChannelOptions {
   requestTimeoutMs?: number;
   /** Unanswered stream → PING after this; unanswered PING → session dropped after this. Default 2 s. */
   pingTimeoutMs?: number;
+  /** Failures in a row that open the project's circuit, and how long it stays open first (ms). */
+  circuit?: { failures: number; openMs: number };
 }
 
 export interface FcmChannel extends Channel {
   /** HTTP/2 sessions opened so far (tests, benchmarks). */
   readonly sessionsOpened: number;
+  providers(): ProviderStatus[];
 }
 
 export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
@@ -88,6 +94,12 @@ export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
   });
   const path = `/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
   const sends = trackSends('fcm');
+  const gate = createProviderGate({
+    provider: `fcm:${account.projectId}`,
+    concurrency,
+    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'fcm: project circuit changed'),
+  });
 
   const post = (body: string, token: string): Promise<Http2Reply> =>
     client.request({ path, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=UTF-8' }, body });
@@ -132,7 +144,7 @@ export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
     const composed = composeFcmMessage(delivery, Date.now());
-    return composed.ok ? sendOne(delivery, composed.message) : composed.result;
+    return composed.ok ? gate.send(delivery.message.urgency, () => sendOne(delivery, composed.message)) : composed.result;
   };
 
   return {
@@ -146,7 +158,10 @@ export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
       return sends.run(() => mapLimit(batch, concurrency, reportingEach(deliverOne, onResult)));
     },
 
+    providers: () => [gate.status()],
+
     async close() {
+      gate.close();
       if (!(await sends.close())) return;
       await client.close();
       agent?.destroy();

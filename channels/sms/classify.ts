@@ -14,8 +14,8 @@
  *  - no HTTP status and a string code (ECONNREFUSED,
  *    ECONNRESET, ETIMEDOUT, ECONNABORTED, TLS errors…)  → retry `twilio-<code>`
  *  - anything else                                     → failed `twilio-error`
- * A 429 is `throttled` (the account's gate pauses for the delay), 5xx and transport failures
- * `unavailable` (they count toward its circuit): channels/provider-gate.ts.
+ * A 429 with Retry-After is `throttled` (the account's gate pauses that long); a 429 without one,
+ * 5xx and transport failures are `unavailable` (they count toward its circuit): channels/provider-gate.ts.
  */
 import { providerBackoff } from '../../src/retry.js';
 import type { DeliveryResult } from '../port.js';
@@ -43,7 +43,7 @@ export function classifyTwilioError(err: unknown, attempt: number, retryAfterMs?
     const reason = `twilio-${twilioCode ?? httpStatus}`;
     if (twilioCode === TWILIO_AUTH_FAILED || httpStatus === 401) return { type: 'failed', reason: 'twilio-auth' };
     if (twilioCode === TWILIO_TOO_MANY_REQUESTS || httpStatus === 429) {
-      return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason, cause: 'throttled' };
+      return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason, cause: retryAfterMs !== undefined ? 'throttled' : 'unavailable' };
     }
     if (httpStatus >= 500) return { type: 'retry', afterMs: retryAfterMs ?? providerBackoff(attempt), reason, cause: 'unavailable' };
     return { type: 'failed', reason };

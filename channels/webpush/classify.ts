@@ -4,8 +4,9 @@
  *  - 404, 410                 → invalid-recipient (the subscription is gone: prune it)
  *  - 429, 408, 5xx            → retry after `Retry-After` (seconds or HTTP date; src/retry.ts)
  *                               when the push service sent one, else 30 s × attempt (at most 10 min);
- *                               429 is `throttled` (the origin's gate pauses that long), 408 and
- *                               5xx `unavailable` (they count toward its circuit)
+ *                               a 429 with Retry-After is `throttled` (the origin's gate pauses
+ *                               that long); 408, 5xx and a 429 without one are `unavailable`
+ *                               (they halve its concurrency and count toward its circuit)
  *  - any other status (400, 401, 403, 413…) → failed `http-<status>`
  *  - network errors (refused, reset, hang up, DNS, timeouts) and TLS errors → retry (backoff),
  *    `unavailable`
@@ -66,8 +67,9 @@ export function classifyPushError(err: unknown, attempt: number, now: number = D
     const reason = `http-${statusCode}`;
     if (GONE.has(statusCode)) return { type: 'invalid-recipient', reason };
     if (statusCode === 429 || statusCode === 408 || (statusCode >= 500 && statusCode < 600)) {
-      const afterMs = parseRetryAfter(headerOf(headers, 'retry-after'), now) ?? providerBackoff(attempt);
-      return { type: 'retry', afterMs, reason, cause: statusCode === 429 ? 'throttled' : 'unavailable' };
+      const asked = parseRetryAfter(headerOf(headers, 'retry-after'), now);
+      const cause = statusCode === 429 && asked !== undefined ? 'throttled' : 'unavailable';
+      return { type: 'retry', afterMs: asked ?? providerBackoff(attempt), reason, cause };
     }
     return { type: 'failed', reason };
   }

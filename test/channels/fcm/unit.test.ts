@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { cachedAccessToken, FAILURE_HOLD_MS, REFRESH_BEFORE_MS, TokenRequestError } from '../../../channels/fcm/access-token.js';
 import { classifyFcmAnswer, classifyTokenError, classifyTransportError } from '../../../channels/fcm/classify.js';
 import { durationOf } from '../../../channels/fcm/compose.js';
@@ -68,6 +68,10 @@ describe('fcm channel', () => {
   before(async () => {
     account = writeServiceAccount();
     fake = await startFcmFake({ accounts: [account] });
+  });
+  // A fresh channel per test: what one test's errors teach the project's gate (a pause, an open
+  // circuit) must not hold back the next test's sends.
+  beforeEach(() => {
     channel = fresh();
   });
   after(async () => {
@@ -173,12 +177,12 @@ describe('fcm channel', () => {
     assert.equal(results.length, batch.length);
     assert.equal(results[0]?.type, 'sent');
     assert.deepEqual(results[1], { type: 'invalid-recipient', reason: 'fcm-registration-token-not-registered' });
-    assert.deepEqual(results[2], { type: 'retry', afterMs: 90_000, reason: 'fcm-message-rate-exceeded' });
+    assert.deepEqual(results[2], { type: 'retry', afterMs: 90_000, reason: 'fcm-message-rate-exceeded', cause: 'unavailable' });
     assert.deepEqual(results[3], { type: 'failed', reason: 'fcm-invalid-argument' });
     assert.deepEqual(results[4], { type: 'failed', reason: 'no-device' });
-    assert.deepEqual(results[5], { type: 'retry', afterMs: 60_000, reason: 'fcm-internal-error' });
+    assert.deepEqual(results[5], { type: 'retry', afterMs: 60_000, reason: 'fcm-internal-error', cause: 'unavailable' });
     assert.deepEqual(results[6], { type: 'failed', reason: 'no-device' });
-    assert.deepEqual(results[7], { type: 'retry', afterMs: 600_000, reason: 'fcm-internal-error' }, 'backoff capped at 10 min');
+    assert.deepEqual(results[7], { type: 'retry', afterMs: 600_000, reason: 'fcm-internal-error', cause: 'unavailable' }, 'backoff capped at 10 min');
     assert.equal(results[8]?.type, 'sent');
     assert.equal(fake.requests.filter((r) => r.token === 'ab'.repeat(32)).length, 0, 'nothing sent for a non-android device');
   });
@@ -203,8 +207,8 @@ describe('fcm channel', () => {
     const c = fresh({ host });
     const results = await c.deliver([delivery(message()), delivery(message(), android(), 2)]);
     assert.deepEqual(results, [
-      { type: 'retry', afterMs: 30_000, reason: 'fcm-token-unavailable' },
-      { type: 'retry', afterMs: 60_000, reason: 'fcm-token-unavailable' },
+      { type: 'retry', afterMs: 30_000, reason: 'fcm-token-unavailable', cause: 'unavailable' },
+      { type: 'retry', afterMs: 60_000, reason: 'fcm-token-unavailable', cause: 'unavailable' },
     ]);
   });
 
@@ -287,7 +291,7 @@ describe('fcm channel', () => {
     f.answer(tokenOf(batch[2]!), [{ status: 0, stall: true }]);
     const order: number[] = [];
     const results = await c.deliver(batch, (index) => order.push(index));
-    assert.deepEqual(results[2], { type: 'retry', afterMs: 30_000, reason: 'fcm-network-timeout' });
+    assert.deepEqual(results[2], { type: 'retry', afterMs: 30_000, reason: 'fcm-network-timeout', cause: 'unavailable' });
     assert.deepEqual(types(results.filter((_, i) => i !== 2)), Array(5).fill('sent'));
     assert.equal(order.at(-1), 2, `the stalled delivery is reported last: ${order}`);
     assert.equal(order.length, 6);
@@ -303,8 +307,8 @@ describe('fcm channel', () => {
     const c = fresh({ host: f.host, requestTimeoutMs: 120_000, pingTimeoutMs: 100 });
     const stuck = await c.deliver([delivery(message()), delivery(message(), android(), 2)]);
     assert.deepEqual(stuck, [
-      { type: 'retry', afterMs: 30_000, reason: 'fcm-session-stalled' },
-      { type: 'retry', afterMs: 60_000, reason: 'fcm-session-stalled' },
+      { type: 'retry', afterMs: 30_000, reason: 'fcm-session-stalled', cause: 'unavailable' },
+      { type: 'retry', afterMs: 60_000, reason: 'fcm-session-stalled', cause: 'unavailable' },
     ]);
     assert.equal(f.stalled, 1);
     assert.deepEqual(types(await c.deliver([delivery(message()), delivery(message())])), ['sent', 'sent']);
@@ -352,11 +356,11 @@ describe('fcm channel', () => {
     fake.answer(tokenOf(batch[4]!), [{ status: 502, rawBody: '<html>Bad Gateway</html>' }]);
     fake.answer(tokenOf(batch[5]!), [{ status: 400, errorCode: 'INVALID_ARGUMENT', retryAfter: '5' }]);
     assert.deepEqual(await channel.deliver(batch), [
-      { type: 'retry', afterMs: 120_000, reason: 'fcm-message-rate-exceeded' },
-      { type: 'retry', afterMs: 7_000, reason: 'fcm-server-unavailable' },
-      { type: 'retry', afterMs: 90_000, reason: 'fcm-server-unavailable' },
+      { type: 'retry', afterMs: 120_000, reason: 'fcm-message-rate-exceeded', cause: 'throttled' },
+      { type: 'retry', afterMs: 7_000, reason: 'fcm-server-unavailable', cause: 'unavailable' },
+      { type: 'retry', afterMs: 90_000, reason: 'fcm-server-unavailable', cause: 'unavailable' },
       { type: 'failed', reason: 'fcm-mismatched-credential' },
-      { type: 'retry', afterMs: 150_000, reason: 'fcm-unknown-error' },
+      { type: 'retry', afterMs: 150_000, reason: 'fcm-unknown-error', cause: 'unavailable' },
       { type: 'failed', reason: 'fcm-invalid-argument' },
     ]);
   });
@@ -400,6 +404,7 @@ describe('fcm classification and token cache', () => {
       type: 'retry',
       afterMs: 60_000,
       reason: 'fcm-internal-error',
+      cause: 'unavailable',
     });
   });
 
@@ -408,21 +413,57 @@ describe('fcm classification and token cache', () => {
       type: 'retry',
       afterMs: 30_000,
       reason: 'fcm-unknown-error',
+      cause: 'unavailable',
     });
-    assert.deepEqual(classifyFcmAnswer({ status: 429, body: 'slow down', retryAfter: '3' }, 1), { type: 'retry', afterMs: 3_000, reason: 'fcm-unknown-error' });
-    assert.deepEqual(classifyFcmAnswer({ status: 503, body: '' }, 1), { type: 'retry', afterMs: 30_000, reason: 'fcm-server-unavailable' });
+    assert.deepEqual(classifyFcmAnswer({ status: 429, body: 'slow down', retryAfter: '3' }, 1), {
+      type: 'retry',
+      afterMs: 3_000,
+      reason: 'fcm-unknown-error',
+      cause: 'throttled',
+    });
+    assert.deepEqual(classifyFcmAnswer({ status: 503, body: '' }, 1), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'fcm-server-unavailable',
+      cause: 'unavailable',
+    });
     assert.deepEqual(classifyFcmAnswer({ status: 418, body: error(418, undefined, 'TEAPOT') }, 1), { type: 'failed', reason: 'fcm-unknown-error' });
     assert.deepEqual(classifyFcmAnswer({ status: 400, body: '<html>' }, 1), { type: 'failed', reason: 'fcm-invalid-argument' });
   });
 
   it('sorts token and transport failures', () => {
     assert.deepEqual(classifyTokenError(new TokenRequestError('refused', 400), 1), { type: 'failed', reason: 'fcm-invalid-credential' });
-    assert.deepEqual(classifyTokenError(new TokenRequestError('busy', 429), 1), { type: 'retry', afterMs: 30_000, reason: 'fcm-token-unavailable' });
-    assert.deepEqual(classifyTokenError(new TokenRequestError('down', undefined), 2), { type: 'retry', afterMs: 60_000, reason: 'fcm-token-unavailable' });
-    assert.deepEqual(classifyTransportError(new Http2RequestError('t', 'timeout'), 1), { type: 'retry', afterMs: 30_000, reason: 'fcm-network-timeout' });
-    assert.deepEqual(classifyTransportError(new Http2RequestError('t', 'network'), 3), { type: 'retry', afterMs: 90_000, reason: 'fcm-network-error' });
-    assert.deepEqual(classifyTransportError(new Http2RequestError('t', 'stalled'), 1), { type: 'retry', afterMs: 30_000, reason: 'fcm-session-stalled' });
-    assert.deepEqual(classifyTransportError(new Error('bug'), 1), { type: 'retry', afterMs: 30_000, reason: 'fcm-error' });
+    assert.deepEqual(classifyTokenError(new TokenRequestError('busy', 429), 1), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'fcm-token-unavailable',
+      cause: 'unavailable',
+    });
+    assert.deepEqual(classifyTokenError(new TokenRequestError('down', undefined), 2), {
+      type: 'retry',
+      afterMs: 60_000,
+      reason: 'fcm-token-unavailable',
+      cause: 'unavailable',
+    });
+    assert.deepEqual(classifyTransportError(new Http2RequestError('t', 'timeout'), 1), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'fcm-network-timeout',
+      cause: 'unavailable',
+    });
+    assert.deepEqual(classifyTransportError(new Http2RequestError('t', 'network'), 3), {
+      type: 'retry',
+      afterMs: 90_000,
+      reason: 'fcm-network-error',
+      cause: 'unavailable',
+    });
+    assert.deepEqual(classifyTransportError(new Http2RequestError('t', 'stalled'), 1), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'fcm-session-stalled',
+      cause: 'unavailable',
+    });
+    assert.deepEqual(classifyTransportError(new Error('bug'), 1), { type: 'retry', afterMs: 30_000, reason: 'fcm-error', cause: 'unavailable' });
   });
 
   it('writes android.ttl as firebase-admin does: whole seconds, or nine digits of nanoseconds', () => {

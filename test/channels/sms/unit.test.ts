@@ -159,10 +159,10 @@ describe('sms channel against the Twilio fake', () => {
     fake.failNext(phone, { status: 429, code: 20429 }, 2);
     // A 429 pauses the account in the channel's gate, so the second send uses a channel of its own.
     assert.deepEqual(await channel().deliver([delivery(message(), phone, 3)]), [
-      { type: 'retry', afterMs: 90_000, reason: 'twilio-20429', cause: 'throttled' },
+      { type: 'retry', afterMs: 90_000, reason: 'twilio-20429', cause: 'unavailable' },
     ]);
     assert.deepEqual(await channel().deliver([delivery(message(), phone, 50)]), [
-      { type: 'retry', afterMs: 600_000, reason: 'twilio-20429', cause: 'throttled' },
+      { type: 'retry', afterMs: 600_000, reason: 'twilio-20429', cause: 'unavailable' },
     ]);
   });
 
@@ -320,7 +320,7 @@ describe('twilio error classification', () => {
     assert.deepEqual(classifyTwilioError(err({ status: 400, code: 21211 }), 1), { type: 'failed', reason: 'twilio-21211' });
     assert.deepEqual(classifyTwilioError(err({ status: 401, code: 20003 }), 1), { type: 'failed', reason: 'twilio-auth' });
     assert.deepEqual(classifyTwilioError(err({ status: 403, code: 20003 }), 1), { type: 'failed', reason: 'twilio-auth' });
-    assert.deepEqual(classifyTwilioError(err({ status: 429 }), 2), { type: 'retry', afterMs: 60_000, reason: 'twilio-429', cause: 'throttled' });
+    assert.deepEqual(classifyTwilioError(err({ status: 429 }), 2), { type: 'retry', afterMs: 60_000, reason: 'twilio-429', cause: 'unavailable' });
     assert.deepEqual(classifyTwilioError(err({ status: 502 }), 1, 5_000), { type: 'retry', afterMs: 5_000, reason: 'twilio-502', cause: 'unavailable' });
     assert.deepEqual(classifyTwilioError(err({ code: 'ETIMEDOUT' }), 1), { type: 'retry', afterMs: 30_000, reason: 'twilio-etimedout', cause: 'unavailable' });
     assert.deepEqual(classifyTwilioError(err({}), 1), { type: 'failed', reason: 'twilio-error' });

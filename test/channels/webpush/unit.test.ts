@@ -187,7 +187,7 @@ describe('webpush channel', () => {
     const dated = await sendTo(sub);
     assert.ok(dated.type === 'retry' && dated.afterMs > 100_000 && dated.afterMs <= 120_000, JSON.stringify(dated));
     channel = make();
-    assert.deepEqual(await sendTo(sub, message(), 3), { type: 'retry', afterMs: 90_000, reason: 'http-429', cause: 'throttled' });
+    assert.deepEqual(await sendTo(sub, message(), 3), { type: 'retry', afterMs: 90_000, reason: 'http-429', cause: 'unavailable' });
     channel = make();
     assert.equal((await sendTo(sub)).type, 'sent', 'answers 201 once the script is used up');
   });
