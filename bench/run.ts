@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [http2]]`
+ * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [urgency] [http2]]`
  * `npm run bench -- --cluster [--quick]`: the cluster benchmarks instead (bench/cluster/index.ts;
  * needs the servers of `bash scripts/services/up.sh`).
  *
@@ -18,9 +18,10 @@ import { runIngest } from './ingest.js';
 import { runLatency } from './latency.js';
 import { killAllChildren } from './lib/proc.js';
 import { type ResultRow, renderTable, round } from './lib/stats.js';
+import { runUrgency, urgencySettings } from './urgency.js';
 import { runWebPush } from './webpush.js';
 
-const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'http2'] as const;
+const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'urgency', 'http2'] as const;
 type Bench = (typeof BENCHES)[number];
 /** Run only when named. */
 const OPT_IN: readonly Bench[] = ['http2'];
@@ -44,6 +45,7 @@ const settings = quick
       rounds: 3,
       latency: { rate: 1000, warmupSeconds: 2, durationSeconds: 2 },
       webpush: { notifications: 500, concurrency: 50, rounds: 3 },
+      urgency: urgencySettings(true),
     }
   : {
       ingest: { connections: 64, warmupSeconds: 2, durationSeconds: 10 },
@@ -52,6 +54,7 @@ const settings = quick
       rounds: 3,
       latency: { rate: 1000, warmupSeconds: 4, durationSeconds: 10 },
       webpush: { notifications: 2000, concurrency: 50, rounds: 5 },
+      urgency: urgencySettings(false),
     };
 
 const started = Date.now();
@@ -87,6 +90,7 @@ async function main() {
   }
   if (selected.has('latency')) rows.push(...(await runLatency({ ...settings.latency, log })));
   if (selected.has('webpush')) rows.push(...(await runWebPush({ ...settings.webpush, log })));
+  if (selected.has('urgency')) rows.push(...(await runUrgency({ ...settings.urgency, log })));
   if (selected.has('http2')) rows.push(...(await runHttp2({ ...http2Settings(quick), log })));
   if (cluster) rows.push(...(await runCluster({ quick, log })));
 

@@ -7,7 +7,8 @@
  *  - decrypts the aes128gcm body with http_ece using the subscription's ECDH private key and
  *    auth secret — else 400; an unknown id is 404;
  *  - records every request (`{ id, status, headers: { ttl, urgency, topic }, payload }`) and
- *    answers the next scripted answer for that id (see `answer`), else 201 with a Location.
+ *    answers the next scripted answer for that id (see `answer`), else `defaultAnswer` when set
+ *    (a whole service throttling for a while), else 201 with a Location.
  * It counts requests in flight (`inFlight`, `maxInFlight`) to check a client's concurrency.
  * With `verify: false` (benchmarks) it skips VAPID and decryption and only counts and answers.
  */
@@ -69,6 +70,8 @@ export interface PushServiceFake {
   answer(id: string, answers: PushAnswer[]): void;
   /** Every request holds its answer this long (unless scripted otherwise). */
   latencyMs: number;
+  /** While set, the answer to every request that has no scripted one (e.g. 429 for a window of time). */
+  defaultAnswer: PushAnswer | undefined;
   recordsFor(id: string): PushRecord[];
   /**
    * Resolves once `count` requests were recorded in all (a number), or once `count` (default 1)
@@ -197,7 +200,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
           throw new Refused(400, `cannot decrypt: ${(err as Error).message}`);
         }
       }
-      answer = scripts.get(id)?.shift() ?? { status: 201 };
+      answer = scripts.get(id)?.shift() ?? fake.defaultAnswer ?? { status: 201 };
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
       answer = { status: err.status };
@@ -264,6 +267,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     },
     expectVapidKey: undefined,
     latencyMs: 0,
+    defaultAnswer: undefined,
     subscription() {
       const id = randomBytes(12).toString('base64url');
       const ecdh = createECDH('prime256v1');
