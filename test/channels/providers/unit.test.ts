@@ -94,7 +94,7 @@ describe('provider gate', () => {
   });
 
   test('a throttled answer pauses the provider until its Retry-After; nothing is sent before', async () => {
-    const gate = createProviderGate({ provider: 'p', concurrency: 4 });
+    const gate = createProviderGate({ provider: 'p', concurrency: 4, holdMs: 1_000 });
     const calls: number[] = [];
     let first = true;
     const request = async (): Promise<DeliveryResult> => {
@@ -132,7 +132,7 @@ describe('provider gate', () => {
 
   test('failures in a row open the circuit; a probe after the cool-down closes it or opens it again', async () => {
     const changes: string[] = [];
-    const gate = createProviderGate({ provider: 'p', concurrency: 1, failureThreshold: 3, openMs: 80, onCircuit: (_p, s) => changes.push(s) });
+    const gate = createProviderGate({ provider: 'p', concurrency: 1, failureThreshold: 3, openMs: 80, holdMs: 1_000, onCircuit: (_p, s) => changes.push(s) });
     let answer: DeliveryResult = down;
     let calls = 0;
     const request = async (): Promise<DeliveryResult> => {
@@ -160,7 +160,7 @@ describe('provider gate', () => {
   });
 
   test('only one probe is in flight while half-open', async () => {
-    const gate = createProviderGate({ provider: 'p', concurrency: 4, failureThreshold: 1, openMs: 30 });
+    const gate = createProviderGate({ provider: 'p', concurrency: 4, failureThreshold: 1, openMs: 30, holdMs: 1_000 });
     await gate.send('normal', async () => down);
     const m = manual();
     const all = [gate.send('normal', m.request('a')), gate.send('normal', m.request('b')), gate.send('normal', m.request('c'))];
@@ -186,8 +186,8 @@ describe('provider gate', () => {
     gate.close();
   });
 
-  test('a pause or an open circuit longer than holdMs defers requests instead of holding them', async () => {
-    const gate = createProviderGate({ provider: 'p', concurrency: 2, failureThreshold: 1, openMs: 30_000, holdMs: 500 });
+  test('by default a paused gate or an open circuit defers requests instead of holding them', async () => {
+    const gate = createProviderGate({ provider: 'p', concurrency: 2, failureThreshold: 1, openMs: 30_000 });
     let calls = 0;
     const request = async (): Promise<DeliveryResult> => {
       calls++;
@@ -204,7 +204,7 @@ describe('provider gate', () => {
       (err: unknown) => err instanceof ProviderDeferredError && err.reason === 'provider-paused',
     );
 
-    const failing = createProviderGate({ provider: 'q', concurrency: 2, failureThreshold: 1, openMs: 30_000, holdMs: 500 });
+    const failing = createProviderGate({ provider: 'q', concurrency: 2, failureThreshold: 1, openMs: 30_000 });
     await failing.send('normal', async () => down);
     const open = await failing.send('normal', request);
     assert.ok(open.type === 'deferred' && open.reason === 'circuit-open', JSON.stringify(open));

@@ -204,11 +204,14 @@ describe('webpush channel', () => {
       const [meanwhile] = await channel.deliver([delivery(message(), webDevice(elsewhere))]);
       assert.equal(meanwhile?.type, 'sent', 'another push service is not paused');
       assert.equal(other.recordsFor(other.idOf(elsewhere.endpoint)).length, 1);
+      // A send to the paused origin is not held: it is deferred to the end of the pause, unsent.
       const again = fake.subscription();
-      assert.equal((await sendTo(again)).type, 'sent');
-      const [request] = fake.recordsFor(fake.idOf(again.endpoint));
-      assert.ok(request, 'the paused origin is called once the pause is over');
-      assert.ok(Date.now() - pausedAt >= 900, 'not before its Retry-After');
+      const deferred = await sendTo(again);
+      assert.ok(deferred.type === 'deferred' && deferred.reason === 'provider-paused', JSON.stringify(deferred));
+      assert.ok(deferred.untilMs >= pausedAt + 900, 'deferred until its Retry-After');
+      assert.equal(fake.recordsFor(fake.idOf(again.endpoint)).length, 0, 'nothing sent to the paused origin');
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, deferred.untilMs - Date.now())));
+      assert.equal((await sendTo(again)).type, 'sent', 'the origin is called once the pause is over');
     } finally {
       await other.close();
     }
