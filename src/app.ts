@@ -26,6 +26,7 @@ import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
 import type { Subscription } from './bus/port.js';
 import { type Config, ConfigError } from './config.js';
+import { createCorsPolicy } from './cors.js';
 import { lockDataDir, prepareDataDir } from './data-dir.js';
 import { webPushEgressOf } from './egress/settings.js';
 import { mountGateway } from './gateway/gateway.js';
@@ -147,7 +148,9 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
 
   const app = uWS.App();
   const knownUsers = new Set<string>();
+  const cors = createCorsPolicy(config.corsOrigins);
   const http = mountHttpRoutes(app, {
+    cors,
     routes: [
       ...operationRoutes(apiDeps, { metricsToken: config.metricsToken, operations: () => documented }),
       ...(roles.has('api')
@@ -188,6 +191,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
         idleTimeoutSeconds: config.wsIdleTimeout,
         maxSocketsPerUser: config.maxSocketsPerUser,
         presenceTtlMs: config.presenceTtl * 1000,
+        cors,
         onReceipts: async (uid, ids, state) => {
           await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now());
         },

@@ -4,6 +4,7 @@
  * meaning and schema (src/settings.ts).
  */
 import { z } from 'zod';
+import { parseCorsOrigins } from './cors.js';
 import { ALWAYS_REFUSED_SCHEMES, SCHEME_NAME } from './exchange/links.js';
 import { USER_CONTACTS_POLICIES, USER_SEND_POLICIES } from './exchange/send-policy.js';
 import { booleanFlag, type ConfigOf, nonNegativeInt, optionalString, portNumber as port, positiveInt } from './settings.js';
@@ -267,6 +268,26 @@ export const CORE_SETTINGS = {
     default: 'false',
     doc: 'true: admin tokens are counted by the send, recipient and ticket limits too (false: admins are unlimited)',
     schema: booleanFlag,
+  },
+  corsOrigins: {
+    env: 'HERALD_CORS_ORIGINS',
+    default: '',
+    doc: 'Web origins whose pages may call the API and open the socket (comma-separated, e.g. https://app.example), or * for any; unset: none (no CORS headers, the socket does not check Origin)',
+    schema: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        const entries = (text ?? '')
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== '');
+        try {
+          return parseCorsOrigins(entries);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
   },
   circuitFailures: {
     env: 'HERALD_CIRCUIT_FAILURES',

@@ -12,7 +12,10 @@
  *
  * Nothing a client sends can throw out of a uWS callback (that would end the process): every
  * callback runs inside a guard that turns an exception into a logged 500 with an `errorId`.
- * Unknown paths are 404, known paths with another method are 405 with `Allow`. (Methods the
+ * Unknown paths are 404, known paths with another method are 405 with `Allow`. OPTIONS on a
+ * known path is 204 with `Allow`, or a CORS preflight (src/cors.ts): 204 with the path's methods
+ * for an allowed origin, 403 naming the `Origin` for another; every answer to an allowed origin
+ * carries `Access-Control-Allow-Origin`, and with CORS on every answer `Vary: Origin`. (Methods the
  * uWS parser does not know, such as PROPFIND, are refused by uWS itself: it closes the
  * connection without a response, before any handler runs.)
  *
@@ -26,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { TokenRejectedError } from '../auth/errors.js';
 import type { Caller, TokenVerifier } from '../auth/tokens.js';
+import type { CorsPolicy } from '../cors.js';
 import { ProblemError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -50,6 +54,8 @@ export interface HttpServerOptions {
   limitUnauthenticated?: (ip: string) => Promise<void>;
   /** Take the client address from the last `X-Forwarded-For` entry (set by a trusted proxy). */
   trustProxy?: boolean;
+  /** HERALD_CORS_ORIGINS (src/cors.ts); absent: no CORS. */
+  cors?: CorsPolicy;
   /**
    * Tests only: check every answer against its route's document and report each one that breaks
    * it here (it is then answered as a 500 naming the mismatch). Unset: nothing is checked.
@@ -71,6 +77,8 @@ interface RequestState {
   answered: boolean;
   /** The client sent a body Herald did not read: the connection cannot carry another request. */
   unreadBody?: boolean;
+  /** Headers every answer to this request carries (CORS). */
+  corsHeaders?: Record<string, string>;
 }
 
 /** Headers of every API response: never sniffed as another type, never cached by a browser or proxy. */
@@ -114,7 +122,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
     const result = checked(route, answered);
     const isProblem = result.status >= 400 && isProblemBody(result.body);
     const payload = result.text ?? (result.body === undefined ? '' : JSON.stringify(result.body));
-    const headers = { ...SECURITY_HEADERS, ...result.headers };
+    const headers = { ...SECURITY_HEADERS, ...state.corsHeaders, ...result.headers };
     res.cork(() => {
       res.writeStatus(`${result.status} ${STATUS_CODES[result.status] ?? ''}`);
       res.writeHeader('x-request-id', requestId);
@@ -159,6 +167,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
         const rawQuery = req.getQuery() ?? '';
         const ip = clientIp(res, headers, options.trustProxy === true);
         const incomingId = headers['x-request-id'];
+        if (options.cors?.enabled) state.corsHeaders = options.cors.responseHeaders(headers.origin);
         requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
         serve(res, route, state, started, { headers, paramNames, rawParams, rawQuery, ip, requestId });
       } catch (error) {
@@ -283,6 +292,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
   }
   const statusOnly = (route: Route) => handle(route);
   for (const [path, methods] of methodsByPath) {
+    app.options(path, statusOnly(optionsRoute(path, methods, options.cors)));
     app.any(
       path,
       statusOnly({
@@ -295,7 +305,7 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
           answers: refusals({ HERALD_METHOD_NOT_ALLOWED: 'the path exists with the methods in Allow' }),
         },
         handle: async () => {
-          throw new ProblemError('HERALD_METHOD_NOT_ALLOWED', `allowed methods: ${methods.join(', ')}`, { allow: methods });
+          throw new ProblemError('HERALD_METHOD_NOT_ALLOWED', `allowed methods: ${methods.join(', ')}`, { allow: [...methods, 'OPTIONS'] });
         },
       }),
     );
@@ -323,6 +333,42 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
       return new Promise((resolve) => {
         onIdle = resolve;
       });
+    },
+  };
+}
+
+/**
+ * OPTIONS on a known path: a CORS preflight when it carries `Origin` and
+ * `Access-Control-Request-Method` (src/cors.ts), else the path's methods in `Allow`.
+ */
+function optionsRoute(path: string, methods: readonly Method[], cors: CorsPolicy | undefined): Route {
+  const allow = [...methods, 'OPTIONS'].join(', ');
+  return {
+    method: 'GET',
+    path,
+    access: 'public',
+    doc: {
+      summary: 'OPTIONS: the methods of a path, or a CORS preflight',
+      tag: 'operations',
+      answers: {
+        204: { description: 'The methods in Allow; for a preflight from an allowed origin, the Access-Control-Allow-* headers' },
+        ...refusals({
+          HERALD_FORBIDDEN: 'a preflight from an origin HERALD_CORS_ORIGINS does not list',
+          HERALD_METHOD_NOT_ALLOWED: 'a preflight for a method the path does not serve',
+        }),
+      },
+    },
+    handle: async ({ headers }) => {
+      const origin = headers.origin;
+      const requested = headers['access-control-request-method'];
+      if (origin === undefined || requested === undefined) return { status: 204, headers: { allow } };
+      if (!cors?.allows(origin)) {
+        throw new ProblemError('HERALD_FORBIDDEN', `Origin ${JSON.stringify(origin.slice(0, 200))} may not call this API (HERALD_CORS_ORIGINS)`);
+      }
+      if (!(methods as readonly string[]).includes(requested)) {
+        throw new ProblemError('HERALD_METHOD_NOT_ALLOWED', `Access-Control-Request-Method: allowed methods: ${methods.join(', ')}`, { allow: [...methods] });
+      }
+      return { status: 204, headers: { allow, ...cors.preflightHeaders(origin, methods) } };
     },
   };
 }

@@ -3,6 +3,8 @@
  *
  * - A ticket (from POST /api/v1/ws/token) is checked before the upgrade: 401 without one, with an
  *   invalid or expired one, or with one already used (tickets are single-use, cluster-wide).
+ * - With HERALD_CORS_ORIGINS set, an upgrade whose Origin it does not list is 403, before the
+ *   ticket is looked at (src/cors.ts); one without Origin (not a browser) is not checked.
  * - At most HERALD_MAX_SOCKETS_PER_USER sockets per user on this process: one more is 429.
  * - Refusals are problem+json (src/problem.ts); every uWS handler is guarded, so an exception is
  *   logged with an errorId (and answered 500 during an upgrade) and never reaches uWS.
@@ -22,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { TicketIssuer } from '../auth/tickets.js';
 import { type Bus, type Subscription, subjects } from '../bus/port.js';
+import type { CorsPolicy } from '../cors.js';
 import { invalid, ProblemError } from '../errors.js';
 import { messageFrame } from '../exchange/message.js';
 import type { InboxItem } from '../exchange/types.js';
@@ -46,6 +49,8 @@ const SOCKET_CAP_RETRY_AFTER = 5;
 
 interface UpgradeRequest {
   query: string;
+  /** The page's origin, when a browser opens the socket ('' otherwise). */
+  origin: string;
   key: string;
   protocol: string;
   extensions: string;
@@ -59,6 +64,8 @@ interface SocketData {
 
 export interface GatewayOptions {
   app: TemplatedApp;
+  /** HERALD_CORS_ORIGINS (src/cors.ts): when set, an upgrade from a page of another origin is 403. */
+  cors?: CorsPolicy;
   /** Identifies this process as a presence holder. */
   holderId: string;
   tickets: TicketIssuer;
@@ -186,6 +193,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
         // uWS's req lives only during this call: read everything now.
         const request: UpgradeRequest = {
           query: req.getQuery() ?? '',
+          origin: req.getHeader('origin'),
           key: req.getHeader('sec-websocket-key'),
           protocol: req.getHeader('sec-websocket-protocol'),
           extensions: req.getHeader('sec-websocket-extensions'),
@@ -193,6 +201,10 @@ export function mountGateway(options: GatewayOptions): Gateway {
         let data: SocketData | undefined;
         /** Checks the request and the ticket, reserves a socket slot; the socket's data, or throws a ProblemError. */
         const admit = async (r: UpgradeRequest): Promise<SocketData> => {
+          // Before the ticket is looked at, so a page of a refused origin cannot spend one.
+          if (options.cors?.enabled && r.origin !== '' && !options.cors.allows(r.origin)) {
+            throw new ProblemError('HERALD_FORBIDDEN', `Origin ${JSON.stringify(r.origin.slice(0, 200))} may not open a socket (HERALD_CORS_ORIGINS)`);
+          }
           const query = new URLSearchParams(r.query);
           const ticket = query.get('token') ?? '';
           const since = query.get('since') ?? undefined;

@@ -41,6 +41,7 @@ export const wsOperation: Operation = {
       ...refusals({
         HERALD_INVALID_REQUEST: 'since is not a message id',
         HERALD_UNAUTHORIZED: 'no ticket, or one that is invalid, expired or already used',
+        HERALD_FORBIDDEN: 'HERALD_CORS_ORIGINS is set and the page opening the socket is of another origin (Origin)',
         HERALD_RATE_LIMITED: 'the user already holds HERALD_MAX_SOCKETS_PER_USER sockets on this gateway process (Retry-After: 5)',
         HERALD_INTERNAL: 'a bug: quote the errorId',
         HERALD_UNAVAILABLE: 'the ticket ledger is unavailable (Retry-After: 5)',

@@ -120,8 +120,8 @@ describe('errors', () => {
     assertProblem(await h.api('GET', '/api/v1/messages/0190a4a0-0000-7000-8000-000000000000', { token: admin }), 404, 'HERALD_NOT_FOUND');
     const wrong = await h.api('GET', '/api/v1/send', { token: user });
     assertProblem(wrong, 405, 'HERALD_METHOD_NOT_ALLOWED');
-    assert.equal(wrong.headers.get('allow'), 'POST');
-    assert.equal((await h.api('PATCH', '/api/v1/preferences', { token: user })).headers.get('allow'), 'GET, PUT');
+    assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
+    assert.equal((await h.api('PATCH', '/api/v1/preferences', { token: user })).headers.get('allow'), 'GET, PUT, OPTIONS');
   });
 
   it('413 for a body over the limit, declared or chunked', async () => {

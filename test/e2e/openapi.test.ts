@@ -108,7 +108,7 @@ describe('the API document', () => {
     }
     const operations = Object.values<Record<string, unknown>>(document.paths).reduce((n, methods) => n + Object.keys(methods).length, 0);
     assert.equal(operations, h.herald.routes.length + 1, 'the document lists the mounted routes and /ws, nothing else');
-    assert.deepEqual(Object.keys(document.paths['/ws'].get.responses), ['101', '400', '401', '429', '500', '503']);
+    assert.deepEqual(Object.keys(document.paths['/ws'].get.responses), ['101', '400', '401', '403', '429', '500', '503']);
     assert.deepEqual(
       document.paths['/ws'].get.parameters.map((p: { name: string; required: boolean }) => [p.name, p.required]),
       [
