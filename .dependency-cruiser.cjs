@@ -75,7 +75,7 @@ module.exports = {
     },
     onlyFrom(
       'provider-sdk-only-in-channels',
-      ['twilio', 'web-push', '@parse/node-apn', 'nodemailer'],
+      ['twilio', 'web-push', 'nodemailer'],
       '^channels/',
       'A provider SDK is a channel detail: only channels/ imports it.',
     ),

@@ -1,22 +1,21 @@
 /**
- * http2: push send latency when some HTTP/2 sessions stall — Herald's FCM channel (one persistent,
- * multiplexed session, replaced when a PING goes unanswered: channels/fcm/http2-session.ts)
- * against a fresh session per batch, which is what firebase-admin's `sendEach` does by default;
- * plus Herald's APNs channel (@parse/node-apn, one persistent session) under the same stalls,
- * for information.
+ * http2: push send latency when some HTTP/2 sessions stall — Herald's FCM and APNs channels (one
+ * persistent, multiplexed session each, replaced on GOAWAY or when a PING goes unanswered:
+ * channels/http2-session.ts) against a fresh session per batch: what firebase-admin's `sendEach`
+ * does by default for FCM, and the simplest APNs client.
  *
- * Load: N notifications to distinct FCM tokens in batches of 100 (the pipeline's batch size),
+ * Load: N notifications to distinct device tokens in batches of 100 (the pipeline's batch size),
  * four batches at a time (the delivery worker's concurrency), one message per batch. A
  * notification's latency is from its batch being handed over to its result (sent, or failed for
- * good or retry): what a send's caller waits. Each side starts cold (no session, no access token)
- * and its notifications cycle through the same scenario:
+ * good or retry): what a send's caller waits. Each side starts cold (no session, no token) and
+ * its notifications cycle through the same scenario:
  *  - `spread`: 1 % of HTTP/2 sessions stall — every 100th session a side opens (the 100th, the
  *    200th…) completes TLS and then never answers anything, not even SETTINGS or PING
  *    (test/fakes/h2-stall.ts);
  *  - `first`: the same, counting from the first session (the 1st, the 101st…): Herald's one
  *    session stalls at once, the worst case for a persistent session.
  *
- * Sides:
+ * Sides, FCM:
  *  - herald: `createFcmChannel(...).deliver(batch, onResult)`, `concurrency` 100, the run's
  *    request timeout, its PING bound;
  *  - reference "session per batch": per batch, `http2.connect` (peerMaxConcurrentStreams 100,
@@ -26,30 +25,38 @@
  *    session closed once all settled. The access token comes from the same token code
  *    (channels/fcm/access-token.ts), fetched once per run; the bodies are Herald's. This is a
  *    re-implementation of firebase-admin's HTTP/2 path, so it runs without the library and
- *    against the fake, whose host it does not let one configure;
- *  - apns: `createApnsChannel(...).deliver(batch)` against the APNs fake with the same stalls
- *    (at most `apnsNotifications`; the channel reports a batch's results together, so a
- *    notification's latency is its batch's).
+ *    against the fake, whose host it does not let one configure.
+ * Sides, APNs:
+ *  - herald: `createApnsChannel(...).deliver(batch, onResult)`, the same settings;
+ *  - reference "session per batch": per batch, `http2.connect` (peerMaxConcurrentStreams 100),
+ *    every request of the batch at once (Herald's headers and payload, channels/apns/
+ *    notification.ts, and one provider token from channels/apns/provider-token.ts for the run),
+ *    each with the request timeout as a stream inactivity timeout and sent once: a failure is
+ *    reported as Herald's channel reports it, for a later retry, so neither side re-sends within
+ *    the run. The session is closed once all settled.
  * The fakes (test/fakes/fcm.ts, test/fakes/apns.ts) run in a child process; the sides run in
  * this process one after the other. `--quick` shortens the request timeout (3 s instead of
- * firebase-admin's 15 s, for both FCM sides and APNs) and Herald's PING bound (1 s instead of
- * 2 s), so the figures scale with those settings; a stalled reference batch costs 5 timeouts and
- * 7 s of back-off, which is what the run's length is made of. Not in the default set of
- * bench/run.ts for that reason (`npm run bench -- http2`).
+ * firebase-admin's 15 s, for every side) and Herald's PING bound (1 s instead of 2 s), so the
+ * figures scale with those settings; a stalled FCM reference batch costs 5 timeouts and 7 s of
+ * back-off, which is what the run's length is made of. Not in the default set of bench/run.ts
+ * for that reason (`npm run bench -- http2`).
  *
- * Standalone: `node --import tsx bench/http2.ts [--quick] [--n 20000] [--timeout-ms 15000] [--ping-ms 2000] [--apns-n 2000]`.
+ * Standalone: `node --import tsx bench/http2.ts [--quick] [--n 20000] [--timeout-ms 15000] [--ping-ms 2000] [--apns-n 20000]`.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { createApnsChannel } from '../channels/apns/apns-channel.js';
+import { APNS_SANDBOX_ORIGIN, createApnsChannel } from '../channels/apns/apns-channel.js';
+import { apnsRequest } from '../channels/apns/notification.js';
+import { loadSigningKey, providerTokens } from '../channels/apns/provider-token.js';
 import { cachedAccessToken, serviceAccountCredential } from '../channels/fcm/access-token.js';
 import { composeFcmMessage } from '../channels/fcm/compose.js';
 import { createFcmChannel, FCM_ORIGIN } from '../channels/fcm/fcm-channel.js';
-import { HostOverrideAgent, parseHostPort } from '../channels/fcm/host-agent.js';
+import { HostOverrideAgent } from '../channels/fcm/host-agent.js';
 import { readServiceAccount } from '../channels/fcm/service-account.js';
+import { parseHostPort } from '../channels/http2-session.js';
 import type { Delivery } from '../channels/port.js';
 import type { Device, Message } from '../src/exchange/types.js';
 import { makeApnsKey, startApnsFake } from '../test/fakes/apns.js';
@@ -60,6 +67,7 @@ import { percentile, type ResultRow, renderTable } from './lib/stats.js';
 /** The pipeline's values: DELIVERY_BATCH_SIZE and the deliver consumer's concurrency. */
 const BATCH_SIZE = 100;
 const BATCHES_AT_ONCE = 4;
+const APNS_TOPIC = 'com.herald.bench';
 const STALL_EVERY = 100;
 /** firebase-admin 13's default retry configuration of its HTTP/2 client: 4 retries, the first at once, then 0.5 s × 2^n. */
 const REFERENCE_RETRIES = 4;
@@ -69,9 +77,9 @@ export interface Http2BenchOptions {
   notifications: number;
   /** Request timeout of every side (firebase-admin's is 15 s). */
   timeoutMs: number;
-  /** Herald FCM's PING bound. */
+  /** Herald's PING bound. */
   pingTimeoutMs: number;
-  /** Notifications of the APNs side (each stalled request costs a whole timeout there). */
+  /** Notifications of each APNs side. */
   apnsNotifications: number;
   log(line: string): void;
 }
@@ -234,21 +242,24 @@ async function heraldRun(ready: Ready, n: number, options: Http2BenchOptions): P
 
 type CallOutcome = number | string;
 
-/** One request on `session`, as firebase-admin's AsyncHttp2Call makes it: the HTTP status, or the error code. */
-function h2Call(session: http2.ClientHttp2Session, path: string, body: string, token: string, timeoutMs: number): Promise<CallOutcome> {
+/** firebase-admin's headers of one `messages:send` (its AsyncHttp2Call). */
+const fcmHeaders = (path: string, token: string): http2.OutgoingHttpHeaders => ({
+  ':method': 'POST',
+  ':scheme': 'https',
+  ':path': path,
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  'x-firebase-client': 'fire-admin-node/13.10.0',
+  access_token_auth: 'true',
+  'x-goog-api-client': `gl-node/${process.versions.node} fire-admin/13.10.0`,
+});
+
+/** One POST on `session` with the request timeout as its inactivity timeout: the HTTP status, or the error code. */
+function h2Call(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body: string, timeoutMs: number): Promise<CallOutcome> {
   return new Promise((resolve) => {
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request({
-        ':method': 'POST',
-        ':scheme': 'https',
-        ':path': path,
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        'x-firebase-client': 'fire-admin-node/13.10.0',
-        access_token_auth: 'true',
-        'x-goog-api-client': `gl-node/${process.versions.node} fire-admin/13.10.0`,
-      });
+      stream = session.request(headers);
     } catch (err) {
       resolve((err as NodeJS.ErrnoException).code ?? 'ERR');
       return;
@@ -297,7 +308,7 @@ async function referenceRun(ready: Ready, n: number, options: Http2BenchOptions)
             for (let retries = 0; ; retries++) {
               let outcome: CallOutcome;
               try {
-                outcome = await h2Call(session, path, body, await tokens.get(), options.timeoutMs);
+                outcome = await h2Call(session, fcmHeaders(path, await tokens.get()), body, options.timeoutMs);
               } catch {
                 outcome = 'token';
               }
@@ -318,24 +329,55 @@ async function referenceRun(ready: Ready, n: number, options: Http2BenchOptions)
   }
 }
 
-/** Herald's APNs channel (@parse/node-apn): one persistent session. */
-async function apnsRun(ready: Ready, n: number, options: Http2BenchOptions): Promise<RunResult> {
+/** Herald's APNs channel: one persistent session. */
+async function apnsRun(ready: Ready, n: number, options: Http2BenchOptions): Promise<RunResult & { sessions: number }> {
   const channel = createApnsChannel({
     ...ready.apnsKey,
-    topic: 'com.herald.bench',
+    topic: APNS_TOPIC,
     production: false,
     host: ready.apnsHost,
     ca: ready.ca,
+    concurrency: 100,
     requestTimeoutMs: options.timeoutMs,
+    pingTimeoutMs: options.pingTimeoutMs,
   });
   try {
-    return await runBatches(batchesOf(n, 'ios'), async (batch, done) => {
-      const results = await channel.deliver(batch);
-      for (const r of results) done(r.type === 'sent');
+    const result = await runBatches(batchesOf(n, 'ios'), async (batch, done) => {
+      await channel.deliver(batch, (_, r) => done(r.type === 'sent'));
     });
+    return { ...result, sessions: channel.sessionsOpened };
   } finally {
     await channel.close();
   }
+}
+
+/** The APNs reference: a fresh session per batch, each request sent once, the session closed after. */
+async function apnsReferenceRun(ready: Ready, n: number, options: Http2BenchOptions): Promise<RunResult & { sessions: number }> {
+  const target = parseHostPort(ready.apnsHost);
+  const servername = new URL(APNS_SANDBOX_ORIGIN).hostname;
+  const tokens = providerTokens({ key: loadSigningKey(ready.apnsKey.key), keyId: ready.apnsKey.keyId, teamId: ready.apnsKey.teamId });
+  let sessions = 0;
+  const result = await runBatches(batchesOf(n, 'ios'), async (batch, done) => {
+    const request = apnsRequest((batch[0] as Delivery).message, APNS_TOPIC);
+    const bearer = await tokens.get();
+    const session = http2.connect(APNS_SANDBOX_ORIGIN, {
+      peerMaxConcurrentStreams: 100,
+      createConnection: () => tls.connect({ host: target.host, port: target.port, servername, ALPNProtocols: ['h2'], ca: ready.ca }),
+    });
+    sessions++;
+    session.on('error', () => {});
+    try {
+      await Promise.all(
+        batch.map(async (d) => {
+          const headers = { ':method': 'POST', ':path': `/3/device/${d.device?.token}`, ...request.headers, authorization: `bearer ${bearer}` };
+          done((await h2Call(session, headers, request.body, options.timeoutMs)) === 200);
+        }),
+      );
+    } finally {
+      session.close();
+    }
+  });
+  return { ...result, sessions };
 }
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US')} ms`;
@@ -348,7 +390,7 @@ export async function runHttp2(options: Http2BenchOptions): Promise<ResultRow[]>
   const { notifications: n, log } = options;
   const apnsN = Math.min(n, options.apnsNotifications);
   log(
-    `http2: ${n} FCM notifications per side and scenario (${apnsN} APNs), batches of ${BATCH_SIZE}, ${BATCHES_AT_ONCE} at a time; ` +
+    `http2: ${n} FCM and ${apnsN} APNs notifications per side and scenario, batches of ${BATCH_SIZE}, ${BATCHES_AT_ONCE} at a time; ` +
       `request timeout ${options.timeoutMs} ms, Herald PING bound ${options.pingTimeoutMs} ms; fakes in a child process`,
   );
   const child = fork(fileURLToPath(import.meta.url), ['--fakes'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -363,40 +405,43 @@ export async function runHttp2(options: Http2BenchOptions): Promise<ResultRow[]>
       await request(child, { type: 'stall', scenario }, 'stalling');
       const result = await run();
       const counts = await request(child, { type: 'count' }, 'count');
-      const side = name === 'apns' ? counts.apns : counts.fcm;
+      const side = name.startsWith('apns') ? counts.apns : counts.fcm;
       log(
-        `  ${scenario.padEnd(6)} ${name.padEnd(9)}: ${describe(result)}; fake saw ${side.sessions} sessions (${side.stalled} stalled), ${side.requests} requests`,
+        `  ${scenario.padEnd(6)} ${name.padEnd(14)}: ${describe(result)}; fake saw ${side.sessions} sessions (${side.stalled} stalled), ${side.requests} requests`,
       );
       return { result, counts: side };
     };
     for (const scenario of Object.keys(SCENARIOS) as Scenario[]) {
       const label = SCENARIOS[scenario].label;
-      const herald = await measure(scenario, 'herald', () => heraldRun(ready, n, options));
-      const reference = await measure(scenario, 'reference', () => referenceRun(ready, n, options));
-      const apns = await measure(scenario, 'apns', () => apnsRun(ready, apnsN, options));
+      const fcm = {
+        herald: await measure(scenario, 'fcm herald', () => heraldRun(ready, n, options)),
+        reference: await measure(scenario, 'fcm reference', () => referenceRun(ready, n, options)),
+      };
+      const apns = {
+        herald: await measure(scenario, 'apns herald', () => apnsRun(ready, apnsN, options)),
+        reference: await measure(scenario, 'apns reference', () => apnsReferenceRun(ready, apnsN, options)),
+      };
       const note = (r: { result: RunResult; counts: { sessions: number; stalled: number } }) =>
         `${r.counts.sessions} sessions (${r.counts.stalled} stalled), ${r.result.notSent} of ${r.result.latencies.length} not sent`;
-      for (const q of [50, 99, 99.9]) {
-        const h = percentile(herald.result.latencies, q);
-        const r = percentile(reference.result.latencies, q);
-        rows.push({
-          bench: 'http2',
-          metric: `FCM send p${q} @${n}, ${label}`,
-          herald: h,
-          reference: r,
-          referenceName: 'session per batch',
-          unit: 'ms',
-          ratio: r / h,
-          note: `herald: ${note(herald)}; reference: ${note(reference)}`,
-        });
+      for (const [provider, count, sides] of [
+        ['FCM', n, fcm],
+        ['APNs', apnsN, apns],
+      ] as const) {
+        for (const q of [50, 99, 99.9]) {
+          const h = percentile(sides.herald.result.latencies, q);
+          const r = percentile(sides.reference.result.latencies, q);
+          rows.push({
+            bench: 'http2',
+            metric: `${provider} send p${q} @${count}, ${label}`,
+            herald: h,
+            reference: r,
+            referenceName: 'session per batch',
+            unit: 'ms',
+            ratio: r / h,
+            note: `herald: ${note(sides.herald)}; reference: ${note(sides.reference)}`,
+          });
+        }
       }
-      rows.push({
-        bench: 'http2',
-        metric: `APNs (node-apn) send p99 @${apnsN}, ${label}`,
-        herald: percentile(apns.result.latencies, 99),
-        unit: 'ms',
-        note: `${note(apns)}; p50 ${ms(percentile(apns.result.latencies, 50))}`,
-      });
     }
     return rows;
   } finally {
@@ -414,8 +459,8 @@ const argValue = (args: string[], name: string): number | undefined => {
 /** The settings of `--quick` and of a full run (bench/run.ts uses them too). */
 export const http2Settings = (quick: boolean) =>
   quick
-    ? { notifications: 10_000, timeoutMs: 3_000, pingTimeoutMs: 1_000, apnsNotifications: 1_000 }
-    : { notifications: 20_000, timeoutMs: 15_000, pingTimeoutMs: 2_000, apnsNotifications: 2_000 };
+    ? { notifications: 10_000, timeoutMs: 3_000, pingTimeoutMs: 1_000, apnsNotifications: 10_000 }
+    : { notifications: 20_000, timeoutMs: 15_000, pingTimeoutMs: 2_000, apnsNotifications: 20_000 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);

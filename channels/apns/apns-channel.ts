@@ -1,30 +1,51 @@
 /**
- * The APNs channel: iOS alert notifications through @parse/node-apn with token (.p8) auth.
- * Guarantees (Channel port): one classified result per delivery, in batch order; never throws
- * for one delivery's failure; built once per process with ONE `apn.Provider`, i.e. one
- * multiplexed HTTP/2 connection (re-opened by the library when it drops) and one ES256
- * provider token that the library renews before Apple's hour is up.
+ * The APNs channel: iOS alert notifications through Apple's provider API with token (.p8) auth,
+ * one `POST /3/device/<hex token>` per delivery over ONE long-lived, multiplexed HTTP/2 session
+ * to api.push.apple.com (api.sandbox.push.apple.com unless `production`) for the life of the
+ * channel (../http2-session.ts): opened on the first send, replaced when it gets GOAWAY, closes,
+ * errors, stalls (a PING unanswered) or was idle for a minute; a request a GOAWAY refused is sent
+ * again on the next session, so nothing is lost or sent twice. (@parse/node-apn, used before,
+ * never dropped a stalled session, so every later request went to the dead one; it also never
+ * read Retry-After and did not re-send requests a GOAWAY refused.)
  *
- * A batch is grouped by message: each message becomes one notification (notification.ts, which
- * also documents urgency → apns-priority: high 10, normal 5, low 5, very-low 1) sent with
- * `provider.send(note, tokens)` to its distinct device tokens, at most `maxStreams` at once;
- * the library's `{sent, failed}` is mapped back to the deliveries by token (classify.ts).
- * Without an iOS device a delivery fails `no-device`; a token that is not hex is an
- * invalid recipient; a payload over 4 KB fails `apns-PayloadTooLarge` without a request.
+ * Per delivery, `sendOne`, through the connection's gate (../provider-gate.ts: urgency order, at
+ * most `concurrency` in flight, a circuit opened by repeated 5xx or transport failures): the
+ * request of its message (./notification.ts: the JSON payload and apns-topic, apns-push-type,
+ * apns-priority, apns-expiration, apns-collapse-id; urgency → apns-priority high 10, normal 5,
+ * low 5, very-low 1) with an `apns-id` of its own and `authorization: bearer <provider token>`
+ * (./provider-token.ts: one ES256 JWT for every request, renewed every 50 minutes). A 403
+ * ExpiredProviderToken renews the token (once for all requests that saw it) and sends once more.
+ * 200 is sent, with Apple's `apns-id` as the provider id; every other answer and every failure
+ * without one is classified (./classify.ts), Retry-After honoured.
+ * Without an iOS device a delivery fails `no-device`; a token that is not hex is an invalid
+ * recipient; a payload over 4 KB fails `apns-PayloadTooLarge` without a request. A batch that
+ * holds one message twice for the same token sends it once; both get its result.
  *
- * The library re-sends 408/429/5xx at once, Retry-After unread; `immediateRetries` (default 1)
- * keeps that to one re-send — enough for its expired-provider-token renewal — and Herald's own
- * backoff does the rest. `close()` waits for sends in flight, then shuts the provider down.
+ * Transport. The session goes to Apple's host on 443, or to `host` (proxy, staging, tests) with
+ * TLS still naming Apple's host (SNI, certificate check, `:authority`); `ca` replaces the trusted
+ * CAs. No other host is ever connected to.
+ *
+ * Guarantees (Channel port): one classified result per delivery, in batch order, each also
+ * reported through `onResult` as soon as it is known; never throws for one delivery's failure;
+ * at most `concurrency` requests in flight per batch and across all batches (the session's
+ * stream limit). `close()` closes the gate, waits for sends in progress, then closes the session.
  */
-import apn from '@parse/node-apn';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { mapLimit } from '../../src/concurrency.js';
 import type { Message } from '../../src/exchange/types.js';
-import { providerBackoff } from '../../src/retry.js';
-import type { Channel, Delivery, DeliveryResult, ProviderStatus } from '../port.js';
-import { createProviderGate, ProviderDeferredError } from '../provider-gate.js';
+import { createHttp2Client, type HostPort, type Http2Reply, parseHostPort } from '../http2-session.js';
+import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
+import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
-import { type ApnsFailure, classifyFailure, signalOfFailures } from './classify.js';
-import { buildNotification, MAX_PAYLOAD_BYTES } from './notification.js';
+import { type ApnsFailure, classifyFailure, failureOfAnswer } from './classify.js';
+import { type ApnsRequest, apnsRequest, MAX_PAYLOAD_BYTES } from './notification.js';
+import { loadSigningKey, providerTokens } from './provider-token.js';
+
+export const APNS_PRODUCTION_ORIGIN = 'https://api.push.apple.com';
+export const APNS_SANDBOX_ORIGIN = 'https://api.sandbox.push.apple.com';
+/** Requests in flight at once when not configured. */
+export const DEFAULT_APNS_CONCURRENCY = 100;
 
 export interface ApnsChannelOptions {
   /** The .p8 token-auth key, PEM text. */
@@ -35,163 +56,156 @@ export interface ApnsChannelOptions {
   topic: string;
   /** api.push.apple.com when true, api.sandbox.push.apple.com when false. */
   production: boolean;
-  /** `host[:port]` (or `[v6]:port`) instead of Apple's host: proxies, staging, tests. */
+  /** `host[:port]` (or `[v6]:port`) to connect to instead of Apple's host: proxies, staging, tests. */
   host?: string;
   /** Certificate authority to trust instead of the system's (tests). */
   ca?: string | Buffer;
   logger?: Logger;
-  /** Device tokens in flight at once per `provider.send` (HTTP/2 streams). Default 100. */
-  maxStreams?: number;
-  /** Immediate re-sends the library makes for 408/429/5xx. Default 1. */
-  immediateRetries?: number;
-  /** How long one request may take before it counts as a connection failure. Default 10 s. */
-  requestTimeoutMs?: number;
-  /** `provider.send` calls in flight at once (each up to `maxStreams` tokens). Default 4. */
+  /** Requests (HTTP/2 streams) in flight at once. Default 100. */
   concurrency?: number;
+  /** A send without an answer this long fails as `retry apns-timeout`. Default 10 s. */
+  requestTimeoutMs?: number;
+  /** Unanswered stream → PING after this; unanswered PING → session dropped after this. Default 2 s. */
+  pingTimeoutMs?: number;
   /** Failures in a row that open the connection's circuit, and how long it stays open first (ms). */
   circuit?: { failures: number; openMs: number };
+  /** The provider token's clock (tests). */
+  now?: () => number;
 }
-
-/** Splits `host[:port]` / `[v6][:port]` into the library's `address` and `port`. */
-export function parseHost(host: string): { address: string; port?: number } {
-  const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(host.trim());
-  if (!match?.[1]) throw new Error(`apns: host must be host[:port], got ${JSON.stringify(host)}`);
-  const port = match[2] !== undefined ? Number(match[2]) : undefined;
-  if (port !== undefined && (port < 1 || port > 65535)) throw new Error(`apns: port out of range in ${JSON.stringify(host)}`);
-  return port === undefined ? { address: match[1] } : { address: match[1], port };
-}
-
-const HEX_TOKEN = /^[0-9a-fA-F]+$/;
-const SHUTDOWN_WAIT_MS = 2_000;
-
-type SendOutcome = { sent: true; apnsId?: string } | { sent: false; failure: ApnsFailure } | { sent: false; deferred: ProviderDeferredError };
-
-interface Group {
-  message: Message;
-  /** Indices into the batch. */
-  indices: number[];
-}
-
-const chunks = <T>(items: readonly T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
 
 export interface ApnsChannel extends Channel {
+  /** HTTP/2 sessions opened so far (tests, benchmarks). */
+  readonly sessionsOpened: number;
+  /** Provider tokens signed so far (tests). */
+  readonly tokensSigned: number;
   providers(): ProviderStatus[];
 }
 
+const HEX_TOKEN = /^[0-9a-fA-F]+$/;
+
 export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
   const logger = options.logger;
-  const maxStreams = Math.max(1, options.maxStreams ?? 100);
-  const providerOptions: apn.ProviderOptions = {
-    token: { key: options.key, keyId: options.keyId, teamId: options.teamId },
-    production: options.production,
-    connectionRetryLimit: Math.max(0, options.immediateRetries ?? 1),
-    requestTimeout: options.requestTimeoutMs ?? 10_000,
-  };
-  if (options.host) Object.assign(providerOptions, parseHost(options.host));
-  if (options.ca !== undefined) providerOptions.ca = [options.ca];
-
-  let provider: apn.Provider;
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_APNS_CONCURRENCY));
+  let target: HostPort | undefined;
   try {
-    provider = new apn.Provider(providerOptions);
+    target = options.host ? parseHostPort(options.host) : undefined;
+  } catch (err) {
+    throw new Error(`apns: host must be host[:port], got ${JSON.stringify(options.host)}`, { cause: err });
+  }
+  let key: ReturnType<typeof loadSigningKey>;
+  try {
+    key = loadSigningKey(options.key);
   } catch (err) {
     throw new Error('apns: cannot sign a provider token with this key (expected the .p8 EC private key, PEM)', { cause: err });
   }
-
+  const tokens = providerTokens({ key, keyId: options.keyId, teamId: options.teamId, ...(options.now ? { now: options.now } : {}) });
+  const client = createHttp2Client({
+    origin: options.production ? APNS_PRODUCTION_ORIGIN : APNS_SANDBOX_ORIGIN,
+    maxStreams: concurrency,
+    ...(target ? { connectTo: target } : {}),
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.pingTimeoutMs !== undefined ? { pingTimeoutMs: options.pingTimeoutMs } : {}),
+    ...(logger ? { logger } : {}),
+  });
   const sends = trackSends('apns');
   const gate = createProviderGate({
     provider: 'apns',
-    concurrency: Math.max(1, options.concurrency ?? 4),
+    concurrency,
     ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
     onCircuit: (name, circuit) => logger?.warn({ provider: name, circuit }, 'apns: connection circuit changed'),
   });
 
-  /** Sends `note` to each token once; every token gets an outcome. */
-  const sendTo = async (note: apn.Notification, tokens: string[], message: Message): Promise<Map<string, SendOutcome>> => {
-    const messageId = message.id;
-    const outcomes = new Map<string, SendOutcome>();
-    for (const part of chunks(tokens, maxStreams)) {
+  // One request body and header set per message, whatever the number of its deliveries.
+  const requests = new WeakMap<Message, ApnsRequest>();
+  const requestOf = (message: Message): ApnsRequest => {
+    let request = requests.get(message);
+    if (request === undefined) {
+      request = apnsRequest(message, options.topic);
+      requests.set(message, request);
+    }
+    return request;
+  };
+
+  /** One APNs request (and at most one more with a renewed provider token). */
+  const sendOne = async (delivery: Delivery, deviceToken: string, request: ApnsRequest): Promise<DeliveryResult> => {
+    const context = { messageId: delivery.message.id, uid: delivery.recipient.uid, deviceId: delivery.device?.id };
+    const failureContext = { attempt: delivery.attempt, registeredAt: delivery.device?.createdAt };
+    const apnsId = randomUUID();
+    let failure: ApnsFailure = {};
+    for (let send = 1; send <= 2; send++) {
+      let bearer: string;
       try {
-        const { sent, failed } = await gate.run(
-          message.urgency,
-          () => provider.send(note, part),
-          (answer) => signalOfFailures(answer.failed as ApnsFailure[]),
-        );
-        for (const entry of sent) {
-          const apnsId = (entry as apn.ResponseSent & { 'apns-id'?: unknown })['apns-id'];
-          outcomes.set(entry.device, typeof apnsId === 'string' ? { sent: true, apnsId } : { sent: true });
-        }
-        for (const entry of failed as ApnsFailure[]) if (typeof entry.device === 'string') outcomes.set(entry.device, { sent: false, failure: entry });
-      } catch (error) {
-        if (error instanceof ProviderDeferredError) {
-          for (const token of part) outcomes.set(token, { sent: false, deferred: error });
-          continue;
-        }
-        // provider.send settles every token itself: this is the gate closing, or a defect.
-        logger?.error({ err: error, messageId }, 'apns send threw');
-        for (const token of part) outcomes.set(token, { sent: false, failure: { error } });
+        bearer = await tokens.get();
+      } catch (err) {
+        logger?.error({ ...context, err }, 'apns provider token not signed');
+        return classifyFailure({ error: err }, failureContext);
       }
+      let reply: Http2Reply;
+      try {
+        reply = await client.request({
+          path: `/3/device/${deviceToken}`,
+          headers: { ...request.headers, 'apns-id': apnsId, authorization: `bearer ${bearer}` },
+          body: request.body,
+        });
+      } catch (err) {
+        const result = classifyFailure({ error: err }, failureContext);
+        logger?.warn({ ...context, err: (err as Error).message, result }, 'apns send failed');
+        return result;
+      }
+      if (reply.status === 200) {
+        const id = reply.headers['apns-id'];
+        return { type: 'sent', providerId: typeof id === 'string' && id !== '' ? id : apnsId };
+      }
+      failure = failureOfAnswer(reply.status, reply.headers, reply.body);
+      // A second refusal is classified (retry later), not answered with yet another token.
+      if (send === 2 || reply.status !== 403 || failure.response?.reason !== 'ExpiredProviderToken' || !tokens.refused(bearer)) break;
+      logger?.info(context, 'apns provider token expired; sending again with a new one');
     }
-    return outcomes;
+    const result = classifyFailure(failure, failureContext);
+    logger?.warn({ ...context, status: failure.status, reason: failure.response?.reason, result }, 'apns notification not accepted');
+    return result;
   };
 
-  const deliverGroup = async (batch: Delivery[], group: Group, results: DeliveryResult[]): Promise<void> => {
-    const { message } = group;
-    const { note, bytes } = buildNotification(message, options.topic);
-    if (bytes > MAX_PAYLOAD_BYTES) {
-      logger?.warn({ messageId: message.id, bytes }, 'apns payload too large');
-      for (const i of group.indices) results[i] = { type: 'failed', reason: 'apns-PayloadTooLarge' };
-      return;
+  const deliverOne = (delivery: Delivery, shared: Map<string, Promise<DeliveryResult>>): Promise<DeliveryResult> => {
+    const device = delivery.device;
+    if (device?.kind !== 'ios') return Promise.resolve({ type: 'failed', reason: 'no-device' });
+    if (!HEX_TOKEN.test(device.token)) return Promise.resolve({ type: 'invalid-recipient', reason: 'apns-malformed-token' });
+    const { message } = delivery;
+    const request = requestOf(message);
+    if (request.bytes > MAX_PAYLOAD_BYTES) {
+      logger?.warn({ messageId: message.id, bytes: request.bytes }, 'apns payload too large');
+      return Promise.resolve({ type: 'failed', reason: 'apns-PayloadTooLarge' });
     }
-    const tokenOf = (i: number): string => batch[i]?.device?.token ?? '';
-    const tokens = [...new Set(group.indices.map(tokenOf))];
-    const outcomes = await sendTo(note, tokens, message);
-
-    for (const i of group.indices) {
-      const delivery = batch[i] as Delivery;
-      const outcome = outcomes.get(tokenOf(i));
-      if (outcome === undefined) {
-        results[i] = { type: 'retry', afterMs: providerBackoff(delivery.attempt), reason: 'apns-no-answer' };
-      } else if (outcome.sent) {
-        results[i] = outcome.apnsId !== undefined ? { type: 'sent', providerId: outcome.apnsId } : { type: 'sent' };
-      } else if ('deferred' in outcome) {
-        results[i] = { type: 'deferred', untilMs: outcome.deferred.untilMs, reason: outcome.deferred.reason };
-      } else {
-        const result = classifyFailure(outcome.failure, { attempt: delivery.attempt, registeredAt: delivery.device?.createdAt });
-        results[i] = result;
-        const { status, response } = outcome.failure;
-        logger?.warn({ messageId: message.id, uid: delivery.recipient.uid, status, reason: response?.reason, result }, 'apns notification not accepted');
-      }
+    const key = `${message.id}\n${device.token}`;
+    let sending = shared.get(key);
+    if (sending === undefined) {
+      sending = gate.send(message.urgency, () => sendOne(delivery, device.token, request));
+      shared.set(key, sending);
     }
-  };
-
-  const deliverAll = async (batch: Delivery[]): Promise<DeliveryResult[]> => {
-    const results = new Array<DeliveryResult>(batch.length);
-    const groups = new Map<string, Group>();
-    for (const [i, delivery] of batch.entries()) {
-      const device = delivery.device;
-      if (device?.kind !== 'ios') {
-        results[i] = { type: 'failed', reason: 'no-device' };
-      } else if (!HEX_TOKEN.test(device.token)) {
-        results[i] = { type: 'invalid-recipient', reason: 'apns-malformed-token' };
-      } else {
-        const group = groups.get(delivery.message.id) ?? { message: delivery.message, indices: [] };
-        group.indices.push(i);
-        groups.set(delivery.message.id, group);
-      }
-    }
-    for (const group of groups.values()) await deliverGroup(batch, group, results);
-    return results;
+    return sending;
   };
 
   return {
     name: 'apns',
 
-    async deliver(batch) {
-      return sends.run(() => deliverAll(batch));
+    get sessionsOpened() {
+      return client.sessionsOpened;
+    },
+
+    get tokensSigned() {
+      return tokens.signed;
+    },
+
+    async deliver(batch, onResult) {
+      return sends.run(() => {
+        const shared = new Map<string, Promise<DeliveryResult>>();
+        return mapLimit(
+          batch,
+          concurrency,
+          reportingEach((delivery) => deliverOne(delivery, shared), onResult),
+        );
+      });
     },
 
     providers: () => [gate.status()],
@@ -199,16 +213,7 @@ export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
     async close() {
       gate.close();
       if (!(await sends.close())) return;
-      // The library's shutdown never calls back when its session died of an error (it waits
-      // for a destroyed session to close), so the wait is bounded.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => provider.shutdown(() => resolve())),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+      await client.close();
     },
   };
 }

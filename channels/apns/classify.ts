@@ -1,38 +1,59 @@
 /**
- * Classifies one device's failure from `provider.send` into a DeliveryResult, from its HTTP
- * `status`, Apple's `response.reason` and error codes only (never message text):
+ * Classifies one device's failed APNs request into a DeliveryResult, from its HTTP `status`,
+ * Apple's JSON body `{reason, timestamp}` and error codes only (never message text):
  *  - 410 Unregistered                                  → invalid-recipient (prune the token),
  *    unless Apple's `timestamp` says it was invalidated before the device registered it again
  *    → failed
  *  - 400 BadDeviceToken / DeviceTokenNotForTopic       → invalid-recipient
  *  - 408, 429 TooManyRequests, 5xx                     → retry
- *  - 403 without Apple's reason (the library turned ExpiredProviderToken into an error after
- *    regenerating the token)                           → retry
+ *  - 403 ExpiredProviderToken (still refused after the channel renewed its provider token and
+ *    sent once more, ./provider-token.ts)              → retry
  *  - any other 4xx (PayloadTooLarge, BadTopic, BadCollapseId, InvalidProviderToken…)
  *                                                      → failed `apns-<reason>`
- *  - no status, an `error` (connection refused or reset, timeout, stream cancelled) → retry
+ *  - no answer, an `error` (connection refused or reset, TLS, timeout, a stalled session:
+ *    ../http2-session.ts)                              → retry `apns-<code>`: the innermost
+ *    error code (ECONNREFUSED…), else `timeout`, `session-stalled` or `connection`
  * 5xx and connection failures are Apple's, not the device's: `unavailable` (they count toward the
  * connection's circuit, ../provider-gate.ts); a 429 is about one device token, so it is not.
- * Retries wait 30 s × attempt, at most 10 min — the library retries immediately and ignores
- * Retry-After, so Herald backs off itself — or the failure's `retryAfter` (seconds) when a
- * library version exposes it (8.1 never does; read as src/retry.ts parseRetryAfter reads it).
+ * Retries wait the answer's Retry-After (the `retry-after` header — HTTP/2 header names are
+ * lower case; src/retry.ts parseRetryAfter) when it has one above 0, else 30 s × attempt, at
+ * most 10 min. `failureOfAnswer` reads an answer into the failure classified here.
  */
 import { parseRetryAfter, providerBackoff } from '../../src/retry.js';
+import { Http2RequestError } from '../http2-session.js';
 import type { DeliveryResult } from '../port.js';
-import type { ProviderSignal } from '../provider-gate.js';
 
 /** 400 reasons that mean the token is not (or no longer) an address of this app. */
 const BAD_TOKEN_REASONS = new Set(['BadDeviceToken', 'DeviceTokenNotForTopic']);
 const RETRY_STATUS = new Set([408, 429]);
 
-/** One entry of `provider.send(...).failed`, as far as classification reads it. */
+/** One request's failure, as far as classification reads it: an answer, or an error without one. */
 export interface ApnsFailure {
-  device?: string;
+  /** The answer's HTTP status. */
   status?: unknown;
+  /** Apple's JSON body. */
   response?: { reason?: unknown; timestamp?: unknown };
+  /** Why no answer came (an Http2RequestError from ../http2-session.ts). */
   error?: unknown;
+  /** The answer's `retry-after` header. */
   retryAfter?: unknown;
 }
+
+/** An answer other than 200 as a failure: its status, its body when it is JSON, its Retry-After. */
+export function failureOfAnswer(status: number, headers: Readonly<Record<string, unknown>>, body: string): ApnsFailure {
+  let response: ApnsFailure['response'];
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null) response = parsed as ApnsFailure['response'];
+  } catch {
+    // No JSON (a proxy's page, an empty body): the status alone decides.
+  }
+  const retryAfter = headers['retry-after'];
+  return { status, ...(response ? { response } : {}), ...(retryAfter !== undefined ? { retryAfter } : {}) };
+}
+
+/** Why a request got no answer, for a failure's reason. */
+const TRANSPORT_REASON: Readonly<Record<Http2RequestError['code'], string>> = { timeout: 'timeout', stalled: 'session-stalled', network: 'connection' };
 
 export interface FailureContext {
   attempt: number;
@@ -59,7 +80,7 @@ export function errorCode(err: unknown): string | undefined {
   return found;
 }
 
-/** A `retryAfter` of 0 reads as none: the library would retry at once, so Herald backs off. */
+/** A `retryAfter` of 0 reads as none: Herald backs off rather than retry at once. */
 const backoff = (failure: ApnsFailure, attempt: number): number => {
   const asked = parseRetryAfter(failure.retryAfter);
   return asked !== undefined && asked > 0 ? asked : providerBackoff(attempt);
@@ -85,14 +106,11 @@ export function classifyFailure(failure: ApnsFailure, context: FailureContext): 
   if (status === 400 && reason !== undefined && BAD_TOKEN_REASONS.has(reason)) return { type: 'invalid-recipient', reason: `apns-${reason}` };
   if (status !== undefined && status >= 500 && status < 600) return retry(reason ?? String(status), true);
   if (status !== undefined && RETRY_STATUS.has(status)) return retry(reason ?? String(status));
-  if (status === 403 && reason === undefined && failure.error !== undefined) return retry('403');
+  if (status === 403 && reason === 'ExpiredProviderToken') return retry(reason);
   if (status !== undefined && status >= 400 && status < 500) return { type: 'failed', reason: `apns-${reason ?? String(status)}` };
-  if (failure.error !== undefined) return retry(errorCode(failure.error) ?? 'connection', true);
+  if (failure.error !== undefined) {
+    const transport = failure.error instanceof Http2RequestError ? TRANSPORT_REASON[failure.error.code] : 'connection';
+    return retry(errorCode(failure.error) ?? transport, true);
+  }
   return { type: 'failed', reason: status !== undefined ? `apns-${status}` : 'apns-unknown' };
-}
-
-/** What one `provider.send` showed of Apple (../provider-gate.ts): unavailable when any token failed for a 5xx or the connection. */
-export function signalOfFailures(failures: readonly ApnsFailure[]): ProviderSignal {
-  const down = failures.some((f) => (typeof f.status === 'number' ? f.status >= 500 : f.error !== undefined && f.status === undefined));
-  return down ? { type: 'unavailable' } : { type: 'ok' };
 }

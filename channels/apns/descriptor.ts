@@ -2,7 +2,8 @@
  * The APNs channel (iOS devices). Enabled when HERALD_APNS_KEY is set (`requiredTogether` refuses a
  * partial APNs configuration, so the key id, team id and topic are then set too). The key is
  * the .p8 PEM text itself, or a path to it (anything without "BEGIN"); a key that cannot be read
- * or cannot sign stops start-up with an error naming HERALD_APNS_KEY.
+ * or cannot sign, or a HERALD_APNS_HOST that is not host[:port], stops start-up with an error
+ * naming the variable. HERALD_APNS_CONCURRENCY bounds its requests in flight.
  */
 import { readFileSync } from 'node:fs';
 import type { ChannelConfig, ChannelDescriptor } from '../port.js';
@@ -42,6 +43,7 @@ export const apnsDescriptor: ChannelDescriptor<typeof APNS_SETTINGS> = {
         teamId: config.apnsTeamId,
         topic: config.apnsTopic,
         production: config.apnsProduction,
+        concurrency: config.apnsConcurrency,
         logger: log.child({ channel: 'apns' }),
         circuit: { failures: config.circuitFailures, openMs: config.circuitOpenMs },
         ...(config.apnsHost ? { host: config.apnsHost } : {}),

@@ -1,6 +1,6 @@
 /**
- * Turns a Message into the one APNs notification sent to every iOS device it is for, without
- * I/O. Guarantees:
+ * Turns a Message into the one APNs request (headers and JSON body) sent to every iOS device it
+ * is for, `POST /3/device/<token>` (./apns-channel.ts), without I/O. Guarantees:
  *  - Payload: `{ aps: { alert: { title?, body: msg } }, id, data?, link?, sender? }` — the message
  *    id for client-side dedupe, its data, its link (a universal link the app opens) and, for a
  *    user's message, the sending uid, as custom keys.
@@ -13,7 +13,6 @@
  *  - Expiration: no ttl → no header (APNs stores and retries by its own policy); ttl 0 → 0 (try
  *    once, do not store); otherwise expiresAt in epoch seconds, rounded up.
  */
-import apn from '@parse/node-apn';
 import { visibleSender } from '../../src/exchange/message.js';
 import type { Message, Urgency } from '../../src/exchange/types.js';
 
@@ -47,16 +46,25 @@ export function apnsExpiration(message: Message): number | undefined {
   return Math.ceil(message.expiresAt / 1000);
 }
 
-/** The notification and the byte length of its JSON payload (what Apple's 4 KB limit counts). */
-export function buildNotification(message: Message, topic: string): { note: apn.Notification; bytes: number } {
-  const payload = apnsPayload(message);
-  const note = new apn.Notification();
-  note.rawPayload = payload;
-  note.topic = topic;
-  note.pushType = 'alert';
-  note.priority = PRIORITY[message.urgency];
+export interface ApnsRequest {
+  /** The APNs headers of the request (authorization and apns-id are the channel's). */
+  headers: Record<string, string>;
+  /** The JSON payload. */
+  body: string;
+  /** Its length in bytes (what Apple's 4 KB limit counts). */
+  bytes: number;
+}
+
+/** The headers and JSON payload of `message`'s notification for the app `topic`. */
+export function apnsRequest(message: Message, topic: string): ApnsRequest {
+  const body = JSON.stringify(apnsPayload(message));
+  const headers: Record<string, string> = {
+    'apns-topic': topic,
+    'apns-push-type': 'alert',
+    'apns-priority': String(PRIORITY[message.urgency]),
+  };
   const expiration = apnsExpiration(message);
-  if (expiration !== undefined) note.expiry = expiration;
-  if (message.topic !== undefined) note.collapseId = message.topic;
-  return { note, bytes: Buffer.byteLength(JSON.stringify(payload), 'utf8') };
+  if (expiration !== undefined) headers['apns-expiration'] = String(expiration);
+  if (message.topic !== undefined) headers['apns-collapse-id'] = message.topic;
+  return { headers, body, bytes: Buffer.byteLength(body, 'utf8') };
 }

@@ -1,5 +1,5 @@
 /** The APNs channel's settings (merged into the configuration table by src/config.ts). */
-import { booleanFlag, optionalString } from '../../src/settings.js';
+import { booleanFlag, optionalString, positiveInt } from '../../src/settings.js';
 
 export const APNS_SETTINGS = {
   apnsKey: {
@@ -18,4 +18,10 @@ export const APNS_SETTINGS = {
     schema: booleanFlag,
   },
   apnsHost: { env: 'HERALD_APNS_HOST', default: '', doc: 'Override of the APNs host as host[:port] (proxies, staging, tests)', schema: optionalString },
+  apnsConcurrency: {
+    env: 'HERALD_APNS_CONCURRENCY',
+    default: '100',
+    doc: 'APNs requests (HTTP/2 streams on the one session) in flight at once per process',
+    schema: positiveInt,
+  },
 } as const;

@@ -22,11 +22,11 @@
  * Without an answer: the access token could not be had (`classifyTokenError`: Google refused the
  * service account, 4xx → failed `fcm-invalid-credential`; unreachable or 408/429/5xx → retry
  * `fcm-token-unavailable`), or the HTTP/2 request failed (`classifyTransportError`, always retry:
- * `fcm-network-timeout`, `fcm-session-stalled`, `fcm-network-error`; ./http2-session.ts).
+ * `fcm-network-timeout`, `fcm-session-stalled`, `fcm-network-error`; ../http2-session.ts).
  */
 import { parseRetryAfter, providerBackoff } from '../../src/retry.js';
+import { Http2RequestError } from '../http2-session.js';
 import type { DeliveryResult } from '../port.js';
-import { Http2RequestError } from './http2-session.js';
 
 const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
 

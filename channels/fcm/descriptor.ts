@@ -5,9 +5,9 @@
  * ConfigError naming the variable.
  */
 import { ConfigError } from '../../src/settings.js';
+import { parseHostPort } from '../http2-session.js';
 import type { ChannelDescriptor } from '../port.js';
 import { createFcmChannel } from './fcm-channel.js';
-import { parseHostPort } from './host-agent.js';
 import { FCM_SETTINGS } from './settings.js';
 
 export const fcmDescriptor: ChannelDescriptor<typeof FCM_SETTINGS> = {

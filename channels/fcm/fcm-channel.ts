@@ -1,7 +1,7 @@
 /**
  * The FCM channel: Android pushes through FCM HTTP v1, one `POST /v1/projects/<project>/messages:send`
  * per delivery (body `{"message": …}`, ./compose.ts), over ONE long-lived, multiplexed HTTP/2
- * session to fcm.googleapis.com for the life of the channel (./http2-session.ts): opened on the
+ * session to fcm.googleapis.com for the life of the channel (../http2-session.ts): opened on the
  * first send, replaced when it gets GOAWAY, closes, errors, stalls (a PING unanswered) or was
  * idle for a minute. firebase-admin's `sendEach`, used before, opened a fresh session per call
  * and closed it after, so every batch paid a connection and a TLS handshake, and a session that
@@ -30,14 +30,14 @@
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
+import { createHttp2Client, type Http2Reply, parseHostPort } from '../http2-session.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
 import { createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { cachedAccessToken, serviceAccountCredential } from './access-token.js';
 import { accessTokenRefused, classifyFcmAnswer, classifyTokenError, classifyTransportError, serverCode } from './classify.js';
 import { composeFcmMessage, type FcmWireMessage } from './compose.js';
-import { HostOverrideAgent, parseHostPort } from './host-agent.js';
-import { createHttp2Client, type Http2Reply } from './http2-session.js';
+import { HostOverrideAgent } from './host-agent.js';
 import { readServiceAccount } from './service-account.js';
 
 export const FCM_ORIGIN = 'https://fcm.googleapis.com';

@@ -3,27 +3,14 @@
  * host name for TLS (SNI and certificate check): the FCM channel's token requests to
  * oauth2.googleapis.com go through it to a proxy, a staging endpoint or a loopback fake whose
  * certificate names the real host (the HTTP/2 session to FCM does the same itself:
- * ./http2-session.ts `connectTo`). `parseHostPort` reads the `host` setting for both.
+ * ../http2-session.ts `connectTo`, whose `parseHostPort` reads the `host` setting for both).
  *
  * Node's Agent sets `servername` from the request's host before `createConnection`, so only the
  * socket address is replaced here.
  */
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** Parses `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 443. */
-export function parseHostPort(value: string): HostPort {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(value.trim());
-  const host = match?.[1] ?? match?.[2];
-  const port = match?.[3] === undefined ? 443 : Number(match[3]);
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`"${value}" is not host[:port]`);
-  return { host, port };
-}
+import type { HostPort } from '../http2-session.js';
 
 export class HostOverrideAgent extends https.Agent {
   constructor(

@@ -6,11 +6,19 @@
  *    public key: ES256, `iss` = team id, `kid` header = key id, `iat` at most an hour old. A
  *    request that fails is answered 403 InvalidProviderToken and recorded in `authFailures`,
  *    never in `received`.
- *  - Every authorised request is recorded with its token, APNs headers and parsed JSON payload,
- *    then answered: 200 with an `apns-id`, or the next scripted answer for that token
- *    (`answer(token, [...])`, used up one per request; then 200 again). Error answers carry
- *    Apple's body `{"reason", "timestamp"?}`.
- *  - `sessions` counts the HTTP/2 connections clients opened, so a test can check reuse.
+ *  - Every authorised request is recorded with its token, APNs headers, parsed JSON payload,
+ *    bearer token and session number, then answered: 200 with an `apns-id` (the request's own
+ *    when it sent one), or the next scripted answer for that token (`answer(token, [...])`, used
+ *    up one per request; then 200 again). Error answers carry Apple's body
+ *    `{"reason", "timestamp"?}` and, when scripted, a `retry-after` header.
+ *  - `expireTokens()`: every bearer token seen so far is answered 403 ExpiredProviderToken from
+ *    then on (recorded), as Apple answers a token over an hour old.
+ *  - `sessions` counts the HTTP/2 connections clients opened, so a test can check reuse, and
+ *    `maxInFlight` the most requests open at once.
+ *  - `goawayAfter(n)`: every HTTP/2 session sends GOAWAY (NO_ERROR, last stream id = its n-th
+ *    request) on its n-th request, answers the requests up to it, and refuses the later ones
+ *    (REFUSED_STREAM) without recording them (counted in `refused`) — what a server going away
+ *    promises.
  *  - `stallSessions(pred)`: a connection whose number (1-based) `pred` accepts completes TLS and
  *    is then never answered, not even SETTINGS or PING (./h2-stall.ts; counted in `stalled`).
  */
@@ -47,6 +55,12 @@ export interface ApnsReceived {
   token: string;
   headers: ApnsHeaders;
   payload: any;
+  /** The request's own apns-id header, when it sent one. */
+  apnsId?: string;
+  /** The provider token (JWT) it carried. */
+  bearer: string;
+  /** The number (1-based) of the HTTP/2 session it came on. */
+  session: number;
   /** What the fake answered. */
   status: number;
   reason?: string;
@@ -57,6 +71,8 @@ export interface ScriptedAnswer {
   reason?: string;
   /** Apple's `timestamp` (epoch ms) of a 410 Unregistered. */
   timestamp?: number;
+  /** Sent as the retry-after header. */
+  retryAfter?: string;
 }
 
 export interface ApnsFake {
@@ -71,8 +87,16 @@ export interface ApnsFake {
   readonly sessions: number;
   /** Sessions held by `stallSessions`. */
   readonly stalled: number;
+  /** Requests refused after a GOAWAY (not in `received`). */
+  readonly refused: number;
+  /** The most requests open at once so far. */
+  readonly maxInFlight: number;
   /** Connections whose number `pred` accepts stall (undefined: none). */
   stallSessions(pred: ((n: number) => boolean) | undefined): void;
+  /** Every session sends GOAWAY on its n-th request (undefined: never). */
+  goawayAfter(n: number | undefined): void;
+  /** Every bearer token seen so far is answered 403 ExpiredProviderToken from now on. */
+  expireTokens(): void;
   /** The next requests for `token` get these answers, one each, in order; then 200 again. */
   answer(token: string, answers: ScriptedAnswer[]): void;
   /** Resolves once `count` requests have been received in total (or one matches `match`); rejects after `timeoutMs`. */
@@ -88,6 +112,13 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
   const authFailures: string[] = [];
   const scripts = new Map<string, ScriptedAnswer[]>();
   const open = new Set<http2.ServerHttp2Session>();
+  const sessionState = new WeakMap<http2.ServerHttp2Session, { n: number; requests: number; gone: boolean }>();
+  const seenBearers = new Set<string>();
+  const expiredBearers = new Set<string>();
+  let goawayAt: number | undefined;
+  let refused = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   let waiters: Array<() => void> = [];
 
   const wake = (): void => {
@@ -95,6 +126,8 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
     waiters = [];
     for (const w of current) w();
   };
+
+  const bearerOf = (authorization: string | undefined): string | undefined => /^bearer (\S+)$/i.exec(authorization ?? '')?.[1];
 
   const authorise = async (authorization: string | undefined): Promise<string | undefined> => {
     const match = /^bearer (\S+)$/i.exec(authorization ?? '');
@@ -111,6 +144,7 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
   const server = http2.createSecureServer({ key: cert.key, cert: cert.cert });
   const stalls = stallableSessions(server);
   server.on('session', (session) => {
+    sessionState.set(session, { n: stalls.sessions, requests: 0, gone: false });
     open.add(session);
     session.on('close', () => open.delete(session));
     session.on('error', () => {});
@@ -118,13 +152,30 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
 
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
+    // GOAWAY bookkeeping at arrival: stream ids grow in arrival order.
+    const state = sessionState.get(stream.session as http2.ServerHttp2Session);
+    if (state?.gone) {
+      refused++;
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    stream.once('close', () => inFlight--);
+    if (state) {
+      state.requests++;
+      if (goawayAt !== undefined && state.requests >= goawayAt) {
+        state.gone = true;
+        stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
+      }
+    }
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => {
       void (async () => {
-        const reply = (status: number, body?: Record<string, unknown>): void => {
+        const reply = (status: number, body?: Record<string, unknown>, extra: http2.OutgoingHttpHeaders = {}): void => {
           if (stream.destroyed) return;
-          const out: http2.OutgoingHttpHeaders = { ':status': status, 'apns-id': header(headers['apns-id']) ?? randomUUID() };
+          const out: http2.OutgoingHttpHeaders = { ':status': status, 'apns-id': header(headers['apns-id']) ?? randomUUID(), ...extra };
           if (body) {
             out['content-type'] = 'application/json';
             stream.respond(out);
@@ -144,13 +195,16 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
           return reply(403, { reason: 'InvalidProviderToken' });
         }
         const token = match[1];
+        const bearer = bearerOf(header(headers.authorization)) ?? '';
+        const expired = expiredBearers.has(bearer);
+        seenBearers.add(bearer);
         let payload: unknown;
         try {
           payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
           payload = undefined;
         }
-        const scripted = scripts.get(token)?.shift();
+        const scripted: ScriptedAnswer | undefined = expired ? { status: 403, reason: 'ExpiredProviderToken' } : scripts.get(token)?.shift();
         const record: ApnsReceived = {
           token,
           headers: {
@@ -161,16 +215,20 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
             collapseId: header(headers['apns-collapse-id']),
           },
           payload,
+          bearer,
+          session: state?.n ?? 0,
           status: scripted?.status ?? 200,
         };
         if (scripted?.reason) record.reason = scripted.reason;
+        const apnsId = header(headers['apns-id']);
+        if (apnsId !== undefined) record.apnsId = apnsId;
         received.push(record);
         wake();
         if (payload === undefined) return reply(400, { reason: 'PayloadEmpty' });
         if (!scripted || scripted.status === 200) return reply(200);
         const body: Record<string, unknown> = { reason: scripted.reason ?? 'InternalServerError' };
         if (scripted.timestamp !== undefined) body.timestamp = scripted.timestamp;
-        reply(scripted.status, body);
+        reply(scripted.status, body, scripted.retryAfter !== undefined ? { 'retry-after': scripted.retryAfter } : {});
       })();
     });
   });
@@ -195,8 +253,20 @@ export async function startApnsFake(key: Pick<ApnsTestKey, 'publicKey' | 'keyId'
     get stalled() {
       return stalls.stalled;
     },
+    get refused() {
+      return refused;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
     stallSessions(pred) {
       stalls.stall = pred;
+    },
+    goawayAfter(n) {
+      goawayAt = n;
+    },
+    expireTokens() {
+      for (const bearer of seenBearers) expiredBearers.add(bearer);
     },
     answer(token, answers) {
       scripts.set(token, [...(scripts.get(token) ?? []), ...answers]);

@@ -1,21 +1,25 @@
 /**
  * The APNs channel against the loopback APNs fake (real HTTP/2, TLS and ES256 provider tokens
  * verified with jose): headers per urgency, expiration, collapse id, topic and payload; one
- * notification per message sent to many tokens with the answers mapped back in batch order;
- * classification of every answer kind; one provider (one HTTP/2 session) for many batches.
+ * request per device token with the answers mapped back in batch order; classification of every
+ * answer kind, Retry-After read; one HTTP/2 session for many batches, at most `concurrency`
+ * requests at once; GOAWAY (nothing lost or sent twice); a stalled session dropped; one provider
+ * token reused, renewed after 50 minutes and on ExpiredProviderToken.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it, mock } from 'node:test';
-import apn from '@parse/node-apn';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import pino from 'pino';
-import { type ApnsChannelOptions, createApnsChannel, parseHost } from '../../../channels/apns/apns-channel.js';
-import { classifyFailure, errorCode } from '../../../channels/apns/classify.js';
+import { type ApnsChannel, type ApnsChannelOptions, createApnsChannel } from '../../../channels/apns/apns-channel.js';
+import { classifyFailure, errorCode, failureOfAnswer } from '../../../channels/apns/classify.js';
 import { apnsDescriptor, MISSING_CREDENTIALS, readApnsKey } from '../../../channels/apns/descriptor.js';
 import { apnsExpiration, PRIORITY } from '../../../channels/apns/notification.js';
+import { loadSigningKey, MIN_FORCED_RENEWAL_MS, providerTokens, RENEW_AFTER_MS } from '../../../channels/apns/provider-token.js';
+import { Http2RequestError } from '../../../channels/http2-session.js';
 import type { Channel, Delivery } from '../../../channels/port.js';
 import { loadConfig } from '../../../src/config.js';
 import type { Device, Message, Urgency } from '../../../src/exchange/types.js';
@@ -45,8 +49,9 @@ describe('apns channel against the fake', () => {
   let key: ApnsTestKey;
   let fake: ApnsFake;
   const channels: Channel[] = [];
+  const fakes: ApnsFake[] = [];
 
-  const channel = (overrides: Partial<ApnsChannelOptions> = {}, target: ApnsFake = fake, testKey: ApnsTestKey = key): Channel => {
+  const channel = (overrides: Partial<ApnsChannelOptions> = {}, target: ApnsFake = fake, testKey: ApnsTestKey = key): ApnsChannel => {
     const created = createApnsChannel({
       key: testKey.key,
       keyId: testKey.keyId,
@@ -69,8 +74,17 @@ describe('apns channel against the fake', () => {
 
   after(async () => {
     await Promise.all(channels.map((c) => c.close()));
-    await fake.close();
+    await Promise.all([fake, ...fakes].map((f) => f.close()));
   });
+
+  /** A fake of the test's own, closed after the suite. */
+  const ownFake = async (): Promise<ApnsFake> => {
+    const f = await startApnsFake(key);
+    fakes.push(f);
+    return f;
+  };
+  const types = (results: Array<{ type: string }>) => results.map((r) => r.type);
+  const tokenOf = (d: Delivery): string => d.device?.token ?? '';
 
   it('sends priority 10/5/5/1 by urgency, with topic, push type, collapse id, expiration and payload, under a verified JWT', async () => {
     const c = channel();
@@ -129,95 +143,66 @@ describe('apns channel against the fake', () => {
     assert.equal(second?.headers.expiration, '0');
   });
 
-  it('sends one notification per message to all its tokens and maps mixed answers back in batch order', async () => {
+  it("sends one request per distinct device token, all with the message's payload, and maps mixed answers back in batch order", async () => {
     const c = channel();
-    const send = mock.method(apn.Provider.prototype, 'send');
-    try {
-      const m = message({ urgency: 'high' });
-      const [ok1, gone, bad, busy, tooBig, ok2] = [hexToken(), hexToken(), hexToken(), hexToken(), hexToken(), hexToken()];
-      fake.answer(gone, [{ status: 410, reason: 'Unregistered' }]);
-      fake.answer(bad, [{ status: 400, reason: 'BadDeviceToken' }]);
-      fake.answer(busy, [
-        { status: 429, reason: 'TooManyRequests' },
-        { status: 429, reason: 'TooManyRequests' },
-      ]);
-      fake.answer(tooBig, [{ status: 413, reason: 'PayloadTooLarge' }]);
-      const batch = [
-        delivery(m, iosDevice(ok1)),
-        delivery(m, iosDevice(gone)),
-        delivery(m, undefined),
-        delivery(m, iosDevice(bad)),
-        delivery(m, iosDevice(busy), 2),
-        delivery(m, iosDevice(tooBig)),
-        delivery(m, iosDevice(ok2)),
-        delivery(m, iosDevice(ok1)),
-        delivery(m, { id: 'w', uid: 'u1', kind: 'android', token: 'fcm-token', createdAt: 0 }),
-      ];
-      const before = fake.received.length;
-      const results = await c.deliver(batch);
+    const m = message({ urgency: 'high' });
+    const [ok1, gone, bad, busy, tooBig, ok2] = [hexToken(), hexToken(), hexToken(), hexToken(), hexToken(), hexToken()];
+    fake.answer(gone, [{ status: 410, reason: 'Unregistered' }]);
+    fake.answer(bad, [{ status: 400, reason: 'BadDeviceToken' }]);
+    fake.answer(busy, [{ status: 429, reason: 'TooManyRequests' }]);
+    fake.answer(tooBig, [{ status: 413, reason: 'PayloadTooLarge' }]);
+    const batch = [
+      delivery(m, iosDevice(ok1)),
+      delivery(m, iosDevice(gone)),
+      delivery(m, undefined),
+      delivery(m, iosDevice(bad)),
+      delivery(m, iosDevice(busy), 2),
+      delivery(m, iosDevice(tooBig)),
+      delivery(m, iosDevice(ok2)),
+      delivery(m, iosDevice(ok1)),
+      delivery(m, { id: 'w', uid: 'u1', kind: 'android', token: 'fcm-token', createdAt: 0 }),
+    ];
+    const before = fake.received.length;
+    const reported: number[] = [];
+    const results = await c.deliver(batch, (index) => reported.push(index));
 
-      assert.equal(send.mock.callCount(), 1, 'one provider.send for one message');
-      const [note, tokens] = send.mock.calls[0]?.arguments ?? [];
-      assert.ok(note instanceof apn.Notification);
-      assert.deepEqual([...(tokens as string[])].sort(), [ok1, gone, bad, busy, tooBig, ok2].sort(), 'each distinct token once');
-
-      assert.deepEqual(
-        results.map((r) => [r.type, 'reason' in r ? r.reason : undefined]),
-        [
-          ['sent', undefined],
-          ['invalid-recipient', 'apns-Unregistered'],
-          ['failed', 'no-device'],
-          ['invalid-recipient', 'apns-BadDeviceToken'],
-          ['retry', 'apns-TooManyRequests'],
-          ['failed', 'apns-PayloadTooLarge'],
-          ['sent', undefined],
-          ['sent', undefined],
-          ['failed', 'no-device'],
-        ],
-      );
-      const retry = results[4];
-      assert.equal(retry?.type === 'retry' ? retry.afterMs : undefined, 60_000, '30 s × attempt 2');
-      const sentHere = fake.received.slice(before);
-      assert.equal(sentHere.filter((r) => r.token === ok1).length, 1, 'a token repeated in the batch is sent once');
-      assert.equal(sentHere.filter((r) => r.token === busy).length, 2, 'the library re-sent a 429 once, at once');
-      assert.ok(sentHere.every((r) => r.payload.id === m.id));
-    } finally {
-      send.mock.restore();
-    }
-  });
-
-  it('sends two notifications for a batch holding two messages', async () => {
-    const c = channel();
-    const send = mock.method(apn.Provider.prototype, 'send');
-    try {
-      const [m1, m2] = [message(), message()];
-      const results = await c.deliver([delivery(m1, iosDevice(hexToken())), delivery(m2, iosDevice(hexToken())), delivery(m1, iosDevice(hexToken()))]);
-      assert.equal(send.mock.callCount(), 2);
-      assert.deepEqual(
-        send.mock.calls.map((call) => (call.arguments[1] as string[]).length),
-        [2, 1],
-      );
-      assert.deepEqual(
-        results.map((r) => r.type),
-        ['sent', 'sent', 'sent'],
-      );
-    } finally {
-      send.mock.restore();
-    }
+    assert.deepEqual(
+      results.map((r) => [r.type, 'reason' in r ? r.reason : undefined]),
+      [
+        ['sent', undefined],
+        ['invalid-recipient', 'apns-Unregistered'],
+        ['failed', 'no-device'],
+        ['invalid-recipient', 'apns-BadDeviceToken'],
+        ['retry', 'apns-TooManyRequests'],
+        ['failed', 'apns-PayloadTooLarge'],
+        ['sent', undefined],
+        ['sent', undefined],
+        ['failed', 'no-device'],
+      ],
+    );
+    assert.deepEqual(
+      [...reported].sort((x, y) => x - y),
+      batch.map((_, i) => i),
+      'every result reported once through onResult',
+    );
+    const retry = results[4];
+    assert.equal(retry?.type === 'retry' ? retry.afterMs : undefined, 60_000, '30 s × attempt 2');
+    assert.equal(retry?.type === 'retry' ? retry.cause : 'none', undefined, 'a 429 is about one device: it does not count against APNs');
+    const sentHere = fake.received.slice(before);
+    assert.deepEqual(sentHere.map((r) => r.token).sort(), [ok1, gone, bad, busy, tooBig, ok2].sort(), 'each distinct token once, no immediate re-send');
+    assert.ok(sentHere.every((r) => r.payload.id === m.id));
+    assert.equal(new Set(sentHere.map((r) => r.apnsId)).size, sentHere.length, 'an apns-id of its own per request');
+    const [first, again] = [results[0], results[7]];
+    assert.ok(first?.type === 'sent' && again?.type === 'sent' && first.providerId === again.providerId, 'the repeated token shares its result');
+    assert.equal(first?.type === 'sent' ? first.providerId : '', sentHere.find((r) => r.token === ok1)?.apnsId, "the provider id is the request's apns-id");
   });
 
   it("answers 429 and 503 with a retry after Herald's own backoff (30 s × attempt, at most 10 min)", async () => {
     const c = channel();
     const m = message();
     const [t429, t503] = [hexToken(), hexToken()];
-    fake.answer(t429, [
-      { status: 429, reason: 'TooManyRequests' },
-      { status: 429, reason: 'TooManyRequests' },
-    ]);
-    fake.answer(t503, [
-      { status: 503, reason: 'ServiceUnavailable' },
-      { status: 503, reason: 'ServiceUnavailable' },
-    ]);
+    fake.answer(t429, [{ status: 429, reason: 'TooManyRequests' }]);
+    fake.answer(t503, [{ status: 503, reason: 'ServiceUnavailable' }]);
     const results = await c.deliver([delivery(m, iosDevice(t429), 3), delivery(m, iosDevice(t503), 40)]);
     assert.deepEqual(results, [
       { type: 'retry', afterMs: 90_000, reason: 'apns-TooManyRequests' },
@@ -225,17 +210,20 @@ describe('apns channel against the fake', () => {
     ]);
   });
 
-  it('lets the library re-send a one-off 500 once, and not at all with immediateRetries 0', async () => {
+  it('waits what Retry-After asks (read in lower case), and does not re-send a 500 at once', async () => {
+    const c = channel();
     const m = message();
-    const [once, never] = [hexToken(), hexToken()];
-    fake.answer(once, [{ status: 500, reason: 'InternalServerError' }]);
-    fake.answer(never, [{ status: 429, reason: 'TooManyRequests' }]);
-    const [first] = await channel().deliver([delivery(m, iosDevice(once))]);
-    assert.equal(first?.type, 'sent');
-    assert.equal(fake.received.filter((r) => r.token === once).length, 2);
-    const [second] = await channel({ immediateRetries: 0 }).deliver([delivery(m, iosDevice(never))]);
-    assert.deepEqual(second, { type: 'retry', afterMs: 30_000, reason: 'apns-TooManyRequests' });
-    assert.equal(fake.received.filter((r) => r.token === never).length, 1);
+    const [t429, t503, t500] = [hexToken(), hexToken(), hexToken()];
+    fake.answer(t429, [{ status: 429, reason: 'TooManyRequests', retryAfter: '120' }]);
+    fake.answer(t503, [{ status: 503, reason: 'ServiceUnavailable', retryAfter: '7' }]);
+    fake.answer(t500, [{ status: 500, reason: 'InternalServerError' }]);
+    const results = await c.deliver([delivery(m, iosDevice(t429)), delivery(m, iosDevice(t503), 4), delivery(m, iosDevice(t500))]);
+    assert.deepEqual(results, [
+      { type: 'retry', afterMs: 120_000, reason: 'apns-TooManyRequests' },
+      { type: 'retry', afterMs: 7_000, reason: 'apns-ServiceUnavailable', cause: 'unavailable' },
+      { type: 'retry', afterMs: 30_000, reason: 'apns-InternalServerError', cause: 'unavailable' },
+    ]);
+    assert.equal(fake.received.filter((r) => r.token === t500).length, 1, 'Herald backs off instead of re-sending at once');
   });
 
   it('prunes on 410 only when Apple invalidated the token after it was registered', async () => {
@@ -263,19 +251,119 @@ describe('apns channel against the fake', () => {
     assert.equal(fake.received.length, before);
   });
 
-  it('uses one provider, one HTTP/2 session, for many batches', async () => {
-    const own = await startApnsFake(key);
-    try {
-      const c = channel({}, own);
-      await c.deliver([delivery(message(), iosDevice(hexToken()))]);
-      await Promise.all([c.deliver([delivery(message(), iosDevice(hexToken()))]), c.deliver([delivery(message(), iosDevice(hexToken()))])]);
-      const m = message();
-      await c.deliver(Array.from({ length: 20 }, () => delivery(m, iosDevice(hexToken()))));
-      assert.equal(own.received.length, 23);
-      assert.equal(own.sessions, 1);
-    } finally {
-      await own.close();
-    }
+  it('uses one HTTP/2 session for many batches, with at most `concurrency` requests at once', async () => {
+    const own = await ownFake();
+    const c = channel({ concurrency: 20 }, own);
+    await c.deliver([delivery(message(), iosDevice(hexToken()))]);
+    await Promise.all([c.deliver([delivery(message(), iosDevice(hexToken()))]), c.deliver([delivery(message(), iosDevice(hexToken()))])]);
+    const m = message({ urgency: 'low' });
+    const batches = Array.from({ length: 3 }, () => Array.from({ length: 100 }, () => delivery(m, iosDevice(hexToken()))));
+    const all = (await Promise.all(batches.map((b) => c.deliver(b)))).flat();
+    assert.deepEqual(types(all), Array(300).fill('sent'));
+    assert.equal(new Set(all.map((r) => (r.type === 'sent' ? r.providerId : ''))).size, 300, 'one apns-id per delivery');
+    assert.equal(own.received.length, 303);
+    assert.equal(new Set(own.received.map((r) => r.token)).size, 303, 'every token once');
+    assert.equal(own.sessions, 1, 'the fake saw one HTTP/2 session');
+    assert.equal(c.sessionsOpened, 1);
+    assert.ok(own.maxInFlight <= 20, `at most 20 in flight, saw ${own.maxInFlight}`);
+    assert.ok(own.maxInFlight > 1, 'requests were multiplexed');
+  });
+
+  it('moves to a new session after GOAWAY: requests refused by it are sent again, nothing is lost or sent twice', async () => {
+    const own = await ownFake();
+    own.goawayAfter(12);
+    const c = channel({ concurrency: 20 }, own);
+    const first = Array.from({ length: 20 }, () => delivery(message(), iosDevice(hexToken())));
+    assert.deepEqual(types(await c.deliver(first)), Array(20).fill('sent'));
+    const second = Array.from({ length: 10 }, () => delivery(message(), iosDevice(hexToken())));
+    assert.deepEqual(types(await c.deliver(second)), Array(10).fill('sent'));
+    const counts = new Map<string, number>();
+    for (const r of own.received) counts.set(r.token, (counts.get(r.token) ?? 0) + 1);
+    assert.equal(own.received.length, 30, 'the fake processed each request once');
+    assert.ok(
+      [...first, ...second].every((d) => counts.get(tokenOf(d)) === 1),
+      'every delivery reached the fake exactly once',
+    );
+    assert.ok(own.refused > 0, 'the first session refused requests after its GOAWAY');
+    const perSession = new Map<number, number>();
+    for (const r of own.received) perSession.set(r.session, (perSession.get(r.session) ?? 0) + 1);
+    assert.ok(
+      [...perSession.values()].every((n) => n <= 12),
+      JSON.stringify([...perSession]),
+    );
+    assert.ok(perSession.size >= 3, `30 requests at 12 per session need 3 sessions, got ${JSON.stringify([...perSession])}`);
+    assert.equal(c.sessionsOpened, own.sessions);
+  });
+
+  it('drops a stalled session (PING unanswered) and sends later deliveries on a new one', async () => {
+    const own = await ownFake();
+    own.stallSessions((n) => n === 1);
+    // The request timeout is far off: only the PING check can end these sends.
+    const c = channel({ requestTimeoutMs: 120_000, pingTimeoutMs: 100 }, own);
+    const stuck = await c.deliver([delivery(message(), iosDevice(hexToken())), delivery(message(), iosDevice(hexToken()), 2)]);
+    assert.deepEqual(stuck, [
+      { type: 'retry', afterMs: 30_000, reason: 'apns-session-stalled', cause: 'unavailable' },
+      { type: 'retry', afterMs: 60_000, reason: 'apns-session-stalled', cause: 'unavailable' },
+    ]);
+    assert.equal(own.stalled, 1);
+    assert.deepEqual(types(await c.deliver([delivery(message(), iosDevice(hexToken())), delivery(message(), iosDevice(hexToken()))])), ['sent', 'sent']);
+    assert.equal(own.sessions, 2);
+    assert.equal(c.sessionsOpened, 2);
+    assert.equal(own.received.length, 2, 'only the new session answered');
+  });
+
+  it('reuses one provider token, renews it 50 minutes after its iat, and on ExpiredProviderToken once for all (at most every 20 minutes)', async () => {
+    const own = await ownFake();
+    // The token clock starts 55 minutes back, so every token it signs is under an hour old for the fake.
+    let clock = Date.now() - 55 * 60_000;
+    const c = channel({ now: () => clock }, own);
+    const batch = (n: number) => Array.from({ length: n }, () => delivery(message(), iosDevice(hexToken())));
+    const bearers = (from: number) => own.received.slice(from).map((r) => r.bearer);
+
+    assert.deepEqual(types(await c.deliver(batch(3))), ['sent', 'sent', 'sent']);
+    assert.deepEqual(types(await c.deliver(batch(2))), ['sent', 'sent']);
+    const [t1] = bearers(0);
+    assert.ok(t1);
+    assert.deepEqual(new Set(bearers(0)), new Set([t1]), 'one token for every request');
+    assert.equal(c.tokensSigned, 1);
+    assert.deepEqual(decodeProtectedHeader(t1), { alg: 'ES256', kid: key.keyId });
+    assert.deepEqual(decodeJwt(t1), { iss: key.teamId, iat: Math.floor(clock / 1000) });
+
+    clock += 51 * 60_000;
+    let from = own.received.length;
+    assert.deepEqual(types(await c.deliver(batch(2))), ['sent', 'sent']);
+    const [t2] = bearers(from);
+    assert.ok(t2 && t2 !== t1, 'a new token after 50 minutes');
+    assert.deepEqual(new Set(bearers(from)), new Set([t2]));
+    assert.equal(c.tokensSigned, 2);
+
+    own.expireTokens();
+    from = own.received.length;
+    const expiring = batch(4);
+    assert.deepEqual(types(await c.deliver(expiring)), Array(4).fill('sent'));
+    const seen = own.received.slice(from);
+    assert.equal(seen.length, 8, 'each delivery refused once, then sent again');
+    assert.ok(
+      expiring.every(
+        (d) =>
+          seen
+            .filter((r) => r.token === tokenOf(d))
+            .map((r) => r.status)
+            .join() === '403,200',
+      ),
+    );
+    const t3 = seen.find((r) => r.status === 200)?.bearer;
+    assert.ok(t3 && t3 !== t2);
+    assert.deepEqual(new Set(seen.filter((r) => r.status === 200).map((r) => r.bearer)), new Set([t3]), 'one renewal for all the requests that saw the 403');
+    assert.equal(c.tokensSigned, 3);
+
+    // Refused again within 20 minutes of that renewal: no new token (Apple's TooManyProviderTokenUpdates), a retry.
+    own.expireTokens();
+    from = own.received.length;
+    const [refused] = await c.deliver([delivery(message(), iosDevice(hexToken()))]);
+    assert.deepEqual(refused, { type: 'retry', afterMs: 30_000, reason: 'apns-ExpiredProviderToken' });
+    assert.equal(own.received.length - from, 1, 'not sent again');
+    assert.equal(c.tokensSigned, 3);
   });
 
   it('fails every delivery with apns-InvalidProviderToken when the fake cannot verify the JWT', async () => {
@@ -301,6 +389,7 @@ describe('apns channel against the fake', () => {
       ['retry', 'retry'],
     );
     assert.deepEqual(results[0], { type: 'retry', afterMs: 60_000, reason: 'apns-ECONNREFUSED', cause: 'unavailable' });
+    assert.equal(c.providers()[0]?.provider, 'apns');
   });
 
   it('answers retry for a host that never answered, and closes without hanging', async () => {
@@ -337,7 +426,12 @@ describe('apns classification', () => {
       reason: 'apns-500',
       cause: 'unavailable',
     });
-    assert.deepEqual(classifyFailure({ status: 403, error: new Error('ExpiredProviderToken') }, ctx), { type: 'retry', afterMs: 30_000, reason: 'apns-403' });
+    assert.deepEqual(classifyFailure({ status: 403, response: { reason: 'ExpiredProviderToken' } }, ctx), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'apns-ExpiredProviderToken',
+    });
+    assert.deepEqual(classifyFailure({ status: 403 }, ctx), { type: 'failed', reason: 'apns-403' });
     assert.deepEqual(classifyFailure({ status: 403, response: { reason: 'InvalidProviderToken' } }, ctx), {
       type: 'failed',
       reason: 'apns-InvalidProviderToken',
@@ -348,7 +442,32 @@ describe('apns classification', () => {
       reason: 'apns-connection',
       cause: 'unavailable',
     });
+    assert.deepEqual(classifyFailure({ error: new Http2RequestError('t', 'timeout') }, ctx), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'apns-timeout',
+      cause: 'unavailable',
+    });
     assert.deepEqual(classifyFailure({}, ctx), { type: 'failed', reason: 'apns-unknown' });
+  });
+
+  it("reads an answer: Apple's JSON body, the lower-case retry-after header, and a body that is not JSON", () => {
+    assert.deepEqual(failureOfAnswer(429, { ':status': 429, 'retry-after': '30' }, '{"reason":"TooManyRequests"}'), {
+      status: 429,
+      response: { reason: 'TooManyRequests' },
+      retryAfter: '30',
+    });
+    assert.deepEqual(failureOfAnswer(410, {}, '{"reason":"Unregistered","timestamp":1700000000000}'), {
+      status: 410,
+      response: { reason: 'Unregistered', timestamp: 1_700_000_000_000 },
+    });
+    assert.deepEqual(failureOfAnswer(502, {}, '<html>Bad Gateway</html>'), { status: 502 });
+    assert.deepEqual(classifyFailure(failureOfAnswer(502, {}, '<html>Bad Gateway</html>'), { attempt: 1 }), {
+      type: 'retry',
+      afterMs: 30_000,
+      reason: 'apns-502',
+      cause: 'unavailable',
+    });
   });
 
   it('honours a retryAfter the failure exposes, else 30 s × attempt capped at 10 min', () => {
@@ -376,12 +495,51 @@ describe('apns classification', () => {
     assert.equal(apnsExpiration({ ...m, notBefore: 2_000_000, expiresAt: 2_000_000 }), 0);
   });
 
-  it('parses host[:port]', () => {
-    assert.deepEqual(parseHost('127.0.0.1:8443'), { address: '127.0.0.1', port: 8443 });
-    assert.deepEqual(parseHost('api.push.apple.com'), { address: 'api.push.apple.com' });
-    assert.deepEqual(parseHost('[::1]:443'), { address: '[::1]', port: 443 });
-    assert.throws(() => parseHost('a:b:c'), /host\[:port\]/);
-    assert.throws(() => parseHost('host:70000'), /port/);
+  it('refuses a host that is not host[:port] and a key that is not a P-256 private key', () => {
+    const key = makeApnsKey();
+    const base = { key: key.key, keyId: key.keyId, teamId: key.teamId, topic: TOPIC, production: false };
+    assert.throws(() => createApnsChannel({ ...base, host: 'a:b:c' }), /host\[:port\]/);
+    assert.throws(() => createApnsChannel({ ...base, host: 'host:70000' }), /host\[:port\]/);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    assert.throws(() => createApnsChannel({ ...base, key: rsa }), /\.p8 EC private key/);
+  });
+});
+
+describe('apns provider token', () => {
+  it('signs ES256 {kid} {iss, iat}, reuses it, renews it after 50 minutes, and on a refusal at most every 20 minutes', async () => {
+    const testKey = makeApnsKey();
+    let clock = Date.parse('2025-03-01T10:00:00Z');
+    const tokens = providerTokens({ key: loadSigningKey(testKey.key), keyId: testKey.keyId, teamId: testKey.teamId, now: () => clock });
+    const [a, b] = await Promise.all([tokens.get(), tokens.get()]);
+    assert.equal(a, b, 'one signing for callers waiting together');
+    assert.equal(tokens.signed, 1);
+    const { payload, protectedHeader } = await jwtVerify(a, testKey.publicKey, { algorithms: ['ES256'], issuer: testKey.teamId, currentDate: new Date(clock) });
+    assert.deepEqual(protectedHeader, { alg: 'ES256', kid: testKey.keyId });
+    assert.deepEqual(payload, { iss: testKey.teamId, iat: clock / 1000 });
+
+    clock += RENEW_AFTER_MS - 1;
+    assert.equal(await tokens.get(), a, 'reused until 50 minutes');
+    clock += 1;
+    const c = await tokens.get();
+    assert.notEqual(c, a, 'renewed at 50 minutes');
+    assert.equal(tokens.signed, 2);
+
+    assert.equal(tokens.refused(a), true, 'an older token refused: the current one is newer');
+    assert.equal(await tokens.get(), c);
+    assert.equal(tokens.refused(c), true, 'the current token refused: dropped');
+    const d = await tokens.get();
+    assert.notEqual(d, c);
+    assert.equal(tokens.refused(c), true, 'a second request that saw the same refusal uses the new token');
+    assert.equal(await tokens.get(), d, 'one renewal however many requests saw it');
+    assert.equal(tokens.signed, 3);
+
+    clock += MIN_FORCED_RENEWAL_MS - 1;
+    assert.equal(tokens.refused(d), false, 'within 20 minutes of the last forced renewal: kept');
+    assert.equal(await tokens.get(), d);
+    clock += 1;
+    assert.equal(tokens.refused(d), true);
+    assert.notEqual(await tokens.get(), d);
+    assert.equal(tokens.signed, 4);
   });
 });
 

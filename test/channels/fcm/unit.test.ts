@@ -18,8 +18,7 @@ import { classifyFcmAnswer, classifyTokenError, classifyTransportError } from '.
 import { durationOf } from '../../../channels/fcm/compose.js';
 import { fcmDescriptor } from '../../../channels/fcm/descriptor.js';
 import { createFcmChannel, type FcmChannel, type FcmChannelOptions } from '../../../channels/fcm/fcm-channel.js';
-import { parseHostPort } from '../../../channels/fcm/host-agent.js';
-import { Http2RequestError } from '../../../channels/fcm/http2-session.js';
+import { Http2RequestError, parseHostPort } from '../../../channels/http2-session.js';
 import type { Delivery, DeliveryResult } from '../../../channels/port.js';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import type { Device, Message, Urgency } from '../../../src/exchange/types.js';

@@ -1,6 +1,8 @@
 /**
  * One long-lived, multiplexed HTTP/2 session to one origin (node:http2), shared by every request
- * of its owner, instead of a session per call (what firebase-admin's `sendEach` opens).
+ * of its owner, instead of a session per call. Used by the provider channels that speak HTTP/2:
+ * FCM (./fcm/fcm-channel.ts, fcm.googleapis.com) and APNs (./apns/apns-channel.ts,
+ * api.push.apple.com); each owns one client per origin.
  *
  * Sessions. At most one session takes new requests at a time (`current`); it is opened lazily by
  * the first request and replaced, for the requests that follow, as soon as it receives GOAWAY,
@@ -24,15 +26,30 @@
  *    PING unanswered for `pingTimeoutMs` destroys the session, failing its open streams at once
  *    instead of letting later requests queue behind it until their deadline;
  *  - `network`: the stream or session failed after the request was sent (it may have been
- *    processed).
+ *    processed), or every send found the session dead before it went out. Its `cause` is the
+ *    stream's or the session's error when there was one (ECONNREFUSED, ECONNRESET, a TLS code).
  * At most `maxStreams` requests are in flight at once across all callers (FIFO beyond that).
  * Sessions are unref'd: an idle client keeps no process alive. `close()` refuses new requests,
  * closes every session gracefully and destroys what is still open after CLOSE_WAIT_MS.
+ * `parseHostPort` reads a channel's `host` setting into `connectTo`.
  */
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { HostPort } from './host-agent.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to 443. */
+export function parseHostPort(value: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(value.trim());
+  const host = match?.[1] ?? match?.[2];
+  const port = match?.[3] === undefined ? 443 : Number(match[3]);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`"${value}" is not host[:port]`);
+  return { host, port };
+}
 
 export interface Http2ClientOptions {
   /** `https://host[:port]`: what requests are for (TLS name, `:authority`). */
@@ -106,6 +123,8 @@ interface Session {
   pinging: boolean;
   /** Dropped because a PING went unanswered. */
   stalled: boolean;
+  /** The session's last error (a failure's `cause`). */
+  error: Error | undefined;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -167,7 +186,16 @@ export function createHttp2Client(options: Http2ClientOptions): Http2Client {
     });
     h2.unref();
     opened++;
-    const s: Session = { h2, usable: true, streams: 0, answeredAt: Date.now(), pinging: false, stalled: false, idleTimer: undefined };
+    const s: Session = {
+      h2,
+      usable: true,
+      streams: 0,
+      answeredAt: Date.now(),
+      pinging: false,
+      stalled: false,
+      error: undefined,
+      idleTimer: undefined,
+    };
     sessions.add(s);
     const connectTimer = setTimeout(() => {
       if (!h2.connecting) return;
@@ -183,6 +211,7 @@ export function createHttp2Client(options: Http2ClientOptions): Http2Client {
     });
     h2.on('error', (err: NodeJS.ErrnoException) => {
       logger?.warn({ origin: origin.host, err: err.code ?? err.message }, 'http2 session error');
+      s.error = err;
       retire(s);
     });
     h2.on('close', () => {
@@ -257,6 +286,7 @@ export function createHttp2Client(options: Http2ClientOptions): Http2Client {
       const chunks: Buffer[] = [];
       let bytes = 0;
       let failure: Http2RequestError | undefined;
+      let streamError: Error | undefined;
 
       const settle = (outcome: SendOutcome): void => {
         if (settled) return;
@@ -298,24 +328,27 @@ export function createHttp2Client(options: Http2ClientOptions): Http2Client {
       stream.on('end', () => {
         if (status !== undefined && failure === undefined) settle({ ok: true, reply: { status, headers, body: Buffer.concat(chunks).toString('utf8') } });
       });
-      stream.on('error', () => {
-        // Judged at 'close' from what the stream got to.
+      stream.on('error', (err: Error) => {
+        // Judged at 'close' from what the stream got to; kept as the failure's cause.
+        streamError = err;
       });
       stream.on('close', () => {
         streamEnded(s);
         if (settled) return;
         if (failure) return settle({ ok: false, unprocessed: false, error: failure });
+        const cause = streamError ?? s.error;
+        const because = cause !== undefined ? { cause } : undefined;
         const refused = stream.rstCode === NGHTTP2_REFUSED_STREAM;
         if (refused || !sent) {
           settle({
             ok: false,
             unprocessed: true,
-            error: new Http2RequestError(refused ? 'stream refused (GOAWAY)' : 'session lost before the request was sent', 'network'),
+            error: new Http2RequestError(refused ? 'stream refused (GOAWAY)' : 'session lost before the request was sent', 'network', because),
           });
           return;
         }
         if (s.stalled) return settle({ ok: false, unprocessed: false, error: new Http2RequestError('http2 session stalled (PING unanswered)', 'stalled') });
-        settle({ ok: false, unprocessed: false, error: new Http2RequestError(`stream closed before its answer (code ${stream.rstCode})`, 'network') });
+        settle({ ok: false, unprocessed: false, error: new Http2RequestError(`stream closed before its answer (code ${stream.rstCode})`, 'network', because) });
       });
       if (request.body !== undefined) stream.end(request.body);
     });
