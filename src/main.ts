@@ -1,5 +1,8 @@
 /**
- * The `herald` command line: serve | token | vapid-keys | migrate, each with --help.
+ * The `herald` command line: serve | token | vapid-keys | migrate | send | multicast | broadcast,
+ * each with --help. Each command's work is its own module (src/cli/, src/app.ts, the channels'
+ * key commands); this file parses the command and reports failures (exit 2: usage or
+ * configuration, exit 1: the command failed).
  */
 import { parseArgs } from 'node:util';
 import { channelKeyCommands } from '../channels/registry.js';
@@ -7,6 +10,9 @@ import { migrateAdapters } from './adapters.js';
 import { startHerald } from './app.js';
 import { loadSecrets } from './auth/secrets.js';
 import { mintToken } from './auth/tokens.js';
+import { parseDuration } from './cli/duration.js';
+import { CommandFailed, UsageError } from './cli/errors.js';
+import { SEND_COMMANDS } from './cli/send.js';
 import { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
 import { createLogger } from './observability/log.js';
 import { stdoutDestination } from './observability/log-destination.js';
@@ -23,6 +29,7 @@ Commands:
   token        mint a development API token
 ${KEY_COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
   migrate      create or update the database schema
+${SEND_COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
 
 Run "herald <command> --help" for a command's options.`;
 
@@ -42,19 +49,13 @@ in HERALD_DATA_DIR on first start (it is generated now if Herald never ran).
   --admin   add the admin claim (HERALD_ADMIN_CLAIM, default role=admin)
   --ttl     lifetime: seconds, or a number with s, m, h or d (default 1h)`,
   ...Object.fromEntries(KEY_COMMANDS.map((c) => [c.name, c.help])),
+  ...Object.fromEntries(SEND_COMMANDS.map((c) => [c.name, c.help])),
   migrate: `Usage: herald migrate
 
 Creates or updates the schema: the embedded database in HERALD_DATA_DIR/herald.db, or with
 HERALD_CASSANDRA_CONTACT_POINTS the Cassandra keyspace and tables and the Elasticsearch indices.
 (Herald also migrates at start-up; this runs it on its own, e.g. before a deploy.)`,
 };
-
-export function parseDuration(text: string): number {
-  const match = /^(\d+)([smhd]?)$/.exec(text);
-  if (!match) throw new ConfigError(`--ttl "${text}": expected seconds or a number with s, m, h or d`);
-  const factor = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] ?? ''] ?? 1;
-  return Number(match[1]) * factor;
-}
 
 /** How long exiting waits for buffered log lines to reach a slow standard output. */
 const LOG_DRAIN_MS = 1_000;
@@ -126,8 +127,10 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${HELP[command]}\n`);
     return;
   }
-  if (command !== 'token') noOptions(args);
+  const sendCommand = SEND_COMMANDS.find((c) => c.name === command);
+  if (command !== 'token' && !sendCommand) noOptions(args);
   const config = loadConfig();
+  if (sendCommand) return sendCommand.run(config, args);
   const keyCommand = KEY_COMMANDS.find((c) => c.name === command);
   if (keyCommand) {
     process.stdout.write(keyCommand.print());
@@ -144,6 +147,14 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`herald: ${error.message}\n\n${error.usage}\n`);
+    process.exit(2);
+  }
+  if (error instanceof CommandFailed) {
+    process.stderr.write(`herald: ${error.message}\n`);
+    process.exit(1);
+  }
   if (error instanceof ConfigError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
     const hint = String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_') ? ' (see "herald <command> --help")' : '';
     process.stderr.write(`herald: ${(error as Error).message}${hint}\n`);

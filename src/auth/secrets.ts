@@ -32,6 +32,17 @@ export interface Secrets<N extends string = string> {
 
 type Stored = { jwtSecret?: string; ticketSecret?: string } & Record<string, unknown>;
 
+/**
+ * The API token secret Herald generated in `dataDir`, without generating one (for a client of a
+ * running Herald, e.g. `herald send`): undefined when Herald never started with that data dir.
+ */
+export function storedJwtSecret(dataDir: string): string | undefined {
+  const file = path.join(dataDir, 'secrets.json');
+  if (!fs.existsSync(file)) return undefined;
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Stored;
+  return typeof stored.jwtSecret === 'string' ? stored.jwtSecret : undefined;
+}
+
 export function loadSecrets<N extends string>(
   dataDir: string,
   configured: { jwtSecret?: string; ticketSecret?: string },
