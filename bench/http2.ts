@@ -7,8 +7,11 @@
  * Load: N notifications to distinct device tokens in batches of 100 (the pipeline's batch size),
  * four batches at a time (the delivery worker's concurrency), one message per batch. A
  * notification's latency is from its batch being handed over to its result (sent, or failed for
- * good or retry): what a send's caller waits. Each side starts cold (no session, no token) and
- * its notifications cycle through the same scenario:
+ * good or retry): what a send's caller waits. A Herald delivery answered `deferred` (its
+ * provider's gate paused or its circuit open) is delivered again when the gate expects to
+ * reopen, as the delivery worker has the scheduler do, and its latency runs to its final result.
+ * Each side starts cold (no session, no token) and its notifications cycle through the same
+ * scenario:
  *  - `spread`: 1 % of HTTP/2 sessions stall — every 100th session a side opens (the 100th, the
  *    200th…) completes TLS and then never answers anything, not even SETTINGS or PING
  *    (test/fakes/h2-stall.ts);
@@ -57,7 +60,7 @@ import { createFcmChannel, FCM_ORIGIN } from '../channels/fcm/fcm-channel.js';
 import { HostOverrideAgent } from '../channels/fcm/host-agent.js';
 import { readServiceAccount } from '../channels/fcm/service-account.js';
 import { parseHostPort } from '../channels/http2-session.js';
-import type { Delivery } from '../channels/port.js';
+import type { Channel, Delivery } from '../channels/port.js';
 import type { Device, Message } from '../src/exchange/types.js';
 import { makeApnsKey, startApnsFake } from '../test/fakes/apns.js';
 import { startFcmFake, writeServiceAccount } from '../test/fakes/fcm.js';
@@ -195,12 +198,24 @@ interface RunResult {
   latencies: number[];
   sent: number;
   notSent: number;
+  /** Deliveries answered `deferred` and delivered again (counted once per deferral). */
+  deferred: number;
   seconds: number;
 }
 
+/** What `send` reports to its run for one batch. */
+interface Lane {
+  /** A notification's final result: its latency runs from its batch's start to now. */
+  done(ok: boolean): void;
+  /** Work that finishes the batch later without holding its lane (awaited before the run ends). */
+  later(work: Promise<void>): void;
+  deferred(count: number): void;
+}
+
 /** Runs `send` over the batches, BATCHES_AT_ONCE at a time; `send` reports each result's latency. */
-async function runBatches(batches: Delivery[][], send: (batch: Delivery[], done: (ok: boolean) => void) => Promise<void>): Promise<RunResult> {
-  const result: RunResult = { latencies: [], sent: 0, notSent: 0, seconds: 0 };
+async function runBatches(batches: Delivery[][], send: (batch: Delivery[], lane: Lane) => Promise<void>): Promise<RunResult> {
+  const result: RunResult = { latencies: [], sent: 0, notSent: 0, deferred: 0, seconds: 0 };
+  const pending: Array<Promise<void>> = [];
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -208,16 +223,43 @@ async function runBatches(batches: Delivery[][], send: (batch: Delivery[], done:
       while (next < batches.length) {
         const batch = batches[next++] as Delivery[];
         const started = performance.now();
-        await send(batch, (ok) => {
-          result.latencies.push(performance.now() - started);
-          if (ok) result.sent++;
-          else result.notSent++;
+        await send(batch, {
+          done: (ok) => {
+            result.latencies.push(performance.now() - started);
+            if (ok) result.sent++;
+            else result.notSent++;
+          },
+          later: (work) => pending.push(work),
+          deferred: (count) => {
+            result.deferred += count;
+          },
         });
       }
     }),
   );
+  while (pending.length > 0) await Promise.all(pending.splice(0));
   result.seconds = (performance.now() - t0) / 1000;
   return result;
+}
+
+/**
+ * Delivers `batch` through a Herald channel as the delivery worker does. A `deferred` result (the
+ * provider's gate paused, or its circuit open, beyond its hold) is not an outcome: the worker
+ * hands the delivery to the scheduler, which delivers it again, at the same attempt, when the
+ * gate expects to reopen. So it is delivered again at its `untilMs` here, without holding the
+ * batch's lane, and its latency runs to its final result.
+ */
+async function deliverLikeTheWorker(channel: Channel, batch: Delivery[], lane: Lane): Promise<void> {
+  const deferred: Delivery[] = [];
+  let until = 0;
+  await channel.deliver(batch, (i, r) => {
+    if (r.type !== 'deferred') return lane.done(r.type === 'sent');
+    deferred.push(batch[i] as Delivery);
+    until = Math.max(until, r.untilMs);
+  });
+  if (deferred.length === 0) return;
+  lane.deferred(deferred.length);
+  lane.later(new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now()))).then(() => deliverLikeTheWorker(channel, deferred, lane)));
 }
 
 /** Herald's FCM channel: one persistent session. */
@@ -231,9 +273,7 @@ async function heraldRun(ready: Ready, n: number, options: Http2BenchOptions): P
     pingTimeoutMs: options.pingTimeoutMs,
   });
   try {
-    const result = await runBatches(batchesOf(n, 'android'), async (batch, done) => {
-      await channel.deliver(batch, (_, r) => done(r.type === 'sent'));
-    });
+    const result = await runBatches(batchesOf(n, 'android'), (batch, lane) => deliverLikeTheWorker(channel, batch, lane));
     return { ...result, sessions: channel.sessionsOpened };
   } finally {
     await channel.close();
@@ -289,7 +329,7 @@ async function referenceRun(ready: Ready, n: number, options: Http2BenchOptions)
   const tokens = cachedAccessToken(() => credential.getAccessToken());
   let sessions = 0;
   try {
-    const result = await runBatches(batchesOf(n, 'android'), async (batch, done) => {
+    const result = await runBatches(batchesOf(n, 'android'), async (batch, { done }) => {
       const now = Date.now();
       const bodies = batch.map((d) => {
         const composed = composeFcmMessage(d, now);
@@ -342,9 +382,7 @@ async function apnsRun(ready: Ready, n: number, options: Http2BenchOptions): Pro
     pingTimeoutMs: options.pingTimeoutMs,
   });
   try {
-    const result = await runBatches(batchesOf(n, 'ios'), async (batch, done) => {
-      await channel.deliver(batch, (_, r) => done(r.type === 'sent'));
-    });
+    const result = await runBatches(batchesOf(n, 'ios'), (batch, lane) => deliverLikeTheWorker(channel, batch, lane));
     return { ...result, sessions: channel.sessionsOpened };
   } finally {
     await channel.close();
@@ -357,7 +395,7 @@ async function apnsReferenceRun(ready: Ready, n: number, options: Http2BenchOpti
   const servername = new URL(APNS_SANDBOX_ORIGIN).hostname;
   const tokens = providerTokens({ key: loadSigningKey(ready.apnsKey.key), keyId: ready.apnsKey.keyId, teamId: ready.apnsKey.teamId });
   let sessions = 0;
-  const result = await runBatches(batchesOf(n, 'ios'), async (batch, done) => {
+  const result = await runBatches(batchesOf(n, 'ios'), async (batch, { done }) => {
     const request = apnsRequest((batch[0] as Delivery).message, APNS_TOPIC);
     const bearer = await tokens.get();
     const session = http2.connect(APNS_SANDBOX_ORIGIN, {
@@ -383,7 +421,7 @@ async function apnsReferenceRun(ready: Ready, n: number, options: Http2BenchOpti
 const ms = (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US')} ms`;
 const describe = (r: RunResult) => {
   const p = (q: number) => percentile(r.latencies, q);
-  return `p50 ${ms(p(50))}, p99 ${ms(p(99))}, p99.9 ${ms(p(99.9))}, max ${ms(r.latencies.reduce((a, b) => Math.max(a, b), 0))}; ${r.sent} sent, ${r.notSent} not (retry/failed), ${r.seconds.toFixed(1)} s`;
+  return `p50 ${ms(p(50))}, p99 ${ms(p(99))}, p99.9 ${ms(p(99.9))}, max ${ms(r.latencies.reduce((a, b) => Math.max(a, b), 0))}; ${r.sent} sent, ${r.notSent} not (retry/failed)${r.deferred > 0 ? `, ${r.deferred} deferred and delivered again` : ''}, ${r.seconds.toFixed(1)} s`;
 };
 
 export async function runHttp2(options: Http2BenchOptions): Promise<ResultRow[]> {
@@ -422,7 +460,8 @@ export async function runHttp2(options: Http2BenchOptions): Promise<ResultRow[]>
         reference: await measure(scenario, 'apns reference', () => apnsReferenceRun(ready, apnsN, options)),
       };
       const note = (r: { result: RunResult; counts: { sessions: number; stalled: number } }) =>
-        `${r.counts.sessions} sessions (${r.counts.stalled} stalled), ${r.result.notSent} of ${r.result.latencies.length} not sent`;
+        `${r.counts.sessions} sessions (${r.counts.stalled} stalled), ${r.result.notSent} of ${r.result.latencies.length} not sent` +
+        (r.result.deferred > 0 ? `, ${r.result.deferred} deferred (gate) and delivered again` : '');
       for (const [provider, count, sides] of [
         ['FCM', n, fcm],
         ['APNs', apnsN, apns],
