@@ -7,16 +7,17 @@
  *  - **Adaptive concurrency.** At most `limit` requests are in flight; `limit` starts at
  *    `concurrency`, grows by 1/limit per success (additive increase) and halves when the provider
  *    throttles or fails (multiplicative decrease), never below 1 nor above `concurrency`. One
- *    burst of failures halves it once: only a request started after the last decrease lowers it.
+ *    burst of failures halves it once: only a request granted after the last decrease lowers it.
  *  - **Backpressure.** A `throttled` result (a 429 with Retry-After; DeliveryResult.cause) pauses
  *    the gate until its `afterMs` (the provider's Retry-After) has passed: no request goes out
  *    before that. Only this provider pauses; the channel's other providers carry on. A 429
  *    without Retry-After is `unavailable`: it halves the concurrency and, repeated, opens the
  *    circuit (a pause of `openMs`, then a probe).
  *  - **Circuit breaker.** `failureThreshold` `unavailable` results in a row (5xx, network, TLS)
- *    open the circuit: nothing is sent for `openMs`, then one probe goes out (half-open). A probe
- *    that succeeds closes the circuit; one that fails opens it again for twice as long (at most
- *    `maxOpenMs`).
+ *    open the circuit; requests that were in flight together and failed together (the streams
+ *    of one dead connection) count as one. Nothing is sent for `openMs`, then one probe goes out
+ *    (half-open). A probe that succeeds closes the circuit; one that fails opens it again for
+ *    twice as long (at most `maxOpenMs`).
  *  - **Waiting without holding.** While the gate is paused or open, a request is not held in
  *    memory: it would keep the worker's batch, and with it a delivery slot of its channel and
  *    urgency, so a paused provider would hold back the deliveries of every other provider (the
@@ -116,12 +117,16 @@ export function createProviderGate(options: ProviderGateOptions): ProviderGate {
 
   let limit = max;
   let active = 0;
-  let lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  /** Requests granted so far; each request knows its number, so a burst can be told from a sequence. */
+  let grants = 0;
+  /** `grants` when the limit was last lowered / a failure last counted: requests granted up to then are that burst. */
+  let decreasedAtGrant = 0;
   let pausedUntil = 0;
   let circuit: CircuitState = 'closed';
   let openUntil = 0;
   let openMs = baseOpenMs;
   let failuresInARow = 0;
+  let failedAtGrant = 0;
   let probing = false;
   let closed = false;
   let wake: NodeJS.Timeout | undefined;
@@ -149,23 +154,26 @@ export function createProviderGate(options: ProviderGateOptions): ProviderGate {
     );
   };
 
-  const decrease = (startedAt: number): void => {
-    if (startedAt < lastDecreaseAt) return;
+  const decrease = (grantNo: number): void => {
+    if (grantNo <= decreasedAtGrant) return;
     limit = Math.max(1, limit / 2);
-    lastDecreaseAt = now();
+    decreasedAtGrant = grants;
   };
 
-  const learn = (signal: ProviderSignal, startedAt: number, probe: boolean): void => {
+  const learn = (signal: ProviderSignal, grantNo: number, probe: boolean): void => {
     if (signal.type === 'throttled') {
       pausedUntil = Math.max(pausedUntil, now() + Math.max(0, signal.afterMs));
-      decrease(startedAt);
+      decrease(grantNo);
       // A throttling provider is up: a probe that gets a 429 closes the circuit (the pause holds it back).
       if (probe) closeCircuit();
       return;
     }
     if (signal.type === 'unavailable') {
-      failuresInARow++;
-      decrease(startedAt);
+      // Requests in flight together that fail together (one dead connection's streams) are one
+      // failure: only a request started after the last counted failure counts again.
+      if (grantNo > failedAtGrant) failuresInARow++;
+      failedAtGrant = grants;
+      decrease(grantNo);
       if (probe) open();
       else if (circuit === 'closed' && failuresInARow >= threshold) open();
       return;
@@ -183,13 +191,13 @@ export function createProviderGate(options: ProviderGateOptions): ProviderGate {
 
   const grant = (waiting: Waiting, probe: boolean): void => {
     active++;
-    const startedAt = now();
+    const grantNo = ++grants;
     // The gate learns before the caller resumes, so what the caller sees next (status,
     // available) already follows from its answer.
     const finish = (signal: ProviderSignal): void => {
       active--;
       if (probe) probing = false;
-      learn(signal, startedAt, probe);
+      learn(signal, grantNo, probe);
     };
     void waiting.start(finish).finally(pump);
   };

@@ -159,6 +159,22 @@ describe('provider gate', () => {
     assert.deepEqual(changes, ['open', 'half-open', 'open', 'half-open', 'closed']);
   });
 
+  test('requests that fail together (one dead connection) count as one failure', async () => {
+    const gate = createProviderGate({ provider: 'p', concurrency: 10, failureThreshold: 3, openMs: 60_000 });
+    const m = manual();
+    const burst = Array.from({ length: 10 }, (_, i) => gate.send('normal', m.request(`r${i}`)));
+    await sleep(0);
+    for (let i = 0; i < 10; i++) await m.answer(`r${i}`, down);
+    await Promise.all(burst);
+    assert.equal(gate.status().circuit, 'closed', 'ten streams of one failure are one failure');
+    // Failures of requests sent after it count again: two more in a row open the circuit.
+    await gate.send('normal', async () => down);
+    assert.equal(gate.status().circuit, 'closed');
+    await gate.send('normal', async () => down);
+    assert.equal(gate.status().circuit, 'open');
+    gate.close();
+  });
+
   test('only one probe is in flight while half-open', async () => {
     const gate = createProviderGate({ provider: 'p', concurrency: 4, failureThreshold: 1, openMs: 30, holdMs: 1_000 });
     await gate.send('normal', async () => down);
