@@ -19,6 +19,7 @@ import { deviceRoutes } from './api/routes/devices.js';
 import { inboundRoutes } from './api/routes/inbound.js';
 import { messageRoutes } from './api/routes/messages.js';
 import { operationRoutes } from './api/routes/operations.js';
+import { sdkRoutes } from './api/routes/sdk.js';
 import { sendingRoutes } from './api/routes/sending.js';
 import { userRoutes } from './api/routes/users.js';
 import { loadSecrets } from './auth/secrets.js';
@@ -160,6 +161,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...userRoutes(apiDeps, { userContacts: config.userContacts }),
             ...messageRoutes(apiDeps),
             ...inboundRoutes(apiDeps, inboundHooks(config, log)),
+            ...sdkRoutes(),
           ]
         : []),
     ],
