@@ -27,6 +27,16 @@ export const multicastAccepted = z.strictObject({
 
 export const deviceRegistered = z.strictObject({ id: z.string().describe('The device id') });
 
+/** A device of the caller (views.ts deviceView): never its token, endpoint or keys. */
+export const deviceItem = z.strictObject({
+  id: z.string().describe('The device id (DELETE /api/v1/devices/{id} removes it)'),
+  kind: z.enum(['ios', 'android', 'web']),
+  createdAt: isoTime.describe('When it was first registered'),
+  origin: z.string().optional().describe('Web push only: the origin of its push service (https://fcm.googleapis.com), never the endpoint'),
+});
+
+export const deviceList = z.strictObject({ devices: z.array(deviceItem).describe('Oldest first') });
+
 export const vapidKey = z.strictObject({ key: z.string().describe('The VAPID public key, base64url (applicationServerKey for PushManager.subscribe)') });
 
 export const wsTicket = z.strictObject({
@@ -110,6 +120,8 @@ export const preferences = z.strictObject({
 const next = z.string().nullable().describe('Cursor of the next (older) page, passed back as `cursor`; null on the last page');
 
 export const inboxPage = z.strictObject({ messages: z.array(inboxItemBody), next });
+
+export const inboxCount = z.strictObject({ count: z.number().int().nonnegative().describe('How many entries GET /api/v1/messages?state=unread lists') });
 
 export const searchPage = z.strictObject({ messages: z.array(messageBody), next });
 

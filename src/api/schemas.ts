@@ -14,6 +14,8 @@ const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 export const uid = z.string().regex(UID_PATTERN, 'must be 1-128 printable characters without spaces');
 export const messageId = z.uuid({ message: 'must be a message id (UUID)' });
+/** Device ids are UUIDv7 too (src/ids.ts newId at registration). */
+export const deviceId = z.uuid({ message: 'must be a device id (UUID)' });
 /** A registered channel's name (channels/registry.ts). */
 const channel = z.enum(CHANNEL_NAMES);
 const scalar = z.union([z.string().max(256), z.number(), z.boolean()]);
@@ -171,6 +173,11 @@ export const inboxQuery = z.strictObject({
   since: messageId.optional(),
   state: z.enum(['unread', 'all']).optional(),
   cursor: messageId.optional(),
+});
+
+/** GET /api/v1/messages/count: `state` is required, so a count never silently means "all". */
+export const countQuery = z.strictObject({
+  state: z.enum(['unread'], { message: 'must be unread (the only state counted)' }),
 });
 
 /** Report and search periods: 1970-01-01 to the end of 9999 (dates beyond do not round-trip as ISO 8601). */

@@ -6,8 +6,8 @@
 import type { z } from 'zod';
 import { visibleSender } from '../exchange/message.js';
 import { publicReason, sentVia } from '../exchange/receipt-reasons.js';
-import type { InboxItem, Message, Receipt, User } from '../exchange/types.js';
-import type { inboxItemBody, messageBody, receiptBody, userBody } from './responses.js';
+import type { Device, InboxItem, Message, Receipt, User } from '../exchange/types.js';
+import type { deviceItem, inboxItemBody, messageBody, receiptBody, userBody } from './responses.js';
 
 function iso(ms: number): string;
 function iso(ms: number | null | undefined): string | null;
@@ -67,3 +67,21 @@ export const userView = (user: User): z.output<typeof userBody> => ({
   createdAt: iso(user.createdAt),
   updatedAt: iso(user.updatedAt),
 });
+
+/** The origin of a web push endpoint; undefined when it does not parse (the egress policy admitted it, so it does). */
+function originOf(endpoint: string): string | undefined {
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A device as its owner sees it: what it is and since when. Never the token, the endpoint (its
+ * path is the push credential) or the keys; for web push only the push service's origin.
+ */
+export const deviceView = (device: Device): z.output<typeof deviceItem> => {
+  const origin = device.kind === 'web' ? originOf(device.token) : undefined;
+  return { id: device.id, kind: device.kind, createdAt: iso(device.createdAt), ...(origin !== undefined ? { origin } : {}) };
+};

@@ -11,6 +11,8 @@
  * was paused or its circuit open, so nothing was tried) → the same attempt again when the gate
  * expects to reopen, until the message expires; `invalid-recipient` → the device
  * token is pruned and the receipt fails; `failed` → the receipt fails with the reason.
+ * A delivery to a device its recipient no longer holds (removed by the user, pruned, moved to
+ * another user) while it waited on the bus or for its retry fails `device-removed` unsent.
  * A digest batch (digest.ts) also records the receipts of the messages it lists.
  */
 import type { Channel, DeliveryResult } from '../../channels/port.js';
@@ -74,7 +76,8 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: 
   const keys = items.map((item) => deliveryKey(batch, item));
   for (const key of keys) sending.add(key);
   try {
-    await deliverItems(deps, channel, batch, items, now);
+    const held = await heldDevicesOnly(deps, batch, items, now);
+    if (held.length > 0) await deliverItems(deps, channel, batch, held, now);
   } finally {
     for (const key of keys) sending.delete(key);
   }
@@ -150,6 +153,27 @@ async function pendingOnly(deps: PipelineDeps, batch: DeliveryBatch): Promise<De
     if (state === undefined || !PAST_QUEUED.has(state)) pending.push(item);
   }
   return pending;
+}
+
+/**
+ * The items whose device its recipient still holds; the others fail `device-removed` (as
+ * recovery fails them, recovery.ts), so a delivery waiting on the bus, for its retry or for a
+ * paused push service is never sent to a token its user took back. One read of the devices
+ * of the batch's recipients (devices.listByUsers), only when an item names a device.
+ */
+async function heldDevicesOnly(deps: PipelineDeps, batch: DeliveryBatch, items: DeliveryItem[], now: number): Promise<DeliveryItem[]> {
+  const uids = [...new Set(items.filter((item) => item.device).map((item) => item.recipient.uid))];
+  if (uids.length === 0) return items;
+  const held = await deps.stores.devices.listByUsers(uids);
+  const kept: DeliveryItem[] = [];
+  const gone: Receipt[] = [];
+  for (const item of items) {
+    const device = item.device?.id;
+    if (device === undefined || held.get(item.recipient.uid)?.some((d) => d.id === device)) kept.push(item);
+    else gone.push(receipt(batch, item, 'failed', now, 'device-removed'));
+  }
+  if (gone.length > 0) await record(deps, batch, gone);
+  return kept;
 }
 
 async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryItem, runAt: number, options = { sameAttempt: false }): Promise<void> {

@@ -56,6 +56,12 @@ export interface InboxStore {
    * that user's inbox are ignored; returns the ids that were found.
    */
   mark(uid: string, messageIds: string[], state: 'delivered' | 'read', at: number): Promise<string[]>;
+  /**
+   * How many entries of `uid` are unread: exactly the entries paging `list(uid, { unreadOnly:
+   * true })` to its end returns. Costs a read of that user's inbox (bounded by its size, as a
+   * user's inbox is), not of anyone else's.
+   */
+  countUnread(uid: string): Promise<number>;
 }
 
 /** Where `ReceiptStore.queued` resumes: the last receipt of the previous page. */
@@ -116,6 +122,8 @@ export interface DeviceStore {
   /** Removes a token whoever holds it (the provider said it is gone). */
   removeToken(kind: DeviceKind, token: string): Promise<void>;
   listByUser(uid: string): Promise<Device[]>;
+  /** The device of that id when `uid` holds it; undefined when it is unknown or another user's. */
+  get(uid: string, id: string): Promise<Device | undefined>;
   /**
    * For expansion: the devices of each of `uids` (every uid is in the map; [] when it has
    * none), each list as `listByUser` orders it, read in a few requests instead of one per uid.

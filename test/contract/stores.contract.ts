@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
 import type { Message, Receipt } from '../../src/exchange/types.js';
 import { newId } from '../../src/ids.js';
 import type { Stores } from '../../src/store/port.js';
@@ -276,6 +277,47 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
 
       it('get returns undefined for an unknown entry', async () => {
         assert.equal(await stores.inbox.get('nobody', newId()), undefined);
+      });
+
+      it('countUnread counts what paging list with unreadOnly returns, for that user only', async () => {
+        const unreadPaged = async (uid: string): Promise<string[]> => {
+          const seen: string[] = [];
+          let before: string | undefined;
+          for (;;) {
+            const page = await stores.inbox.list(uid, { limit: 2, unreadOnly: true, ...(before ? { before } : {}) });
+            if (page.length === 0) return seen;
+            seen.push(...ids(page));
+            before = page[page.length - 1]?.message.id;
+          }
+        };
+        assert.equal(await stores.inbox.countUnread('counter'), 0);
+        const mine = await seed('counter', 5);
+        await seed('counter-other', 3);
+        assert.equal(await stores.inbox.countUnread('counter'), 5);
+        // Delivered is not read; a read entry, marked twice, counts once; another user's ids are ignored.
+        await stores.inbox.mark('counter', [mine[0]?.id as string], 'delivered', 10);
+        await stores.inbox.mark('counter', [mine[1]?.id as string, mine[3]?.id as string], 'read', 20);
+        await stores.inbox.mark('counter', [mine[1]?.id as string], 'read', 30);
+        await stores.inbox.add(['counter'], mine[4] as Message);
+        const paged = await unreadPaged('counter');
+        assert.deepEqual(paged, [mine[4]?.id, mine[2]?.id, mine[0]?.id]);
+        assert.equal(await stores.inbox.countUnread('counter'), paged.length);
+        assert.equal(await stores.inbox.countUnread('counter-other'), 3);
+        assert.equal(await stores.inbox.countUnread('nobody'), 0);
+      });
+
+      it('countUnread adds up entries across inbox periods (months apart)', async () => {
+        const now = Date.now();
+        // Ids 200 days apart: the Cassandra inbox keeps them in different 30-day partitions.
+        const old = makeMessage({ id: uuidv7({ msecs: now - 200 * 24 * 3600 * 1000 }), target: { kind: 'user', uid: 'months' } });
+        const recent = makeMessage({ id: uuidv7({ msecs: now }), target: { kind: 'user', uid: 'months' } });
+        for (const message of [old, recent]) {
+          await stores.messages.insert({ message, status: 'triaged' });
+          await stores.inbox.add(['months'], message);
+        }
+        assert.equal(await stores.inbox.countUnread('months'), 2);
+        await stores.inbox.mark('months', [recent.id], 'read', 1);
+        assert.equal(await stores.inbox.countUnread('months'), 1);
       });
     });
 
@@ -617,6 +659,23 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         );
         assert.deepEqual(found.get('c'), []);
         assert.equal((await many([])).size, 0);
+      });
+
+      it('get finds a device by id for the user holding it, and nobody else', async () => {
+        const web = webDevice('https://push.example.com/by-id');
+        await stores.devices.register('holder', web, 'd-web', 1);
+        await stores.devices.register('holder', { kind: 'ios', token: 'by-id' }, 'd-ios', 2);
+        assert.deepEqual(await stores.devices.get('holder', 'd-web'), { id: 'd-web', uid: 'holder', createdAt: 1, ...web });
+        assert.deepEqual(await stores.devices.get('holder', 'd-ios'), { id: 'd-ios', uid: 'holder', kind: 'ios', token: 'by-id', createdAt: 2 });
+        assert.equal(await stores.devices.get('intruder', 'd-web'), undefined);
+        assert.equal(await stores.devices.get('holder', 'd-unknown'), undefined);
+        // A token that moves to another user takes no id along: the old id is gone for both.
+        await stores.devices.register('taker', { kind: 'ios', token: 'by-id' }, 'd-taken', 3);
+        assert.equal(await stores.devices.get('holder', 'd-ios'), undefined);
+        assert.equal(await stores.devices.get('taker', 'd-ios'), undefined);
+        assert.equal((await stores.devices.get('taker', 'd-taken'))?.uid, 'taker');
+        await stores.devices.remove('holder', 'web', web.token);
+        assert.equal(await stores.devices.get('holder', 'd-web'), undefined);
       });
 
       it('removeToken deletes a token whoever holds it', async () => {

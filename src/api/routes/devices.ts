@@ -1,4 +1,6 @@
 /**
+ * GET /api/v1/devices (the caller's devices, without their tokens), DELETE /api/v1/devices/{id}
+ * (one of the caller's, by id: another user's is 404, as an unknown one) and
  * POST / DELETE /api/v1/native/subscribe: APNs and FCM tokens, and web push subscriptions, of the
  * caller. A web push endpoint must pass the egress policy (src/egress: https, a public host
  * name, every address it resolves to public, the allow-list) — else 400 naming `endpoint` with
@@ -12,10 +14,11 @@ import { invalid, ProblemError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { NewDevice } from '../../store/port.js';
 import type { ApiDeps } from '../deps.js';
-import { deviceRegistered } from '../responses.js';
+import { deviceList, deviceRegistered } from '../responses.js';
 import { answer, authed, json, type Route, refusals } from '../route.js';
-import { deviceBody, nativeDevice, webPushSubscription } from '../schemas.js';
+import { deviceBody, deviceId, nativeDevice, webPushSubscription } from '../schemas.js';
 import { validate } from '../validate.js';
+import { deviceView } from '../views.js';
 
 /** A browser PushSubscription has an endpoint; a native registration names its os (deviceBody is the union of both). */
 export function parseDevice(body: unknown): NewDevice {
@@ -50,6 +53,46 @@ export function deviceRoutes(deps: ApiDeps): Route[] {
   const reindexQuietly = (uid: string) => reindexUser(uid).catch((error: unknown) => deps.log.warn({ err: error, uid }, 'user not reindexed'));
 
   return [
+    authed(
+      'GET',
+      '/api/v1/devices',
+      'user',
+      {
+        summary: "The caller's registered devices, oldest first",
+        description:
+          'What each device is and since when, never its token, endpoint or keys: for a web push subscription only the origin of its push service. ' +
+          'At most HERALD_MAX_DEVICES_PER_USER devices, so the list is not paged.',
+        tag: 'devices',
+        answers: { 200: answer('The devices', deviceList) },
+      },
+      async ({ caller }) => json(200, { devices: (await deps.stores.devices.listByUser(caller.uid)).map(deviceView) }),
+    ),
+    authed(
+      'DELETE',
+      '/api/v1/devices/:id',
+      'user',
+      {
+        summary: 'Remove a device of the caller by its id',
+        description:
+          "Another user's device is 404, as an unknown id: nothing tells whether it exists. Its deliveries still waiting (a retry, a paused push service) then fail with reason device-removed.",
+        tag: 'devices',
+        params: { id: deviceId },
+        answers: {
+          204: answer('Removed'),
+          ...refusals({ HERALD_INVALID_REQUEST: 'the id is not a device id', HERALD_NOT_FOUND: 'the caller has no device of that id' }),
+        },
+      },
+      async ({ params, caller }) => {
+        const id = validate(deviceId, params.id, 'id');
+        const device = await deps.stores.devices.get(caller.uid, id);
+        // remove() is by (uid, kind, token): false when the token moved to another user meanwhile.
+        if (!device || !(await deps.stores.devices.remove(caller.uid, device.kind, device.token))) {
+          throw new ProblemError('HERALD_NOT_FOUND', `no device ${id} for this user`);
+        }
+        void reindexQuietly(caller.uid);
+        return json(204);
+      },
+    ),
     authed(
       'POST',
       '/api/v1/native/subscribe',

@@ -1,15 +1,15 @@
 /**
- * Inbox and receipts: GET /api/v1/messages (own inbox), GET /api/v1/messages/{id} (owner or
- * admin), GET /api/v1/messages/search (admin), POST /api/v1/receipts (own messages),
- * GET /api/v1/reports (admin).
+ * Inbox and receipts: GET /api/v1/messages (own inbox), GET /api/v1/messages/count (own unread
+ * entries), GET /api/v1/messages/{id} (owner or admin), GET /api/v1/messages/search (admin),
+ * POST /api/v1/receipts (own messages), GET /api/v1/reports (admin).
  */
 import { ProblemError } from '../../errors.js';
 import { LIMITS } from '../../exchange/limits.js';
 import { recordClientReceipts } from '../../pipeline/client-receipts.js';
 import type { ApiDeps } from '../deps.js';
-import { inboxPage, messageDetail, report, searchPage } from '../responses.js';
+import { inboxCount, inboxPage, messageDetail, report, searchPage } from '../responses.js';
 import { answer, authed, json, type Route, refusals } from '../route.js';
-import { inboxQuery, messageId, receiptsBody, reportQuery, searchQuery } from '../schemas.js';
+import { countQuery, inboxQuery, messageId, receiptsBody, reportQuery, searchQuery } from '../schemas.js';
 import { queryObject, validate } from '../validate.js';
 import { inboxView, messageView, receiptView } from '../views.js';
 
@@ -46,6 +46,28 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         });
         const { rows, next } = page(items.map(inboxView), limit);
         return json(200, { messages: rows, next });
+      },
+    ),
+
+    authed(
+      'GET',
+      '/api/v1/messages/count',
+      'user',
+      {
+        summary: "How many messages of the caller's inbox are unread",
+        description:
+          '`state=unread` (required; the only state counted): as many as paging GET /api/v1/messages?state=unread to its end lists. ' +
+          "It reads the caller's whole inbox, so poll it sparingly (the WebSocket says when a message arrives).",
+        tag: 'inbox',
+        query: countQuery,
+        answers: {
+          200: answer('The count', inboxCount),
+          ...refusals({ HERALD_INVALID_REQUEST: 'state is missing or not unread, or a query parameter is unknown (each in errors[])' }),
+        },
+      },
+      async ({ query, caller }) => {
+        validate(countQuery, queryObject(query));
+        return json(200, { count: await deps.stores.inbox.countUnread(caller.uid) });
       },
     ),
 

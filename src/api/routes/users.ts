@@ -1,4 +1,5 @@
 /**
+ * GET /api/v1/users/{uid} (admin, or the user itself; another user's is 404, never 403),
  * PUT /api/v1/users/{uid} (admin, or the user itself for its locale and time zone, and for its
  * contact fields `email` and `phone` only under HERALD_USER_CONTACTS=self) and
  * GET / PUT /api/v1/preferences (own).
@@ -23,6 +24,29 @@ export interface UserRouteOptions {
 export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route[] {
   const userContacts = options.userContacts ?? 'admin';
   return [
+    authed(
+      'GET',
+      '/api/v1/users/:uid',
+      'user',
+      {
+        summary: 'A user: an admin reads anyone, a user itself',
+        description: "Another user's profile is 404 for a non-admin, as an unknown user is for an admin: nothing tells whether it exists.",
+        tag: 'users',
+        params: { uid: uidSchema },
+        answers: {
+          200: answer('The user as stored', userResponse),
+          ...refusals({ HERALD_INVALID_REQUEST: 'the uid is invalid', HERALD_NOT_FOUND: 'no such user for this caller' }),
+        },
+      },
+      async ({ params, caller }) => {
+        const uid = validate(uidSchema, params.uid, 'uid');
+        if (!caller.admin && caller.uid !== uid) throw new ProblemError('HERALD_NOT_FOUND', `no user ${uid} for this caller`);
+        // The caller itself exists from its first authenticated request (ensure is a read when it does).
+        const user = caller.uid === uid ? await deps.stores.users.ensure(uid, deps.now()) : await deps.stores.users.get(uid);
+        if (!user) throw new ProblemError('HERALD_NOT_FOUND', `no user ${uid} for this caller`);
+        return json(200, userView(user));
+      },
+    ),
     authed(
       'PUT',
       '/api/v1/users/:uid',

@@ -10,6 +10,8 @@
  *    both keep a devices_by_user row until either re-registers or the provider rejects it.
  *  - `listByUser` is ordered by creation time, then id; `listByUsers` reads devices_by_user
  *    IN_KEYS uids per request (`WHERE uid IN ?`), each user's list ordered the same way.
+ *  - `get(uid, id)` reads the user's devices_by_user partition (no table is keyed by device
+ *    id): a user holds a handful of devices (HERALD_MAX_DEVICES_PER_USER), so it stays small.
  */
 import type { Device, DeviceKind } from '../../exchange/types.js';
 import type { DeviceStore, NewDevice } from '../port.js';
@@ -104,6 +106,11 @@ export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
       const devices: Device[] = [];
       for await (const row of session.rows(SELECT_BY_USER, [uid])) devices.push(toDevice(row, uid));
       return devices.sort(byCreation);
+    },
+
+    get: async (uid, id) => {
+      for await (const row of session.rows(SELECT_BY_USER, [uid])) if (row.get('id') === id) return toDevice(row, uid);
+      return undefined;
     },
 
     listByUsers: async (uids) => {

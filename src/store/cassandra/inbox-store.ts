@@ -16,6 +16,13 @@
  *    times still unset (a read sets the delivered time too when unset). Two marks of one entry
  *    racing each other may both set a time; the later write wins. Returned ids keep the
  *    request's order, without duplicates.
+ *  - `countUnread` has no counter to read (a counter table could not be kept exact beside
+ *    idempotent, re-applied writes): it asks each of the user's buckets for `count(*)` and
+ *    `count(read_at)` (non-null times) and adds the differences. One request per 30-day bucket;
+ *    Cassandra pages through each partition internally, so the cost is a read of that user's
+ *    whole inbox, bounded by its size (never anyone else's). It counts the entries `list`
+ *    with `unreadOnly` scans; `list` would skip an entry whose message row has no body, which
+ *    never happens (`add` writes the message before its entries).
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { InboxQuery, InboxStore, MessageStore } from '../port.js';
@@ -42,6 +49,8 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
   const SELECT_ENTRY = 'SELECT delivered_at, read_at FROM inbox WHERE uid = ? AND bucket = ? AND message_id = ?';
   const UPDATE_ENTRY = 'UPDATE inbox SET delivered_at = ?, read_at = ? WHERE uid = ? AND bucket = ? AND message_id = ?';
   const SELECT_BUCKETS = 'SELECT bucket FROM inbox_buckets WHERE uid = ? AND bucket <= ? AND bucket >= ?';
+  const SELECT_ALL_BUCKETS = 'SELECT bucket FROM inbox_buckets WHERE uid = ?';
+  const COUNT_BUCKET = 'SELECT count(*) AS total, count(read_at) AS read_count FROM inbox WHERE uid = ? AND bucket = ?';
 
   /** The scan of one bucket: keyset bounds as given, LIMIT unless unread entries are filtered out. */
   const bucketScan = (uid: string, bucket: number, query: InboxQuery, remaining: number) => {
@@ -120,6 +129,16 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
         return id;
       });
       return found.filter((id): id is string => id !== undefined);
+    },
+
+    countUnread: async (uid) => {
+      const buckets: number[] = [];
+      for await (const row of session.rows(SELECT_ALL_BUCKETS, [uid], 100)) buckets.push(Number(row.get('bucket')));
+      const counts = await mapLimit(buckets, DEFAULT_CONCURRENCY, async (bucket) => {
+        const row = (await session.execute(COUNT_BUCKET, [uid, bucket])).first();
+        return (long(row?.get('total')) ?? 0) - (long(row?.get('read_count')) ?? 0);
+      });
+      return counts.reduce((sum, n) => sum + n, 0);
     },
   };
 }

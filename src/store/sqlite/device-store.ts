@@ -5,7 +5,7 @@
  *    `createdAt`, `created: false`); for web, the subscription keys and expiration are updated.
  *  - Registering a token another uid holds moves it: the old registration is removed and a new
  *    one (the given id, `created: true`) is stored for the new uid, in one transaction.
- *  - `listByUser` is ordered by creation time, then id.
+ *  - `listByUser` is ordered by creation time, then id; `get(uid, id)` is a primary-key read.
  */
 import type { Device, DeviceKind } from '../../exchange/types.js';
 import type { SqliteDatabase } from '../../sqlite/database.js';
@@ -42,6 +42,7 @@ function toDevice(row: DeviceRow): Device {
 export function createSqliteDeviceStore(db: SqliteDatabase): DeviceStore {
   const selectByToken = db.prepare<[string, string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE kind = ? AND token = ?`);
   const selectById = db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`);
+  const selectOwnedById = db.prepare<[string, string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ? AND uid = ?`);
   const selectByUser = db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE uid = ? ORDER BY created_at, id`);
   const selectByUsers = db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE uid IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`);
   const insertDevice = db.prepare(`INSERT INTO devices (${COLUMNS}) VALUES (@id, @uid, @kind, @token, @keys, @expirationTime, @createdAt)`);
@@ -71,6 +72,11 @@ export function createSqliteDeviceStore(db: SqliteDatabase): DeviceStore {
         deleteToken.run(kind, token);
       }),
     listByUser: (uid) => sqlite(() => selectByUser.all(uid).map(toDevice)),
+    get: (uid, id) =>
+      sqlite(() => {
+        const row = selectOwnedById.get(id, uid);
+        return row ? toDevice(row) : undefined;
+      }),
     listByUsers: (uids) =>
       sqlite(() => {
         const found = new Map<string, Device[]>(uids.map((uid) => [uid, []]));

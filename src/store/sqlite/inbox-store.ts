@@ -10,6 +10,8 @@
  *  - `mark` keeps the first delivered / read time: marking again never moves a time, and a read
  *    sets the delivered time too when it was unset. Returned ids keep the request's order,
  *    without duplicates.
+ *  - `countUnread` counts the rows `list` with `unreadOnly` pages through (the same join on
+ *    messages): a scan of the user's primary-key range, bounded by that user's inbox.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
@@ -42,6 +44,9 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   );
   const insertEntry = db.prepare('INSERT INTO inbox (uid, message_id) VALUES (?, ?) ON CONFLICT (uid, message_id) DO NOTHING');
   const selectItem = db.prepare<[string, string], InboxRow>(`${SELECT_ITEM} WHERE i.uid = ? AND i.message_id = ?`);
+  const countUnread = db.prepare<[string], { count: number }>(
+    'SELECT count(*) AS count FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = ? AND i.read_at IS NULL',
+  );
   const markDelivered = db.prepare('UPDATE inbox SET delivered_at = coalesce(delivered_at, @at) WHERE uid = @uid AND message_id = @id');
   const markRead = db.prepare(
     `UPDATE inbox SET read_at = coalesce(read_at, @at), delivered_at = coalesce(delivered_at, @at)
@@ -105,5 +110,6 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
         return row ? toItem(row) : undefined;
       }),
     mark: (uid, messageIds, state, at) => sqlite(() => markTx.immediate(uid, messageIds, state, at)),
+    countUnread: (uid) => sqlite(() => countUnread.get(uid)?.count ?? 0),
   };
 }
