@@ -33,6 +33,7 @@ import { webPushEgressOf } from './egress/settings.js';
 import { mountGateway } from './gateway/gateway.js';
 import { wsOperation } from './gateway/ws-endpoint.js';
 import { createLimiterStore } from './limits/limiter-store.js';
+import { listenWhenFree } from './listen.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics } from './observability/metrics.js';
 import { createCaps } from './pipeline/caps.js';
@@ -221,14 +222,22 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
   }
   if (roles.has('triage') || roles.has('deliver')) await scheduler.start();
 
-  // Exclusive: a second process on the same port fails here instead of sharing the port's traffic.
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    listenExclusive(app, config.host, config.port, (socket) =>
-      socket
-        ? resolve(socket)
-        : reject(new ConfigError(`cannot listen on ${config.host}:${config.port}: the port is in use or not allowed (HERALD_HOST / HERALD_PORT)`)),
-    );
+  // Exclusive: a second process on the same port fails here instead of sharing the port's traffic;
+  // sockets a killed predecessor left behind are waited for (src/listen.ts).
+  const listened = await listenWhenFree({
+    port: config.port,
+    waitMs: PORT_LINGER_WAIT_MS,
+    tryListen: () => new Promise<uWS.us_listen_socket | false>((resolve) => listenExclusive(app, config.host, config.port, resolve)),
+    onWait: () =>
+      log.warn(
+        { port: config.port, waitMs: PORT_LINGER_WAIT_MS },
+        'port held by closed connections of a previous process (TIME_WAIT after a crash): waiting for the kernel to release it',
+      ),
   });
+  if (listened === false) {
+    throw new ConfigError(`cannot listen on ${config.host}:${config.port}: the port is in use or not allowed (HERALD_HOST / HERALD_PORT)`);
+  }
+  const listenSocket = listened;
   const port = uWS.us_socket_local_port(listenSocket);
   const url = `http://${localHostOf(config.host)}:${port}`;
   const listening = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -268,6 +277,8 @@ function localHostOf(host: string): string {
 
 /** uWS's ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (declared in its types, not exported at run time). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+/** Longer than Linux's TIME_WAIT and default tcp_fin_timeout (60 s each), which bound how long such sockets linger. */
+const PORT_LINGER_WAIT_MS = 90_000;
 
 /** `app.listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb)`: uWS takes the options argument with a host too; its types list it only without. */
 function listenExclusive(app: uWS.TemplatedApp, host: string, port: number, cb: (socket: uWS.us_listen_socket | false) => void): void {

@@ -6,11 +6,10 @@
  * sent over REST once each, counts unread as the API does, pages the inbox and sees refusals as
  * HeraldErrors; after a kill -9 of Herald it reconnects by itself once Herald is back on the same
  * port and data dir, gets the message sent while it was away exactly once (since=) and live ones
- * again; close() stops it. The restart waits until the kernel frees the killed process's port
- * (its sockets' TIME_WAIT, about a minute), which makes that test take about a minute.
+ * again; close() stops it. The restarted Herald waits for the kernel to free the killed process's
+ * port (its sockets' TIME_WAIT, about a minute: src/listen.ts), so that test takes about a minute.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -18,23 +17,6 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { eventually, startChild, tempDataDir } from '../helpers/herald.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-
-/** Whether a TCP socket (any state: TIME_WAIT, FIN_WAIT2…) still holds local `port`, from /proc/net/tcp{,6} (Linux). */
-function portHeld(port: number): boolean {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return ['/proc/net/tcp', '/proc/net/tcp6'].some((file) => {
-    const table = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    return table.split('\n').some((line) => line.trim().split(/\s+/)[1]?.endsWith(hex));
-  });
-}
-
-/** Resolves once no socket holds `port` any more (checked every 250 ms, for at most two minutes). */
-async function portReleased(port: number): Promise<void> {
-  for (const deadline = Date.now() + 120_000; portHeld(port); ) {
-    if (Date.now() > deadline) throw new Error(`port ${port} still held by the killed process's sockets`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const UID = 'alice';
 
@@ -260,10 +242,10 @@ describe('the browser SDK in Chromium', () => {
     const stopped = await interim.kill('SIGTERM');
     assert.equal(stopped.code, 0, interim.stderr());
 
-    // uWebSockets.js cannot listen on a port that sockets of the killed process still hold
-    // (TIME_WAIT, up to a minute on Linux), so the restart waits for the kernel to free it.
-    await portReleased(Number(port));
+    // Sockets of the killed process still hold the port (TIME_WAIT, up to a minute): Herald
+    // waits for the kernel to release it instead of exiting (src/listen.ts).
     herald = await start({ HERALD_PORT: port });
+    assert.match(herald.stdout() + herald.stderr(), /waiting for the kernel to release it/);
     assert.equal(herald.url, heraldUrl);
     await until('log.messages.some((m) => m.id === arg)', meanwhile);
     const live = await send(herald, 'live again');
