@@ -12,7 +12,7 @@ describe('README', () => {
   });
   it('names the commands .ci/run runs', () => {
     const ci = fs.readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
-    for (const command of ['npm test', 'npm run check', 'npm run test:integration']) {
+    for (const command of ['npm test', 'npm run check', 'npm run test:browser', 'npm run test:integration']) {
       assert.ok(ci.includes(command), `.ci/run runs ${command}`);
       assert.ok(readme.includes(command), `README documents ${command}`);
     }
