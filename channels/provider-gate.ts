@@ -40,11 +40,19 @@ import { createUrgencyQueue, DEFAULT_SHARE_EVERY } from './urgency-queue.js';
 export type CircuitState = ProviderStatus['circuit'];
 export type { ProviderStatus };
 
+/** HERALD_CIRCUIT_FAILURES and HERALD_CIRCUIT_OPEN_MS, as each channel's options carry them. */
+export interface CircuitSettings {
+  failures: number;
+  openMs: number;
+}
+
 export interface ProviderGateOptions {
   /** The provider's name in /healthz, /metrics and logs. */
   provider: string;
   /** The most requests in flight at once (and the starting limit). */
   concurrency: number;
+  /** The circuit's settings; `failureThreshold` and `openMs` below win over them. */
+  circuit?: CircuitSettings;
   /** `unavailable` results in a row that open the circuit. Default 5. */
   failureThreshold?: number;
   /** How long the circuit stays open before its first probe, in ms. Default 5 s. */
@@ -108,8 +116,8 @@ export class ProviderDeferredError extends Error {
 export function createProviderGate(options: ProviderGateOptions): ProviderGate {
   const { provider } = options;
   const max = Math.max(1, Math.floor(options.concurrency));
-  const threshold = Math.max(1, Math.floor(options.failureThreshold ?? 5));
-  const baseOpenMs = Math.max(1, options.openMs ?? 5_000);
+  const threshold = Math.max(1, Math.floor(options.failureThreshold ?? options.circuit?.failures ?? 5));
+  const baseOpenMs = Math.max(1, options.openMs ?? options.circuit?.openMs ?? 5_000);
   const maxOpenMs = Math.max(baseOpenMs, options.maxOpenMs ?? 60_000);
   const holdMs = Math.max(0, options.holdMs ?? 0);
   const now = options.now ?? Date.now;

@@ -36,7 +36,7 @@ import { mapLimit } from '../../src/concurrency.js';
 import type { Message } from '../../src/exchange/types.js';
 import { createHttp2Client, type HostPort, type Http2Reply, parseHostPort } from '../http2-session.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
-import { createProviderGate } from '../provider-gate.js';
+import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { type ApnsFailure, classifyFailure, failureOfAnswer } from './classify.js';
 import { type ApnsRequest, apnsRequest, MAX_PAYLOAD_BYTES } from './notification.js';
@@ -68,7 +68,7 @@ export interface ApnsChannelOptions {
   /** Unanswered stream → PING after this; unanswered PING → session dropped after this. Default 2 s. */
   pingTimeoutMs?: number;
   /** Failures in a row that open the connection's circuit, and how long it stays open first (ms). */
-  circuit?: { failures: number; openMs: number };
+  circuit?: CircuitSettings;
   /** The provider token's clock (tests). */
   now?: () => number;
 }
@@ -112,7 +112,7 @@ export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
   const gate = createProviderGate({
     provider: 'apns',
     concurrency,
-    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    circuit: options.circuit,
     onCircuit: (name, circuit) => logger?.warn({ provider: name, circuit }, 'apns: connection circuit changed'),
   });
 

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
 import { createFailover, type Failover } from '../failover.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
-import { createProviderGate } from '../provider-gate.js';
+import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { classifySendError } from './classify.js';
 import { composeEmail } from './compose.js';
@@ -35,7 +35,7 @@ export interface EmailChannelOptions {
   /** Sends in flight at once (and SMTP connections per server). Default 8. */
   concurrency?: number;
   /** Failures in a row that open a server's circuit, and how long it stays open first (ms). */
-  circuit?: { failures: number; openMs: number };
+  circuit?: CircuitSettings;
 }
 
 export interface EmailChannel extends Channel {
@@ -57,7 +57,7 @@ export function createEmailChannel(options: EmailChannelOptions): EmailChannel {
             gate: createProviderGate({
               provider: `smtp-${i + 1}`,
               concurrency,
-              ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+              circuit: options.circuit,
               onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'email: SMTP server circuit changed'),
             }),
           })),

@@ -32,7 +32,7 @@ import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
 import { createHttp2Client, type Http2Reply, parseHostPort } from '../http2-session.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
-import { createProviderGate } from '../provider-gate.js';
+import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { cachedAccessToken, serviceAccountCredential } from './access-token.js';
 import { accessTokenRefused, classifyFcmAnswer, classifyTokenError, classifyTransportError, serverCode } from './classify.js';
@@ -59,7 +59,7 @@ export interface FcmChannelOptions {
   /** Unanswered stream → PING after this; unanswered PING → session dropped after this. Default 2 s. */
   pingTimeoutMs?: number;
   /** Failures in a row that open the project's circuit, and how long it stays open first (ms). */
-  circuit?: { failures: number; openMs: number };
+  circuit?: CircuitSettings;
 }
 
 export interface FcmChannel extends Channel {
@@ -97,7 +97,7 @@ export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
   const gate = createProviderGate({
     provider: `fcm:${account.projectId}`,
     concurrency,
-    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    circuit: options.circuit,
     onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'fcm: project circuit changed'),
   });
 

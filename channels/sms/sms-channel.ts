@@ -21,7 +21,7 @@ import { mapLimit } from '../../src/concurrency.js';
 import { parseRetryAfter } from '../../src/retry.js';
 import { createFailover } from '../failover.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
-import { createProviderGate } from '../provider-gate.js';
+import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { withDeliveryRef } from './callback.js';
 import { classifyTwilioError } from './classify.js';
@@ -52,7 +52,7 @@ export interface SmsChannelOptions {
   /** Per-request timeout. Default 30 s (the SDK's). */
   timeoutMs?: number;
   /** Failures in a row that open the account's circuit, and how long it stays open first (ms). */
-  circuit?: { failures: number; openMs: number };
+  circuit?: CircuitSettings;
   logger?: Logger;
 }
 
@@ -86,7 +86,7 @@ export function createSmsChannel(options: SmsChannelOptions): SmsChannel {
       gate: createProviderGate({
         provider: `twilio-${i + 1}`,
         concurrency,
-        ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+        circuit: options.circuit,
         onCircuit: (provider, circuit) => logger?.warn({ provider, circuit }, 'sms: Twilio account circuit changed'),
       }),
     })),

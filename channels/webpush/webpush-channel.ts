@@ -18,7 +18,7 @@ import { mapLimit } from '../../src/concurrency.js';
 import type { Resolver } from '../../src/egress/lookup.js';
 import { type EgressPolicy, STRICT_EGRESS } from '../../src/egress/policy.js';
 import { type Channel, type Delivery, type DeliveryResult, reportingEach } from '../port.js';
-import type { CircuitState, ProviderStatus } from '../provider-gate.js';
+import type { CircuitSettings, CircuitState, ProviderStatus } from '../provider-gate.js';
 import { createProviderGates } from '../provider-gates.js';
 import { trackSends } from '../send-tracker.js';
 import { classifyPushError } from './classify.js';
@@ -31,7 +31,7 @@ export interface WebPushChannelOptions {
   /** Requests in flight at once per push service origin, across all batches. */
   concurrency: number;
   /** Failures in a row that open an origin's circuit, and how long it stays open first (ms). */
-  circuit?: { failures: number; openMs: number };
+  circuit?: CircuitSettings;
   /** Extra CA(s) to trust for push services (tests); production uses NODE_EXTRA_CA_CERTS. */
   ca?: string | Buffer;
   /** Socket idle timeout of one request, in ms. Default 15 s. */
@@ -79,7 +79,7 @@ export function createWebPushChannel(options: WebPushChannelOptions): WebPushCha
   });
   const gates = createProviderGates({
     concurrency,
-    ...(options.circuit ? { failureThreshold: options.circuit.failures, openMs: options.circuit.openMs } : {}),
+    circuit: options.circuit,
     onCircuit: (provider: string, circuit: CircuitState) => logger?.warn({ provider, circuit }, 'web push: push service circuit changed'),
   });
   const sends = trackSends('webpush');
