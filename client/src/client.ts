@@ -202,6 +202,12 @@ export class HeraldClient {
     if (unique.length > 0) await this.recount();
   }
 
+  /** Marks read every message of the user that is unread now (POST /api/v1/receipts with `all`). */
+  async markAllRead(): Promise<void> {
+    await this.request('POST', '/api/v1/receipts', { all: true, state: 'read' });
+    await this.recount();
+  }
+
   /** Records a click on a message (which marks it read too). */
   async markClicked(id: string): Promise<void> {
     await this.request('POST', '/api/v1/receipts', { ids: [id], state: 'clicked' });

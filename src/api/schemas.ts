@@ -166,6 +166,20 @@ export const receiptsBody = z.strictObject({
   channel: z.enum([...CHANNEL_NAMES, 'inbox']).optional(),
 });
 
+/** `{"all": true, "state": "read"}`: every unread message of the caller (mark all read). */
+export const allReadBody = z.strictObject({
+  all: z.literal(true),
+  state: z.literal('read', { message: 'only read applies to all messages' }),
+  channel: z.enum([...CHANNEL_NAMES, 'inbox']).optional(),
+});
+
+/**
+ * What POST /api/v1/receipts takes, for its document. The route validates a body that has `all`
+ * with allReadBody and any other with receiptsBody, so each error names its field (a union's
+ * error would name none).
+ */
+export const receiptsRequest = z.union([receiptsBody, allReadBody]);
+
 const limit = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(LIMITS.pageLimit)).optional();
 
 export const inboxQuery = z.strictObject({

@@ -5,6 +5,11 @@
  * ignored, so nothing reveals whether they exist. A `read` or `clicked` from any channel marks
  * the inbox entry read. A broadcast reaches live sockets before triage has written every inbox
  * entry, so an ack for a broadcast the user has no entry for yet adds the entry first.
+ *
+ * "Mark all read" (`recordAllRead`) reads every unread entry of the user that arrived up to the
+ * request, a page at a time from the newest, and records each page as a `read` like the above:
+ * inbox entries, receipts and cancelled fallbacks. Its cost grows with that user's unread entries
+ * only.
  */
 import { fallbackJobId } from '../exchange/fallback.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
@@ -39,4 +44,26 @@ export async function recordClientReceipts(
   // The receipt does not carry the message's urgency the reports group by: the recorder reads it.
   await recordReceipts(deps, receipts);
   return [...found];
+}
+
+/** A page of "mark all read": as many as one POST /api/v1/receipts may name. */
+const ALL_READ_PAGE = 200;
+
+/** Marks read every entry of `uid`'s inbox that was unread and created by `at`; returns how many. */
+export async function recordAllRead(
+  deps: Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'scheduler'>,
+  uid: string,
+  channel: ChannelName | 'inbox',
+  at: number,
+): Promise<number> {
+  let marked = 0;
+  let before: string | undefined;
+  for (;;) {
+    const page = await deps.stores.inbox.list(uid, { limit: ALL_READ_PAGE, unreadOnly: true, ...(before ? { before } : {}) });
+    if (page.length === 0) return marked;
+    const ids = page.filter((item) => item.message.createdAt <= at).map((item) => item.message.id);
+    if (ids.length > 0) marked += (await recordClientReceipts(deps, uid, ids, 'read', channel, at)).length;
+    if (page.length < ALL_READ_PAGE) return marked;
+    before = page[page.length - 1]?.message.id;
+  }
 }

@@ -260,6 +260,17 @@ describe('the browser SDK in Chromium', () => {
     await until('log.unread.at(-1) === 3');
   });
 
+  it('marks all read, and the unread count follows', { timeout: 60_000 }, async () => {
+    assert.equal(await apiUnread(herald), 3);
+    const after = await tab.evaluate(async () => {
+      const herald = (globalThis as any).herald;
+      await herald.markAllRead();
+      return { event: (globalThis as any).log.unread.at(-1), count: await herald.unreadCount() };
+    });
+    assert.deepEqual(after, { event: 0, count: 0 });
+    assert.equal(await apiUnread(herald), 0);
+  });
+
   it('close() closes the socket and stops reconnecting', { timeout: 60_000 }, async () => {
     const status = await tab.evaluate(() => {
       (globalThis as any).herald.close();

@@ -55,6 +55,34 @@ describe("the caller's own inbox count, devices and profile", () => {
     return res.body.count;
   };
 
+  it('marks all read: every unread message of the caller, more than a page of them, and nobody else’s', async () => {
+    const token = await h.token('all-reader');
+    const ids: string[] = [];
+    const multicast = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'to both', uids: ['all-reader', 'all-neighbour'] } });
+    for (let i = 0; i < 204; i++) ids.push((await h.api('POST', '/api/v1/send', { token: admin, body: { msg: `a${i}`, uid: 'all-reader' } })).body.id);
+    ids.push(multicast.body.id);
+    await eventually(async () => (await count(token)) === 205, 20_000, '205 unread');
+    const neighbour = await h.token('all-neighbour');
+    await eventually(async () => (await count(neighbour)) === 1, 10_000, 'the neighbour has one');
+
+    const refused = await h.api('POST', '/api/v1/receipts', { token, body: { all: true, state: 'delivered' } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.errors[0].path, 'state');
+
+    assert.equal((await h.api('POST', '/api/v1/receipts', { token, body: { all: true, state: 'read' } })).status, 204);
+    assert.equal(await count(token), 0);
+    assert.deepEqual(await unreadPaged(token), []);
+    assert.equal(await count(neighbour), 1, 'the other recipient of the multicast keeps it unread');
+    for (const id of [ids[0], ids[203], multicast.body.id]) {
+      const detail = await h.api('GET', `/api/v1/messages/${id}`, { token: admin });
+      const read = detail.body.receipts.find((r: any) => r.uid === 'all-reader' && r.channel === 'inbox' && r.state === 'read');
+      assert.ok(read, `a read receipt for ${id}: ${JSON.stringify(detail.body.receipts)}`);
+    }
+    // A message that arrives afterwards is unread.
+    await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'later', uid: 'all-reader' } });
+    await eventually(async () => (await count(token)) === 1, 10_000, 'the later one unread');
+  });
+
   it('counts the unread messages the unread pages list, before and after one is read', async () => {
     const token = await h.token('counted');
     const other = await h.token('counted-neighbour');

@@ -5,11 +5,11 @@
  */
 import { ProblemError } from '../../errors.js';
 import { LIMITS } from '../../exchange/limits.js';
-import { recordClientReceipts } from '../../pipeline/client-receipts.js';
+import { recordAllRead, recordClientReceipts } from '../../pipeline/client-receipts.js';
 import type { ApiDeps } from '../deps.js';
 import { inboxCount, inboxPage, messageDetail, report, searchPage } from '../responses.js';
 import { answer, authed, json, type Route, refusals } from '../route.js';
-import { countQuery, inboxQuery, messageId, receiptsBody, reportQuery, searchQuery } from '../schemas.js';
+import { allReadBody, countQuery, inboxQuery, messageId, receiptsBody, receiptsRequest, reportQuery, searchQuery } from '../schemas.js';
 import { queryObject, validate } from '../validate.js';
 import { inboxView, messageView, receiptView } from '../views.js';
 
@@ -144,12 +144,18 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       {
         summary: 'Report that messages of the caller were delivered, read or clicked',
         description:
-          "Ids that are not the caller's messages are ignored. `channel` (default inbox) is the channel the state was reached on. States only move forward: a read message does not go back to delivered.",
+          "Ids that are not the caller's messages are ignored. `channel` (default inbox) is the channel the state was reached on. States only move forward: a read message does not go back to delivered. " +
+          '`{"all": true, "state": "read"}` marks read every message of the caller that was unread when the request came (mark all read).',
         tag: 'inbox',
-        body: receiptsBody,
+        body: receiptsRequest,
         answers: { 204: answer('Recorded'), ...refusals({ HERALD_INVALID_REQUEST: 'a field is invalid (each in errors[])' }) },
       },
       async ({ body, caller }) => {
+        if (typeof body === 'object' && body !== null && 'all' in body) {
+          const all = validate(allReadBody, body);
+          await recordAllRead(deps, caller.uid, all.channel ?? 'inbox', deps.now());
+          return json(204);
+        }
         const input = validate(receiptsBody, body);
         await recordClientReceipts(deps, caller.uid, input.ids, input.state, input.channel ?? 'inbox', deps.now());
         return json(204);
