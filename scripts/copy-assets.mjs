@@ -1,4 +1,5 @@
-// Copies files the compiled code reads at run time (email templates) next to it in dist/.
+// Copies files the compiled code reads at run time (email templates, the demo page) next to it in dist/.
 import fs from 'node:fs';
 
 fs.cpSync('channels/email/templates', 'dist/channels/email/templates', { recursive: true });
+fs.cpSync('client/demo', 'dist/client/demo', { recursive: true });

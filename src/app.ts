@@ -15,6 +15,7 @@ import { operationOf } from './api/openapi.js';
 import { createRateLimits } from './api/rate-limits.js';
 import type { ResponseMismatch } from './api/response-check.js';
 import type { Route } from './api/route.js';
+import { demoRoutes } from './api/routes/demo.js';
 import { deviceRoutes } from './api/routes/devices.js';
 import { inboundRoutes } from './api/routes/inbound.js';
 import { messageRoutes } from './api/routes/messages.js';
@@ -163,6 +164,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...messageRoutes(apiDeps),
             ...inboundRoutes(apiDeps, inboundHooks(config, log)),
             ...sdkRoutes(),
+            ...demoRoutes(),
           ]
         : []),
     ],

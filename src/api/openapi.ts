@@ -40,6 +40,7 @@ const TAGS: Record<Tag, string> = {
   realtime: 'The WebSocket: tickets and the upgrade',
   operations: 'Health, metrics, this document',
   webhooks: 'Callbacks from providers',
+  pages: 'Pages Herald serves to browsers: the demo inbox, the admin console',
 };
 
 type JsonSchema = Record<string, unknown>;

@@ -11,30 +11,18 @@
  * under HERALD_CORS_ORIGINS like the API (module scripts are fetched with CORS), which they need
  * anyway to call the API.
  */
-import { createHash } from 'node:crypto';
 import { ProblemError } from '../../errors.js';
 import { answer, open, type Route, refusals } from '../route.js';
 import { loadSdk, SdkUnavailableError } from '../sdk-bundle.js';
+import { assetAnswer, cachedAsset, type StaticAsset } from '../static-asset.js';
 
 const CACHE_CONTROL = 'public, max-age=300';
 /** Seconds a client is asked to wait when the bundle is missing (an installation to fix, not a blip). */
 const RETRY_AFTER_MISSING = 60;
 
-/** Whether If-None-Match names `etag` (a list, weak validators and `*` included). */
-const matches = (ifNoneMatch: string | undefined, etag: string): boolean =>
-  ifNoneMatch?.split(',').some((tag) => ['*', etag].includes(tag.trim().replace(/^W\//, ''))) === true;
-
 export function sdkRoutes(): Route[] {
-  let bundle: Promise<{ text: string; etag: string }> | undefined;
+  const load = cachedAsset(loadSdk);
   let reported = false;
-  const load = () =>
-    (bundle ??= loadSdk().then(
-      (text) => ({ text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 32)}"` }),
-      (error: unknown) => {
-        bundle = undefined;
-        throw error;
-      },
-    ));
   return [
     open(
       'GET',
@@ -57,7 +45,7 @@ export function sdkRoutes(): Route[] {
         },
       },
       async ({ headers, log }) => {
-        let sdk: { text: string; etag: string };
+        let sdk: StaticAsset;
         try {
           sdk = await load();
         } catch (error) {
@@ -69,9 +57,7 @@ export function sdkRoutes(): Route[] {
             retryAfterSeconds: RETRY_AFTER_MISSING,
           });
         }
-        const cache = { etag: sdk.etag, 'cache-control': CACHE_CONTROL };
-        if (matches(headers['if-none-match'], sdk.etag)) return { status: 304, headers: cache };
-        return { status: 200, text: sdk.text, headers: { ...cache, 'content-type': 'application/javascript; charset=utf-8' } };
+        return assetAnswer(sdk, headers, { contentType: 'application/javascript; charset=utf-8', cacheControl: CACHE_CONTROL });
       },
       { unlimited: true },
     ),
