@@ -27,6 +27,23 @@ export interface Delivery {
   channel: ChannelName;
   /** 1 on the first attempt. */
   attempt: number;
+  /**
+   * Not the message but the withdrawal of its copy on this device (src/pipeline/withdraw.ts):
+   * it was read elsewhere, or recalled. The channel sends what removes the notification where
+   * the platform allows; its result is never a receipt of the message.
+   */
+  withdraw?: WithdrawReason;
+  /** What the device's push carries for its service worker (web push): src/auth/capabilities.ts. */
+  capabilities?: DeviceCapabilities;
+}
+
+export type WithdrawReason = 'read' | 'recall';
+
+export interface DeviceCapabilities {
+  /** Lets the worker report this message's receipts of this device. */
+  receipt: string;
+  /** Lets the worker replace this device's subscription when the browser rotates it. */
+  renew?: string;
 }
 
 /** The outcome of one delivery, as a tagged union. */

@@ -23,6 +23,7 @@ import { operationRoutes } from './api/routes/operations.js';
 import { sdkRoutes } from './api/routes/sdk.js';
 import { sendingRoutes } from './api/routes/sending.js';
 import { userRoutes } from './api/routes/users.js';
+import { createCapabilities } from './auth/capabilities.js';
 import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
@@ -104,6 +105,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     log: log.child({ component: 'limits' }),
   });
   const caps = createCaps(limiterStore, config.capPerHour, stores.receipts);
+  const capabilities = createCapabilities(secrets.ticketSecret);
   const deps: PipelineDeps = {
     stores,
     bus,
@@ -116,6 +118,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     metrics,
     policy,
     ...(caps ? { caps } : {}),
+    capabilities,
     now: Date.now,
   };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl, adapters.ticketLedger);
@@ -131,6 +134,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
   const apiDeps: ApiDeps = {
     ...deps,
     tickets,
+    capabilities,
     rateLimits,
     vapidPublicKey: secrets.channelKeys.get('webpush')?.publicKey ?? '',
     webPushEgress: webPushEgressOf(config),
@@ -197,8 +201,8 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
         maxSocketsPerUser: config.maxSocketsPerUser,
         presenceTtlMs: config.presenceTtl * 1000,
         cors,
-        onReceipts: async (uid, ids, state) => {
-          await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now());
+        onReceipts: async (uid, ids, state, socket) => {
+          await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now(), { socket });
         },
       })
     : undefined;

@@ -39,7 +39,7 @@ import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, 
 import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
 import { type ApnsFailure, classifyFailure, failureOfAnswer } from './classify.js';
-import { type ApnsRequest, apnsRequest, MAX_PAYLOAD_BYTES } from './notification.js';
+import { type ApnsRequest, apnsRequest, apnsWithdrawRequest, MAX_PAYLOAD_BYTES } from './notification.js';
 import { loadSigningKey, providerTokens } from './provider-token.js';
 
 export const APNS_PRODUCTION_ORIGIN = 'https://api.push.apple.com';
@@ -172,12 +172,12 @@ export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
     if (device?.kind !== 'ios') return Promise.resolve({ type: 'failed', reason: 'no-device' });
     if (!HEX_TOKEN.test(device.token)) return Promise.resolve({ type: 'invalid-recipient', reason: 'apns-malformed-token' });
     const { message } = delivery;
-    const request = requestOf(message);
+    const request = delivery.withdraw ? apnsWithdrawRequest(message, options.topic, delivery.withdraw, Date.now()) : requestOf(message);
     if (request.bytes > MAX_PAYLOAD_BYTES) {
       logger?.warn({ messageId: message.id, bytes: request.bytes }, 'apns payload too large');
       return Promise.resolve({ type: 'failed', reason: 'apns-PayloadTooLarge' });
     }
-    const key = `${message.id}\n${device.token}`;
+    const key = `${message.id}\n${device.token}${delivery.withdraw ? '\nwithdraw' : ''}`;
     let sending = shared.get(key);
     if (sending === undefined) {
       sending = gate.send(message.urgency, () => sendOne(delivery, device.token, request));

@@ -10,6 +10,11 @@
  *  - Urgency → apns-priority (Apple: 10 = send at once, may wake the device; 5 = send when it
  *    conserves the device's power; 1 = prioritise power over everything, never wake it):
  *        high → 10,  normal → 5,  low → 5,  very-low → 1
+ *  - A withdrawal (Delivery.withdraw: read elsewhere or recalled, src/pipeline/withdraw.ts) is a
+ *    background update instead: `apns-push-type: background`, `apns-priority: 5` (what Apple
+ *    requires of one), the same `apns-collapse-id`, expiring a day after it is sent, payload
+ *    `{ aps: { "content-available": 1 }, herald: { type: "close", id, tag, reason } }` — the app
+ *    removes the delivered notification of that id (or, by `tag`, of that collapse id).
  *  - Expiration: no ttl → no header (APNs stores and retries by its own policy); ttl 0 → 0 (try
  *    once, do not store); otherwise expiresAt in epoch seconds, rounded up.
  */
@@ -53,6 +58,25 @@ export interface ApnsRequest {
   body: string;
   /** Its length in bytes (what Apple's 4 KB limit counts). */
   bytes: number;
+}
+
+/** How long a withdrawal is worth delivering, in seconds. */
+export const WITHDRAW_EXPIRATION_SECONDS = 86_400;
+
+/** The background update that withdraws `message`'s notification (see above), sent at `now` (epoch ms). */
+export function apnsWithdrawRequest(message: Message, topic: string, reason: string, now: number): ApnsRequest {
+  const body = JSON.stringify({
+    aps: { 'content-available': 1 },
+    herald: { type: 'close', id: message.id, tag: message.topic ?? message.id, reason },
+  });
+  const headers: Record<string, string> = {
+    'apns-topic': topic,
+    'apns-push-type': 'background',
+    'apns-priority': '5',
+    'apns-expiration': String(Math.ceil(now / 1000) + WITHDRAW_EXPIRATION_SECONDS),
+  };
+  if (message.topic !== undefined) headers['apns-collapse-id'] = message.topic;
+  return { headers, body, bytes: Buffer.byteLength(body, 'utf8') };
 }
 
 /** The headers and JSON payload of `message`'s notification for the app `topic`. */

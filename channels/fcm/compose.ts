@@ -11,6 +11,9 @@
  *  - `webpush` (for FCM tokens of web apps): `Urgency`, `TTL`, `Topic` headers, and
  *    `fcmOptions.link` when the link is https (FCM refuses any other);
  *  - `fcmOptions.analyticsLabel` = category, when it fits FCM's label syntax.
+ * A withdrawal (Delivery.withdraw, src/pipeline/withdraw.ts) is a data-only message instead: no
+ * `notification`, `data {type: "close", id, tag, reason}`, the same `collapse_key` / `apns-collapse-id`,
+ * android priority normal, a day's ttl — the app removes the notification of that id (or tag).
  * The body is the one firebase-admin 13's `send`/`sendEach` put on the wire for the same
  * TokenMessage (its `validateMessage` conversion): it renames
  * `android.collapseKey` to `collapse_key` and turns `android.ttl` milliseconds into a Duration
@@ -25,7 +28,7 @@ import type { Delivery, DeliveryResult } from '../port.js';
 /** The fields of FCM v1's `Message` resource that Herald sets. */
 export interface FcmWireMessage {
   token: string;
-  notification: { title?: string; body: string };
+  notification?: { title?: string; body: string };
   data: Record<string, string>;
   android: { priority: 'high' | 'normal'; ttl?: string; collapse_key?: string };
   apns: { headers: Record<string, string> };
@@ -45,9 +48,30 @@ export function durationOf(ms: number): string {
   return nanos > 0 ? `${seconds}.${String(nanos).padStart(9, '0')}s` : `${seconds}s`;
 }
 
+/** How long a withdrawal is worth delivering. */
+const WITHDRAW_TTL_MS = 86_400_000;
+
+function composeWithdrawal(delivery: Delivery & { withdraw: string }, token: string): FcmWireMessage {
+  const { message } = delivery;
+  const android: FcmWireMessage['android'] = { priority: 'normal', ttl: durationOf(WITHDRAW_TTL_MS) };
+  const apnsHeaders: Record<string, string> = { 'apns-priority': '5', 'apns-push-type': 'background' };
+  if (message.topic !== undefined) {
+    android.collapse_key = message.topic;
+    apnsHeaders['apns-collapse-id'] = message.topic;
+  }
+  return {
+    token,
+    data: { type: 'close', id: message.id, tag: message.topic ?? message.id, reason: delivery.withdraw },
+    android,
+    apns: { headers: apnsHeaders },
+    webpush: { headers: { Urgency: 'normal', TTL: String(WITHDRAW_TTL_MS / 1000) } },
+  };
+}
+
 export function composeFcmMessage(delivery: Delivery, now: number): Composed {
   const { message, device } = delivery;
   if (device?.kind !== 'android') return { ok: false, result: { type: 'failed', reason: 'no-device' } };
+  if (delivery.withdraw !== undefined) return { ok: true, message: composeWithdrawal({ ...delivery, withdraw: delivery.withdraw }, device.token) };
   const ttlMs = message.expiresAt === undefined ? undefined : message.expiresAt - now;
   if (ttlMs !== undefined && ttlMs <= 0) return { ok: false, result: { type: 'failed', reason: 'expired' } };
   const ttlSeconds = ttlMs === undefined ? undefined : Math.max(1, Math.floor(ttlMs / 1000));

@@ -7,10 +7,17 @@
  *    policy's decision, transport.ts); p256dh not 65 bytes or auth under 16 bytes →
  *    invalid-recipient `bad-subscription-keys`; a payload that cannot fit one
  *    4096-byte aes128gcm record → failed `payload-too-large`.
- *  - Payload: JSON `{ id, title, body, data, link, urgency, createdAt, sender? }` (absent values
- *    null, createdAt ISO 8601; `sender` only for a user's message, as in a realtime frame), the
- *    same fields a realtime frame carries; the service worker posts
- *    receipts with `id` and opens `link` on click.
+ *  - Payload of a message: JSON `{ id, title, body, data, link, urgency, createdAt, sender?, tag,
+ *    receipt?, renew? }` (absent values null, createdAt ISO 8601; `sender` only for a user's
+ *    message, as in a realtime frame), the same fields a realtime frame carries, plus `tag` (the
+ *    message's topic, else its id: the notification tag, so a newer message of a topic replaces
+ *    the older) and the delivery's capabilities (src/auth/capabilities.ts): `receipt`, with
+ *    which the service worker reports this device's receipts, and `renew`, with which it
+ *    replaces the subscription the browser rotates. Built per delivery (the capabilities name
+ *    the device); the part common to a message's deliveries is serialised once. When the
+ *    payload would not fit, `renew` is left out first.
+ *  - Payload of a withdrawal (Delivery.withdraw): `{ type: "close", id, tag, reason }`; the
+ *    service worker closes the notification. TTL WITHDRAW_TTL_SECONDS, whatever the message's.
  *  - `Urgency` header = the message's urgency (RFC 8030 names, one to one).
  *  - `TTL` = whole seconds until `expiresAt` (rounded up, never below 0), or 2419200 (four
  *    weeks) when the message has no ttl.
@@ -25,6 +32,8 @@ import type { Urgency } from '../../src/exchange/types.js';
 import type { Delivery, DeliveryResult } from '../port.js';
 
 export const DEFAULT_TTL_SECONDS = 2_419_200;
+/** A withdrawal is worth delivering for a day: a browser offline longer shows a stale notification. */
+export const WITHDRAW_TTL_SECONDS = 86_400;
 /** RFC 8291: 4096 bytes − 86 header bytes − 16 tag − 1 padding delimiter. */
 export const MAX_PAYLOAD_BYTES = 3993;
 
@@ -53,7 +62,11 @@ export function pushTopic(topic: string | undefined): string | undefined {
   return TOPIC.test(topic) ? topic : createHash('sha256').update(topic).digest('base64url').slice(0, 32);
 }
 
-export function pushPayload(message: Delivery['message']): string {
+/** The notification tag: the topic (as given, so the worker's tags read like the app's), else the id. */
+export const notificationTag = (message: Delivery['message']): string => (message.topic !== undefined && message.topic !== '' ? message.topic : message.id);
+
+/** The JSON members common to every delivery of `message`, without the braces: serialised once per message. */
+export function messagePayloadMembers(message: Delivery['message']): string {
   const sender = visibleSender(message);
   return JSON.stringify({
     id: message.id,
@@ -64,7 +77,20 @@ export function pushPayload(message: Delivery['message']): string {
     urgency: message.urgency,
     createdAt: new Date(message.createdAt).toISOString(),
     ...(sender !== undefined ? { sender } : {}),
-  });
+    tag: notificationTag(message),
+  }).slice(1, -1);
+}
+
+/** The payload of one delivery: the message's members plus this delivery's capabilities; `renew` dropped when it would not fit. */
+export function pushPayload(delivery: Pick<Delivery, 'message' | 'capabilities' | 'withdraw'>, members = messagePayloadMembers(delivery.message)): string {
+  if (delivery.withdraw) {
+    return JSON.stringify({ type: 'close', id: delivery.message.id, tag: notificationTag(delivery.message), reason: delivery.withdraw });
+  }
+  const capabilities = delivery.capabilities;
+  if (!capabilities) return `{${members}}`;
+  const withReceipt = `{${members},"receipt":${JSON.stringify(capabilities.receipt)}`;
+  const whole = capabilities.renew !== undefined ? `${withReceipt},"renew":${JSON.stringify(capabilities.renew)}}` : `${withReceipt}}`;
+  return Buffer.byteLength(whole) <= MAX_PAYLOAD_BYTES ? whole : `${withReceipt}}`;
 }
 
 const decodedLength = (text: string): number => (/^[A-Za-z0-9_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64url').length : -1);
@@ -79,8 +105,8 @@ const originOf = (endpoint: string): string | undefined => {
   }
 };
 
-/** `payloadOf` lets a caller reuse one payload for every delivery of a message. */
-export function preparePush(delivery: Delivery, now: number, payloadOf: (message: Delivery['message']) => string = pushPayload): Prepared {
+/** `membersOf` lets a caller serialise the members common to a message's deliveries once. */
+export function preparePush(delivery: Delivery, now: number, membersOf: (message: Delivery['message']) => string = messagePayloadMembers): Prepared {
   const device = delivery.device;
   if (device?.kind !== 'web' || !device.token) return { ok: false, result: { type: 'failed', reason: 'no-subscription' } };
   const origin = originOf(device.token);
@@ -89,14 +115,14 @@ export function preparePush(delivery: Delivery, now: number, payloadOf: (message
   if (decodedLength(p256dh) !== 65 || decodedLength(auth) < 16) {
     return { ok: false, result: { type: 'invalid-recipient', reason: 'bad-subscription-keys' } };
   }
-  const payload = payloadOf(delivery.message);
+  const payload = pushPayload(delivery, delivery.withdraw ? '' : membersOf(delivery.message));
   if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) return { ok: false, result: { type: 'failed', reason: 'payload-too-large' } };
 
   const request: PushRequest = {
     subscription: { endpoint: device.token, keys: { p256dh, auth }, expirationTime: device.expirationTime },
     origin,
     payload,
-    TTL: ttlSeconds(delivery.message.expiresAt, now),
+    TTL: delivery.withdraw ? WITHDRAW_TTL_SECONDS : ttlSeconds(delivery.message.expiresAt, now),
     urgency: URGENCY[delivery.message.urgency] ?? 'normal',
   };
   const topic = pushTopic(delivery.message.topic);

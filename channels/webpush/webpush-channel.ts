@@ -22,7 +22,7 @@ import type { CircuitSettings, CircuitState, ProviderStatus } from '../provider-
 import { createProviderGates } from '../provider-gates.js';
 import { trackSends } from '../send-tracker.js';
 import { classifyPushError } from './classify.js';
-import { preparePush, pushPayload } from './request.js';
+import { messagePayloadMembers, preparePush } from './request.js';
 import { createPushTransport } from './transport.js';
 import { createVapidSigner, type VapidKeys } from './vapid.js';
 
@@ -61,15 +61,15 @@ export function createWebPushChannel(options: WebPushChannelOptions): WebPushCha
   const logger = options.logger;
   // Validates subject and keys now (throws), so a misconfiguration stops start-up.
   const vapid = createVapidSigner(options.vapid);
-  // One payload per message, whatever the number of its deliveries.
-  const payloads = new WeakMap<Delivery['message'], string>();
-  const payloadOf = (message: Delivery['message']): string => {
-    let payload = payloads.get(message);
-    if (payload === undefined) {
-      payload = pushPayload(message);
-      payloads.set(message, payload);
+  // The members common to a message's payloads serialised once, whatever the number of its deliveries.
+  const members = new WeakMap<Delivery['message'], string>();
+  const membersOf = (message: Delivery['message']): string => {
+    let text = members.get(message);
+    if (text === undefined) {
+      text = messagePayloadMembers(message);
+      members.set(message, text);
     }
-    return payload;
+    return text;
   };
 
   const transport = createPushTransport({
@@ -85,7 +85,7 @@ export function createWebPushChannel(options: WebPushChannelOptions): WebPushCha
   const sends = trackSends('webpush');
 
   const deliverOne = async (delivery: Delivery): Promise<DeliveryResult> => {
-    const prepared = preparePush(delivery, Date.now(), payloadOf);
+    const prepared = preparePush(delivery, Date.now(), membersOf);
     const context = { messageId: delivery.message.id, uid: delivery.recipient.uid, deviceId: delivery.device?.id };
     if (!prepared.ok) {
       logger?.warn({ ...context, result: prepared.result }, 'web push not sent');

@@ -1,4 +1,5 @@
 /** What the REST routes need: the pipeline's ports plus API-only collaborators. */
+import type { Capabilities } from '../auth/capabilities.js';
 import type { TicketIssuer } from '../auth/tickets.js';
 import type { EgressPolicy } from '../egress/policy.js';
 import type { ProviderSample } from '../observability/metrics.js';
@@ -7,6 +8,8 @@ import type { RateLimits } from './rate-limits.js';
 
 export interface ApiDeps extends PipelineDeps {
   tickets: TicketIssuer;
+  /** Signs and verifies the capabilities of service workers (src/auth/capabilities.ts). */
+  capabilities: Capabilities;
   /** HERALD_RATE_* (src/api/rate-limits.ts); absent: no limits. */
   rateLimits?: RateLimits;
   vapidPublicKey: string;

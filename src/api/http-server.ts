@@ -209,7 +209,10 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
 
     const run = async (body: unknown) => {
       try {
-        const caller = route.access === 'public' ? await admitPublic(route, raw.ip) : await authenticate(headers.authorization, route.access, raw.ip);
+        const caller =
+          route.access === 'public' || (route.anonymous && headers.authorization === undefined)
+            ? await admitPublic(route, raw.ip)
+            : await authenticate(headers.authorization, route.access, raw.ip);
         const params = decodeParams(raw.paramNames, raw.rawParams);
         if (caller && options.onCaller) await options.onCaller(caller);
         const context: RouteContext<Caller | undefined> = {

@@ -123,13 +123,21 @@ function requestBodyOf(doc: RouteDoc) {
 }
 
 function securityOf(operation: Operation) {
+  if (operation.access !== 'public' && operation.doc.capability) return [{ bearer: [] }, {}];
   if (operation.access !== 'public') return [{ bearer: [] }];
   if (operation.doc.bearer) return [{}, { metricsToken: [] }];
   return [];
 }
 
 function describe(operation: Operation): string | undefined {
-  const who = operation.access === 'admin' ? 'Needs an admin token.' : operation.access === 'user' ? 'Needs a token (any user).' : '';
+  const who =
+    operation.access === 'admin'
+      ? 'Needs an admin token.'
+      : operation.access === 'user'
+        ? operation.doc.capability
+          ? `Needs a token (any user), or instead ${operation.doc.capability}.`
+          : 'Needs a token (any user).'
+        : '';
   const text = [operation.doc.description, who].filter(Boolean).join('\n\n');
   return text || undefined;
 }

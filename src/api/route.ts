@@ -56,6 +56,8 @@ export interface RouteDoc {
   headers?: Readonly<Record<string, { description: string; required?: boolean }>>;
   /** Bearer token other than a Herald JWT (e.g. the metrics token); documented, checked by the handler. */
   bearer?: string;
+  /** A 'user' route that also runs without Authorization (Route.anonymous): what the body carries instead of a token. */
+  capability?: string;
   /** Every status the handler itself answers (success and refusals). */
   answers: Answers;
 }
@@ -91,6 +93,12 @@ export interface Route {
   body?: boolean | 'raw';
   /** Public routes only: not counted against the per-address limit (health and metrics probes). */
   unlimited?: boolean;
+  /**
+   * A 'user' route that a request without Authorization also reaches, without a caller (counted
+   * against the per-address limit like a public route): its handler authenticates by other means
+   * (a capability in the body, doc.capability). With Authorization the token is checked as usual.
+   */
+  anonymous?: boolean;
   doc: RouteDoc;
   handle(context: RouteContext<Caller | undefined>): Promise<RouteResult>;
 }
@@ -105,6 +113,17 @@ export function authed(
   options: { body?: Route['body'] } = {},
 ): Route {
   return { method, path, access, body: options.body ?? false, doc, handle: handle as Route['handle'] };
+}
+
+/** Declares a 'user' route that runs without a token too (Route.anonymous): the handler gets a caller only when the request had one. */
+export function authedOrAnonymous(
+  method: Method,
+  path: string,
+  doc: RouteDoc & { capability: string },
+  handle: (context: RouteContext<Caller | undefined>) => Promise<RouteResult>,
+  options: { body?: Route['body'] } = {},
+): Route {
+  return { method, path, access: 'user', anonymous: true, body: options.body ?? false, doc, handle };
 }
 
 export function open(

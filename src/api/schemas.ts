@@ -173,12 +173,18 @@ export const allReadBody = z.strictObject({
   channel: z.enum([...CHANNEL_NAMES, 'inbox']).optional(),
 });
 
+/** `{"capability", "state"}`: a service worker's receipt, with the capability its push carried instead of a token (src/auth/capabilities.ts). */
+export const capabilityReceiptBody = z.strictObject({
+  capability: z.string().min(1).max(2048).describe('The `receipt` of the web push payload'),
+  state: z.enum(['delivered', 'read', 'clicked']),
+});
+
 /**
  * What POST /api/v1/receipts takes, for its document. The route validates a body that has `all`
- * with allReadBody and any other with receiptsBody, so each error names its field (a union's
+ * with allReadBody, one that has `capability` with capabilityReceiptBody, and any other with receiptsBody, so each error names its field (a union's
  * error would name none).
  */
-export const receiptsRequest = z.union([receiptsBody, allReadBody]);
+export const receiptsRequest = z.union([receiptsBody, allReadBody, capabilityReceiptBody]);
 
 const limit = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(LIMITS.pageLimit)).optional();
 

@@ -32,6 +32,7 @@ import { isId } from '../ids.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ClientReceiptState } from '../pipeline/client-receipts.js';
+import type { ReadSignal } from '../pipeline/withdraw.js';
 import { problemOf } from '../problem.js';
 import type { Stores } from '../store/port.js';
 import { errorFrame, PONG, parseClientFrame } from './frames.js';
@@ -58,6 +59,8 @@ interface UpgradeRequest {
 
 interface SocketData {
   uid: string;
+  /** This socket, among the user's: a read it reports spares it the `read` frame (src/pipeline/withdraw.ts). */
+  id: string;
   since?: string;
   realtimeOff: boolean;
 }
@@ -79,7 +82,8 @@ export interface GatewayOptions {
   /** Sockets one user may hold on this process (open plus being upgraded); one more is 429. */
   maxSocketsPerUser: number;
   presenceTtlMs: number;
-  onReceipts(uid: string, ids: string[], state: ClientReceiptState): Promise<void>;
+  /** `socket`: the SocketData id of the socket that sent the frame. */
+  onReceipts(uid: string, ids: string[], state: ClientReceiptState, socket: string): Promise<void>;
 }
 
 export interface Gateway {
@@ -129,9 +133,17 @@ export function mountGateway(options: GatewayOptions): Gateway {
     if (ws.send(text, false) === 2) options.metrics.wsClosedForBackpressure.inc();
   };
 
-  const sendToUser = (uid: string, text: string) => {
+  const sendToUser = (uid: string, text: string, except?: string) => {
     const sockets = socketsByUid.get(uid);
-    if (sockets) for (const ws of sockets) send(ws, text);
+    if (sockets) for (const ws of sockets) if (except === undefined || ws.getUserData().id !== except) send(ws, text);
+  };
+
+  /** A frame of the user's subject; a `read` signal may name a socket to skip (src/pipeline/withdraw.ts ReadSignal). */
+  const routeUserFrame = (uid: string, frame: ReturnType<typeof messageFrame> | ReadSignal) => {
+    if (frame.type === 'read' && 'except' in frame) {
+      const { except, ...rest } = frame;
+      sendToUser(uid, JSON.stringify(rest), except);
+    } else sendToUser(uid, JSON.stringify(frame));
   };
 
   const subscriptions: Subscription[] = [
@@ -213,7 +225,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
           const verified = await options.tickets.verify(ticket);
           if (!verified) throw unauthorized('ticket is invalid or expired');
           reserve(verified.uid);
-          data = { uid: verified.uid, realtimeOff: false };
+          data = { uid: verified.uid, id: randomUUID(), realtimeOff: false };
           let fresh: boolean;
           try {
             fresh = await options.tickets.redeem(verified);
@@ -262,7 +274,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
         const uid = data.uid;
         userSubscriptions.set(
           uid,
-          bus.subscribe<ReturnType<typeof messageFrame>>(subjects.userFrames(uid), (frame) => sendToUser(uid, JSON.stringify(frame))),
+          bus.subscribe<ReturnType<typeof messageFrame> | ReadSignal>(subjects.userFrames(uid), (frame) => routeUserFrame(uid, frame)),
         );
       }
       sockets.add(ws);
@@ -277,7 +289,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
     }),
 
     message: guarded('message', (ws: WebSocket<SocketData>, raw: ArrayBuffer) => {
-      const { uid } = ws.getUserData();
+      const { uid, id } = ws.getUserData();
       const parsed = parseClientFrame(Buffer.from(raw).toString('utf8'));
       if (!parsed.ok) return send(ws, errorFrame('HERALD_INVALID_FRAME', parsed.detail));
       const frame = parsed.frame;
@@ -285,7 +297,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
         touch(uid, true);
         return send(ws, PONG);
       }
-      options.onReceipts(uid, frame.ids, frame.type === 'ack' ? 'delivered' : 'read').catch((error: unknown) => {
+      options.onReceipts(uid, frame.ids, frame.type === 'ack' ? 'delivered' : 'read', id).catch((error: unknown) => {
         log.error({ err: error, uid }, 'client receipt not recorded');
       });
     }),

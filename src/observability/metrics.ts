@@ -57,6 +57,12 @@ export function createMetrics() {
       labelNames: ['channel', 'result'] as const,
       registers: [registry],
     }),
+    withdrawals: new Counter({
+      name: 'herald_withdrawals_total',
+      help: 'Withdrawals of delivered push copies (read elsewhere or recalled), by channel and classified result; never counted as deliveries',
+      labelNames: ['channel', 'result'] as const,
+      registers: [registry],
+    }),
     receipts: new Counter({
       name: 'herald_receipts_total',
       help: 'Receipts recorded, by channel and state',

@@ -15,16 +15,25 @@ import { fallbackJobId } from '../exchange/fallback.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
 import type { PipelineDeps } from './deps.js';
 import { recordReceipts } from './receipts.js';
+import { type WithdrawSource, withdrawCopies } from './withdraw.js';
 
 export type ClientReceiptState = 'delivered' | 'read' | 'clicked';
 
+export type ClientReceiptDeps = Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'scheduler' | 'bus' | 'traits' | 'channels'>;
+
+/**
+ * `source` says who reported: a device (a receipt capability's, whose receipt is then that
+ * device's) or a socket. A read or click withdraws the message's copies everywhere else
+ * (src/pipeline/withdraw.ts).
+ */
 export async function recordClientReceipts(
-  deps: Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'scheduler'>,
+  deps: ClientReceiptDeps,
   uid: string,
   ids: string[],
   state: ClientReceiptState,
   channel: ChannelName | 'inbox',
   at: number,
+  source: WithdrawSource = {},
 ): Promise<string[]> {
   const inboxState = state === 'delivered' ? 'delivered' : 'read';
   const unique = [...new Set(ids)];
@@ -40,9 +49,11 @@ export async function recordClientReceipts(
   if (found.size === 0) return [];
   // "Never email what was read live": a read cancels the message's pending fallback.
   if (state !== 'delivered') for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
-  const receipts: Receipt[] = [...found].map((messageId) => ({ messageId, uid, channel, state, at }));
+  const device = source.device !== undefined ? { device: source.device } : {};
+  const receipts: Receipt[] = [...found].map((messageId) => ({ messageId, uid, channel, ...device, state, at }));
   // The receipt does not carry the message's urgency the reports group by: the recorder reads it.
   await recordReceipts(deps, receipts);
+  if (state !== 'delivered') await withdrawCopies(deps, uid, [...found], 'read', source);
   return [...found];
 }
 
@@ -50,12 +61,7 @@ export async function recordClientReceipts(
 const ALL_READ_PAGE = 200;
 
 /** Marks read every entry of `uid`'s inbox that was unread and created by `at`; returns how many. */
-export async function recordAllRead(
-  deps: Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'scheduler'>,
-  uid: string,
-  channel: ChannelName | 'inbox',
-  at: number,
-): Promise<number> {
+export async function recordAllRead(deps: ClientReceiptDeps, uid: string, channel: ChannelName | 'inbox', at: number): Promise<number> {
   let marked = 0;
   let before: string | undefined;
   for (;;) {

@@ -59,6 +59,7 @@ export function startDeliveryWorkers(deps: PipelineDeps): Subscription[] {
 export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch): Promise<void> {
   const { message } = batch;
   const now = deps.now();
+  if (batch.withdraw) return deliverWithdrawals(deps, channel, batch, now);
   if (isExpired(message, now)) {
     await record(
       deps,
@@ -90,8 +91,8 @@ const sending = new Set<string>();
 const deliveryKey = (batch: DeliveryBatch, item: DeliveryItem): string =>
   [batch.channel, batch.message.id, item.recipient.uid, item.device?.id ?? ''].join(':');
 
-/** The retry job of a delivery: one per delivery key, so scheduling it again replaces it. */
-export const retryJobId = (batch: DeliveryBatch, item: DeliveryItem): string => `retry:${deliveryKey(batch, item)}`;
+/** The retry job of a delivery (or of a withdrawal): one per delivery key, so scheduling it again replaces it. */
+export const retryJobId = (batch: DeliveryBatch, item: DeliveryItem): string => `${batch.withdraw ? 'retry-withdraw' : 'retry'}:${deliveryKey(batch, item)}`;
 
 /**
  * Sends `items` and acts on each result. A result the channel reports early (`onResult`, as
@@ -110,7 +111,7 @@ async function deliverItems(deps: PipelineDeps, channel: Channel, batch: Deliver
     done.catch(() => undefined);
     recording.push(done);
   };
-  const results = await channel.deliver(toDeliveries({ ...batch, items }), onResult);
+  const results = await channel.deliver(toDeliveries({ ...batch, items: await withCapabilities(deps, batch, items) }), onResult);
   await Promise.all(recording);
   const receipts: Receipt[] = [];
   for (const [index, item] of items.entries()) {
@@ -120,6 +121,66 @@ async function deliverItems(deps: PipelineDeps, channel: Channel, batch: Deliver
     if (r) receipts.push(r);
   }
   await record(deps, batch, receipts);
+}
+
+/**
+ * Signs, for each delivery to a web push device, the capabilities its push carries to the
+ * service worker (src/auth/capabilities.ts): a receipt capability for this message, user and
+ * device, and a renewal capability for the device. Signed at send time, never put on the bus.
+ */
+async function withCapabilities(deps: PipelineDeps, batch: DeliveryBatch, items: DeliveryItem[]): Promise<DeliveryItem[]> {
+  const capabilities = deps.capabilities;
+  if (!capabilities) return items;
+  return Promise.all(
+    items.map(async (item) => {
+      const device = item.device;
+      if (device?.kind !== 'web') return item;
+      const grant = { uid: item.recipient.uid, messageId: batch.message.id, deviceId: device.id, channel: batch.channel };
+      const [receipt, renew] = await Promise.all([
+        capabilities.receipt(grant, batch.message.expiresAt),
+        capabilities.renewal(grant.uid, device.id, device.token),
+      ]);
+      return { ...item, capabilities: { receipt, renew } };
+    }),
+  );
+}
+
+/**
+ * A batch of withdrawals (src/pipeline/withdraw.ts): the same channel, provider gates and
+ * urgency subjects as the message's deliveries, but nothing of it is a receipt — the message
+ * was delivered once, its withdrawal is not a second delivery — and it is sent even after the
+ * message expired (the notification may still be on screen). Devices their user no longer holds
+ * are skipped; a retry or a paused provider sends it again later, like a delivery; a gone token
+ * is pruned; anything else is counted (herald_withdrawals_total) and logged.
+ */
+async function deliverWithdrawals(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch, now: number): Promise<void> {
+  const uids = [...new Set(batch.items.map((item) => item.recipient.uid))];
+  const held = await deps.stores.devices.listByUsers(uids);
+  const items = batch.items.filter((item) => item.device && held.get(item.recipient.uid)?.some((d) => d.id === item.device?.id));
+  if (items.length === 0) return;
+  const results = await channel.deliver(toDeliveries({ ...batch, items }));
+  for (const [index, item] of items.entries()) {
+    const result = results[index] ?? ({ type: 'failed', reason: 'channel returned no result' } satisfies DeliveryResult);
+    deps.metrics.withdrawals.inc({ channel: batch.channel, result: result.type });
+    const context = { messageId: batch.message.id, uid: item.recipient.uid, device: item.device?.id, channel: batch.channel };
+    switch (result.type) {
+      case 'sent':
+        break;
+      case 'retry':
+        if (item.attempt >= MAX_ATTEMPTS) deps.log.warn({ ...context, reason: result.reason }, 'withdrawal not sent: retries exhausted');
+        else await scheduleRetry(deps, batch, item, now + result.afterMs);
+        break;
+      case 'deferred':
+        await scheduleRetry(deps, batch, item, Math.max(now, result.untilMs), { sameAttempt: true });
+        break;
+      case 'invalid-recipient':
+        if (item.device) await deps.stores.devices.removeToken(item.device.kind, item.device.token);
+        break;
+      case 'failed':
+        deps.log.warn({ ...context, reason: result.reason }, 'withdrawal not sent');
+        break;
+    }
+  }
 }
 
 /** Acts on one result (a retry is scheduled, a gone token pruned); returns the receipt to record, if any. */
@@ -181,9 +242,12 @@ async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: Del
     id: retryJobId(batch, item),
     kind: REDELIVER,
     runAt,
-    payload: { ...batch, items: [{ ...item, attempt: options.sameAttempt ? item.attempt : item.attempt + 1 }] },
+    // Capabilities are signed again when the retry is sent: none is kept in a job.
+    payload: { ...batch, items: [{ ...withoutCapabilities(item), attempt: options.sameAttempt ? item.attempt : item.attempt + 1 }] },
   });
 }
+
+const withoutCapabilities = ({ capabilities: _signed, ...item }: DeliveryItem): DeliveryItem => item;
 
 const receipt = (batch: DeliveryBatch, item: DeliveryItem, state: Receipt['state'], at: number, reason?: string): Receipt => ({
   messageId: batch.message.id,

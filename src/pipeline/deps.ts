@@ -1,6 +1,7 @@
 /** What the pipeline's steps need from the outside world: the ports, chosen by the composition root. */
 import type { Channel } from '../../channels/port.js';
 import type { Scheduler } from '../../schedulers/port.js';
+import type { Capabilities } from '../auth/capabilities.js';
 import type { Bus } from '../bus/port.js';
 import type { ChannelTraitsMap } from '../exchange/channel-traits.js';
 import type { FallbackPolicy } from '../exchange/fallback.js';
@@ -27,5 +28,7 @@ export interface PipelineDeps {
   policy: FallbackPolicy;
   /** The per-user cap on intrusive channels (HERALD_CAP_PER_HOUR, caps.ts); absent: no cap. */
   caps?: Caps;
+  /** Signs the capabilities a web push carries to its service worker (src/auth/capabilities.ts); absent: none. */
+  capabilities?: Pick<Capabilities, 'receipt' | 'renewal'>;
   now: () => number;
 }

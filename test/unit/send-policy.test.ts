@@ -130,7 +130,7 @@ describe('the sender recipients see', () => {
   it('is in the realtime frame, the web push payload, the APNs payload and the FCM data; only when visible', () => {
     const message = fromUser();
     assert.equal(messageFrame(message).sender, 'alice');
-    assert.equal(JSON.parse(pushPayload(message)).sender, 'alice');
+    assert.equal(JSON.parse(pushPayload({ message })).sender, 'alice');
     assert.equal(apnsPayload(message).sender, 'alice');
     const fcm = composeFcmMessage(
       { message, recipient: { uid: 'bob' }, channel: 'fcm', attempt: 1, device: { id: 'd', uid: 'bob', kind: 'android', token: 't'.repeat(20), createdAt: 0 } },
@@ -141,7 +141,7 @@ describe('the sender recipients see', () => {
 
     const adminMessage = channelTestMessage({ sender: 'ops', senderAdmin: true });
     assert.equal('sender' in messageFrame(adminMessage), false);
-    assert.equal('sender' in JSON.parse(pushPayload(adminMessage)), false);
+    assert.equal('sender' in JSON.parse(pushPayload({ message: adminMessage })), false);
     assert.equal('sender' in apnsPayload(adminMessage), false);
   });
 });

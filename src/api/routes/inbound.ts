@@ -12,7 +12,9 @@
 import { z } from 'zod';
 import type { InboundHook } from '../../../channels/port.js';
 import { PROBLEM_CODES, type ProblemCode, ProblemError } from '../../errors.js';
+import type { Receipt } from '../../exchange/types.js';
 import { recordReceipts } from '../../pipeline/receipts.js';
+import { withdrawCopies } from '../../pipeline/withdraw.js';
 import type { ApiDeps } from '../deps.js';
 import { type Answers, json, open, type Route, type RouteDoc } from '../route.js';
 
@@ -53,10 +55,21 @@ export function inboundRoutes(deps: ApiDeps, hooks: readonly InboundHook[]): Rou
       async ({ headers, query, body, log }) => {
         const answer = await hook.handle({ headers, query, body: typeof body === 'string' ? body : undefined, log, now: deps.now() });
         if (answer.status >= 400) throw new ProblemError(PROBLEM_BY_STATUS.get(answer.status) ?? 'HERALD_INTERNAL', answer.text ?? 'refused');
-        if (answer.receipts) await recordReceipts(deps, answer.receipts);
+        if (answer.receipts) {
+          await recordReceipts(deps, answer.receipts);
+          await withdrawReadCopies(deps, answer.receipts);
+        }
         return answer.text === undefined ? json(answer.status) : { status: answer.status, text: answer.text };
       },
       { body: 'raw', unlimited: true },
     ),
   );
+}
+
+/** A provider that reports a read or click (an opened email, a tapped notification) quiets the message's copies elsewhere. */
+async function withdrawReadCopies(deps: ApiDeps, receipts: readonly Receipt[]): Promise<void> {
+  for (const r of receipts) {
+    if (r.state !== 'read' && r.state !== 'clicked') continue;
+    await withdrawCopies(deps, r.uid, [r.messageId], 'read', r.device !== undefined ? { device: r.device } : {});
+  }
 }

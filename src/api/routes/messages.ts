@@ -8,8 +8,8 @@ import { LIMITS } from '../../exchange/limits.js';
 import { recordAllRead, recordClientReceipts } from '../../pipeline/client-receipts.js';
 import type { ApiDeps } from '../deps.js';
 import { inboxCount, inboxPage, messageDetail, report, searchPage } from '../responses.js';
-import { answer, authed, json, type Route, refusals } from '../route.js';
-import { allReadBody, countQuery, inboxQuery, messageId, receiptsBody, receiptsRequest, reportQuery, searchQuery } from '../schemas.js';
+import { answer, authed, authedOrAnonymous, json, type Route, refusals } from '../route.js';
+import { allReadBody, capabilityReceiptBody, countQuery, inboxQuery, messageId, receiptsBody, receiptsRequest, reportQuery, searchQuery } from '../schemas.js';
 import { queryObject, validate } from '../validate.js';
 import { inboxView, messageView, receiptView } from '../views.js';
 
@@ -137,20 +137,36 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       },
     ),
 
-    authed(
+    authedOrAnonymous(
       'POST',
       '/api/v1/receipts',
-      'user',
       {
         summary: 'Report that messages of the caller were delivered, read or clicked',
         description:
           "Ids that are not the caller's messages are ignored. `channel` (default inbox) is the channel the state was reached on. States only move forward: a read message does not go back to delivered. " +
-          '`{"all": true, "state": "read"}` marks read every message of the caller that was unread when the request came (mark all read).',
+          '`{"all": true, "state": "read"}` marks read every message of the caller that was unread when the request came (mark all read). ' +
+          '`{"capability": "<receipt>", "state": ...}` needs no token: a service worker reports the receipt of the one message, user and device its push capability names (docs/security.md). ' +
+          "A read or click withdraws the message's copies on the user's other sockets and devices.",
         tag: 'inbox',
         body: receiptsRequest,
-        answers: { 204: answer('Recorded'), ...refusals({ HERALD_INVALID_REQUEST: 'a field is invalid (each in errors[])' }) },
+        capability: 'a receipt capability in the body (`capability`: the `receipt` of a web push payload)',
+        answers: {
+          204: answer('Recorded'),
+          ...refusals({
+            HERALD_INVALID_REQUEST: 'a field is invalid (each in errors[])',
+            HERALD_UNAUTHORIZED: 'no token and no capability, or a capability that is invalid, expired or tampered with',
+          }),
+        },
       },
       async ({ body, caller }) => {
+        if (typeof body === 'object' && body !== null && 'capability' in body) {
+          const input = validate(capabilityReceiptBody, body);
+          const grant = await deps.capabilities.verifyReceipt(input.capability);
+          if (!grant) throw new ProblemError('HERALD_UNAUTHORIZED', 'capability is invalid, expired or not a receipt capability');
+          await recordClientReceipts(deps, grant.uid, [grant.messageId], input.state, grant.channel, deps.now(), { device: grant.deviceId });
+          return json(204);
+        }
+        if (!caller) throw new ProblemError('HERALD_UNAUTHORIZED', 'missing bearer token in Authorization header (or a receipt capability in the body)');
         if (typeof body === 'object' && body !== null && 'all' in body) {
           const all = validate(allReadBody, body);
           await recordAllRead(deps, caller.uid, all.channel ?? 'inbox', deps.now());

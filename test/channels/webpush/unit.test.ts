@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import webpush from 'web-push';
 import type { Channel, Delivery, DeliveryResult } from '../../../channels/port.js';
 import { classifyPushError } from '../../../channels/webpush/classify.js';
-import { DEFAULT_TTL_SECONDS, pushTopic } from '../../../channels/webpush/request.js';
+import { DEFAULT_TTL_SECONDS, pushTopic, WITHDRAW_TTL_SECONDS } from '../../../channels/webpush/request.js';
 import { createVapidSigner } from '../../../channels/webpush/vapid.js';
 import { createWebPushChannel } from '../../../channels/webpush/webpush-channel.js';
 import type { Device, Message, Urgency } from '../../../src/exchange/types.js';
@@ -113,6 +113,7 @@ describe('webpush channel', () => {
       link: 'https://shop.test/o/42',
       urgency: 'low',
       createdAt: '2025-01-02T03:04:05.000Z',
+      tag: 'order-42',
     });
     assert.equal(record.headers.urgency, 'low');
     assert.equal(record.headers.topic, 'order-42');
@@ -136,9 +137,45 @@ describe('webpush channel', () => {
       link: null,
       urgency: 'normal',
       createdAt: '2025-01-02T03:04:05.000Z',
+      tag: msg.id,
     });
     assert.equal(record?.headers.ttl, DEFAULT_TTL_SECONDS);
     assert.equal(record?.headers.topic, null);
+  });
+
+  it("carries each delivery's own capabilities, dropping renew first when the payload would not fit", async () => {
+    const [a, b, big] = [fake.subscription(), fake.subscription(), fake.subscription()];
+    const msg = message({ topic: 'orders' });
+    const capabilities = (n: number) => ({ receipt: `receipt-${n}`, renew: `renew-${n}` });
+    // A message whose payload fits with its receipt but not with a renew of 300 bytes more.
+    const near = message({ msg: 'x'.repeat(3_993 - 400) });
+    const results = await channel.deliver([
+      { ...delivery(msg, webDevice(a)), capabilities: capabilities(1) },
+      { ...delivery(msg, webDevice(b)), capabilities: capabilities(2) },
+      { ...delivery(near, webDevice(big)), capabilities: { receipt: 'r'.repeat(100), renew: 'n'.repeat(300) } },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.type),
+      ['sent', 'sent', 'sent'],
+    );
+    const payloadOf = (sub: FakeSubscription) => fake.recordsFor(fake.idOf(sub.endpoint))[0]?.payload;
+    assert.equal(payloadOf(a).receipt, 'receipt-1');
+    assert.equal(payloadOf(a).renew, 'renew-1');
+    assert.equal(payloadOf(b).receipt, 'receipt-2');
+    assert.equal(payloadOf(a).tag, 'orders');
+    assert.equal(payloadOf(big).receipt, 'r'.repeat(100));
+    assert.equal('renew' in payloadOf(big), false);
+  });
+
+  it('sends a withdrawal as a close payload with a day of TTL and the message topic, whatever its ttl', async () => {
+    const sub = fake.subscription();
+    const msg = message({ topic: 'chat-1', expiresAt: Date.now() - 1_000 });
+    const [result] = await channel.deliver([{ ...delivery(msg, webDevice(sub)), withdraw: 'recall' }]);
+    assert.equal(result?.type, 'sent');
+    const [record] = fake.recordsFor(fake.idOf(sub.endpoint));
+    assert.deepEqual(record?.payload, { type: 'close', id: msg.id, tag: 'chat-1', reason: 'recall' });
+    assert.equal(record?.headers.ttl, WITHDRAW_TTL_SECONDS);
+    assert.equal(record?.headers.topic, 'chat-1');
   });
 
   it('sends TTL 0 for a message whose ttl has run out', async () => {
