@@ -1,23 +1,35 @@
 /**
- * HeraldClient: one user's realtime inbox over Herald's REST API and WebSocket (docs/api.md).
+ * HeraldClient: one user's realtime inbox over Herald's REST API and WebSocket (docs/api.md),
+ * offline-first and shared by the browser's tabs (client/README.md).
  *
  * - connect(): a single-use ticket (POST /api/v1/ws/token), then GET /ws?token=…. When the
  *   socket is lost it reconnects by itself: exponential backoff with full jitter (a random wait
  *   below 0.5 s, 1 s, 2 s … up to 30 s; at least a 429's Retry-After), a fresh ticket each time,
  *   and `since=<the newest id seen>` so the server replays what arrived meanwhile. A refusal that
- *   retrying cannot fix (401, 403, 400) stops it: status `closed` and an `error` event.
- * - `message` fires at most once per id: the last 1000 ids are remembered across reconnects.
- *   Each message is acknowledged (`ack` frame: its realtime receipt becomes `delivered`).
- * - `unread` is the API's own count (GET /api/v1/messages/count?state=unread), fetched on every
- *   open, after new messages and after markRead / markClicked; fetches are coalesced (one in
- *   flight, one more queued) and a stale answer never overwrites a newer one.
+ *   retrying cannot fix (401, 403, 400) stops it: status `closed` and an `error` event, as does
+ *   close code 4410 (the user was erased), which also clears the cache.
+ * - One socket per user across tabs (client/src/tabs.ts): the leader tab holds it and passes its
+ *   frames to the others; when the leader goes, the next tab takes over and resumes with since=.
+ * - The inbox (its newest messages and the unread count) is cached (client/src/store.ts) and
+ *   emitted (`inbox`, `unread`) from the cache first, then fresh from the server on every open.
+ *   Receipts (markRead, markClicked, markAllRead, archive) change it at once in every tab, are
+ *   queued durably and sent in order (client/src/outbox.ts); queued ones are replayed when
+ *   Herald can be reached again, after a reload too. The count is the API's once the queue is
+ *   empty (it is only fetched then), and moved locally by each change meanwhile.
+ * - `message` fires at most once per id in each tab: the last 1000 ids are remembered across
+ *   reconnects and leader changes. The leader acknowledges each (`ack` frame: delivered).
  * - A ping frame every 30 s keeps presence fresh; a socket that answers nothing between two
  *   pings (a dead network path that never closed) is dropped and reconnected, as is one that
- *   does not open within 15 s. The window's `online` event retries at once.
- * - close() stops everything, including reconnecting; connect() may start again afterwards.
+ *   does not open within 15 s. The window's `online` event retries at once and replays the queue.
+ * - close() stops everything, including reconnecting, and hands the socket to another tab;
+ *   connect() may start again afterwards.
  */
 import { errorOf, HeraldError, networkError } from './errors.js';
-import type { HeraldEvents, HeraldMessage, HeraldStatus, InboxPage, MessagesQuery } from './types.js';
+import { Inbox, type InboxOp } from './inbox.js';
+import { type FlushOutcome, flushOutbox, opOf, receiptBodies } from './outbox.js';
+import { IndexedDbStore, MemoryStore, type OfflineStore } from './store.js';
+import { exclusive, TabGroup, type TabNote } from './tabs.js';
+import type { ActionResult, HeraldEvents, HeraldMessage, HeraldStatus, InboxMessage, InboxPage, MessagesQuery } from './types.js';
 
 export interface HeraldClientOptions {
   /** Herald's base URL, e.g. `https://herald.example` (its API and `/ws`). */
@@ -32,6 +44,14 @@ export interface HeraldClientOptions {
   since?: string;
   /** Acknowledge each message received with an `ack` frame (default true). */
   ack?: boolean;
+  /** The user's id, naming the cache and the tab group (default: the token's `sub` claim). */
+  user?: string;
+  /** Keep the inbox and the receipts queue in IndexedDB across page loads (default true). False: in memory, for this page only. */
+  offline?: boolean;
+  /** One WebSocket for all the browser's tabs of this user (default true; needs Web Locks and BroadcastChannel). */
+  shareConnection?: boolean;
+  /** Messages kept in the cached inbox, the newest (default 100, at most 200). */
+  cacheSize?: number;
 }
 
 /** The ids of one receipt or frame (LIMITS.idsPerReceipt in src/exchange/limits.ts). */
@@ -42,6 +62,8 @@ const OPEN_TIMEOUT_MS = 15_000;
 /** A socket open this long counts as a success: the next loss starts the backoff over. */
 const STABLE_MS = 5_000;
 const ACK_BATCH_MS = 50;
+/** The close code of a socket whose user was erased (DELETE /api/v1/users/{uid}): final. */
+const USER_ERASED = 4410;
 
 type Listener<T> = (value: T) => void;
 type Timer = ReturnType<typeof setTimeout>;
@@ -77,6 +99,31 @@ class RecentIds {
   }
 }
 
+/** The `sub` claim of a JWT, read without verifying it (it only names the cache). */
+function subjectOf(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(atob((token.split('.')[1] ?? '').replace(/-/g, '+').replace(/_/g, '/')));
+    return typeof payload?.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An inbox entry of a message frame, as the list would show it. */
+const entryOf = (frame: HeraldMessage): InboxMessage => ({
+  id: frame.id,
+  msg: frame.msg,
+  title: frame.title ?? null,
+  data: frame.data ?? null,
+  urgency: frame.urgency,
+  link: frame.link ?? null,
+  topic: frame.topic ?? null,
+  category: null,
+  createdAt: frame.createdAt,
+  ...(frame.sender ? { sender: frame.sender } : {}),
+  state: { delivered: new Date().toISOString(), read: null },
+});
+
 export class HeraldClient {
   private readonly base: string;
   private readonly tokenSource: HeraldClientOptions['token'];
@@ -84,8 +131,13 @@ export class HeraldClient {
   private readonly maxDelayMs: number;
   private readonly heartbeatMs: number;
   private readonly ackMessages: boolean;
+  private readonly user: string | undefined;
+  private readonly keepOffline: boolean;
+  private readonly share: boolean;
+  private readonly cacheSize: number;
   private readonly listeners: { [K in keyof HeraldEvents]?: Set<Listener<HeraldEvents[K]>> } = {};
   private readonly recent = new RecentIds(RECENT_IDS);
+  private readonly box: Inbox;
 
   private current: HeraldStatus = 'closed';
   private ws: WebSocket | undefined;
@@ -102,11 +154,20 @@ export class HeraldClient {
   private waiting: Waiter | undefined;
   private acks: string[] = [];
   private ackTimer: Timer | undefined;
-  private unreadCountValue: number | undefined;
-  private countsAsked = 0;
-  private countApplied = 0;
   private countBusy = false;
   private countAgain = false;
+
+  /** The cache's and the tab group's name, once the user is known. */
+  private scope = '';
+  private store: OfflineStore = new MemoryStore();
+  private preparing: Promise<void> | undefined;
+  private group: TabGroup | undefined;
+  /** This tab holds the socket (without a tab group: always once connecting). */
+  private leader = false;
+  /** Became leader after another tab: resume after the newest message cached when no frame was seen. */
+  private tookOver = false;
+  /** Ids that arrived while a fresh page was being fetched (kept when it is taken). */
+  private arrived: Set<string> | undefined;
 
   constructor(options: HeraldClientOptions) {
     if (!options?.url || !options.token) throw new TypeError('HeraldClient needs { url, token }');
@@ -117,16 +178,26 @@ export class HeraldClient {
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
     this.ackMessages = options.ack ?? true;
     this.lastId = options.since;
+    this.user = options.user;
+    this.keepOffline = options.offline ?? true;
+    this.share = options.shareConnection ?? true;
+    this.cacheSize = Math.min(200, Math.max(1, options.cacheSize ?? 100));
+    this.box = new Inbox(this.cacheSize);
   }
 
-  /** The connection's status now. */
+  /** The connection's status now (in a tab that does not lead: the leader's). */
   get status(): HeraldStatus {
     return this.current;
   }
 
-  /** The last unread count fetched, undefined before the first. */
+  /** The unread count as known now (the API's, moved by changes not yet sent), undefined before it is known. */
   get unread(): number | undefined {
-    return this.unreadCountValue;
+    return this.box.unread;
+  }
+
+  /** The cached inbox now, newest first (what the last `inbox` event gave). */
+  get inbox(): InboxMessage[] {
+    return [...this.box.messages];
   }
 
   /** Calls `listener` on each `event`; returns the function that removes it. */
@@ -145,7 +216,8 @@ export class HeraldClient {
   }
 
   /**
-   * Opens the socket; resolves once it is open. Rejects when the server refuses for good (a
+   * Emits the cached inbox (`inbox`, `unread`) at once, then opens the socket, or follows the tab
+   * that holds it; resolves once it is open. Rejects when the server refuses for good (a
    * HeraldError: 401, 403, …) or close() is called first; until then failures are retried.
    */
   connect(): Promise<void> {
@@ -155,63 +227,89 @@ export class HeraldClient {
       this.attempt = 0;
       this.setStatus('connecting');
       globalThis.addEventListener?.('online', this.retryNow);
-      void this.open(this.generation);
+      void this.start(this.generation);
     }
     return this.waiting.promise;
   }
 
-  /** Closes the socket and stops reconnecting. */
+  /** Closes the socket (another tab takes it over) and stops reconnecting. */
   close(): void {
     this.generation += 1;
     this.flushAcks();
     this.stop();
+    this.group?.leave();
+    this.group = undefined;
+    this.leader = false;
     globalThis.removeEventListener?.('online', this.retryNow);
     this.setStatus('closed');
     this.waiting?.reject(new HeraldError({ status: 0, code: 'HERALD_CLOSED', detail: 'close() was called before the socket opened' }));
     this.waiting = undefined;
   }
 
-  /** One page of the inbox, newest first (GET /api/v1/messages). */
-  messages(query: MessagesQuery = {}): Promise<InboxPage> {
+  /**
+   * One page of the inbox, newest first (GET /api/v1/messages), after the queued receipts were
+   * sent. When Herald cannot be reached, a first page (no `cursor`) comes from the cache, with
+   * `cached: true` and `next: null`.
+   */
+  async messages(query: MessagesQuery = {}): Promise<InboxPage> {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null) params.set(name, String(value));
     const search = params.toString();
-    return this.request<InboxPage>('GET', `/api/v1/messages${search ? `?${search}` : ''}`);
+    const path = `/api/v1/messages${search ? `?${search}` : ''}`;
+    await this.prepare();
+    try {
+      return await this.exclusive(async () => {
+        const flushed = await this.flush();
+        if (!flushed.done) throw flushed.error;
+        return this.request<InboxPage>('GET', path);
+      });
+    } catch (error) {
+      if (!(error instanceof HeraldError && error.status === 0) || query.cursor) throw error;
+      const messages = this.box.messages.filter((m) => (query.state !== 'unread' || m.state.read === null) && (!query.since || m.id > query.since));
+      return { messages: messages.slice(0, query.limit ?? 50), next: null, cached: true };
+    }
   }
 
-  /** How many of the user's messages are unread, as the API counts them; emits `unread` when it changed. */
+  /**
+   * How many of the user's messages are unread, as the API counts them once the queued receipts
+   * were sent; emits `unread` when it changed. When Herald cannot be reached: the count known
+   * locally (rejects when there is none).
+   */
   async unreadCount(): Promise<number> {
-    const asked = ++this.countsAsked;
-    const { count } = await this.request<{ count: number }>('GET', '/api/v1/messages/count?state=unread');
-    if (asked > this.countApplied) {
-      this.countApplied = asked;
-      if (count !== this.unreadCountValue) {
-        this.unreadCountValue = count;
-        this.emit('unread', count);
-      }
-    }
-    return count;
+    await this.prepare();
+    const outcome = await this.sync(false);
+    if (outcome.count !== undefined) return outcome.count;
+    if (this.box.unread !== undefined && (!(outcome.error instanceof HeraldError) || outcome.error.transient)) return this.box.unread;
+    throw outcome.error;
   }
 
   /** Marks messages read (POST /api/v1/receipts); ids that are not the user's are ignored by the API. */
-  async markRead(ids: string | readonly string[]): Promise<void> {
+  markRead(ids: string | readonly string[]): Promise<ActionResult> {
     const unique = [...new Set(typeof ids === 'string' ? [ids] : ids)];
-    for (let i = 0; i < unique.length; i += IDS_PER_REQUEST) {
-      await this.request('POST', '/api/v1/receipts', { ids: unique.slice(i, i + IDS_PER_REQUEST), state: 'read' });
-    }
-    if (unique.length > 0) await this.recount();
+    return this.act({ kind: 'read', ids: unique, at: new Date().toISOString() }, receiptBodies(unique, 'read', IDS_PER_REQUEST));
   }
 
-  /** Marks read every message of the user that is unread now (POST /api/v1/receipts with `all`). */
-  async markAllRead(): Promise<void> {
-    await this.request('POST', '/api/v1/receipts', { all: true, state: 'read' });
-    await this.recount();
+  /** Marks read every message of the user that is unread when Herald gets the request (POST /api/v1/receipts with `all`). */
+  markAllRead(): Promise<ActionResult> {
+    return this.act({ kind: 'all-read', at: new Date().toISOString() }, [{ all: true, state: 'read' }]);
   }
 
   /** Records a click on a message (which marks it read too). */
-  async markClicked(id: string): Promise<void> {
-    await this.request('POST', '/api/v1/receipts', { ids: [id], state: 'clicked' });
-    await this.recount();
+  markClicked(id: string): Promise<ActionResult> {
+    return this.act({ kind: 'read', ids: [id], at: new Date().toISOString() }, [{ ids: [id], state: 'clicked' }]);
+  }
+
+  /** Archives messages: they leave the inbox and its count (POST /api/v1/receipts, state `archived`). */
+  archive(ids: string | readonly string[]): Promise<ActionResult> {
+    const unique = [...new Set(typeof ids === 'string' ? [ids] : ids)];
+    return this.act({ kind: 'remove', ids: unique, why: 'archived' }, receiptBodies(unique, 'archived', IDS_PER_REQUEST));
+  }
+
+  /** Forgets what this browser keeps for the user (the cached inbox, receipts not sent yet): for signing out. */
+  async clearCache(): Promise<void> {
+    await this.prepare();
+    await this.store.clear(this.scope);
+    if (this.box.replace([], undefined)) this.emit('inbox', this.inbox);
   }
 
   /**
@@ -256,10 +354,7 @@ export class HeraldClient {
   /** Fetch with the token; a non-2xx answer becomes a HeraldError. */
   private async request<T = void>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
     const headers: Record<string, string> = {};
-    if (authenticated) {
-      const token = typeof this.tokenSource === 'function' ? await this.tokenSource() : this.tokenSource;
-      headers.authorization = `Bearer ${token}`;
-    }
+    if (authenticated) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -271,21 +366,187 @@ export class HeraldClient {
     return (response.status === 204 ? undefined : await response.json()) as T;
   }
 
-  /** Refetches the count after the user's own change, when someone listens. */
-  private async recount(): Promise<void> {
-    if (this.listeners.unread?.size) await this.unreadCount().catch((error: Error) => this.emit('error', error));
+  private async token(): Promise<string> {
+    return typeof this.tokenSource === 'function' ? await this.tokenSource() : this.tokenSource;
+  }
+
+  /**
+   * Once: names the scope (the URL and the user), opens the store and emits the cached inbox.
+   * Without a user to name it by, the cache stays in memory and the tabs are not shared.
+   */
+  private prepare(): Promise<void> {
+    this.preparing ??= (async () => {
+      const user = this.user ?? subjectOf(await this.token());
+      if (user === undefined) return;
+      this.scope = `${this.base} ${user}`;
+      if (this.keepOffline && typeof indexedDB !== 'undefined') {
+        this.store = await IndexedDbStore.open().catch(() => this.store);
+      }
+      const cached = await this.store.load(this.scope).catch(() => undefined);
+      const pending = await this.store.queued(this.scope).catch(() => []);
+      // A state this page already has (another tab's, the server's) is newer than the cache.
+      if (!cached || this.box.messages.length > 0 || this.box.unread !== undefined) return;
+      this.box.replace(cached.messages, cached.unread);
+      for (const { body } of pending) this.box.apply(opOf(body));
+      this.emit('inbox', this.inbox);
+      if (this.box.unread !== undefined) this.emit('unread', this.box.unread);
+    })();
+    this.preparing.catch(() => {
+      this.preparing = undefined;
+    });
+    return this.preparing;
+  }
+
+  /** Runs `work` alone among the tabs of this scope: sending the queue, fetching what it changes. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return exclusive(`herald-outbox:${this.scope}`, work);
+  }
+
+  /** Sends the queued receipts, in order, until one cannot be sent now; inside exclusive(). */
+  private flush(own: number[] = []): Promise<FlushOutcome> {
+    return flushOutbox(
+      this.store,
+      this.scope,
+      (body) => this.request('POST', '/api/v1/receipts', body),
+      (error, key) => {
+        if (!own.includes(key)) this.emit('error', error);
+      },
+    );
+  }
+
+  /**
+   * Sends the queue, then (when it is empty) fetches the unread count, and with `page` the
+   * newest messages; takes them as the inbox, with the receipts queued meanwhile applied over
+   * them, and tells the other tabs.
+   */
+  private sync(page: boolean, own: number[] = []): Promise<FlushOutcome & { count?: number }> {
+    return this.exclusive(async () => {
+      const outcome: FlushOutcome & { count?: number } = await this.flush(own);
+      if (!outcome.done) return outcome;
+      if (page) this.arrived = new Set();
+      try {
+        const fresh = page ? await this.request<InboxPage>('GET', `/api/v1/messages?limit=${this.cacheSize}`) : undefined;
+        const { count } = await this.request<{ count: number }>('GET', '/api/v1/messages/count?state=unread');
+        const pending = await this.store.queued(this.scope).catch(() => []);
+        const before = JSON.stringify([this.box.messages, this.box.unread]);
+        let messages = this.box.messages;
+        if (fresh) {
+          const listed = new Set(fresh.messages.map((m) => m.id));
+          const arrived = this.arrived ?? new Set();
+          messages = [...messages.filter((m) => arrived.has(m.id) && !listed.has(m.id)), ...fresh.messages].sort((a, b) => (a.id < b.id ? 1 : -1));
+        }
+        this.box.replace(messages, count);
+        for (const { body } of pending) this.box.apply(opOf(body));
+        outcome.count = this.box.unread;
+        if (JSON.stringify([this.box.messages, this.box.unread]) !== before) {
+          this.changed(true);
+          this.group?.post({ t: 'inbox', messages: this.box.messages, unread: this.box.unread });
+        }
+      } catch (error) {
+        outcome.error = error as Error;
+      } finally {
+        this.arrived = undefined;
+      }
+      return outcome;
+    });
+  }
+
+  /** A receipt: applied here and in every tab at once, queued durably, then sent (or left queued when Herald cannot be reached). */
+  private async act(op: InboxOp, bodies: ReturnType<typeof receiptBodies>): Promise<ActionResult> {
+    if (bodies.length === 0) return 'sent';
+    await this.prepare();
+    this.applyOp(op, true);
+    const keys = await this.store.enqueue(this.scope, bodies);
+    const outcome = await this.sync(false, keys);
+    const refused = keys.map((key) => outcome.failed.get(key)).find(Boolean);
+    if (refused) {
+      // Undo what was shown: the server's state again.
+      void this.sync(true).catch(() => undefined);
+      throw refused;
+    }
+    return keys.every((key) => outcome.sent.has(key)) ? 'sent' : 'queued';
+  }
+
+  /** Applies a change to the inbox; `own`: it started here (persisted, and told to the other tabs). */
+  private applyOp(op: InboxOp, own: boolean): void {
+    const unread = this.box.unread;
+    const change = this.box.apply(op);
+    if (own) this.group?.post({ t: 'op', op });
+    if (op.kind === 'read' || op.kind === 'all-read') this.emit('read', { ids: op.kind === 'read' ? op.ids : change.read, all: op.kind === 'all-read' });
+    if (op.kind === 'remove' && op.why === 'archived') this.emit('archive', op.ids);
+    if (change.changed) this.changed(own, unread);
+  }
+
+  /** The inbox changed: persisted (by the tab the change came from) and emitted. */
+  private changed(persist: boolean, unreadBefore?: number): void {
+    if (persist && this.scope) void this.store.save(this.scope, { messages: this.box.messages, unread: this.box.unread }).catch(() => undefined);
+    this.emit('inbox', this.inbox);
+    if (this.box.unread !== undefined && this.box.unread !== unreadBefore) this.emit('unread', this.box.unread);
+  }
+
+  private async start(generation: number): Promise<void> {
+    try {
+      await this.prepare();
+    } catch (error) {
+      if (generation === this.generation) this.failed(error);
+      return;
+    }
+    if (generation !== this.generation) return;
+    if (!this.share || !this.scope) {
+      this.lead(generation);
+      return;
+    }
+    const group = new TabGroup(this.scope, (note) => this.hear(note));
+    this.group = group;
+    group.elect(() => this.lead(generation));
+    group.post({ t: 'hello' });
+  }
+
+  /** This tab holds the socket now. */
+  private lead(generation: number): void {
+    if (generation !== this.generation) return;
+    this.leader = true;
+    this.tookOver = this.current !== 'connecting';
+    if (this.tookOver) this.setStatus('reconnecting');
+    void this.open(generation);
+  }
+
+  /** A note of another tab. */
+  private hear(note: TabNote): void {
+    if (note.t === 'hello') {
+      if (this.leader) this.group?.post({ t: 'state', status: this.current, messages: this.box.messages, unread: this.box.unread, lastId: this.lastId });
+    } else if (note.t === 'op') {
+      this.applyOp(note.op as InboxOp, false);
+    } else if (note.t === 'inbox' || note.t === 'state') {
+      const unread = this.box.unread;
+      if (this.box.replace(note.messages as InboxMessage[], note.unread as number | undefined)) this.changed(false, unread);
+    }
+    // Before the leader check: this tab may have been granted the leadership the erased one gave up.
+    if (note.t === 'erased') this.erased(false);
+    if (this.leader) return;
+    if (note.t === 'frame') this.frame(note.frame, false);
+    if (typeof note.lastId === 'string' && (this.lastId === undefined || note.lastId > this.lastId)) this.lastId = note.lastId;
+    // The leader's socket is this tab's too; 'closed' only means that tab left (another takes over).
+    if ((note.t === 'status' || note.t === 'state') && note.status !== 'closed' && this.current !== 'closed') {
+      this.setStatus(note.status as HeraldStatus);
+      if (note.status === 'open') {
+        this.waiting?.resolve();
+        this.waiting = undefined;
+      }
+    }
   }
 
   /** Refetches the count in the background: one fetch at a time, and one more if asked meanwhile. */
   private refreshUnread(): void {
-    if (!this.listeners.unread?.size) return;
     if (this.countBusy) {
       this.countAgain = true;
       return;
     }
     this.countBusy = true;
-    this.unreadCount()
-      .catch((error: Error) => this.emit('error', error))
+    this.sync(false)
+      .then((outcome) => {
+        if (outcome.error instanceof HeraldError && !outcome.error.transient) this.emit('error', outcome.error);
+      })
       .finally(() => {
         this.countBusy = false;
         if (this.countAgain) {
@@ -307,7 +568,8 @@ export class HeraldClient {
     const url = new URL(`${this.base}/ws`);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('token', ticket);
-    if (this.lastId) url.searchParams.set('since', this.lastId);
+    const since = this.lastId ?? (this.tookOver ? this.box.messages[0]?.id : undefined);
+    if (since) url.searchParams.set('since', since);
     const ws = new WebSocket(url.href);
     this.ws = ws;
     this.timer = setTimeout(() => this.lost(ws), OPEN_TIMEOUT_MS);
@@ -315,9 +577,20 @@ export class HeraldClient {
       if (this.ws === ws) this.opened();
     };
     ws.onmessage = (event) => {
-      if (this.ws === ws) this.frame(event.data);
+      if (this.ws === ws) this.frame(event.data, true);
     };
-    ws.onclose = () => this.lost(ws);
+    ws.onclose = (event) => {
+      if (this.ws !== ws || event.code !== USER_ERASED) this.lost(ws);
+      else this.erased(true);
+    };
+  }
+
+  /** The user was erased (close code 4410): nothing is kept for them, and reconnecting would recreate them. */
+  private erased(live: boolean): void {
+    if (live) this.group?.post({ t: 'erased' });
+    void this.store.clear(this.scope).catch(() => undefined);
+    if (this.box.replace([], undefined)) this.emit('inbox', this.inbox);
+    this.end(new HeraldError({ status: 0, code: 'HERALD_USER_ERASED', detail: 'the user was erased: the socket was closed for good' }));
   }
 
   private opened(): void {
@@ -329,7 +602,13 @@ export class HeraldClient {
     this.setStatus('open');
     this.waiting?.resolve();
     this.waiting = undefined;
-    this.refreshUnread();
+    // The queue left by an earlier page or while away, then the inbox as the server has it now.
+    this.sync(true).then(
+      (outcome) => {
+        if (outcome.error instanceof HeraldError && !outcome.error.transient) this.emit('error', outcome.error);
+      },
+      () => undefined,
+    );
   }
 
   /** Heartbeat: drops a socket that answered nothing since the previous ping, else pings it. */
@@ -344,11 +623,12 @@ export class HeraldClient {
     ws.send('{"type":"ping"}');
   };
 
-  private frame(data: unknown): void {
-    this.lastFrameAt = Date.now();
-    let frame: { type?: unknown; id?: unknown; code?: unknown; detail?: unknown };
+  /** A frame: from the socket (`live`, in the leader) or passed on by the leader. */
+  private frame(data: unknown, live: boolean): void {
+    if (live) this.lastFrameAt = Date.now();
+    let frame: { type?: unknown; id?: unknown; ids?: unknown; code?: unknown; detail?: unknown; replaces?: unknown };
     try {
-      frame = JSON.parse(String(data));
+      frame = typeof data === 'string' ? JSON.parse(data) : data;
     } catch {
       return;
     }
@@ -356,13 +636,33 @@ export class HeraldClient {
       this.emit('error', new HeraldError({ status: 0, code: String(frame.code), detail: String(frame.detail) }));
       return;
     }
-    if (frame?.type !== 'message' || typeof frame.id !== 'string') return;
+    if (frame?.type === 'read' && Array.isArray(frame.ids)) {
+      if (live) this.group?.post({ t: 'frame', frame });
+      this.applyOp({ kind: 'read', ids: frame.ids.filter((id): id is string => typeof id === 'string'), at: new Date().toISOString() }, live);
+      if (live) this.refreshUnread();
+      return;
+    }
+    if (typeof frame?.id !== 'string') return;
     const id = frame.id;
+    if (frame.type === 'recall') {
+      if (live) this.group?.post({ t: 'frame', frame });
+      this.applyOp({ kind: 'remove', ids: [id], why: 'recalled' }, live);
+      this.emit('recall', id);
+      if (live) this.refreshUnread();
+      return;
+    }
+    if (frame.type !== 'message') return;
     if (this.lastId === undefined || id > this.lastId) this.lastId = id;
     if (!this.recent.add(id)) return;
-    if (this.ackMessages) this.queueAck(id);
-    this.emit('message', frame as HeraldMessage);
-    this.refreshUnread();
+    if (live) {
+      if (this.ackMessages) this.queueAck(id);
+      this.group?.post({ t: 'frame', frame, lastId: this.lastId });
+      this.arrived?.add(id);
+    }
+    const message = frame as HeraldMessage;
+    this.applyOp({ kind: 'message', message: entryOf(message), ...(typeof frame.replaces === 'string' ? { replaces: frame.replaces } : {}) }, live);
+    this.emit('message', message);
+    if (live) this.refreshUnread();
   }
 
   private queueAck(id: string): void {
@@ -390,17 +690,22 @@ export class HeraldClient {
 
   /** A ticket refused, the network down: retried unless retrying cannot help. */
   private failed(error: unknown): void {
-    if (error instanceof HeraldError && !error.transient) {
-      this.emit('error', error);
-      this.generation += 1;
-      this.stop();
-      globalThis.removeEventListener?.('online', this.retryNow);
-      this.setStatus('closed');
-      this.waiting?.reject(error);
-      this.waiting = undefined;
-      return;
-    }
-    this.retry(error instanceof HeraldError ? error.retryAfter : undefined);
+    if (error instanceof HeraldError && !error.transient) this.end(error);
+    else this.retry(error instanceof HeraldError ? error.retryAfter : undefined);
+  }
+
+  /** Stops for good: an `error` event, status `closed`, a pending connect() rejects. */
+  private end(error: HeraldError): void {
+    this.emit('error', error);
+    this.generation += 1;
+    this.stop();
+    this.group?.leave();
+    this.group = undefined;
+    this.leader = false;
+    globalThis.removeEventListener?.('online', this.retryNow);
+    this.setStatus('closed');
+    this.waiting?.reject(error);
+    this.waiting = undefined;
   }
 
   private retry(retryAfterSeconds = 0): void {
@@ -411,12 +716,15 @@ export class HeraldClient {
     const generation = this.generation;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.open(generation);
+      if (generation === this.generation && this.leader) void this.open(generation);
+      else if (generation === this.generation) void this.start(generation);
     }, delay);
   }
 
-  /** The browser is back online: skip the rest of the backoff wait. */
+  /** The browser is back online: the leader skips the rest of the backoff wait and sends what was queued. */
   private readonly retryNow = (): void => {
+    if (!this.leader) return;
+    if (this.current === 'open') this.refreshUnread();
     if (this.current !== 'reconnecting' || this.ws || this.timer === undefined) return;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -444,6 +752,7 @@ export class HeraldClient {
   private setStatus(status: HeraldStatus): void {
     if (status === this.current) return;
     this.current = status;
+    if (this.leader) this.group?.post({ t: 'status', status });
     this.emit('status', status);
   }
 

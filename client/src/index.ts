@@ -11,4 +11,4 @@
  */
 export { HeraldClient, type HeraldClientOptions } from './client.js';
 export { type FieldError, HeraldError } from './errors.js';
-export type { HeraldEvents, HeraldMessage, HeraldStatus, InboxMessage, InboxPage, MessagesQuery, Urgency } from './types.js';
+export type { ActionResult, HeraldEvents, HeraldMessage, HeraldStatus, InboxMessage, InboxPage, MessagesQuery, Urgency } from './types.js';

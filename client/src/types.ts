@@ -19,6 +19,10 @@ export interface HeraldMessage {
   createdAt: string;
   /** The sending uid, only on a message a non-admin token sent. */
   sender?: string;
+  /** The message's `opts.topic`, when it has one. */
+  topic?: string;
+  /** The older message of the same topic that this one replaces (topic collapse): it left the inbox. */
+  replaces?: string;
 }
 
 /** An inbox entry of GET /api/v1/messages. */
@@ -42,7 +46,12 @@ export interface InboxMessage {
 export interface InboxPage {
   messages: InboxMessage[];
   next: string | null;
+  /** Taken from this browser's cache, because Herald could not be reached. */
+  cached?: boolean;
 }
+
+/** What a receipt call did: `sent` (Herald accepted it) or `queued` (Herald could not be reached: it is sent when it can be). */
+export type ActionResult = 'sent' | 'queued';
 
 export interface MessagesQuery {
   /** 1–200 (the API's default: 50). */
@@ -64,6 +73,14 @@ export interface HeraldEvents {
   status: HeraldStatus;
   /** The unread count (as GET /api/v1/messages/count?state=unread counts), whenever it changes. */
   unread: number;
+  /** The cached inbox, newest first: from the cache at connect(), fresh from Herald on each open, and after every change. */
+  inbox: InboxMessage[];
+  /** Messages read here, in another tab or elsewhere (`all`: a mark-all-read; `ids` then are the cached ones it changed). */
+  read: { ids: string[]; all: boolean };
+  /** Messages archived (here or in another tab). */
+  archive: string[];
+  /** A message its sender recalled: it left the inbox. */
+  recall: string;
   /** Something that failed in the background: a reconnect refused for good, a count that could not be fetched. */
   error: Error;
 }
