@@ -24,7 +24,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const UID = 'tabs-user';
 // Server features other parts of issue 11 bring; their tests run as todos until Herald has them.
 const ARCHIVE_TODO = 'Herald does not take the receipt state archived yet';
-const READ_FRAME_TODO = 'Herald does not send read frames to the other sockets yet';
 const RECALL_TODO = 'Herald does not recall messages yet (DELETE /api/v1/messages/{id})';
 const TOPIC_TODO = 'Herald does not collapse topics yet (replaces)';
 
@@ -245,7 +244,7 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
     });
   });
 
-  it('a read elsewhere (another device, over REST) reaches every tab through the read frame', { timeout: 90_000, todo: READ_FRAME_TODO }, async () => {
+  it('a read elsewhere (another device, over REST) reaches every tab through the read frame', { timeout: 90_000 }, async () => {
     await withOther(async (other) => {
       const id = await send('read on another device');
       for (const tab of [second, other]) await until(tab, 'log.messages.includes(arg)', id);
