@@ -27,7 +27,7 @@ import { createCapabilities } from './auth/capabilities.js';
 import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
-import type { Subscription } from './bus/port.js';
+import { type Subscription, subjects } from './bus/port.js';
 import { type Config, ConfigError } from './config.js';
 import { createCorsPolicy } from './cors.js';
 import { lockDataDir, prepareDataDir } from './data-dir.js';
@@ -43,6 +43,7 @@ import { recordClientReceipts } from './pipeline/client-receipts.js';
 import { startDeliveryWorkers } from './pipeline/delivery.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { handleFallbacks } from './pipeline/fallback.js';
+import { createRecentErasures, type UserErased } from './pipeline/recent-erasures.js';
 import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
 import { MIN_WORKER_STOP_MS, shutdownStep } from './shutdown.js';
@@ -119,6 +120,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     policy,
     ...(caps ? { caps } : {}),
     capabilities,
+    erasures: createRecentErasures(),
     now: Date.now,
   };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl, adapters.ticketLedger);
@@ -216,6 +218,8 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
   });
 
   const workers: Subscription[] = [];
+  // Every role records receipts (client receipts, webhooks, deliveries): each hears of erasures.
+  workers.push(bus.subscribe<UserErased>(subjects.userErased, (erased) => deps.erasures?.note(erased)));
   if (roles.has('triage')) {
     workers.push(...startTriage(deps));
     handleScheduledSends(deps);

@@ -69,6 +69,8 @@ export const subjects = {
   userFrames: (uid: string) => `herald.rt.user.${Buffer.from(uid).toString('base64url')}`,
   broadcastFrames: 'herald.rt.broadcast',
   preferencesChanged: 'herald.preferences.changed',
+  /** A user was erased (DELETE /api/v1/users/{uid}): gateways close that user's sockets. */
+  userErased: 'herald.users.erased',
 } as const;
 
 export class BusUnavailableError extends Error {

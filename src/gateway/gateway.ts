@@ -15,6 +15,7 @@
  * - `since=<id>` replays unread messages newer than that id, oldest first, on connect.
  * - Presence: online while a socket lives; refreshed by `ping` frames and by pongs to the
  *   server's automatic pings, at most once per third of the TTL per user.
+ * - A user erased (DELETE /api/v1/users/{uid}) has its sockets closed with 4410 "user erased".
  * - Backpressure: a socket that stops reading is closed once its buffer passes
  *   HERALD_WS_MAX_BACKPRESSURE, so server memory stays bounded.
  */
@@ -32,6 +33,7 @@ import { isId } from '../ids.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ClientReceiptState } from '../pipeline/client-receipts.js';
+import { ERASED_CLOSE_CODE } from '../pipeline/erasure.js';
 import type { ReadSignal } from '../pipeline/withdraw.js';
 import { problemOf } from '../problem.js';
 import type { Stores } from '../store/port.js';
@@ -149,6 +151,10 @@ export function mountGateway(options: GatewayOptions): Gateway {
   const subscriptions: Subscription[] = [
     bus.subscribe<ReturnType<typeof messageFrame>>(subjects.broadcastFrames, (frame) => {
       app.publish(BROADCAST_TOPIC, JSON.stringify(frame), false);
+    }),
+    // The user was erased (src/pipeline/erasure.ts): its sockets close for good.
+    bus.subscribe<{ uid: string }>(subjects.userErased, ({ uid }) => {
+      for (const ws of [...(socketsByUid.get(uid) ?? [])]) ws.end(ERASED_CLOSE_CODE, 'user erased');
     }),
     bus.subscribe<{ uid: string; realtime: boolean }>(subjects.preferencesChanged, ({ uid, realtime }) => {
       for (const ws of socketsByUid.get(uid) ?? []) {

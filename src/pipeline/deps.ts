@@ -12,6 +12,7 @@ import type { Presence } from '../presence/port.js';
 import type { Search } from '../search/port.js';
 import type { Stores } from '../store/port.js';
 import type { Caps } from './caps.js';
+import type { RecentErasures } from './recent-erasures.js';
 
 export interface PipelineDeps {
   stores: Stores;
@@ -30,5 +31,7 @@ export interface PipelineDeps {
   caps?: Caps;
   /** Signs the capabilities a web push carries to its service worker (src/auth/capabilities.ts); absent: none. */
   capabilities?: Pick<Capabilities, 'receipt' | 'renewal'>;
+  /** Users erased lately, heard of on `herald.users.erased` (erasure.ts); absent: none are checked. */
+  erasures?: RecentErasures;
   now: () => number;
 }

@@ -1,6 +1,7 @@
 /**
  * Recording receipts: the one way every step writes them (triage, delivery, fallback, digest,
- * recovery, client receipts, provider callbacks through src/api). Recording means, in order:
+ * recovery, client receipts, provider callbacks through src/api). Receipts of a message created
+ * before its recipient was erased are dropped first (erasure.ts). Recording means, in order:
  *  1. the receipt store write — awaited: when `recordReceipts` resolves the receipts are durable;
  *  2. `herald_receipts_total{channel, state}` incremented once per receipt given (the store may
  *     still refuse a backward move; the counter counts what was recorded, as it always has);
@@ -12,9 +13,11 @@
 import type { Receipt, Urgency } from '../exchange/types.js';
 import type { PipelineDeps } from './deps.js';
 
-export type ReceiptDeps = Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log'>;
+export type ReceiptDeps = Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'erasures'>;
 
-export async function recordReceipts(deps: ReceiptDeps, receipts: Receipt[], urgency?: Urgency): Promise<void> {
+export async function recordReceipts(deps: ReceiptDeps, given: Receipt[], urgency?: Urgency): Promise<void> {
+  const erasures = deps.erasures;
+  const receipts = erasures ? given.filter((r) => !erasures.covers(r.uid, r.messageId)) : given;
   if (receipts.length === 0) return;
   await deps.stores.receipts.record(receipts);
   count(deps, receipts);

@@ -25,6 +25,7 @@ import { deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency, type User } from '../exchange/types.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
+import { recipientsNotErased } from './erasure.js';
 import { scheduleFallback } from './fallback.js';
 import { recordReceipts } from './receipts.js';
 
@@ -111,7 +112,8 @@ interface LoadedPage {
 async function loadPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<LoadedPage> {
   const { stores } = deps;
   const page = await recipientPage(deps, message, cursor);
-  const { uids } = page;
+  // Erased users get nothing of a message addressed to them before their erasure (erasure.ts).
+  const uids = await recipientsNotErased(deps, message, page.uids);
   if (uids.length === 0) return { uids, next: page.next, userByUid: new Map(), online: new Set(), preferences: new Map(), devices: new Map() };
   const wantsDevices = addressesDevices(deps.traits, deps.channels.keys());
   const [users, online, preferences, devices] = await Promise.all([

@@ -44,6 +44,15 @@ export interface Search {
   /** One page of uids matching the audience (ignoring `online`), ascending, after `after`. */
   audience(audience: Audience, after: string | undefined, limit: number): Promise<string[]>;
   report(query: ReportQuery): Promise<ReportRow[]>;
+  /**
+   * Right to erasure: removes the user's documents — the user (audiences no longer match it)
+   * and its receipts (reports no longer count them) — and `uid` from the recipients of message
+   * documents, so a search by `uid` no longer finds any message. The messages themselves stay
+   * searchable by their text: they are the sender's records, kept by the MessageStore too.
+   * Anything indexed for `uid` before the call is covered (queued indexing is written first).
+   * Idempotent; resolves once queries no longer see what was removed.
+   */
+  eraseUser(uid: string): Promise<void>;
   flush(): Promise<void>;
   healthy(): Promise<boolean>;
   close(): Promise<void>;

@@ -194,4 +194,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX receipt_events_at ON receipt_events (at);
     `,
   },
+  {
+    version: 5,
+    name: 'erasure',
+    sql: `
+      -- The right to erasure (src/store/sqlite/erase-user.ts): a user's receipts are found by
+      -- uid, an index range instead of a scan of every receipt.
+      CREATE INDEX receipts_uid ON receipts (uid);
+      CREATE INDEX receipt_events_uid ON receipt_events (uid);
+      -- Erased uids and when: triage skips them for messages addressed before that time.
+      CREATE TABLE erased_users (
+        uid       TEXT    PRIMARY KEY,
+        erased_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

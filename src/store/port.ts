@@ -131,12 +131,32 @@ export interface DeviceStore {
   listByUsers(uids: string[]): Promise<Map<string, Device[]>>;
 }
 
+/**
+ * The right to erasure (DELETE /api/v1/users/{uid}). The stores keep, per erased uid, only the
+ * uid and the time of its erasure: triage checks it so a message addressed before the erasure
+ * (scheduled, in flight, recovered after a crash) never writes that user's data again.
+ */
+export interface ErasureStore {
+  /**
+   * Erases what the stores hold about `uid`: the user (profile, attributes), preferences,
+   * devices, inbox entries and receipts (current state, history and the queued index), and
+   * records the erasure at `at` first. Messages are the sender's records and stay (a message
+   * sent only to `uid` included). Resolves once all of it is durable; idempotent — erasing an
+   * unknown or already erased uid records the time and removes nothing. The cost is bounded
+   * by what that user holds (each adapter documents how), never by other users' data.
+   */
+  eraseUser(uid: string, at: number): Promise<void>;
+  /** When each of `uids` was last erased; uids never erased are absent. */
+  erasedAt(uids: string[]): Promise<Map<string, number>>;
+}
+
 export interface Stores {
   messages: MessageStore;
   inbox: InboxStore;
   receipts: ReceiptStore;
   users: UserStore;
   devices: DeviceStore;
+  erasure: ErasureStore;
   /** True when the store answers. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

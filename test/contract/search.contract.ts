@@ -270,5 +270,46 @@ export function searchContract(name: string, open: () => Promise<SearchHarness>)
         assert.deepEqual(asMap(await search.report({ from, to, groupBy: 'channel' })), { webpush: 3, email: 1, sms: 1, apns: 2 });
       });
     });
+
+    describe('erasure', () => {
+      it("removes the user's audience entry, receipts and recipient links; messages stay searchable by text", async () => {
+        const from = 1_700_000_001_000;
+        for (const uid of ['gone', 'kept']) {
+          const user = await stores.users.put({ uid, email: `${uid}@example.com`, attributes: { plan: 'pro' } }, 1_000);
+          await stores.devices.register(uid, { kind: 'ios', token: `ios-${uid}` }, `${uid}-dev`, 1_000);
+          await search.indexUser(user, ['ios']);
+        }
+        const alone = makeMessage({ msg: 'erasable alone', target: { kind: 'user', uid: 'gone' } });
+        const shared = makeMessage({ msg: 'erasable shared', target: { kind: 'users', uids: ['gone', 'kept'] } });
+        await publish(alone, shared);
+        const receipt = (message: Message, uid: string, state: Receipt['state'], at: number) => ({
+          messageId: message.id,
+          uid,
+          channel: 'email' as const,
+          state,
+          at,
+          urgency: message.urgency,
+        });
+        await search.indexReceipts([receipt(alone, 'gone', 'sent', from), receipt(shared, 'gone', 'sent', from), receipt(shared, 'kept', 'sent', from)]);
+        await search.flush();
+        // Indexed but not flushed yet: erased too.
+        await search.indexReceipts([receipt(shared, 'gone', 'delivered', from + 1)]);
+
+        await stores.erasure.eraseUser('gone', 2_000);
+        await search.eraseUser('gone');
+
+        assert.deepEqual(await search.audience({}, undefined, 10), ['kept']);
+        assert.deepEqual(await search.audience({ where: { plan: 'pro' }, has: 'ios' }, undefined, 10), ['kept']);
+        assert.deepEqual(asMap(await search.report({ from, to: from + 1_000, groupBy: 'state' })), { sent: 1 });
+        assert.deepEqual(ids(await search.searchMessages({ q: '', uid: 'gone', limit: 10 })), []);
+        assert.deepEqual(ids(await search.searchMessages({ q: 'erasable', uid: 'kept', limit: 10 })), [shared.id]);
+        assert.deepEqual(ids(await search.searchMessages({ q: 'erasable', limit: 10 })), [shared.id, alone.id]);
+
+        // Idempotent.
+        await search.eraseUser('gone');
+        await search.eraseUser('never-seen');
+        assert.deepEqual(await search.audience({}, undefined, 10), ['kept']);
+      });
+    });
   });
 }

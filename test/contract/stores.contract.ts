@@ -690,6 +690,98 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
       });
     });
 
+    describe('ErasureStore', () => {
+      /** Gives `uid` (and `other`, on the same message) one of everything the stores keep per user. */
+      const seedUser = async (uid: string, other: string) => {
+        const message = makeMessage({ target: { kind: 'users', uids: [uid, other] } });
+        await stores.messages.insert({ message, status: 'triaged' });
+        await stores.inbox.add([uid, other], message);
+        await stores.inbox.mark(uid, [message.id], 'read', 5);
+        // A receipt without an inbox entry (an expired message never reaches the inbox).
+        const expired = makeMessage({ target: { kind: 'user', uid } });
+        await stores.messages.insert({ message: expired, status: 'triaged' });
+        await stores.receipts.record([
+          { messageId: message.id, uid, channel: 'email', state: 'sent', at: 2 },
+          { messageId: message.id, uid, channel: 'apns', device: `${uid}-d`, state: 'queued', at: 2 },
+          { messageId: message.id, uid: other, channel: 'email', state: 'sent', at: 2 },
+          { messageId: message.id, uid: other, channel: 'apns', device: `${other}-d`, state: 'queued', at: 2 },
+          { messageId: expired.id, uid, channel: 'inbox', state: 'expired', reason: 'ttl', at: 3 },
+        ]);
+        for (const who of [uid, other]) {
+          await stores.users.put({ uid: who, email: `${who}@example.com`, attributes: { plan: 'pro' } }, 4);
+          await stores.users.putPreferences(who, { channels: { sms: false }, categories: { news: { enabled: false } } });
+          await stores.devices.register(who, { kind: 'ios', token: `${who}-token` }, `${who}-d`, 4);
+        }
+        return { message, expired };
+      };
+
+      it("erases the user's profile, preferences, devices, inbox entries and receipts, and nobody else's", async () => {
+        const { message, expired } = await seedUser('gone', 'kept');
+        await stores.erasure.eraseUser('gone', 100);
+
+        assert.equal(await stores.users.get('gone'), undefined);
+        assert.deepEqual(await stores.users.getPreferences('gone'), { channels: {}, categories: {} });
+        assert.deepEqual(await stores.devices.listByUser('gone'), []);
+        assert.deepEqual(await stores.inbox.list('gone', { limit: 10 }), []);
+        assert.equal(await stores.inbox.countUnread('gone'), 0);
+        assert.deepEqual(await stores.receipts.forMessage(message.id, 'gone'), []);
+        assert.deepEqual(await stores.receipts.forMessage(expired.id), []);
+        assert.deepEqual(
+          (await stores.receipts.queued('apns', 10)).map((r) => r.uid),
+          ['kept'],
+        );
+        // Users paged for a broadcast no longer include the erased one.
+        assert.deepEqual(
+          (await stores.users.page(undefined, 10)).map((u) => u.uid),
+          ['kept'],
+        );
+
+        assert.equal((await stores.users.get('kept'))?.email, 'kept@example.com');
+        assert.deepEqual(await stores.users.getPreferences('kept'), { channels: { sms: false }, categories: { news: { enabled: false } } });
+        assert.equal((await stores.devices.listByUser('kept')).length, 1);
+        assert.deepEqual(ids(await stores.inbox.list('kept', { limit: 10 })), [message.id]);
+        assert.deepEqual(
+          (await stores.receipts.forMessage(message.id)).map((r) => `${r.uid}/${r.channel}`),
+          ['kept/apns', 'kept/email'],
+        );
+        // Messages are their senders' records: they stay.
+        assert.equal((await stores.messages.get(message.id))?.message.id, message.id);
+      });
+
+      it('records when a uid was erased; erasing again (or an unknown uid) succeeds and moves the time', async () => {
+        await seedUser('gone', 'kept');
+        assert.deepEqual(await stores.erasure.erasedAt(['gone', 'kept']), new Map());
+        await stores.erasure.eraseUser('gone', 100);
+        await stores.erasure.eraseUser('never-seen', 110);
+        assert.deepEqual(
+          await stores.erasure.erasedAt(['gone', 'kept', 'never-seen', 'gone']),
+          new Map([
+            ['gone', 100],
+            ['never-seen', 110],
+          ]),
+        );
+        await stores.erasure.eraseUser('gone', 200);
+        assert.deepEqual(await stores.erasure.erasedAt(['gone']), new Map([['gone', 200]]));
+        assert.deepEqual(await stores.erasure.erasedAt([]), new Map());
+      });
+
+      it('a user used again after the erasure starts empty and can be erased again', async () => {
+        await seedUser('gone', 'kept');
+        await stores.erasure.eraseUser('gone', 100);
+        const later = makeMessage({ target: { kind: 'user', uid: 'gone' } });
+        await stores.messages.insert({ message: later, status: 'triaged' });
+        await stores.inbox.add(['gone'], later);
+        await stores.receipts.record([{ messageId: later.id, uid: 'gone', channel: 'realtime', state: 'sent', at: 300 }]);
+        assert.equal((await stores.users.ensure('gone', 300)).createdAt, 300);
+        assert.deepEqual(ids(await stores.inbox.list('gone', { limit: 10 })), [later.id]);
+
+        await stores.erasure.eraseUser('gone', 400);
+        assert.equal(await stores.users.get('gone'), undefined);
+        assert.deepEqual(await stores.inbox.list('gone', { limit: 10 }), []);
+        assert.deepEqual(await stores.receipts.forMessage(later.id), []);
+      });
+    });
+
     it('keeps everything across a close and reopen (when the adapter can reopen)', async (t) => {
       if (!harness.reopen) {
         t.skip('adapter cannot reopen its storage');

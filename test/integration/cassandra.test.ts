@@ -46,7 +46,7 @@ before(async () => {
       { cause: error },
     );
   }
-  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device']);
+  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device', 'erasure']);
 });
 
 after(async () => {
@@ -92,6 +92,7 @@ describe('Cassandra stores beyond the contract', () => {
       [
         [1, 'stores'],
         [2, 'receipts per device'],
+        [3, 'erasure'],
       ],
     );
   });

@@ -2,6 +2,7 @@
  * GET /api/v1/users/{uid} (admin, or the user itself; another user's is 404, never 403),
  * PUT /api/v1/users/{uid} (admin, or the user itself for its locale and time zone, and for its
  * contact fields `email` and `phone` only under HERALD_USER_CONTACTS=self) and
+ * DELETE /api/v1/users/{uid} (admin: the right to erasure, src/pipeline/erasure.ts) and
  * GET / PUT /api/v1/preferences (own).
  */
 import type { z } from 'zod';
@@ -9,6 +10,7 @@ import { subjects } from '../../bus/port.js';
 import { ProblemError } from '../../errors.js';
 import { refusedContactFields, type UserContactsPolicy } from '../../exchange/send-policy.js';
 import type { Preferences } from '../../exchange/types.js';
+import { eraseUser } from '../../pipeline/erasure.js';
 import type { ApiDeps } from '../deps.js';
 import { preferences as preferencesResponse, userBody as userResponse } from '../responses.js';
 import { answer, authed, json, type Route, refusals } from '../route.js';
@@ -86,6 +88,31 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
         return json(200, userView(user));
       },
       { body: true },
+    ),
+    authed(
+      'DELETE',
+      '/api/v1/users/:uid',
+      'admin',
+      {
+        summary: 'Erase a user and everything Herald holds about them (the right to erasure)',
+        description:
+          'Erases the profile (contacts, attributes), preferences, devices, inbox entries and receipts, and their search documents (the audience entry, ' +
+          "the receipts reports count, the uid as a message recipient); closes their sockets (close code 4410). Messages stay: they are their senders' records. " +
+          'A message addressed to the uid before the erasure (scheduled, still in triage) no longer reaches it. 204 once all of it is durable, ' +
+          'for an unknown or already erased uid too (idempotent). A later authenticated request of that uid starts a new user.',
+        tag: 'users',
+        params: { uid: uidSchema },
+        answers: {
+          204: answer('Erased (or nothing to erase)'),
+          ...refusals({ HERALD_INVALID_REQUEST: 'the uid is invalid' }),
+        },
+      },
+      async ({ params }) => {
+        const uid = validate(uidSchema, params.uid, 'uid');
+        await eraseUser(deps, uid);
+        deps.log.info({ uid }, 'user erased');
+        return json(204);
+      },
     ),
     authed(
       'GET',

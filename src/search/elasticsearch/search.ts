@@ -15,6 +15,31 @@ import { createBulkIndexer } from './bulk-indexer.js';
 import { audienceFilters, type MessageDocument, messageDocument, receiptDocumentId, userDocument } from './documents.js';
 import { dropIndices, ensureIndices } from './indices.js';
 
+/** Message documents rewritten per request while a uid is removed from their recipients. */
+const ERASE_PAGE = 500;
+
+/**
+ * Removes `uid` from the recipients of every message document naming it, a page at a time
+ * (partial-document updates: no scripts). Costs the documents naming the user, no others.
+ */
+async function removeRecipient(client: Client, index: string, uid: string): Promise<void> {
+  for (;;) {
+    const { body } = await client.search({
+      index,
+      body: { size: ERASE_PAGE, sort: [{ id: 'asc' }], query: { bool: { filter: [{ term: { recipients: uid } }] } }, _source: ['recipients'] },
+    });
+    const hits = body.hits.hits as Array<{ _id: string; _source: { recipients: string[] } }>;
+    if (hits.length === 0) return;
+    const operations = hits.flatMap((hit) => [
+      { update: { _index: index, _id: hit._id } },
+      { doc: { recipients: hit._source.recipients.filter((r) => r !== uid) } },
+    ]);
+    // Refreshed, so the next search no longer sees the page just rewritten.
+    const { body: result } = await client.bulk({ refresh: true, body: operations });
+    if (result.errors) throw new Error(`Elasticsearch refused to remove a recipient from ${hits.length} message documents`);
+  }
+}
+
 export interface ElasticsearchSearchOptions {
   url: string;
   indexPrefix: string;
@@ -94,6 +119,15 @@ export async function createElasticsearchSearch(options: ElasticsearchSearchOpti
       });
       const buckets = (body.aggregations?.groups?.buckets ?? []) as Array<{ key: string; doc_count: number }>;
       return buckets.map((b) => ({ key: b.key, count: b.doc_count }));
+    },
+
+    async eraseUser(uid) {
+      // What is queued for the user is sent first, so it is erased too.
+      await indexer.flush();
+      await client.delete({ index: names.users, id: uid }, { ignore: [404] });
+      await client.deleteByQuery({ index: names.receipts, refresh: true, conflicts: 'proceed', body: { query: { term: { uid } } } });
+      await removeRecipient(client, names.messages, uid);
+      await client.indices.refresh({ index: [names.users, names.messages].join(',') });
     },
 
     flush: () => indexer.flush(),

@@ -12,6 +12,10 @@
  *    resolving, and so does every query first, so a query sees everything indexed before it.
  *    `close()` writes it too. A crash loses what is still queued (at most ~50 ms of indexing).
  *
+ *  - `eraseUser` writes the queue first, then deletes the user's `receipt_events` rows and
+ *    its `message_index_uids` rows (the uid filter); the user's audience rows are the
+ *    UserStore's and DeviceStore's, deleted by the ErasureStore (src/store/sqlite/erase-user.ts).
+ *
  * Query semantics:
  *  - `q` is split on white space; every word must occur (in title or text; case and diacritics
  *    ignored). FTS syntax in `q` is treated as plain words. An empty `q` matches every message.
@@ -76,6 +80,12 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
      WHERE receipt_events.urgency IS NULL`,
   );
   const ping = db.prepare('SELECT 1');
+  const deleteUserEvents = db.prepare('DELETE FROM receipt_events WHERE uid = ?');
+  const deleteUserRecipients = db.prepare('DELETE FROM message_index_uids WHERE uid = ?');
+  const eraseUserTx = db.transaction((uid: string) => {
+    deleteUserEvents.run(uid);
+    deleteUserRecipients.run(uid);
+  });
 
   const indexMessage = (message: Message) => {
     const { changes, lastInsertRowid } = insertIndex.run(message.id, message.createdAt);
@@ -212,6 +222,10 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
           () => `SELECT coalesce(${column}, 'unknown') AS key, count(*) AS count FROM receipt_events
             WHERE at >= ? AND at < ? GROUP BY 1 ORDER BY 1`,
         ).all(query.from, query.to) as Array<{ key: string; count: number }>;
+      }),
+    eraseUser: (uid) =>
+      afterIndexing(() => {
+        eraseUserTx.immediate(uid);
       }),
     flush: () => sqlite(() => queue.writeNow()),
     healthy: () => sqlite(() => db.open && ping.get() !== undefined).catch(() => false),

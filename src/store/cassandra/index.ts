@@ -10,6 +10,7 @@ import cassandra from 'cassandra-driver';
 import type { Stores } from '../port.js';
 import { assertKeyspaceName, type CassandraConnectOptions, cqlSession, createCassandraClient } from './client.js';
 import { createCassandraDeviceStore } from './device-store.js';
+import { createCassandraErasureStore } from './erase-user.js';
 import { cassandraCall } from './errors.js';
 import { createCassandraInboxStore } from './inbox-store.js';
 import { createCassandraMessageStore } from './message-store.js';
@@ -66,6 +67,7 @@ export async function createCassandraStores(options: CassandraStoresOptions): Pr
     receipts: createCassandraReceiptStore(session),
     users: createCassandraUserStore(session),
     devices: createCassandraDeviceStore(session),
+    erasure: createCassandraErasureStore(session),
     healthy: async () => {
       try {
         await session.execute('SELECT release_version FROM system.local', [], { readTimeout: HEALTH_TIMEOUT_MS });

@@ -18,6 +18,10 @@
  *  - `delivery_receipts_queued` mirrors the receipts currently 'queued': the row is written before the
  *    receipt becomes queued and deleted after it leaves queued, so a crash leaves at worst a
  *    stale row, which `queued` checks against `delivery_receipts` and removes.
+ *  - Each (uid, message) a call records receipts for gets its row in `receipt_messages_by_user`
+ *    (the erasure's index, erase-user.ts) before the receipts are written — one plain write per
+ *    pair, skipped for pairs this process wrote lately (INDEXED_PAIRS_KEPT), so the later
+ *    receipts of a delivery (sent, delivered, read) cost nothing more.
  *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
  *    (oldest first), resuming strictly after `after`.
  */
@@ -25,6 +29,9 @@ import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js
 import type { ReceiptStore } from '../port.js';
 import { receiptMayMove } from '../receipt-rule.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, type Statement, text } from './client.js';
+
+/** (uid, message) pairs whose erasure-index row this process remembers writing; forgotten all at once past this. */
+const INDEXED_PAIRS_KEPT = 50_000;
 
 /** Compare-and-set attempts per receipt key before giving up (only under heavy contention). */
 const CAS_ATTEMPTS = 5;
@@ -65,6 +72,20 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
   const SELECT_FOR_MESSAGE = `SELECT ${COLUMNS} FROM delivery_receipts WHERE message_id = ?`;
   const SELECT_FOR_MESSAGE_UID = `SELECT ${COLUMNS} FROM delivery_receipts WHERE message_id = ? AND uid = ?`;
   const SELECT_QUEUED = 'SELECT message_id, uid, device FROM delivery_receipts_queued WHERE channel = ? LIMIT ?';
+  const INSERT_USER_MESSAGE = 'INSERT INTO receipt_messages_by_user (uid, message_id) VALUES (?, ?)';
+  const indexedPairs = new Set<string>();
+  /** The erasure index rows of the pairs in `receipts` this process has not written lately. */
+  const indexPairs = async (receipts: Receipt[]): Promise<void> => {
+    const fresh = new Map<string, Statement>();
+    for (const { uid, messageId } of receipts) {
+      const pair = `${uid}\u0000${messageId}`;
+      if (!indexedPairs.has(pair)) fresh.set(pair, { query: INSERT_USER_MESSAGE, params: [uid, messageId] });
+    }
+    if (fresh.size === 0) return;
+    await session.concurrently([...fresh.values()]);
+    if (indexedPairs.size + fresh.size > INDEXED_PAIRS_KEPT) indexedPairs.clear();
+    for (const pair of fresh.keys()) indexedPairs.add(pair);
+  };
   const SELECT_QUEUED_AFTER =
     'SELECT message_id, uid, device FROM delivery_receipts_queued WHERE channel = ? AND (message_id, uid, device) > (?, ?, ?) LIMIT ?';
 
@@ -110,6 +131,7 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
 
   return {
     record: async (receipts) => {
+      await indexPairs(receipts);
       const byKey = new Map<string, Receipt[]>();
       for (const receipt of receipts) {
         const key = JSON.stringify([receipt.messageId, receipt.uid, receipt.channel, receipt.device ?? '']);

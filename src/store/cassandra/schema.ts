@@ -63,6 +63,15 @@
  *  - devices_by_user (uid, kind ↑, push_token ↑) → id, keys, expiration_time, created_at:
  *      listByUser(uid), remove(uid, kind, token). Both copies change in one logged batch.
  *
+ * Erasure (erase-user.ts), since migration 3
+ *  - erased_users (uid) → erased_at: when the uid was last erased; triage skips it for messages
+ *      addressed before then (src/pipeline/erasure.ts). Read with `uid IN ?` per triage of
+ *      explicit uids, a point read per uid.
+ *  - receipt_messages_by_user (uid, message_id ↑): the messages a user has receipts for, written
+ *      by the ReceiptStore beside the receipts (once per (uid, message) per process lately), so
+ *      an erasure finds the user's receipts without scanning delivery_receipts (partitioned by
+ *      message). One partition per user, deleted by the erasure.
+ *
  * Migrations are append-only: never edit a released one, add the next version. Every
  * statement is `IF NOT EXISTS`, so a migration interrupted half-way simply runs again.
  */
@@ -81,6 +90,8 @@ export const STORE_TABLES = [
   'preferences',
   'devices_by_token',
   'devices_by_user',
+  'erased_users',
+  'receipt_messages_by_user',
 ] as const;
 
 /** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
@@ -150,6 +161,16 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
          channel text, message_id text, uid text, device text, at bigint,
          PRIMARY KEY (channel, message_id, uid, device))
        WITH CLUSTERING ORDER BY (message_id ASC, uid ASC, device ASC) AND gc_grace_seconds = 3600`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'erasure',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.erased_users (
+         uid text PRIMARY KEY, erased_at bigint)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.receipt_messages_by_user (
+         uid text, message_id text, PRIMARY KEY (uid, message_id))`,
     ],
   },
 ];

@@ -10,6 +10,7 @@ import { createGroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { Stores } from '../port.js';
 import { createSqliteDeviceStore } from './device-store.js';
+import { createSqliteErasureStore } from './erase-user.js';
 import { createSqliteInboxStore } from './inbox-store.js';
 import { createSqliteMessageStore } from './message-store.js';
 import { createSqliteReceiptStore } from './receipt-store.js';
@@ -28,6 +29,7 @@ export function createSqliteStores(db: SqliteDatabase): Stores {
     receipts: createSqliteReceiptStore(db),
     users: createSqliteUserStore(db),
     devices: createSqliteDeviceStore(db),
+    erasure: createSqliteErasureStore(db, group),
     healthy: () => sqlite(() => db.open && ping.get() !== undefined).catch(() => false),
     close: async () => {
       group.flushNow();

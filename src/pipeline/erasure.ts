@@ -1,0 +1,40 @@
+/**
+ * The right to erasure as the pipeline sees it (DELETE /api/v1/users/{uid}).
+ *
+ * `eraseUser` erases, in this order: the stores' data (ErasureStore, which records the erasure
+ * first), then the search documents, then signals the gateways to close the user's sockets
+ * (close code 4410). It resolves once the stores and search no longer hold the user's data.
+ *
+ * In-flight work: triage drops, from messages addressed to explicit uids (`user` / `users`
+ * targets), every recipient erased at or after the message was created (`recipientsNotErased`),
+ * so a scheduled message, a redelivered triage or recovery after a crash never writes an erased
+ * user's inbox entry or receipts again. Broadcasts and audiences need no check: they expand
+ * from the users table and the audience index, which no longer hold the user. A message
+ * created after the erasure reaches the uid like any new user's.
+ */
+import { subjects } from '../bus/port.js';
+import type { Message } from '../exchange/types.js';
+import type { PipelineDeps } from './deps.js';
+import type { UserErased } from './recent-erasures.js';
+
+/** WebSocket close code of a socket whose user was erased: final, a client must not reconnect. */
+export const ERASED_CLOSE_CODE = 4410;
+
+export async function eraseUser(deps: Pick<PipelineDeps, 'stores' | 'search' | 'bus' | 'now' | 'erasures'>, uid: string): Promise<void> {
+  const at = deps.now();
+  deps.erasures?.note({ uid, at });
+  await deps.stores.erasure.eraseUser(uid, at);
+  await deps.search.eraseUser(uid);
+  deps.bus.emit(subjects.userErased, { uid, at } satisfies UserErased);
+}
+
+/** The `uids` of a page of `message`'s recipients that were not erased since the message was created. */
+export async function recipientsNotErased(deps: Pick<PipelineDeps, 'stores'>, message: Message, uids: string[]): Promise<string[]> {
+  if (uids.length === 0 || (message.target.kind !== 'user' && message.target.kind !== 'users')) return uids;
+  const erased = await deps.stores.erasure.erasedAt(uids);
+  if (erased.size === 0) return uids;
+  return uids.filter((uid) => {
+    const at = erased.get(uid);
+    return at === undefined || at < message.createdAt;
+  });
+}
