@@ -20,6 +20,7 @@ import { deviceRoutes } from './api/routes/devices.js';
 import { inboundRoutes } from './api/routes/inbound.js';
 import { messageRoutes } from './api/routes/messages.js';
 import { operationRoutes } from './api/routes/operations.js';
+import { renewalRoutes } from './api/routes/renewal.js';
 import { sdkRoutes } from './api/routes/sdk.js';
 import { sendingRoutes } from './api/routes/sending.js';
 import { userRoutes } from './api/routes/users.js';
@@ -166,6 +167,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
         ? [
             ...sendingRoutes(apiDeps, { userSend: config.userSend, linkSchemes: config.linkSchemes }),
             ...deviceRoutes(apiDeps),
+            ...renewalRoutes(apiDeps),
             ...userRoutes(apiDeps, { userContacts: config.userContacts }),
             ...messageRoutes(apiDeps),
             ...inboundRoutes(apiDeps, inboundHooks(config, log)),

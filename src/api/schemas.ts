@@ -131,6 +131,12 @@ export const nativeDevice = z.discriminatedUnion('os', [
   z.strictObject({ os: z.literal('android'), token: z.string().regex(/^[\w:.-]{20,4096}$/, 'must be an FCM registration token') }),
 ]);
 
+/** POST /api/v1/native/renew: a service worker replaces its rotated subscription with the renewal capability of its last push. */
+export const renewalBody = z.strictObject({
+  capability: z.string().min(1).max(2048).describe('The `renew` of the last web push payload'),
+  subscription: webPushSubscription,
+});
+
 /** POST / DELETE /api/v1/native/subscribe: a native device or a web push subscription (routes/devices.ts parseDevice tells them apart by `endpoint`). */
 export const deviceBody = z.union([nativeDevice, webPushSubscription]);
 

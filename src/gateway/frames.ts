@@ -30,6 +30,9 @@ export const serverFrame = z.discriminatedUnion('type', [
       sender: z.string().optional().describe('The sending uid; only when a non-admin token sent the message'),
     })
     .describe('A message for the user (also each unread one replayed after since=)'),
+  z
+    .strictObject({ type: z.literal('read'), ids: z.array(z.string()) })
+    .describe('The messages were read or clicked on another socket, device or channel of the user (src/pipeline/withdraw.ts)'),
   z.strictObject({ type: z.literal('pong') }).describe('The answer to a ping frame'),
   z
     .strictObject({ type: z.literal('error'), code: z.literal('HERALD_INVALID_FRAME'), detail: z.string() })

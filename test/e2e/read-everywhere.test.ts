@@ -178,4 +178,29 @@ describe('receipt capabilities and read once, quiet everywhere', () => {
       other.close();
     }
   });
+
+  it('renews a rotated subscription once with the renewal capability of its last push', async () => {
+    const token = await h.token('renewer');
+    const [old, rotated, other] = [push.subscription(), push.subscription(), push.subscription()];
+    const registered = await h.api('POST', '/api/v1/native/subscribe', { token, body: old });
+    const sent = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'first', uid: 'renewer' } });
+    const { payload } = await messagePush(old.endpoint, sent.body.id);
+    const renew = (capability: string, subscription: unknown) => h.api('POST', '/api/v1/native/renew', { body: { capability, subscription } });
+
+    for (const bad of [payload.receipt, `${payload.renew}x`]) assert.equal((await renew(bad, rotated)).status, 401);
+    const refused = await renew(payload.renew, { ...rotated, endpoint: 'ftp://127.0.0.1/push/x' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.errors[0].path, 'subscription.endpoint');
+
+    const renewed = await renew(payload.renew, rotated);
+    assert.equal(renewed.status, 201, JSON.stringify(renewed.body));
+    const devices = (await h.api('GET', '/api/v1/devices', { token })).body.devices.map((d: any) => d.id);
+    assert.deepEqual(devices, [renewed.body.id], 'the new subscription took the old one place');
+    assert.notEqual(renewed.body.id, registered.body.id);
+    assert.equal((await renew(payload.renew, other)).status, 401, 'a renewal capability works once');
+
+    const next = await h.api('POST', '/api/v1/send', { token: admin, body: { msg: 'second', uid: 'renewer' } });
+    await messagePush(rotated.endpoint, next.body.id);
+    assert.equal(pushesTo(old.endpoint, (r) => r.payload?.id === next.body.id).length, 0);
+  });
 });

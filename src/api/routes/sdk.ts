@@ -1,6 +1,7 @@
 /**
  * GET /sdk/herald.js: the browser SDK (client/, bundled by src/api/sdk-bundle.ts), for pages to
- * import as an ES module.
+ * import as an ES module; GET /sdk/herald-sw.js: the service worker helper (client/sw), for a
+ * site's worker to importScripts. What follows holds for both.
  *
  * Public and not counted against the per-address limit: it is a static asset that every page
  * view may load, and the API it drives is authenticated and limited on its own. The text is
@@ -13,53 +14,81 @@
  */
 import { ProblemError } from '../../errors.js';
 import { answer, open, type Route, refusals } from '../route.js';
-import { loadSdk, SdkUnavailableError } from '../sdk-bundle.js';
+import { loadSdk, loadServiceWorkerHelper, SdkUnavailableError } from '../sdk-bundle.js';
 import { assetAnswer, cachedAsset, type StaticAsset } from '../static-asset.js';
 
 const CACHE_CONTROL = 'public, max-age=300';
 /** Seconds a client is asked to wait when the bundle is missing (an installation to fix, not a blip). */
 const RETRY_AFTER_MISSING = 60;
 
-export function sdkRoutes(): Route[] {
-  const load = cachedAsset(loadSdk);
+interface BundleRoute {
+  path: string;
+  file: string;
+  summary: string;
+  description: string;
+  load: () => Promise<string>;
+}
+
+/** One bundle served as a static asset: loaded once, 5 minutes of cache, then its ETag. */
+function bundleRoute(bundle: BundleRoute): Route {
+  const load = cachedAsset(bundle.load);
   let reported = false;
-  return [
-    open(
-      'GET',
-      '/sdk/herald.js',
-      {
-        summary: 'The browser SDK, as one ES module',
-        description:
-          '`import { HeraldClient } from "<herald>/sdk/herald.js"` (docs/api.md, "Browser SDK"). Cached for 5 minutes, then revalidated with its ETag. ' +
-          'A page of another origin needs HERALD_CORS_ORIGINS to list it. Not rate limited.',
-        tag: 'realtime',
-        headers: { 'If-None-Match': { description: 'The ETag of a copy held: 304 when it is still the current one' } },
-        answers: {
-          200: {
-            description: 'The module (application/javascript; charset=utf-8)',
-            mediaType: 'application/javascript',
-            headers: { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL },
-          },
-          304: answer('The copy held (If-None-Match) is current', undefined, { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL }),
-          ...refusals({ HERALD_UNAVAILABLE: 'the bundle is missing: a compiled Herald without dist/client/herald.js (npm run build writes it)' }),
+  return open(
+    'GET',
+    bundle.path,
+    {
+      summary: bundle.summary,
+      description: `${bundle.description} Cached for 5 minutes, then revalidated with its ETag. Not rate limited.`,
+      tag: 'realtime',
+      headers: { 'If-None-Match': { description: 'The ETag of a copy held: 304 when it is still the current one' } },
+      answers: {
+        200: {
+          description: 'The script (application/javascript; charset=utf-8)',
+          mediaType: 'application/javascript',
+          headers: { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL },
         },
+        304: answer('The copy held (If-None-Match) is current', undefined, { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL }),
+        ...refusals({ HERALD_UNAVAILABLE: `the bundle is missing: a compiled Herald without dist/client/${bundle.file} (npm run build writes it)` }),
       },
-      async ({ headers, log }) => {
-        let sdk: StaticAsset;
-        try {
-          sdk = await load();
-        } catch (error) {
-          if (!(error instanceof SdkUnavailableError)) throw error;
-          if (!reported) log.error({ err: error }, 'the browser SDK cannot be served');
-          reported = true;
-          // The log names the path; the public answer does not.
-          throw new ProblemError('HERALD_UNAVAILABLE', 'this Herald was installed without its SDK bundle (npm run build writes dist/client/herald.js)', {
-            retryAfterSeconds: RETRY_AFTER_MISSING,
-          });
-        }
-        return assetAnswer(sdk, headers, { contentType: 'application/javascript; charset=utf-8', cacheControl: CACHE_CONTROL });
-      },
-      { unlimited: true },
-    ),
+    },
+    async ({ headers, log }) => {
+      let asset: StaticAsset;
+      try {
+        asset = await load();
+      } catch (error) {
+        if (!(error instanceof SdkUnavailableError)) throw error;
+        if (!reported) log.error({ err: error }, `${bundle.path} cannot be served`);
+        reported = true;
+        // The log names the path; the public answer does not.
+        throw new ProblemError('HERALD_UNAVAILABLE', `this Herald was installed without its bundle (npm run build writes dist/client/${bundle.file})`, {
+          retryAfterSeconds: RETRY_AFTER_MISSING,
+        });
+      }
+      return assetAnswer(asset, headers, { contentType: 'application/javascript; charset=utf-8', cacheControl: CACHE_CONTROL });
+    },
+    { unlimited: true },
+  );
+}
+
+export function sdkRoutes(): Route[] {
+  return [
+    bundleRoute({
+      path: '/sdk/herald.js',
+      file: 'herald.js',
+      summary: 'The browser SDK, as one ES module',
+      description:
+        '`import { HeraldClient } from "<herald>/sdk/herald.js"` (docs/api.md, "Browser SDK"). A page of another origin needs HERALD_CORS_ORIGINS to list it.',
+      load: loadSdk,
+    }),
+    bundleRoute({
+      path: '/sdk/herald-sw.js',
+      file: 'herald-sw.js',
+      summary: "The service worker helper, as one classic script for a site's worker",
+      description:
+        '`importScripts("<herald>/sdk/herald-sw.js")` in the site\'s own service worker (docs/api.md, "Service worker helper"): shows pushes as notifications, ' +
+        'reports delivered and clicked with their receipt capability, closes notifications read or recalled elsewhere, renews the subscription. ' +
+        'The worker posts its receipts to Herald: a worker of another origin needs HERALD_CORS_ORIGINS to list that origin.',
+      load: loadServiceWorkerHelper,
+    }),
   ];
 }
