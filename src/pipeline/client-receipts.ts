@@ -23,8 +23,8 @@ export type ClientReceiptDeps = Pick<PipelineDeps, 'stores' | 'metrics' | 'searc
 
 /**
  * `source` says who reported: a device (a receipt capability's, whose receipt is then that
- * device's) or a socket. A read or click withdraws the message's copies everywhere else
- * (src/pipeline/withdraw.ts).
+ * device's) or a socket. The first read or click of a message withdraws its copies everywhere
+ * else (src/pipeline/withdraw.ts); later ones do not again.
  */
 export async function recordClientReceipts(
   deps: ClientReceiptDeps,
@@ -53,8 +53,21 @@ export async function recordClientReceipts(
   const receipts: Receipt[] = [...found].map((messageId) => ({ messageId, uid, channel, ...device, state, at }));
   // The receipt does not carry the message's urgency the reports group by: the recorder reads it.
   await recordReceipts(deps, receipts);
-  if (state !== 'delivered') await withdrawCopies(deps, uid, [...found], 'read', source);
+  if (state !== 'delivered') {
+    const newlyRead = await readFirstAt(deps, uid, [...found], at);
+    if (newlyRead.length > 0) await withdrawCopies(deps, uid, newlyRead, 'read', source);
+  }
   return [...found];
+}
+
+/**
+ * The ids whose inbox entry was first read now (`at`): the stores keep the first read time, so
+ * an entry read before keeps an earlier one. Its copies were withdrawn then: reading it again,
+ * or clicking it after reading it, sends no second withdrawal.
+ */
+async function readFirstAt(deps: ClientReceiptDeps, uid: string, ids: string[], at: number): Promise<string[]> {
+  const entries = await Promise.all(ids.map((id) => deps.stores.inbox.get(uid, id)));
+  return ids.filter((_, i) => entries[i]?.readAt === at);
 }
 
 /** A page of "mark all read": as many as one POST /api/v1/receipts may name. */

@@ -66,15 +66,21 @@ describe('the service worker helper in Chromium', () => {
       const registration = await (globalThis as any).navigator.serviceWorker.ready;
       return (await registration.getNotifications()).map((n: any) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
     }) as Promise<Shown[]>;
-  const shownUntil = (condition: (shown: Shown[]) => boolean, what: string) =>
-    eventually(
-      async () => {
-        const shown = await notifications();
-        return condition(shown) ? shown : undefined;
-      },
-      20_000,
-      what,
-    );
+  const shownUntil = async (condition: (shown: Shown[]) => boolean, what: string) => {
+    let last: Shown[] = [];
+    try {
+      return await eventually(
+        async () => {
+          last = await notifications();
+          return condition(last) ? last : undefined;
+        },
+        20_000,
+        what,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; shown: ${JSON.stringify(last)}; the worker logged: ${JSON.stringify(workerErrors)}`);
+    }
+  };
   const receiptOf = (id: string, device: string, state: string) =>
     eventually(
       async () => {

@@ -7,7 +7,8 @@
  *  - a read (a WebSocket `read` frame, or a click reported with a capability) sends a `read`
  *    frame to the user's other sockets, a `close` push to the other browsers that got the
  *    message and a data-only FCM update with the same collapse key — never to the reporter,
- *    never to a device that did not get it — and adds no receipt (reports count one delivery).
+ *    never to a device that did not get it, never twice — and adds no receipt (reports count one
+ *    delivery).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -173,6 +174,16 @@ describe('receipt capabilities and read once, quiet everywhere', () => {
       // The reading socket got no read frame of its own; the late browser no close.
       assert.equal(reader.frames.filter((f) => f.type === 'read').length, 0);
       assert.equal(pushesTo(late.endpoint, () => true).length, 0);
+
+      // Read again (REST, which emits before it answers): nothing is withdrawn a second time.
+      // The pong to a ping sent after it comes after any frame the read would have sent.
+      assert.equal((await h.api('POST', '/api/v1/receipts', { token: carol.token, body: { ids: [id], state: 'clicked' } })).status, 204);
+      for (const socket of [reader, other]) {
+        socket.send({ type: 'ping' });
+        await socket.next((f) => f.type === 'pong');
+      }
+      assert.equal(reader.frames.filter((f) => f.type === 'read').length, 0);
+      assert.equal(other.frames.filter((f) => f.type === 'read').length, 1, 'no second read frame for a message read already');
     } finally {
       reader.close();
       other.close();
