@@ -59,6 +59,7 @@ const IDS_PER_REQUEST = 200;
 /** Message ids remembered to drop a second copy of a message. */
 const RECENT_IDS = 1000;
 const OPEN_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 20_000;
 /** A socket open this long counts as a success: the next loss starts the backoff over. */
 const STABLE_MS = 5_000;
 const ACK_BATCH_MS = 50;
@@ -137,6 +138,8 @@ export class HeraldClient {
   private readonly cacheSize: number;
   private readonly listeners: { [K in keyof HeraldEvents]?: Set<Listener<HeraldEvents[K]>> } = {};
   private readonly recent = new RecentIds(RECENT_IDS);
+  /** Ids reported by a `read` event that the cache could not tell about: reported once. */
+  private readonly readReported = new RecentIds(RECENT_IDS);
   private readonly box: Inbox;
 
   private current: HeraldStatus = 'closed';
@@ -358,7 +361,13 @@ export class HeraldClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(this.base + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      response = await fetch(this.base + path, {
+        method,
+        headers,
+        // A request that hangs must not hold the outbox lock of every tab: it counts as no answer.
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
     } catch (error) {
       throw networkError(error);
     }
@@ -429,6 +438,7 @@ export class HeraldClient {
         const { count } = await this.request<{ count: number }>('GET', '/api/v1/messages/count?state=unread');
         const pending = await this.store.queued(this.scope).catch(() => []);
         const before = JSON.stringify([this.box.messages, this.box.unread]);
+        const unreadBefore = this.box.unread;
         let messages = this.box.messages;
         if (fresh) {
           const listed = new Set(fresh.messages.map((m) => m.id));
@@ -439,7 +449,7 @@ export class HeraldClient {
         for (const { body } of pending) this.box.apply(opOf(body));
         outcome.count = this.box.unread;
         if (JSON.stringify([this.box.messages, this.box.unread]) !== before) {
-          this.changed(true);
+          this.changed(true, unreadBefore);
           this.group?.post({ t: 'inbox', messages: this.box.messages, unread: this.box.unread });
         }
       } catch (error) {
@@ -472,7 +482,12 @@ export class HeraldClient {
     const unread = this.box.unread;
     const change = this.box.apply(op);
     if (own) this.group?.post({ t: 'op', op });
-    if (op.kind === 'read' || op.kind === 'all-read') this.emit('read', { ids: op.kind === 'read' ? op.ids : change.read, all: op.kind === 'all-read' });
+    if (op.kind === 'read' || op.kind === 'all-read') {
+      // Once per id: a read taken here comes back as the server's read frame too.
+      for (const id of change.read) this.readReported.add(id);
+      const ids = [...change.read, ...change.unknown.filter((id) => this.readReported.add(id))];
+      if (ids.length > 0 || op.kind === 'all-read') this.emit('read', { ids, all: op.kind === 'all-read' });
+    }
     if (op.kind === 'remove' && op.why === 'archived') this.emit('archive', op.ids);
     if (change.changed) this.changed(own, unread);
   }

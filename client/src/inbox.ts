@@ -16,6 +16,8 @@ export type InboxOp =
 /** What an operation changed: ids that became read, ids that left the list. */
 export interface InboxChange {
   read: string[];
+  /** Ids of a read that are not in the list (older messages, or gone): their state here is unknown. */
+  unknown: string[];
   removed: string[];
   /** Whether the list or the count moved. */
   changed: boolean;
@@ -37,7 +39,7 @@ export class Inbox {
   }
 
   apply(op: InboxOp): InboxChange {
-    const change: InboxChange = { read: [], removed: [], changed: false };
+    const change: InboxChange = { read: [], unknown: [], removed: [], changed: false };
     const before = this.unread;
     if (op.kind === 'message') {
       if (op.replaces) this.remove([op.replaces], change);
@@ -56,6 +58,7 @@ export class Inbox {
         this.count(-1);
         return { ...m, state: { ...m.state, read: op.at } };
       });
+      if (op.kind === 'read') change.unknown = op.ids.filter((id) => !this.messages.some((m) => m.id === id));
       if (op.kind === 'all-read' && this.unread !== undefined) this.unread = 0;
     } else {
       this.remove(op.ids, change);

@@ -208,6 +208,8 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
     await until(second, 'log.messages.includes(arg)', live);
     const seen = await log(second);
     assert.deepEqual(seen.messages, [...sent, meanwhile, live], 'each once');
+    // The reads of the previous test came back as the server's read frames too: reported once.
+    for (const id of [sent[0], sent[1]]) assert.equal(seen.reads.filter((r) => r.ids.includes(id as string)).length, 1, `one read event for ${id}`);
     assert.deepEqual(seen.statuses, ['connecting', 'open', 'reconnecting', 'open']);
     sent.push(meanwhile, live);
     assert.equal(await sockets(), 1);
