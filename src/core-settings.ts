@@ -260,7 +260,7 @@ export const CORE_SETTINGS = {
   rateUnauthenticated: {
     env: 'HERALD_RATE_UNAUTHENTICATED',
     default: '120',
-    doc: 'Requests per minute per client address that carry no valid token (public routes included; /healthz, /metrics, /sdk/herald.js and provider callbacks excepted); 0: off',
+    doc: 'Requests per minute per client address that carry no valid token (public routes included; /healthz, /metrics, /sdk/herald.js, /sdk/herald-sw.js and provider callbacks excepted); 0: off',
     schema: nonNegativeInt,
   },
   rateAdmins: {

@@ -86,6 +86,22 @@ describe('apns channel against the fake', () => {
   const types = (results: Array<{ type: string }>) => results.map((r) => r.type);
   const tokenOf = (d: Delivery): string => d.device?.token ?? '';
 
+  it('sends a withdrawal as a background update with the collapse id of the message, whatever its expiry', async () => {
+    const c = channel();
+    const token = hexToken();
+    const expired = message({ topic: 'chat-9', urgency: 'high', expiresAt: Date.now() - 1_000 });
+    const before = Math.ceil(Date.now() / 1000);
+    const [result] = await c.deliver([{ ...delivery(expired, iosDevice(token)), withdraw: 'read' }]);
+    assert.equal(result?.type, 'sent');
+    const got = fake.received.find((r) => r.token === token);
+    assert.ok(got);
+    assert.deepEqual(got.payload, { aps: { 'content-available': 1 }, herald: { type: 'close', id: expired.id, tag: 'chat-9', reason: 'read' } });
+    assert.equal(got.headers.pushType, 'background');
+    assert.equal(got.headers.priority, '5', 'Apple requires priority 5 for a background update');
+    assert.equal(got.headers.collapseId, 'chat-9');
+    assert.ok(Number(got.headers.expiration) >= before + 86_400, `expires a day after it is sent, not with the message (${got.headers.expiration})`);
+  });
+
   it('sends priority 10/5/5/1 by urgency, with topic, push type, collapse id, expiration and payload, under a verified JWT', async () => {
     const c = channel();
     const urgencies: Urgency[] = ['high', 'normal', 'low', 'very-low'];
