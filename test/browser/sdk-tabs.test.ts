@@ -10,8 +10,9 @@
  * Two tabs share one socket and each gets every live message once; a read in one tab reaches the
  * other at once, even offline; a read taken offline is queued and replayed when the browser is
  * back online, and after a reload too; closing the leader tab hands the socket over, resuming with
- * since=; archive() leaves the inbox everywhere; with Herald down a new tab shows the cached
- * inbox.
+ * since=; a read on another device reaches every tab (read frame); archive(), a recall and a
+ * topic's newer message leave the inbox everywhere; an erased user's tabs stop for good (4410)
+ * and keep nothing; with Herald down a new tab shows the cached inbox.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -94,9 +95,9 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
       [condition, arg] as const,
       { timeout: 30_000, polling: 50 },
     );
-  /** A new tab of the context with a client started in it. */
-  const openTab = async () => {
-    const tab = await context.newPage();
+  /** A new tab of the context (by default the user's) with a client started in it. */
+  const openTab = async (inContext = context, token = userToken) => {
+    const tab = await inContext.newPage();
     const errors: string[] = [];
     tab.on('pageerror', (error) => errors.push(String(error)));
     await tab.goto(`${pageOrigin}/`);
@@ -105,7 +106,7 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
       .catch((error: Error) => {
         throw new Error(`the page did not load the SDK: ${errors.join('; ') || error.message}`);
       });
-    await tab.evaluate((o) => (globalThis as any).start(o), { url: herald.url, token: userToken });
+    await tab.evaluate((o) => (globalThis as any).start(o), { url: herald.url, token });
     return tab;
   };
   const lastInbox = async (tab: Page) => (await log(tab)).inbox.at(-1) ?? [];
@@ -290,6 +291,47 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
       }
       assert.equal(await apiUnread(), before, 'one replaced by the other');
     });
+  });
+
+  it('a user erased (close code 4410) stops every tab for good and leaves nothing cached', { timeout: 90_000 }, async () => {
+    const uid = 'erased-user';
+    const token = await herald.token(uid);
+    const profile = await browser.newContext();
+    try {
+      const tabs = [await openTab(profile, token)];
+      await until(tabs[0] as Page, "log.statuses.at(-1) === 'open'");
+      tabs.push(await openTab(profile, token));
+      const res = await herald.api('POST', '/api/v1/send', { token: admin, body: { msg: 'before the erasure', uid } });
+      assert.equal(res.status, 202);
+      for (const tab of tabs) await until(tab, 'log.messages.includes(arg) && log.inbox.at(-1).length === 1', res.body.id);
+      const cached = (tab: Page) =>
+        tab.evaluate(
+          (scope) =>
+            new Promise((resolve, reject) => {
+              const open = (globalThis as any).indexedDB.open('herald-sdk');
+              open.onerror = () => reject(open.error);
+              open.onsuccess = () => {
+                const get = open.result.transaction('inbox').objectStore('inbox').get(scope);
+                get.onsuccess = () => resolve(get.result?.messages?.length ?? 0);
+              };
+            }),
+          `${herald.url} ${uid}`,
+        );
+      assert.equal(await cached(tabs[0] as Page), 1, 'cached before');
+
+      assert.equal((await herald.api('DELETE', `/api/v1/users/${uid}`, { token: admin })).status, 204);
+      for (const tab of tabs) {
+        await until(tab, "log.statuses.at(-1) === 'closed' && log.errors.some((e) => e.includes('HERALD_USER_ERASED'))");
+        assert.deepEqual((await log(tab)).inbox.at(-1), []);
+      }
+      await eventually(async () => (await cached(tabs[1] as Page)) === 0, 10_000, 'the cache is cleared');
+      // Neither tab reconnected (which would take a ticket and so recreate the user): only the other user's socket is left.
+      await eventually(async () => (await sockets()) === 1, 10_000, "only the other user's socket");
+      const user = await herald.api('GET', `/api/v1/users/${uid}`, { token: admin });
+      assert.equal(user.status, 404, 'the user was not recreated');
+    } finally {
+      await profile.close();
+    }
   });
 
   it('with Herald down, a new tab shows the cached inbox and count', { timeout: 90_000 }, async () => {
