@@ -55,9 +55,11 @@ self.herald = {
   },
 };
 
+const warn = (error: unknown): void => console.warn('herald-sw:', error);
+
 /** Keeps the worker alive for `work`; a synthetic (untrusted) event cannot be extended, the work still runs. */
 function extend(event: ExtendableEvent, work: Promise<unknown>): void {
-  const settled = work.catch((error: unknown) => console.warn('herald-sw:', error));
+  const settled = work.catch(warn);
   try {
     event.waitUntil(settled);
   } catch {
@@ -77,7 +79,8 @@ async function report(capability: string | null, state: 'delivered' | 'clicked')
 }
 
 async function show(push: MessagePush): Promise<void> {
-  if (push.renew !== null) await keepRenewal(self.registration.scope, { url: settings.url, capability: push.renew });
+  // Storage failing (quota, private mode) must not keep the notification from showing.
+  if (push.renew !== null) await keepRenewal(self.registration.scope, { url: settings.url, capability: push.renew }).catch(warn);
   const icon = typeof push.data?.icon === 'string' ? push.data.icon : settings.icon;
   const data: NotificationData = { herald: true, id: push.id, link: push.link, receipt: push.receipt };
   await self.registration.showNotification(push.title ?? '', { body: push.body, tag: push.tag, data, ...(icon !== undefined ? { icon } : {}) });
@@ -90,16 +93,24 @@ async function close(push: ClosePush): Promise<void> {
   }
 }
 
+/**
+ * The window comes first: a browser lets a worker focus or open one only shortly after the
+ * click, so the receipt is sent alongside rather than before.
+ */
 async function clicked(notification: Notification): Promise<void> {
   const data = notification.data as NotificationData;
   notification.close();
-  await report(data.receipt, 'clicked');
-  const link = httpLink(data.link);
-  if (link === null) return;
-  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-  const open = windows.find((client) => client.url === link);
-  if (open) await open.focus();
-  else await self.clients.openWindow(link);
+  const reporting = report(data.receipt, 'clicked');
+  try {
+    const link = httpLink(data.link);
+    if (link === null) return;
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const open = windows.find((client) => client.url === link);
+    if (open) await open.focus();
+    else await self.clients.openWindow(link);
+  } finally {
+    await reporting;
+  }
 }
 
 async function renew(event: PushSubscriptionChangeEvent): Promise<void> {

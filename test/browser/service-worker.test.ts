@@ -217,4 +217,22 @@ describe('the service worker helper in Chromium', () => {
     await shownUntil((s) => !s.some((n) => n.data.id === id), 'the notification closed by the withdrawal');
     assert.deepEqual(workerErrors, []);
   });
+
+  it('opens the link on a click when no window is at it', async () => {
+    const id = await send('Your invoice is ready', { title: 'Shop', link: `${pageOrigin}/orders/2` });
+    await deliverToWorker(await pushed(here, (p) => p.id === id));
+    await shownUntil((s) => s.some((n) => n.data.id === id), 'the notification');
+    const [worker] = context.serviceWorkers();
+    assert.ok(worker);
+    await worker.evaluate(async (messageId) => {
+      const scope = globalThis as any;
+      const notification = (await scope.registration.getNotifications()).find((n: any) => n.data.id === messageId);
+      scope.dispatchEvent(new scope.NotificationEvent('notificationclick', { notification }));
+    }, id);
+    await receiptOf(id, hereDevice, 'clicked');
+    // As with focus: without a user's click Chromium refuses to open the window the helper asks for.
+    await eventually(async () => workerErrors.some((e) => /open a window/i.test(e)), 10_000, 'the helper to open the link');
+    assert.equal(workerErrors.length, 1, workerErrors.join('; '));
+    workerErrors.length = 0;
+  });
 });
