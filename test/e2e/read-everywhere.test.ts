@@ -150,6 +150,18 @@ describe('receipt capabilities and read once, quiet everywhere', () => {
     assert.equal(pushesTo(endpoints[0] as string, (r) => r.payload?.type === 'close').length, 0);
     assert.equal(receipts.length, receiptsBefore, 'the click moved a receipt, the withdrawals added none');
     assert.equal(receipts.filter((r) => r.channel === 'fcm')[0].state, 'sent');
+    // Counted as withdrawals, by channel and result, not as deliveries.
+    const metric = async (series: string) => {
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      return Number(
+        text
+          .split('\n')
+          .find((line) => line.startsWith(`${series} `))
+          ?.split(' ')[1] ?? 0,
+      );
+    };
+    await eventually(async () => (await metric('herald_withdrawals_total{channel="webpush",result="sent"}')) >= 1, 10_000, 'webpush withdrawals counted');
+    await eventually(async () => (await metric('herald_withdrawals_total{channel="fcm",result="sent"}')) >= 1, 10_000, 'fcm withdrawals counted');
     const inbox = await h.api('GET', `/api/v1/messages/${id}`, { token: bob.token });
     assert.notEqual(inbox.body.state.read, null, 'a click reads the message');
   });
