@@ -8,7 +8,8 @@
  *    frame to the user's other sockets, a `close` push to the other browsers that got the
  *    message and a data-only FCM update with the same collapse key — never to the reporter,
  *    never to a device that did not get it, never twice — and adds no receipt (reports count one
- *    delivery).
+ *    delivery); a throttled withdrawal waits for its Retry-After like a delivery;
+ *  - a renewal capability replaces a rotated subscription once.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -200,6 +201,23 @@ describe('receipt capabilities and read once, quiet everywhere', () => {
       reader.close();
       other.close();
     }
+  });
+
+  it('a withdrawal the push service throttles waits for its Retry-After and is sent again, like a delivery', async () => {
+    const dana = await userWithDevices('quiet-dana');
+    const endpoints = dana.browsers.map((b) => b.endpoint);
+    const { id, records } = await sendAndWait('quiet-dana', endpoints, dana.android);
+    push.answer(push.idOf(endpoints[1] as string), [{ status: 429, retryAfter: 1 }]);
+    const receiptsBefore = await receiptsOf(id);
+    assert.equal((await withCapability(records[0]?.payload.receipt, 'read')).status, 204);
+    const closes = await push.waitFor((r) => r.payload?.type === 'close' && r.payload.id === id, 20_000, 2);
+    assert.deepEqual(
+      closes.map((r) => r.status),
+      [429, 201],
+    );
+    const after = await receiptsOf(id);
+    assert.equal(after.length, receiptsBefore.length, 'neither attempt is a receipt');
+    assert.equal(after.find((r) => r.device === dana.browserIds[1]).state, 'sent');
   });
 
   it('renews a rotated subscription once with the renewal capability of its last push', async () => {
