@@ -171,6 +171,8 @@ export class HeraldClient {
   private tookOver = false;
   /** Ids that arrived while a fresh page was being fetched (kept when it is taken). */
   private arrived: Set<string> | undefined;
+  /** Receipts and removals applied while a sync was fetching: applied again over what it fetched. */
+  private during: InboxOp[] | undefined;
 
   constructor(options: HeraldClientOptions) {
     if (!options?.url || !options.token) throw new TypeError('HeraldClient needs { url, token }');
@@ -433,10 +435,18 @@ export class HeraldClient {
       const outcome: FlushOutcome & { count?: number } = await this.flush(own);
       if (!outcome.done) return outcome;
       if (page) this.arrived = new Set();
+      const during: InboxOp[] = [];
+      this.during = during;
       try {
         const fresh = page ? await this.request<InboxPage>('GET', `/api/v1/messages?limit=${this.cacheSize}`) : undefined;
         const { count } = await this.request<{ count: number }>('GET', '/api/v1/messages/count?state=unread');
         const pending = await this.store.queued(this.scope).catch(() => []);
+        // A change taken meanwhile (here or in a tab whose queue entry is not written yet) is not in
+        // the count: with only a count to go by it stays local until the next sync.
+        if (!fresh && (pending.length > 0 || during.length > 0)) {
+          outcome.count = this.box.unread;
+          return outcome;
+        }
         const before = JSON.stringify([this.box.messages, this.box.unread]);
         const unreadBefore = this.box.unread;
         let messages = this.box.messages;
@@ -446,7 +456,7 @@ export class HeraldClient {
           messages = [...messages.filter((m) => arrived.has(m.id) && !listed.has(m.id)), ...fresh.messages].sort((a, b) => (a.id < b.id ? 1 : -1));
         }
         this.box.replace(messages, count);
-        for (const { body } of pending) this.box.apply(opOf(body));
+        for (const op of [...pending.map(({ body }) => opOf(body)), ...during]) this.box.apply(op);
         outcome.count = this.box.unread;
         if (JSON.stringify([this.box.messages, this.box.unread]) !== before) {
           this.changed(true, unreadBefore);
@@ -456,6 +466,7 @@ export class HeraldClient {
         outcome.error = error as Error;
       } finally {
         this.arrived = undefined;
+        this.during = undefined;
       }
       return outcome;
     });
@@ -481,6 +492,8 @@ export class HeraldClient {
   private applyOp(op: InboxOp, own: boolean): void {
     const unread = this.box.unread;
     const change = this.box.apply(op);
+    // (An echo, such as the read frame of a read taken here, changes nothing and is not kept.)
+    if (op.kind !== 'message' && change.changed) this.during?.push(op);
     if (own) this.group?.post({ t: 'op', op });
     if (op.kind === 'read' || op.kind === 'all-read') {
       // Once per id: a read taken here comes back as the server's read frame too.
