@@ -35,6 +35,12 @@ export interface Delivery {
   withdraw?: WithdrawReason;
   /** What the device's push carries for its service worker (web push): src/auth/capabilities.ts. */
   capabilities?: DeviceCapabilities;
+  /**
+   * Email: the one-click unsubscribe link (RFC 8058) for this recipient and the message's
+   * category (or email), for the List-Unsubscribe header; absent when Herald has no public
+   * https URL (HERALD_PUBLIC_URL): then the email carries none.
+   */
+  unsubscribe?: string;
 }
 
 export type WithdrawReason = 'read' | 'recall';

@@ -23,11 +23,13 @@ import { operationRoutes } from './api/routes/operations.js';
 import { renewalRoutes } from './api/routes/renewal.js';
 import { sdkRoutes } from './api/routes/sdk.js';
 import { sendingRoutes } from './api/routes/sending.js';
+import { unsubscribeRoutes } from './api/routes/unsubscribe.js';
 import { userRoutes } from './api/routes/users.js';
 import { createCapabilities } from './auth/capabilities.js';
 import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
+import { createUnsubscribeLinks, createUnsubscribeTokens, unsubscribeBase } from './auth/unsubscribe.js';
 import { type Subscription, subjects } from './bus/port.js';
 import { type Config, ConfigError } from './config.js';
 import { createCorsPolicy } from './cors.js';
@@ -108,6 +110,11 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
   });
   const caps = createCaps(limiterStore, config.capPerHour, stores.receipts);
   const capabilities = createCapabilities(secrets.ticketSecret);
+  // List-Unsubscribe links need a public https URL (src/auth/unsubscribe.ts); without one, emails carry none.
+  const unsubscribeTokens = createUnsubscribeTokens(secrets.ticketSecret);
+  const unsubscribeLinksBase = unsubscribeBase(config.publicUrl);
+  if (!unsubscribeLinksBase)
+    log.info({ publicUrl: config.publicUrl ?? null }, 'emails carry no List-Unsubscribe header: HERALD_PUBLIC_URL is unset or not https');
   const deps: PipelineDeps = {
     stores,
     bus,
@@ -121,6 +128,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     policy,
     ...(caps ? { caps } : {}),
     capabilities,
+    ...(unsubscribeLinksBase ? { unsubscribe: createUnsubscribeLinks(unsubscribeTokens, unsubscribeLinksBase) } : {}),
     erasures: createRecentErasures(),
     now: Date.now,
   };
@@ -172,6 +180,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...messageRoutes(apiDeps),
             ...inboundRoutes(apiDeps, inboundHooks(config, log)),
             ...sdkRoutes(),
+            ...unsubscribeRoutes(apiDeps, unsubscribeTokens),
             ...demoRoutes(),
           ]
         : []),

@@ -117,7 +117,7 @@ export const CORE_SETTINGS = {
   publicUrl: {
     env: 'HERALD_PUBLIC_URL',
     default: '',
-    doc: 'URL at which providers reach this Herald (Twilio status callbacks); unset: no callbacks are requested',
+    doc: 'URL at which providers and email readers reach this Herald: Twilio status callbacks, and the base of the one-click List-Unsubscribe link of every email (https, or http on a loopback host); unset: no callbacks are requested and emails carry no List-Unsubscribe',
     schema: z.string().url().optional(),
   },
   maxDevicesPerUser: {

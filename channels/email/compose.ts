@@ -7,6 +7,9 @@
  *  - Template context: the message's vars, then `vars`, `msg`, `title`, `link`, `data`, `uid`
  *    (the message's own fields win over vars of the same name). `link` is only passed when it
  *    is an http(s) or mailto URL, so a template cannot emit a `javascript:` link.
+ *  - With the delivery's unsubscribe link (src/auth/unsubscribe.ts), the email carries
+ *    `List-Unsubscribe: <link>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
+ *    (RFC 8058), and templates get it as `unsubscribeUrl`; without one, neither.
  *  - A delivery that cannot become an email is answered with its classified result instead.
  */
 import { createHash } from 'node:crypto';
@@ -62,6 +65,7 @@ export function composeEmail(delivery: Delivery, templates: TemplateSet, from: s
     link: safeLink(message.link),
     data: message.data ?? {},
     uid: recipient.uid,
+    unsubscribeUrl: delivery.unsubscribe,
   };
 
   let rendered: ReturnType<TemplateSet['render']>;
@@ -81,7 +85,10 @@ export function composeEmail(delivery: Delivery, templates: TemplateSet, from: s
     subject,
     messageId: messageIdHeader(message.id, recipient.uid, domainOf(from)),
     date: new Date(message.createdAt),
-    headers: { 'X-Herald-Message-Id': message.id },
+    headers: {
+      'X-Herald-Message-Id': message.id,
+      ...(delivery.unsubscribe ? { 'List-Unsubscribe': `<${delivery.unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {}),
+    },
   };
   if (rendered.html !== undefined) mail.html = rendered.html;
   if (rendered.text !== undefined) mail.text = rendered.text;

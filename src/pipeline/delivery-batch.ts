@@ -8,6 +8,8 @@ export interface DeliveryItem {
   attempt: number;
   /** Signed when the batch is sent (never on the bus): src/auth/capabilities.ts. */
   capabilities?: DeviceCapabilities;
+  /** The email's one-click unsubscribe link, signed when the batch is sent (never on the bus): src/auth/unsubscribe.ts. */
+  unsubscribe?: string;
 }
 
 export interface DeliveryBatch {
@@ -30,4 +32,5 @@ export const toDeliveries = (batch: DeliveryBatch): Delivery[] =>
     attempt: item.attempt,
     ...(batch.withdraw ? { withdraw: batch.withdraw } : {}),
     ...(item.capabilities ? { capabilities: item.capabilities } : {}),
+    ...(item.unsubscribe ? { unsubscribe: item.unsubscribe } : {}),
   }));

@@ -16,6 +16,7 @@
  * A digest batch (digest.ts) also records the receipts of the messages it lists.
  */
 import type { Channel, DeliveryResult } from '../../channels/port.js';
+import { unsubscribeScopeOf } from '../auth/unsubscribe.js';
 import { type Subscription, subjects } from '../bus/port.js';
 import { addressesSockets } from '../exchange/channel-traits.js';
 import { isExpired } from '../exchange/message.js';
@@ -111,7 +112,8 @@ async function deliverItems(deps: PipelineDeps, channel: Channel, batch: Deliver
     done.catch(() => undefined);
     recording.push(done);
   };
-  const results = await channel.deliver(toDeliveries({ ...batch, items: await withCapabilities(deps, batch, items) }), onResult);
+  const signed = await withUnsubscribeLinks(deps, batch, await withCapabilities(deps, batch, items));
+  const results = await channel.deliver(toDeliveries({ ...batch, items: signed }), onResult);
   await Promise.all(recording);
   const receipts: Receipt[] = [];
   for (const [index, item] of items.entries()) {
@@ -143,6 +145,19 @@ async function withCapabilities(deps: PipelineDeps, batch: DeliveryBatch, items:
       return { ...item, capabilities: { receipt, renew } };
     }),
   );
+}
+
+/**
+ * Signs, for each delivery of a channel addressed to email addresses, the one-click unsubscribe
+ * link its List-Unsubscribe header carries (src/auth/unsubscribe.ts): for this recipient and the
+ * message's category, or the email channel when it has none. Signed at send time, never put on
+ * the bus; none without a usable HERALD_PUBLIC_URL.
+ */
+async function withUnsubscribeLinks(deps: PipelineDeps, batch: DeliveryBatch, items: DeliveryItem[]): Promise<DeliveryItem[]> {
+  const links = deps.unsubscribe;
+  if (!links || deps.traits.get(batch.channel)?.address !== 'email') return items;
+  const scope = unsubscribeScopeOf(batch.message.category);
+  return Promise.all(items.map(async (item) => ({ ...item, unsubscribe: await links.link(item.recipient.uid, scope) })));
 }
 
 /**
@@ -247,7 +262,7 @@ async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: Del
   });
 }
 
-const withoutCapabilities = ({ capabilities: _signed, ...item }: DeliveryItem): DeliveryItem => item;
+const withoutCapabilities = ({ capabilities: _signed, unsubscribe: _link, ...item }: DeliveryItem): DeliveryItem => item;
 
 const receipt = (batch: DeliveryBatch, item: DeliveryItem, state: Receipt['state'], at: number, reason?: string): Receipt => ({
   messageId: batch.message.id,

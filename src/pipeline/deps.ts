@@ -2,6 +2,7 @@
 import type { Channel } from '../../channels/port.js';
 import type { Scheduler } from '../../schedulers/port.js';
 import type { Capabilities } from '../auth/capabilities.js';
+import type { UnsubscribeLinks } from '../auth/unsubscribe.js';
 import type { Bus } from '../bus/port.js';
 import type { ChannelTraitsMap } from '../exchange/channel-traits.js';
 import type { FallbackPolicy } from '../exchange/fallback.js';
@@ -31,6 +32,8 @@ export interface PipelineDeps {
   caps?: Caps;
   /** Signs the capabilities a web push carries to its service worker (src/auth/capabilities.ts); absent: none. */
   capabilities?: Pick<Capabilities, 'receipt' | 'renewal'>;
+  /** Signs the List-Unsubscribe link of each email (src/auth/unsubscribe.ts); absent (no usable HERALD_PUBLIC_URL): emails carry none. */
+  unsubscribe?: UnsubscribeLinks;
   /** Users erased lately, heard of on `herald.users.erased` (erasure.ts); absent: none are checked. */
   erasures?: RecentErasures;
   now: () => number;
