@@ -230,7 +230,13 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
 
   const workers: Subscription[] = [];
   // Every role records receipts (client receipts, webhooks, deliveries): each hears of erasures.
-  workers.push(bus.subscribe<UserErased>(subjects.userErased, (erased) => deps.erasures?.note(erased)));
+  // An erased user is unknown again: its next authenticated request creates it anew (ensure).
+  workers.push(
+    bus.subscribe<UserErased>(subjects.userErased, (erased) => {
+      deps.erasures?.note(erased);
+      knownUsers.delete(erased.uid);
+    }),
+  );
   if (roles.has('triage')) {
     workers.push(...startTriage(deps));
     handleScheduledSends(deps);

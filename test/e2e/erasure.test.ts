@@ -108,6 +108,10 @@ describe('DELETE /api/v1/users/{uid}: the right to erasure', () => {
     // Coming back with a token starts a new, empty user: nothing of before is there.
     const back = await h.token('erin');
     assert.deepEqual((await h.api('GET', '/api/v1/messages', { token: back })).body.messages, []);
+    // Its first request created the user anew (as any new user's), so broadcasts reach it again.
+    const recreated = await h.api('GET', '/api/v1/users/erin', { token: admin });
+    assert.equal(recreated.status, 200, 'the user exists again after its first request');
+    assert.equal(recreated.body.email, null);
     assert.deepEqual((await h.api('GET', '/api/v1/devices', { token: back })).body.devices, []);
     const preferences = await h.api('GET', '/api/v1/preferences', { token: back });
     assert.deepEqual(preferences.body.channels, {});
