@@ -15,6 +15,7 @@ import { operationOf } from './api/openapi.js';
 import { createRateLimits } from './api/rate-limits.js';
 import type { ResponseMismatch } from './api/response-check.js';
 import type { Route } from './api/route.js';
+import { adminRoutes } from './api/routes/admin.js';
 import { demoRoutes } from './api/routes/demo.js';
 import { deviceRoutes } from './api/routes/devices.js';
 import { inboundRoutes } from './api/routes/inbound.js';
@@ -177,6 +178,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...deviceRoutes(apiDeps),
             ...renewalRoutes(apiDeps),
             ...userRoutes(apiDeps, { userContacts: config.userContacts }),
+            ...adminRoutes(apiDeps),
             ...messageRoutes(apiDeps),
             ...inboundRoutes(apiDeps, inboundHooks(config, log)),
             ...sdkRoutes(),

@@ -155,6 +155,33 @@ export const report = z.strictObject({
   rows: z.array(z.strictObject({ key: z.string(), count: z.number().int() })),
 });
 
+/** GET /api/v1/admin/stats: this process's live figures (src/api/admin-stats.ts). */
+const perMinute = z.number().nullable().describe('Per minute over the last windowSeconds; null until the process has a baseline');
+export const adminStats = z.strictObject({
+  at: isoTime,
+  sockets: z.number().int().nonnegative().describe('WebSocket connections open on this process'),
+  scheduledJobs: z.number().int().nonnegative().describe('Jobs waiting in the scheduler (scheduled sends, fallback steps, retries)'),
+  windowSeconds: z.number().int().nullable().describe('What the per-minute rates are measured over (about a minute)'),
+  accepted: z
+    .array(z.strictObject({ urgency: z.string(), total: z.number(), perMinute }))
+    .describe('Messages accepted (202) since the process started, by urgency'),
+  deliveries: z
+    .array(z.strictObject({ channel: z.string(), result: z.string(), total: z.number(), perMinute }))
+    .describe('Delivery attempts since the process started, by channel and classified result'),
+  queues: z.array(z.strictObject({ subject: z.string(), depth: z.number() })).describe('Work waiting on the bus, by subject'),
+});
+
+/** GET /api/v1/messages/scheduled: messages waiting for their time, newest first. */
+export const scheduledPage = z.strictObject({
+  messages: z.array(messageBody.extend({ sender: z.string().describe('The sending uid'), target })),
+  next,
+});
+
+export const audienceCount = z.strictObject({
+  count: z.number().int().nonnegative().describe('Users the message would go to (at least this many when capped)'),
+  capped: z.boolean().describe('True when counting stopped at 10,000 users: the audience is at least that large'),
+});
+
 const problemCode = z.enum(Object.keys(PROBLEM_CODES) as [ProblemCode, ...ProblemCode[]]);
 
 /** RFC 9457 problem+json, as src/problem.ts builds it (docs/errors.md lists the codes). */

@@ -234,3 +234,18 @@ export const reportQuery = z.strictObject({
   to: epochOrIso.optional(),
   groupBy: z.enum(['channel', 'urgency', 'state']).optional(),
 });
+
+/** GET /api/v1/messages/scheduled. */
+export const scheduledQuery = z.strictObject({ limit, cursor: messageId.optional() });
+
+/** GET /api/v1/users/{uid}/messages (admin): a user's inbox, paged like the user's own. */
+export const userInboxQuery = inboxQuery;
+
+/**
+ * POST /api/v1/audience/count: an audience as multicast takes it, or everyone (a broadcast).
+ * The route validates a body with `everyone` by everyoneCountBody and any other by
+ * audienceOnlyBody, so each error names its field; audienceCountBody is their union, for the document.
+ */
+export const audienceOnlyBody = z.strictObject({ audience });
+export const everyoneCountBody = z.strictObject({ everyone: z.literal(true) });
+export const audienceCountBody = z.union([audienceOnlyBody, everyoneCountBody]);

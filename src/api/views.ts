@@ -6,8 +6,8 @@
 import type { z } from 'zod';
 import { visibleSender } from '../exchange/message.js';
 import { publicReason, sentVia } from '../exchange/receipt-reasons.js';
-import type { Device, InboxItem, Message, Receipt, User } from '../exchange/types.js';
-import type { deviceItem, inboxItemBody, messageBody, receiptBody, userBody } from './responses.js';
+import type { Device, InboxItem, Message, Preferences, Receipt, User } from '../exchange/types.js';
+import type { deviceItem, inboxItemBody, messageBody, preferences, receiptBody, userBody } from './responses.js';
 
 function iso(ms: number): string;
 function iso(ms: number | null | undefined): string | null;
@@ -85,3 +85,10 @@ export const deviceView = (device: Device): z.output<typeof deviceItem> => {
   const origin = device.kind === 'web' ? originOf(device.token) : undefined;
   return { id: device.id, kind: device.kind, createdAt: iso(device.createdAt), ...(origin !== undefined ? { origin } : {}) };
 };
+
+/** Preferences as stored, with no quiet hours as null. */
+export const preferencesView = (p: Preferences): z.output<typeof preferences> => ({
+  channels: p.channels,
+  categories: p.categories,
+  quietHours: p.quietHours ?? null,
+});

@@ -209,4 +209,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    name: 'scheduled messages',
+    sql: `
+      -- The admin console lists the messages waiting for their time, newest first, by keyset.
+      CREATE INDEX messages_scheduled ON messages (id) WHERE status = 'scheduled';
+    `,
+  },
 ];

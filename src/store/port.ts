@@ -35,6 +35,8 @@ export interface MessageStore {
   setStatus(id: string, status: MessageStatus, cursor?: string): Promise<void>;
   /** Messages accepted but not yet fully triaged, oldest first, after the id `after`: recovery at start-up. */
   unfinished(limit: number, after?: string): Promise<StoredMessage[]>;
+  /** Messages still waiting for their time (status 'scheduled'), newest id first, older than the id `before`: the admin console's list. */
+  scheduled(limit: number, before?: string): Promise<StoredMessage[]>;
 }
 
 export interface InboxQuery {

@@ -163,6 +163,40 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         const resumed = (await stores.messages.unfinished(10)).find((s) => s.message.id === scheduled.id);
         assert.deepEqual(resumed, { message: scheduled, status: 'accepted', cursor: 'u-5' });
       });
+
+      it('scheduled lists scheduled messages only, newest first, paged before an id', async () => {
+        const scheduled = [makeMessage(), makeMessage(), makeMessage()];
+        const accepted = makeMessage();
+        const dueNow = makeMessage();
+        for (const message of [scheduled[1], accepted, scheduled[0], dueNow, scheduled[2]] as Message[]) {
+          await stores.messages.insert({ message, status: message === accepted ? 'accepted' : 'scheduled' });
+        }
+        // Its time came: it leaves the list.
+        await stores.messages.setStatus(dueNow.id, 'accepted');
+        const newestFirst = [...scheduled].reverse().map((m) => m.id);
+
+        const all = await stores.messages.scheduled(10);
+        assert.deepEqual(
+          all.map((s) => s.message.id),
+          newestFirst,
+        );
+        assert.ok(all.every((s) => s.status === 'scheduled'));
+        assert.deepEqual(all[0]?.message, scheduled[2]);
+        assert.deepEqual(
+          (await stores.messages.scheduled(2)).map((s) => s.message.id),
+          newestFirst.slice(0, 2),
+        );
+        assert.deepEqual(
+          (await stores.messages.scheduled(2, newestFirst[1])).map((s) => s.message.id),
+          newestFirst.slice(2),
+        );
+        // Moved on by any status (a cancel marks it triaged): no longer listed.
+        await stores.messages.setStatus(scheduled[2]?.id as string, 'triaged');
+        assert.deepEqual(
+          (await stores.messages.scheduled(1)).map((s) => s.message.id),
+          [newestFirst[1]],
+        );
+      });
     });
 
     describe('InboxStore', () => {

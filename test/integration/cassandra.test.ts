@@ -46,7 +46,7 @@ before(async () => {
       { cause: error },
     );
   }
-  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device', 'erasure']);
+  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device', 'erasure', 'scheduled messages']);
 });
 
 after(async () => {
@@ -93,6 +93,7 @@ describe('Cassandra stores beyond the contract', () => {
         [1, 'stores'],
         [2, 'receipts per device'],
         [3, 'erasure'],
+        [4, 'scheduled messages'],
       ],
     );
   });

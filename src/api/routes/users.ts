@@ -5,7 +5,6 @@
  * DELETE /api/v1/users/{uid} (admin: the right to erasure, src/pipeline/erasure.ts) and
  * GET / PUT /api/v1/preferences (own).
  */
-import type { z } from 'zod';
 import { subjects } from '../../bus/port.js';
 import { ProblemError } from '../../errors.js';
 import { refusedContactFields, type UserContactsPolicy } from '../../exchange/send-policy.js';
@@ -16,7 +15,7 @@ import { preferences as preferencesResponse, userBody as userResponse } from '..
 import { answer, authed, json, type Route, refusals } from '../route.js';
 import { preferencesBody, uid as uidSchema, userBody } from '../schemas.js';
 import { validate } from '../validate.js';
-import { userView } from '../views.js';
+import { preferencesView, userView } from '../views.js';
 
 export interface UserRouteOptions {
   /** HERALD_USER_CONTACTS; default `admin`. */
@@ -153,9 +152,3 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     ),
   ];
 }
-
-const preferencesView = (p: Preferences): z.output<typeof preferencesResponse> => ({
-  channels: p.channels,
-  categories: p.categories,
-  quietHours: p.quietHours ?? null,
-});

@@ -1,5 +1,5 @@
 /**
- * Cassandra MessageStore (tables: messages, messages_unfinished, idempotency_keys; schema.ts).
+ * Cassandra MessageStore (tables: messages, messages_unfinished, messages_scheduled, idempotency_keys; schema.ts).
  * Guarantees, beyond the MessageStore port contract — the same as the SQLite adapter's:
  *  - Inserting an id that is already stored changes nothing and reports `inserted: true`,
  *    without a read or Paxos: ids are fresh per request (src/ids.ts), so the only duplicate
@@ -21,11 +21,15 @@
  *  - Crash safety without a transaction: the unfinished row is written before a message
  *    becomes accepted and removed after it stops being accepted, so a crash leaves at worst a
  *    stale row, which `unfinished` verifies against `messages` and deletes.
+ *  - `scheduled` lists status 'scheduled' only, newest id first, strictly before `before`; its
+ *    rows (messages_scheduled) are written with the scheduled insert and deleted when setStatus
+ *    makes the message accepted (its time came); any other way out (a cancel) leaves the row,
+ *    which listing verifies against `messages` and deletes, as `unfinished` does.
  */
 import type { Message } from '../../exchange/types.js';
 import type { MessageStatus, MessageStore, StoredMessage } from '../port.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, text } from './client.js';
-import { UNFINISHED_SHARD } from './schema.js';
+import { SCHEDULED_SHARD, UNFINISHED_SHARD } from './schema.js';
 
 /** After this long, a key whose message is not stored is treated as a dead claim. */
 export const ABANDONED_CLAIM_MS = 30_000;
@@ -58,6 +62,10 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
   const DELETE_UNFINISHED = 'DELETE FROM messages_unfinished WHERE shard = ? AND id = ?';
   const SELECT_UNFINISHED = 'SELECT id FROM messages_unfinished WHERE shard = ? LIMIT ?';
   const SELECT_UNFINISHED_AFTER = 'SELECT id FROM messages_unfinished WHERE shard = ? AND id > ? LIMIT ?';
+  const INSERT_SCHEDULED = 'INSERT INTO messages_scheduled (shard, id) VALUES (?, ?)';
+  const DELETE_SCHEDULED = 'DELETE FROM messages_scheduled WHERE shard = ? AND id = ?';
+  const SELECT_SCHEDULED = 'SELECT id FROM messages_scheduled WHERE shard = ? LIMIT ?';
+  const SELECT_SCHEDULED_BEFORE = 'SELECT id FROM messages_scheduled WHERE shard = ? AND id < ? LIMIT ?';
   const CLAIM_KEY = `INSERT INTO idempotency_keys (sender, key, message_id, body_hash, expires_at, claimed_at)
     VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?`;
   const TAKE_OVER_KEY = `UPDATE idempotency_keys USING TTL ?
@@ -129,6 +137,36 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
       ? session.execute(SELECT_UNFINISHED, [UNFINISHED_SHARD, limit], { fetchSize: limit })
       : session.execute(SELECT_UNFINISHED_AFTER, [UNFINISHED_SHARD, after, limit], { fetchSize: limit });
 
+  const scheduledPage = (before: string | undefined, limit: number) =>
+    before === undefined
+      ? session.execute(SELECT_SCHEDULED, [SCHEDULED_SHARD, limit], { fetchSize: limit })
+      : session.execute(SELECT_SCHEDULED_BEFORE, [SCHEDULED_SHARD, before, limit], { fetchSize: limit });
+
+  /** Ids from `page`, verified against messages: those in `status` are kept, the others' index rows deleted. */
+  const verifiedPage = async (
+    page: (cursor: string | undefined, want: number) => Promise<{ rows: Array<{ get(column: string): unknown }> }>,
+    status: MessageStatus,
+    remove: string,
+    shard: number,
+    limit: number,
+    start: string | undefined,
+  ): Promise<StoredMessage[]> => {
+    const found: StoredMessage[] = [];
+    let cursor = start;
+    while (found.length < limit) {
+      const want = limit - found.length;
+      const ids = (await page(cursor, want)).rows.map((row) => text(row.get('id')) as string);
+      const messages = await mapLimit(ids, DEFAULT_CONCURRENCY, get);
+      for (const [index, stored] of messages.entries()) {
+        if (stored?.status === status) found.push(stored);
+        else await session.execute(remove, [shard, ids[index]]);
+      }
+      if (ids.length < want) break;
+      cursor = ids[ids.length - 1];
+    }
+    return found;
+  };
+
   return {
     insert: async (stored, idempotency) => {
       const { message } = stored;
@@ -141,6 +179,7 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
       // message row without its unfinished row (a crash in between) was never acknowledged.
       await Promise.all([
         stored.status === 'accepted' ? session.execute(INSERT_UNFINISHED, [UNFINISHED_SHARD, message.id], { timestamp }) : undefined,
+        stored.status === 'scheduled' ? session.execute(INSERT_SCHEDULED, [SCHEDULED_SHARD, message.id], { timestamp }) : undefined,
         session.execute(INSERT_MESSAGE, [message.id, JSON.stringify(message), stored.status, stored.cursor], { timestamp }),
       ]);
       remember(message.id);
@@ -157,23 +196,13 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
       // An undefined cursor is sent as `unset`: the stored cursor stays.
       await session.execute(UPDATE_STATUS, [status, cursor, id]);
       if (status !== 'accepted') await session.execute(DELETE_UNFINISHED, [UNFINISHED_SHARD, id]);
+      // A scheduled message moves on to accepted when its time comes (src/pipeline/recovery.ts); any
+      // other way out leaves a stale row, which `scheduled` drops. So a plain send pays no delete.
+      if (status === 'accepted') await session.execute(DELETE_SCHEDULED, [SCHEDULED_SHARD, id]);
     },
 
-    unfinished: async (limit, after) => {
-      const found: StoredMessage[] = [];
-      let cursor = after;
-      while (found.length < limit) {
-        const want = limit - found.length;
-        const ids = (await unfinishedPage(cursor, want)).rows.map((row) => text(row.get('id')) as string);
-        const messages = await mapLimit(ids, DEFAULT_CONCURRENCY, get);
-        for (const [index, stored] of messages.entries()) {
-          if (stored?.status === 'accepted') found.push(stored);
-          else await session.execute(DELETE_UNFINISHED, [UNFINISHED_SHARD, ids[index]]);
-        }
-        if (ids.length < want) break;
-        cursor = ids[ids.length - 1];
-      }
-      return found;
-    },
+    unfinished: (limit, after) => verifiedPage(unfinishedPage, 'accepted', DELETE_UNFINISHED, UNFINISHED_SHARD, limit, after),
+
+    scheduled: (limit, before) => verifiedPage(scheduledPage, 'scheduled', DELETE_SCHEDULED, SCHEDULED_SHARD, limit, before),
   };
 }

@@ -16,6 +16,11 @@
  *      delete is harmless: `unfinished` checks each id against `messages` and removes rows that
  *      are no longer accepted — which is also why gc_grace_seconds can be short (1 h), keeping
  *      the churn's tombstones from piling up in the partition.
+ *  - messages_scheduled (shard = 0, id ↓) → nothing else.
+ *      scheduled(limit, before): `WHERE shard = 0 AND id < ? LIMIT ?`, newest id first (the admin
+ *      console's list). Holds messages 'scheduled' when written: a row is written with a
+ *      scheduled insert and removed when setStatus makes the message accepted. As with messages_unfinished, a row
+ *      left behind is harmless: `scheduled` checks each id against `messages` and removes it.
  *  - idempotency_keys ((sender, key)) → message_id, body_hash, expires_at, claimed_at; USING TTL.
  *      A key is claimed with `INSERT … IF NOT EXISTS` (Paxos, LOCAL_SERIAL), so two concurrent
  *      requests with one key never both win; an expired key (by message time, as the port
@@ -80,6 +85,7 @@
 export const STORE_TABLES = [
   'messages',
   'messages_unfinished',
+  'messages_scheduled',
   'idempotency_keys',
   'inbox',
   'inbox_buckets',
@@ -173,10 +179,21 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
          uid text, message_id text, PRIMARY KEY (uid, message_id))`,
     ],
   },
+  {
+    version: 4,
+    name: 'scheduled messages',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.messages_scheduled (
+         shard int, id text, PRIMARY KEY (shard, id))
+       WITH CLUSTERING ORDER BY (id DESC) AND gc_grace_seconds = 3600`,
+    ],
+  },
 ];
 
 /** The fixed partition of messages_unfinished. */
 export const UNFINISHED_SHARD = 0;
+/** The fixed partition of messages_scheduled. */
+export const SCHEDULED_SHARD = 0;
 
 /** Width of an inbox bucket. */
 export const INBOX_BUCKET_MS = 30 * 24 * 3600 * 1000;

@@ -10,6 +10,8 @@
  *    answer is deterministic. Expired keys are pruned a few at a time on later keyed inserts.
  *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored.
  *  - `unfinished` lists status 'accepted' only (not 'scheduled', not 'triaged'), oldest id first.
+ *  - `scheduled` lists status 'scheduled' only, newest id first, through the partial index
+ *    messages_scheduled (a page costs the same however many messages were ever sent).
  *  - `insert` and `setStatus` go through the group commit (group-commit.ts): calls made in the
  *    same turn of the event loop share one transaction, and each resolves only once that
  *    transaction committed, so a resolved insert is as durable as before (a 202 means stored).
@@ -34,6 +36,8 @@ interface KeyRow {
 }
 
 const PRUNE_BATCH = 100;
+/** Sorts after every id (UUIDv7 text): the upper bound of a first page. */
+const AFTER_EVERY_ID = '\uffff';
 
 export function toStoredMessage(row: MessageRow): StoredMessage {
   const stored: StoredMessage = { message: JSON.parse(row.body) as Message, status: row.status };
@@ -51,6 +55,9 @@ export function createSqliteMessageStore(db: SqliteDatabase, group: GroupCommit 
   const updateStatus = db.prepare('UPDATE messages SET status = @status, cursor = coalesce(@cursor, cursor) WHERE id = @id');
   const selectUnfinished = db.prepare<[string, number], MessageRow>(
     `SELECT body, status, cursor FROM messages WHERE status = 'accepted' AND id > ? ORDER BY id LIMIT ?`,
+  );
+  const selectScheduled = db.prepare<[string, number], MessageRow>(
+    `SELECT body, status, cursor FROM messages WHERE status = 'scheduled' AND id < ? ORDER BY id DESC LIMIT ?`,
   );
   const selectKey = db.prepare<[string, string], KeyRow>('SELECT message_id, body_hash, expires_at FROM idempotency_keys WHERE sender = ? AND key = ?');
   const upsertKey = db.prepare(
@@ -108,5 +115,6 @@ export function createSqliteMessageStore(db: SqliteDatabase, group: GroupCommit 
         updateStatus.run({ id, status, cursor: cursor ?? null });
       }),
     unfinished: (limit, after) => sqlite(() => selectUnfinished.all(after ?? '', limit).map(toStoredMessage)),
+    scheduled: (limit, before) => sqlite(() => selectScheduled.all(before ?? AFTER_EVERY_ID, limit).map(toStoredMessage)),
   };
 }
