@@ -88,7 +88,7 @@ describe('Cassandra stores beyond the contract', () => {
     assert.deepEqual(tables.rows.map((row) => row.get('table_name') as string).sort(), [...STORE_TABLES, ...LEGACY_TABLES, 'schema_migrations'].sort());
     const versions = await admin.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     assert.deepEqual(
-      versions.rows.map((row) => [row.get('version'), row.get('name')]),
+      versions.rows.map((row) => [row.get('version'), row.get('name')]).sort((a, b) => a[0] - b[0]),
       [
         [1, 'stores'],
         [2, 'receipts per device'],
