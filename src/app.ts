@@ -16,6 +16,7 @@ import { createRateLimits } from './api/rate-limits.js';
 import type { ResponseMismatch } from './api/response-check.js';
 import type { Route } from './api/route.js';
 import { adminRoutes } from './api/routes/admin.js';
+import { consoleRoutes } from './api/routes/console.js';
 import { demoRoutes } from './api/routes/demo.js';
 import { deviceRoutes } from './api/routes/devices.js';
 import { inboundRoutes } from './api/routes/inbound.js';
@@ -184,6 +185,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...sdkRoutes(),
             ...unsubscribeRoutes(apiDeps, unsubscribeTokens),
             ...demoRoutes(),
+            ...consoleRoutes(),
           ]
         : []),
     ],
