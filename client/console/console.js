@@ -183,37 +183,44 @@ async function refreshScheduled() {
 
 const STAGES = ['queued', 'sent', 'delivered', 'read', 'clicked'];
 
-/** Per channel: how many receipts reached each stage (a read one was also sent and delivered), failures, and the rest. */
+/**
+ * Per channel: how many receipts reached each stage (a read one was also queued, sent and
+ * delivered), how many failed (after being queued) or were skipped (suppressed, expired), and
+ * why, counted by channel, state and reason.
+ */
 function funnelOf(receipts) {
   const channels = new Map();
-  const failures = new Map();
+  const reasons = new Map();
   for (const r of receipts) {
-    const counts = channels.get(r.channel) ?? { queued: 0, sent: 0, delivered: 0, read: 0, clicked: 0, failed: 0, other: 0 };
+    const counts = channels.get(r.channel) ?? { queued: 0, sent: 0, delivered: 0, read: 0, clicked: 0, failed: 0, skipped: 0 };
     channels.set(r.channel, counts);
     const stage = STAGES.indexOf(r.state);
-    if (stage >= 0) for (const reached of STAGES.slice(0, stage + 1)) counts[reached]++;
-    else if (r.state === 'failed') {
+    if (stage >= 0) {
+      for (const reached of STAGES.slice(0, stage + 1)) counts[reached]++;
+      continue;
+    }
+    if (r.state === 'failed') {
       counts.queued++;
       counts.failed++;
-      const key = `${r.channel}: ${r.reason ?? 'unknown'}`;
-      failures.set(key, (failures.get(key) ?? 0) + 1);
-    } else counts.other++;
+    } else counts.skipped++;
+    const key = `${r.channel} ${r.state}: ${r.reason ?? 'no reason given'}`;
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
   }
-  return { channels, failures };
+  return { channels, reasons };
 }
 
 async function showReceipts(id) {
   const message = await api('GET', `/api/v1/messages/${encodeURIComponent(id)}`);
-  const { channels, failures } = funnelOf(message.receipts);
+  const { channels, reasons } = funnelOf(message.receipts);
   $('funnel-title').textContent = `Receipts of “${message.msg.slice(0, 80)}” (${message.status})`;
   $('funnel-rows').replaceChildren(
     ...(channels.size
       ? [...channels]
           .sort(([a], [b]) => a.localeCompare(b))
-          .map(([channel, c]) => row(channel, c.queued, c.sent, c.delivered, c.read, c.clicked, c.failed, c.other))
+          .map(([channel, c]) => row(channel, c.queued, c.sent, c.delivered, c.read, c.clicked, c.failed, c.skipped))
       : [row('no receipts yet', '', '', '', '', '', '', '')]),
   );
-  $('failures').replaceChildren(...[...failures].map(([reason, n]) => el('li', `${reason} × ${n}`)));
+  $('failures').replaceChildren(...[...reasons].sort().map(([reason, n]) => el('li', `${reason} × ${n}`)));
   $('funnel').hidden = false;
 }
 

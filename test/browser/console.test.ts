@@ -141,8 +141,12 @@ describe('the admin console in Chromium', () => {
     assert.ok(!scheduled.body.messages.some((m: any) => m.id === id));
   });
 
-  it('finds a message and shows its receipts as a funnel per channel', { timeout: 60_000 }, async () => {
-    const sent = await h.api('POST', '/api/v1/send', { token: admin, body: { uid: 'watcher', msg: 'funnel zebra message' } });
+  it('finds a message and shows its receipts as a funnel per channel, with why a channel did not deliver', { timeout: 60_000 }, async () => {
+    // watcher has no email address yet: the email channel is skipped, with its reason.
+    const sent = await h.api('POST', '/api/v1/send', {
+      token: admin,
+      body: { uid: 'watcher', msg: 'funnel zebra message', opts: { channels: ['realtime', 'email'] } },
+    });
     await watcher.next((f) => f.type === 'message' && f.id === sent.body.id, 15_000);
     await h.api('POST', '/api/v1/receipts', { token: await h.token('watcher'), body: { ids: [sent.body.id], state: 'read' } });
 
@@ -160,12 +164,16 @@ describe('the admin console in Chromium', () => {
     const funnel = tab.getByRole('table', { name: /Receipts of “funnel zebra message”/ });
     await funnel.waitFor({ timeout: 15_000 });
     const rows = await funnel.locator('tbody tr').evaluateAll((trs: any[]) => trs.map((tr) => [...tr.cells].map((td: any) => td.textContent)));
-    // Per channel: queued, sent, delivered, read, clicked, failed, other. The socket got the frame
+    // Per channel: queued, sent, delivered, read, clicked, failed, skipped. The socket got the frame
     // (sent; this test client sends no ack); the inbox entry was read, so it counts as queued,
-    // sent and delivered too.
+    // sent and delivered too; email was skipped.
     assert.deepEqual(rows, [
+      ['email', '0', '0', '0', '0', '0', '0', '1'],
       ['inbox', '1', '1', '1', '1', '0', '0', '0'],
       ['realtime', '1', '1', '0', '0', '0', '0', '0'],
+    ]);
+    assert.deepEqual(await tab.getByRole('list', { name: 'Why not delivered' }).getByRole('listitem').allTextContents(), [
+      'email suppressed: no-email-address × 1',
     ]);
   });
 
