@@ -41,6 +41,8 @@ export interface Delivery {
    * https URL (HERALD_PUBLIC_URL): then the email carries none.
    */
   unsubscribe?: string;
+  /** The older message of the same topic this one replaced in the recipient's inbox (the realtime frame says so). */
+  replaces?: string;
 }
 
 export type WithdrawReason = 'read' | 'recall';

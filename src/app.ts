@@ -48,6 +48,7 @@ import { recordClientReceipts } from './pipeline/client-receipts.js';
 import { startDeliveryWorkers } from './pipeline/delivery.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { handleFallbacks } from './pipeline/fallback.js';
+import { handleRecallSweeps } from './pipeline/recall.js';
 import { createRecentErasures, type UserErased } from './pipeline/recent-erasures.js';
 import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
@@ -245,6 +246,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     workers.push(...startTriage(deps));
     handleScheduledSends(deps);
     handleFallbacks(deps);
+    handleRecallSweeps(deps);
     await recoverUntriagedMessages(deps);
   }
   if (roles.has('deliver')) {

@@ -13,7 +13,8 @@ export function createRealtimeChannel(bus: Bus): Channel {
     async deliver(batch) {
       const frame = batch[0] ? messageFrame(batch[0].message) : undefined;
       return batch.map((delivery): DeliveryResult => {
-        bus.emit(subjects.userFrames(delivery.recipient.uid), delivery.message === batch[0]?.message ? frame : messageFrame(delivery.message));
+        const shared = delivery.message === batch[0]?.message && delivery.replaces === undefined;
+        bus.emit(subjects.userFrames(delivery.recipient.uid), shared ? frame : messageFrame(delivery.message, delivery.replaces));
         return { type: 'sent' };
       });
     },

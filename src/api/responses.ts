@@ -83,6 +83,7 @@ export const messageBody = z.strictObject({
 const readState = z.strictObject({
   delivered: nullableIso.describe('When a client acknowledged it (ack frame, or a delivered receipt)'),
   read: nullableIso,
+  archived: nullableIso.describe('When the user archived it: no longer listed (GET /api/v1/messages/{id} still shows it)'),
 });
 
 /** An inbox entry: the message with the caller's read state (views.ts inboxView). */
@@ -132,7 +133,7 @@ const target = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('everyone') }),
 ]);
 
-const messageStatus = z.enum(['scheduled', 'accepted', 'triaged'] as const satisfies readonly MessageStatus[]);
+const messageStatus = z.enum(['scheduled', 'accepted', 'triaged', 'recalled'] as const satisfies readonly MessageStatus[]);
 
 /** GET /api/v1/messages/{id} for its recipient (not an admin): the inbox entry and the caller's receipts. */
 const ownMessage = inboxItemBody.extend({ receipts: z.array(receiptBody) });

@@ -168,7 +168,7 @@ export const preferencesBody = z.strictObject({
 
 export const receiptsBody = z.strictObject({
   ids: z.array(messageId).min(1).max(LIMITS.idsPerReceipt),
-  state: z.enum(['delivered', 'read', 'clicked']),
+  state: z.enum(['delivered', 'read', 'clicked', 'archived']),
   channel: z.enum([...CHANNEL_NAMES, 'inbox']).optional(),
 });
 

@@ -33,7 +33,7 @@ export const messageView = (message: Message): z.output<typeof messageBody> => (
 
 export const inboxView = (item: InboxItem): z.output<typeof inboxItemBody> => ({
   ...messageView(item.message),
-  state: { delivered: iso(item.deliveredAt), read: iso(item.readAt) },
+  state: { delivered: iso(item.deliveredAt), read: iso(item.readAt), archived: iso(item.archivedAt) },
 });
 
 /**

@@ -71,8 +71,12 @@ export const isExpired = (message: Message, now: number): boolean => message.exp
  */
 export const visibleSender = (message: Message): string | undefined => (message.senderAdmin === false ? message.sender : undefined);
 
-/** The frame a realtime client receives for a message (docs/api.md, "Server → client frames"); `sender` only as visibleSender says. */
-export function messageFrame(message: Message) {
+/**
+ * The frame a realtime client receives for a message (docs/api.md, "Server → client frames");
+ * `sender` only as visibleSender says; `topic` when the message has one, and `replaces` the id
+ * of the older message of that topic it replaced in this recipient's inbox (topic collapse).
+ */
+export function messageFrame(message: Message, replaces?: string) {
   const sender = visibleSender(message);
   return {
     type: 'message' as const,
@@ -84,5 +88,7 @@ export function messageFrame(message: Message) {
     link: message.link ?? null,
     createdAt: new Date(message.createdAt).toISOString(),
     ...(sender !== undefined ? { sender } : {}),
+    ...(message.topic !== undefined ? { topic: message.topic } : {}),
+    ...(replaces !== undefined ? { replaces } : {}),
   };
 }

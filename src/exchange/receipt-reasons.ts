@@ -9,7 +9,8 @@
  *    `cap` (the user's hourly cap on intrusive channels, src/exchange/caps.ts),
  *    `category:<name>` (the message's own category), `in-app-only`, `channel-not-configured`,
  *    `no-device`, `no-email-address`, `no-phone-number`, `device-removed`, `no-subscription`,
- *    `bad-endpoint`, `bad-subscription-keys`, `payload-too-large`, `endpoint-refused`; any other
+ *    `bad-endpoint`, `bad-subscription-keys`, `payload-too-large`, `endpoint-refused`, `recalled`
+ *    (the sender took the message back before this delivery went out); any other
  *    reason of a `suppressed` or `expired` receipt (those are never a provider's) that is a
  *    plain lower-case code.
  *  - Delivery outcomes, mapped: a failure after every retry → `retries-exhausted`; the provider
@@ -38,6 +39,7 @@ const HERALD_CODES: ReadonlySet<string> = new Set([
   'bad-subscription-keys',
   'payload-too-large',
   'endpoint-refused',
+  'recalled',
 ]);
 
 const PLAIN_CODE = /^[a-z][a-z0-9-]{0,63}$/;

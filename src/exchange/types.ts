@@ -125,4 +125,6 @@ export interface InboxItem {
   uid: string;
   deliveredAt: number | null;
   readAt: number | null;
+  /** When the user archived it (it is no longer listed). */
+  archivedAt: number | null;
 }

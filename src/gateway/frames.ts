@@ -28,11 +28,19 @@ export const serverFrame = z.discriminatedUnion('type', [
       link: z.string().nullable(),
       createdAt: z.string().describe('ISO 8601'),
       sender: z.string().optional().describe('The sending uid; only when a non-admin token sent the message'),
+      topic: z.string().optional().describe("The message's opts.topic: a newer message of a topic replaces the older in the inbox"),
+      replaces: z
+        .string()
+        .optional()
+        .describe('The id of the older message of the same topic this one replaced in the inbox (absent on broadcast frames: the client replaces by topic)'),
     })
     .describe('A message for the user (also each unread one replayed after since=)'),
   z
     .strictObject({ type: z.literal('read'), ids: z.array(z.string()) })
     .describe('The messages were read or clicked on another socket, device or channel of the user (src/pipeline/withdraw.ts)'),
+  z
+    .strictObject({ type: z.literal('recall'), id: z.string() })
+    .describe('The message was recalled by its sender or an admin: it left the inbox (src/pipeline/recall.ts)'),
   z.strictObject({ type: z.literal('pong') }).describe('The answer to a ping frame'),
   z
     .strictObject({ type: z.literal('error'), code: z.literal('HERALD_INVALID_FRAME'), detail: z.string() })

@@ -41,7 +41,7 @@ export async function recordClientReceipts(
   for (const id of unique) {
     if (found.has(id)) continue;
     const stored = await deps.stores.messages.get(id);
-    if (stored?.message.target.kind === 'everyone' && stored.status !== 'scheduled') {
+    if (stored?.message.target.kind === 'everyone' && (stored.status === 'accepted' || stored.status === 'triaged')) {
       await deps.stores.inbox.add([uid], stored.message);
       if ((await deps.stores.inbox.mark(uid, [id], inboxState, at)).length > 0) found.add(id);
     }
@@ -68,6 +68,27 @@ export async function recordClientReceipts(
 async function readFirstAt(deps: ClientReceiptDeps, uid: string, ids: string[], at: number): Promise<string[]> {
   const entries = await Promise.all(ids.map((id) => deps.stores.inbox.get(uid, id)));
   return ids.filter((_, i) => entries[i]?.readAt === at);
+}
+
+/**
+ * Archives messages of `uid`'s inbox: they are no longer listed or counted (InboxStore), their
+ * pending fallbacks are cancelled (the user dealt with them), and their receipts stay as they
+ * are, so reports still count them. No receipt is recorded: archiving is the inbox's state, not
+ * a delivery's. A broadcast whose entry triage has not written yet gets it first, as above.
+ */
+export async function recordArchived(deps: ClientReceiptDeps, uid: string, ids: string[], at: number): Promise<string[]> {
+  const unique = [...new Set(ids)];
+  const found = new Set(await deps.stores.inbox.mark(uid, unique, 'archived', at));
+  for (const id of unique) {
+    if (found.has(id)) continue;
+    const stored = await deps.stores.messages.get(id);
+    if (stored?.message.target.kind === 'everyone' && (stored.status === 'accepted' || stored.status === 'triaged')) {
+      await deps.stores.inbox.add([uid], stored.message);
+      if ((await deps.stores.inbox.mark(uid, [id], 'archived', at)).length > 0) found.add(id);
+    }
+  }
+  for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
+  return [...found];
 }
 
 /** A page of "mark all read": as many as one POST /api/v1/receipts may name. */

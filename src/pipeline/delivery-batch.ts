@@ -10,6 +10,8 @@ export interface DeliveryItem {
   capabilities?: DeviceCapabilities;
   /** The email's one-click unsubscribe link, signed when the batch is sent (never on the bus): src/auth/unsubscribe.ts. */
   unsubscribe?: string;
+  /** The older message of the same topic this one replaced in the recipient's inbox (topic collapse). */
+  replaces?: string;
 }
 
 export interface DeliveryBatch {
@@ -33,4 +35,5 @@ export const toDeliveries = (batch: DeliveryBatch): Delivery[] =>
     ...(batch.withdraw ? { withdraw: batch.withdraw } : {}),
     ...(item.capabilities ? { capabilities: item.capabilities } : {}),
     ...(item.unsubscribe ? { unsubscribe: item.unsubscribe } : {}),
+    ...(item.replaces ? { replaces: item.replaces } : {}),
   }));

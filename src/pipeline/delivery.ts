@@ -1,7 +1,8 @@
 /**
  * Delivery workers: one consumer per configured channel and urgency on `herald.deliver.<channel>.<urgency>`.
  *
- * For each batch: expired messages are not sent (receipt `expired`); deliveries already past
+ * For each batch: recalled messages are not sent (receipt `suppressed: recalled`); expired
+ * messages are not sent (receipt `expired`); deliveries already past
  * `queued` — per (message, recipient, channel, device) — are skipped, so a bus redelivery or a
  * recovery never sends twice to a device whose provider accepted it, and a delivery this process
  * is sending right now is not sent again alongside (realtime is exempt from both: clients dedupe
@@ -61,6 +62,18 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: 
   const { message } = batch;
   const now = deps.now();
   if (batch.withdraw) return deliverWithdrawals(deps, channel, batch, now);
+  // Recalled while the batch waited (src/pipeline/recall.ts): nothing goes out. A provider
+  // delivery's queued receipt ends `suppressed: recalled`; a socket one has none to end.
+  if ((await deps.stores.messages.get(message.id))?.status === 'recalled') {
+    if (!addressesSockets(deps.traits, channel.name)) {
+      await record(
+        deps,
+        batch,
+        batch.items.map((item) => receipt(batch, item, 'suppressed', now, 'recalled')),
+      );
+    }
+    return;
+  }
   if (isExpired(message, now)) {
     await record(
       deps,

@@ -125,7 +125,12 @@ async function loadPage(deps: PipelineDeps, message: Message, cursor: string | u
   return { uids, next: page.next, userByUid: new Map(users.map((u) => [u.uid, u])), online, preferences, devices };
 }
 
-async function recipientPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<RecipientPage> {
+/** A page of the message's recipients from `cursor` on (`next`: where the following page starts; absent: the last). Also the recall's sweep (recall.ts). */
+export async function recipientPage(
+  deps: Pick<PipelineDeps, 'stores' | 'search' | 'presence'>,
+  message: Message,
+  cursor: string | undefined,
+): Promise<RecipientPage> {
   const target = message.target;
   switch (target.kind) {
     case 'user':
@@ -201,7 +206,17 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
       work.set(delivery.channel, items);
     }
   }
-  await stores.inbox.add(inboxUids, message);
+  const replaced = await stores.inbox.add(inboxUids, message);
+  if (replaced.size > 0) {
+    // Topic collapse: the frame tells the recipient's client which older message this one replaces.
+    for (const [channel, items] of work) {
+      if (!addressesSockets(deps.traits, channel)) continue;
+      for (const item of items) {
+        const older = replaced.get(item.recipient.uid);
+        if (older !== undefined) item.replaces = older;
+      }
+    }
+  }
   // Receipts before fallbacks: the digest a capped message joins finds it by its `cap` receipt.
   await recordReceipts(deps, receipts, message.urgency);
   for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);

@@ -217,4 +217,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_scheduled ON messages (id) WHERE status = 'scheduled';
     `,
   },
+  {
+    version: 7,
+    name: 'inbox-visibility',
+    sql: `
+      -- Archive and topic collapse (src/store/sqlite/inbox-store.ts): an entry is listed unless
+      -- archived or replaced by a newer entry of the same topic. The topic is copied onto the
+      -- entry so the newest entry of a topic is found in the user's own index range.
+      ALTER TABLE inbox ADD COLUMN archived_at INTEGER;
+      ALTER TABLE inbox ADD COLUMN topic TEXT;
+      ALTER TABLE inbox ADD COLUMN replaced_by TEXT;
+      UPDATE inbox SET topic = (SELECT json_extract(m.body, '$.topic') FROM messages m WHERE m.id = inbox.message_id);
+      CREATE INDEX inbox_topic ON inbox (uid, topic, message_id) WHERE topic IS NOT NULL;
+      UPDATE inbox SET replaced_by = (
+        SELECT max(o.message_id) FROM inbox o WHERE o.uid = inbox.uid AND o.topic = inbox.topic AND o.message_id > inbox.message_id)
+      WHERE topic IS NOT NULL;
+    `,
+  },
 ];

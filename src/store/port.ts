@@ -11,8 +11,12 @@
  */
 import type { ChannelName, Device, DeviceKind, InboxItem, Message, Preferences, Receipt, User } from '../exchange/types.js';
 
-/** Progress of a message through the pipeline, for recovery after a crash. */
-export type MessageStatus = 'scheduled' | 'accepted' | 'triaged';
+/**
+ * Progress of a message through the pipeline, for recovery after a crash. `recalled` is final:
+ * once `recall` was called, `get` answers it whatever `setStatus` writes afterwards (a triage
+ * still running when the message was recalled cannot bring it back).
+ */
+export type MessageStatus = 'scheduled' | 'accepted' | 'triaged' | 'recalled';
 
 export interface StoredMessage {
   message: Message;
@@ -32,7 +36,13 @@ export interface MessageStore {
     idempotency?: { key: string; bodyHash: string; ttlMs: number },
   ): Promise<{ inserted: true } | { inserted: false; existingId: string; bodyHash: string }>;
   get(id: string): Promise<StoredMessage | undefined>;
-  setStatus(id: string, status: MessageStatus, cursor?: string): Promise<void>;
+  setStatus(id: string, status: Exclude<MessageStatus, 'recalled'>, cursor?: string): Promise<void>;
+  /**
+   * Recalls the message (its sender or an admin took it back): from now on `get` answers status
+   * `recalled`, `unfinished` no longer lists it, and no inbox lists, counts or gets it. Idempotent;
+   * the first time is kept.
+   */
+  recall(id: string, at: number): Promise<void>;
   /** Messages accepted but not yet fully triaged, oldest first, after the id `after`: recovery at start-up. */
   unfinished(limit: number, after?: string): Promise<StoredMessage[]>;
   /** Messages still waiting for their time (status 'scheduled'), newest id first, older than the id `before`: the admin console's list. */
@@ -48,20 +58,34 @@ export interface InboxQuery {
   unreadOnly?: boolean;
 }
 
+/**
+ * A user's inbox. An entry is *listed* (by `list`, and counted by `countUnread` when unread)
+ * unless one of these hides it:
+ *  - it was archived (`mark(…, 'archived')`);
+ *  - it was replaced: a message with the same `topic` and a greater id is in the same inbox
+ *    (topic collapse: only the newest of a topic is listed, whatever order they were added in);
+ *  - its message was recalled (MessageStore.recall).
+ * `get` answers archived and replaced entries too (they are still the user's messages), never
+ * those of a recalled message.
+ */
 export interface InboxStore {
-  /** Adds entries (idempotent per uid + message id). */
-  add(uids: string[], message: Message): Promise<void>;
+  /**
+   * Adds entries (idempotent per uid + message id). For a message with a topic, returns, per uid
+   * whose inbox held an older entry of that topic, the id of the newest such entry: the one this
+   * message replaces there (the same answer when the add is repeated).
+   */
+  add(uids: string[], message: Message): Promise<Map<string, string>>;
   list(uid: string, query: InboxQuery): Promise<InboxItem[]>;
   get(uid: string, messageId: string): Promise<InboxItem | undefined>;
   /**
-   * Marks entries of `uid` delivered or read (a read implies delivered). Ids that are not in
-   * that user's inbox are ignored; returns the ids that were found.
+   * Marks entries of `uid` delivered, read (a read implies delivered) or archived. Ids that are
+   * not in that user's inbox are ignored; returns the ids that were found.
    */
-  mark(uid: string, messageIds: string[], state: 'delivered' | 'read', at: number): Promise<string[]>;
+  mark(uid: string, messageIds: string[], state: 'delivered' | 'read' | 'archived', at: number): Promise<string[]>;
   /**
-   * How many entries of `uid` are unread: exactly the entries paging `list(uid, { unreadOnly:
-   * true })` to its end returns. Costs a read of that user's inbox (bounded by its size, as a
-   * user's inbox is), not of anyone else's.
+   * How many listed entries of `uid` are unread: exactly the entries paging `list(uid, {
+   * unreadOnly: true })` to its end returns. Costs a read of that user's inbox (bounded by its
+   * size, as a user's inbox is), not of anyone else's.
    */
   countUnread(uid: string): Promise<number>;
 }

@@ -217,7 +217,7 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         await stores.inbox.add(['u-1', 'u-1'], message);
         await stores.inbox.add(['u-1'], message);
         const items = await stores.inbox.list('u-1', { limit: 10 });
-        assert.deepEqual(items, [{ message, uid: 'u-1', deliveredAt: null, readAt: null }]);
+        assert.deepEqual(items, [{ message, uid: 'u-1', deliveredAt: null, readAt: null, archivedAt: null }]);
       });
 
       it('adds one message to many inboxes at once', async () => {
@@ -226,7 +226,7 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         const uids = Array.from({ length: 10_000 }, (_, i) => `bulk-${String(i).padStart(5, '0')}`);
         await stores.inbox.add(uids, message);
         for (const uid of [uids[0], uids[4_321], uids[9_999]] as string[]) {
-          assert.deepEqual(await stores.inbox.get(uid, message.id), { message, uid, deliveredAt: null, readAt: null });
+          assert.deepEqual(await stores.inbox.get(uid, message.id), { message, uid, deliveredAt: null, readAt: null, archivedAt: null });
         }
         assert.equal(await stores.inbox.get('not-a-recipient', message.id), undefined);
       });
@@ -275,18 +275,18 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         const idB = b?.id as string;
 
         assert.deepEqual(await stores.inbox.mark('marker', [idA], 'delivered', 100), [idA]);
-        assert.deepEqual(await stores.inbox.get('marker', idA), { message: a, uid: 'marker', deliveredAt: 100, readAt: null });
+        assert.deepEqual(await stores.inbox.get('marker', idA), { message: a, uid: 'marker', deliveredAt: 100, readAt: null, archivedAt: null });
 
         // Marking again (a redelivered receipt) never moves the first time.
         assert.deepEqual(await stores.inbox.mark('marker', [idA], 'delivered', 150), [idA]);
         assert.equal((await stores.inbox.get('marker', idA))?.deliveredAt, 100);
 
         assert.deepEqual(await stores.inbox.mark('marker', [idA], 'read', 200), [idA]);
-        assert.deepEqual(await stores.inbox.get('marker', idA), { message: a, uid: 'marker', deliveredAt: 100, readAt: 200 });
+        assert.deepEqual(await stores.inbox.get('marker', idA), { message: a, uid: 'marker', deliveredAt: 100, readAt: 200, archivedAt: null });
 
         // A read implies delivered.
         await stores.inbox.mark('marker', [idB], 'read', 300);
-        assert.deepEqual(await stores.inbox.get('marker', idB), { message: b, uid: 'marker', deliveredAt: 300, readAt: 300 });
+        assert.deepEqual(await stores.inbox.get('marker', idB), { message: b, uid: 'marker', deliveredAt: 300, readAt: 300, archivedAt: null });
       });
 
       it('mark ignores ids that are not in the user’s own inbox and returns the ids found', async () => {
@@ -299,6 +299,7 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
           uid: 'other',
           deliveredAt: null,
           readAt: null,
+          archivedAt: null,
         });
       });
 
@@ -352,6 +353,92 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.equal(await stores.inbox.countUnread('months'), 2);
         await stores.inbox.mark('months', [recent.id], 'read', 1);
         assert.equal(await stores.inbox.countUnread('months'), 1);
+      });
+    });
+
+    describe('InboxStore: what is listed (archive, topic collapse, recall)', () => {
+      const addTo = async (uid: string, overrides: Partial<Message> = {}, status: 'accepted' | 'triaged' = 'triaged'): Promise<Message> => {
+        const message = makeMessage({ target: { kind: 'user', uid }, ...overrides });
+        await stores.messages.insert({ message, status });
+        await stores.inbox.add([uid], message);
+        return message;
+      };
+      const listed = async (uid: string, query: { unreadOnly?: boolean } = {}) => ids(await stores.inbox.list(uid, { limit: 50, ...query }));
+
+      it('an archived entry is no longer listed or counted, and get still answers it with its archive time', async () => {
+        const a = await addTo('arch');
+        const b = await addTo('arch');
+        const c = await addTo('arch');
+        assert.deepEqual(await stores.inbox.mark('arch', [b.id, 'not-mine'], 'archived', 500), [b.id]);
+        assert.deepEqual(await listed('arch'), [c.id, a.id]);
+        assert.deepEqual(await listed('arch', { unreadOnly: true }), [c.id, a.id]);
+        assert.equal(await stores.inbox.countUnread('arch'), 2);
+        assert.deepEqual(await stores.inbox.get('arch', b.id), { message: b, uid: 'arch', deliveredAt: null, readAt: null, archivedAt: 500 });
+        // The first archive time stays; reading an archived entry does not list it again.
+        await stores.inbox.mark('arch', [b.id], 'archived', 900);
+        await stores.inbox.mark('arch', [b.id], 'read', 950);
+        assert.equal((await stores.inbox.get('arch', b.id))?.archivedAt, 500);
+        assert.deepEqual(await listed('arch'), [c.id, a.id]);
+        // Paging across an archived entry skips it without a short page.
+        const first = await stores.inbox.list('arch', { limit: 1 });
+        const second = await stores.inbox.list('arch', { limit: 1, before: first[0]?.message.id as string });
+        assert.deepEqual([...ids(first), ...ids(second)], [c.id, a.id]);
+      });
+
+      it('a newer message of a topic replaces the older in that inbox only, and add says which it replaced', async () => {
+        const first = makeMessage({ topic: 'score', target: { kind: 'users', uids: ['t-1', 't-2'] } });
+        await stores.messages.insert({ message: first, status: 'triaged' });
+        assert.deepEqual([...(await stores.inbox.add(['t-1', 't-2'], first))], []);
+        const other = await addTo('t-1', { topic: 'weather' });
+        const second = makeMessage({ topic: 'score', target: { kind: 'user', uid: 't-1' } });
+        await stores.messages.insert({ message: second, status: 'triaged' });
+        assert.deepEqual([...(await stores.inbox.add(['t-1'], second))], [['t-1', first.id]]);
+        // Added again (a redelivery): the same answer, nothing else changes.
+        assert.deepEqual([...(await stores.inbox.add(['t-1'], second))], [['t-1', first.id]]);
+        assert.deepEqual(await listed('t-1'), [second.id, other.id]);
+        assert.equal(await stores.inbox.countUnread('t-1'), 2);
+        assert.deepEqual(await listed('t-2'), [first.id], 'the other recipient got only the first');
+        assert.equal((await stores.inbox.get('t-1', first.id))?.message.id, first.id, 'a replaced entry is still the user’s message');
+        const third = makeMessage({ topic: 'score', target: { kind: 'user', uid: 't-1' } });
+        await stores.messages.insert({ message: third, status: 'triaged' });
+        assert.deepEqual([...(await stores.inbox.add(['t-1'], third))], [['t-1', second.id]]);
+        assert.deepEqual(await listed('t-1'), [third.id, other.id]);
+      });
+
+      it('a message of a topic added after a newer one of that topic (out of order) is not listed, and replaces nothing', async () => {
+        const older = makeMessage({ topic: 'late', target: { kind: 'user', uid: 'ooo' } });
+        const newer = makeMessage({ topic: 'late', target: { kind: 'user', uid: 'ooo' } });
+        for (const message of [older, newer]) await stores.messages.insert({ message, status: 'triaged' });
+        await stores.inbox.add(['ooo'], newer);
+        assert.deepEqual([...(await stores.inbox.add(['ooo'], older))], []);
+        assert.deepEqual(await listed('ooo'), [newer.id]);
+        assert.equal(await stores.inbox.countUnread('ooo'), 1);
+      });
+
+      it('a recalled message leaves every inbox at once (list, count, get), is no longer unfinished, and stays recalled', async () => {
+        const kept = await addTo('rc-1');
+        const message = makeMessage({ target: { kind: 'users', uids: ['rc-1', 'rc-2'] } });
+        await stores.messages.insert({ message, status: 'accepted' });
+        await stores.inbox.add(['rc-1', 'rc-2'], message);
+        assert.equal(await stores.inbox.countUnread('rc-1'), 2);
+        await stores.messages.recall(message.id, 1_000);
+        assert.equal((await stores.messages.get(message.id))?.status, 'recalled');
+        assert.deepEqual(await listed('rc-1'), [kept.id]);
+        assert.deepEqual(await listed('rc-2'), []);
+        assert.equal(await stores.inbox.countUnread('rc-1'), 1);
+        assert.equal(await stores.inbox.countUnread('rc-2'), 0);
+        assert.equal(await stores.inbox.get('rc-2', message.id), undefined);
+        assert.ok(!(await stores.messages.unfinished(100)).some((s) => s.message.id === message.id));
+        // A triage still running writes its status and more entries afterwards: the message stays recalled and hidden.
+        await stores.messages.setStatus(message.id, 'accepted', 'rc-2');
+        await stores.inbox.add(['rc-3'], message);
+        await stores.messages.setStatus(message.id, 'triaged');
+        assert.equal((await stores.messages.get(message.id))?.status, 'recalled');
+        assert.ok(!(await stores.messages.unfinished(100)).some((s) => s.message.id === message.id));
+        assert.deepEqual(await listed('rc-3'), []);
+        assert.equal(await stores.inbox.countUnread('rc-3'), 0);
+        await stores.messages.recall(message.id, 2_000);
+        assert.equal((await stores.messages.get(message.id))?.status, 'recalled');
       });
     });
 
@@ -839,7 +926,7 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         existingId: message.id,
         bodyHash: 'h',
       });
-      assert.deepEqual(await stores.inbox.get('d-user', message.id), { message, uid: 'd-user', deliveredAt: 7, readAt: null });
+      assert.deepEqual(await stores.inbox.get('d-user', message.id), { message, uid: 'd-user', deliveredAt: 7, readAt: null, archivedAt: null });
       assert.deepEqual(await stores.receipts.forMessage(message.id), [
         { messageId: message.id, uid: 'd-user', channel: 'apns', device: 'dd', state: 'queued', at: 8 },
         { messageId: message.id, uid: 'd-user', channel: 'email', state: 'sent', at: 8 },

@@ -46,7 +46,7 @@ before(async () => {
       { cause: error },
     );
   }
-  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device', 'erasure', 'scheduled messages']);
+  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device', 'erasure', 'scheduled messages', 'inbox-visibility']);
 });
 
 after(async () => {
@@ -94,6 +94,7 @@ describe('Cassandra stores beyond the contract', () => {
         [2, 'receipts per device'],
         [3, 'erasure'],
         [4, 'scheduled messages'],
+        [5, 'inbox-visibility'],
       ],
     );
   });

@@ -1,11 +1,13 @@
 /**
  * Inbox and receipts: GET /api/v1/messages (own inbox), GET /api/v1/messages/count (own unread
- * entries), GET /api/v1/messages/{id} (owner or admin), GET /api/v1/messages/search (admin),
+ * entries), GET /api/v1/messages/{id} (owner or admin), DELETE /api/v1/messages/{id} (recall: sender
+ * or admin), GET /api/v1/messages/search (admin),
  * POST /api/v1/receipts (own messages), GET /api/v1/reports (admin).
  */
 import { ProblemError } from '../../errors.js';
 import { LIMITS } from '../../exchange/limits.js';
-import { recordAllRead, recordClientReceipts } from '../../pipeline/client-receipts.js';
+import { recordAllRead, recordArchived, recordClientReceipts } from '../../pipeline/client-receipts.js';
+import { recallMessage } from '../../pipeline/recall.js';
 import type { ApiDeps } from '../deps.js';
 import { inboxCount, inboxPage, messageDetail, report, searchPage } from '../responses.js';
 import { answer, authed, authedOrAnonymous, json, type Route, refusals } from '../route.js';
@@ -137,6 +139,36 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       },
     ),
 
+    authed(
+      'DELETE',
+      '/api/v1/messages/:id',
+      'user',
+      {
+        summary: 'Recall a message: cancel it when scheduled, take it out of every inbox when sent',
+        description:
+          'By its sender or an admin. A scheduled message is never sent. A sent one is no longer listed, counted or shown in any inbox at once; ' +
+          'its pending fallbacks are cancelled, deliveries not yet made are dropped (`suppressed`, reason `recalled`), live sockets get ' +
+          '`{"type": "recall", "id"}`, and push copies are withdrawn where the platform allows (a close push to the service worker; APNs and FCM updates with the collapse id). ' +
+          'Receipts and reports keep what happened; an admin still reads the message, with status `recalled`. Recalling it again is 204. ' +
+          'A message the caller may not recall is 404, never 403.',
+        tag: 'inbox',
+        params: { id: messageId },
+        answers: {
+          204: answer('Recalled (or already)'),
+          ...refusals({
+            HERALD_INVALID_REQUEST: 'the id is not a message id',
+            HERALD_NOT_FOUND: 'no such message, or the caller is neither its sender nor an admin',
+          }),
+        },
+      },
+      async ({ params, caller }) => {
+        const id = validate(messageId, params.id, 'id');
+        const outcome = await recallMessage(deps, { uid: caller.uid, admin: caller.admin }, id);
+        if (outcome === 'not-found') throw new ProblemError('HERALD_NOT_FOUND', `no message ${id} this caller may recall`);
+        return json(204);
+      },
+    ),
+
     authedOrAnonymous(
       'POST',
       '/api/v1/receipts',
@@ -144,6 +176,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         summary: 'Report that messages of the caller were delivered, read or clicked',
         description:
           "Ids that are not the caller's messages are ignored. `channel` (default inbox) is the channel the state was reached on. States only move forward: a read message does not go back to delivered. " +
+          '`state: "archived"` removes the messages from the caller\'s inbox (no longer listed or counted; still in reports; no receipt). ' +
           '`{"all": true, "state": "read"}` marks read every message of the caller that was unread when the request came (mark all read). ' +
           '`{"capability": "<receipt>", "state": ...}` needs no token: a service worker reports the receipt of the one message, user and device its push capability names (docs/security.md). ' +
           "A read or click withdraws the message's copies on the user's other sockets and devices.",
@@ -173,7 +206,8 @@ export function messageRoutes(deps: ApiDeps): Route[] {
           return json(204);
         }
         const input = validate(receiptsBody, body);
-        await recordClientReceipts(deps, caller.uid, input.ids, input.state, input.channel ?? 'inbox', deps.now());
+        if (input.state === 'archived') await recordArchived(deps, caller.uid, input.ids, deps.now());
+        else await recordClientReceipts(deps, caller.uid, input.ids, input.state, input.channel ?? 'inbox', deps.now());
         return json(204);
       },
       { body: true },

@@ -27,6 +27,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
   const SELECT_RECEIPT_MESSAGES = 'SELECT message_id FROM receipt_messages_by_user WHERE uid = ?';
   const SELECT_BUCKETS = 'SELECT bucket FROM inbox_buckets WHERE uid = ?';
   const SELECT_INBOX_IDS = 'SELECT message_id FROM inbox WHERE uid = ? AND bucket = ?';
+  const SELECT_INBOX_TOPICS = 'SELECT topic FROM inbox WHERE uid = ? AND bucket = ?';
   const SELECT_RECEIPTS = 'SELECT channel, device, state FROM delivery_receipts WHERE message_id = ? AND uid = ?';
   const SELECT_LEGACY_RECEIPTS = 'SELECT channel, state FROM receipts WHERE message_id = ? AND uid = ?';
   const SELECT_DEVICES = 'SELECT kind, push_token FROM devices_by_user WHERE uid = ?';
@@ -87,6 +88,15 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
   const eraseInbox = async (uid: string): Promise<void> => {
     const buckets: number[] = [];
     for await (const row of session.rows(SELECT_BUCKETS, [uid])) buckets.push(row.get('bucket') as number);
+    // The user's topic partitions (inbox_topics, topic collapse) are named by the topics of its entries.
+    const topics = new Set<string>();
+    for (const bucket of buckets) {
+      for await (const row of session.rows(SELECT_INBOX_TOPICS, [uid, bucket])) {
+        const topic = text(row.get('topic'));
+        if (topic !== null) topics.add(topic);
+      }
+    }
+    await session.concurrently([...topics].map((topic) => ({ query: 'DELETE FROM inbox_topics WHERE uid = ? AND topic = ?', params: [uid, topic] })));
     await session.concurrently(buckets.map((bucket) => ({ query: 'DELETE FROM inbox WHERE uid = ? AND bucket = ?', params: [uid, bucket] })));
     await session.execute('DELETE FROM inbox_buckets WHERE uid = ?', [uid]);
   };

@@ -18,6 +18,10 @@
  *  - `isStored(id)`: true when this process knows the message is stored (same record): the inbox
  *    store then skips writing the body again.
  *  - `unfinished` lists status 'accepted' only, oldest id first, strictly after `after`.
+ *  - `recall` writes `recalled_at`, a column of its own that `setStatus` never writes, so a triage
+ *    finishing after the recall cannot undo it (no conditional write needed): `get` answers
+ *    `recalled` whenever it is set. The id also goes into messages_recalled (one partition of the
+ *    recalled ids, a few rows: recalls are rare), which the inbox store reads once per count.
  *  - Crash safety without a transaction: the unfinished row is written before a message
  *    becomes accepted and removed after it stops being accepted, so a crash leaves at worst a
  *    stale row, which `unfinished` verifies against `messages` and deletes.
@@ -29,7 +33,7 @@
 import type { Message } from '../../exchange/types.js';
 import type { MessageStatus, MessageStore, StoredMessage } from '../port.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, text } from './client.js';
-import { SCHEDULED_SHARD, UNFINISHED_SHARD } from './schema.js';
+import { RECALLED_SHARD, SCHEDULED_SHARD, UNFINISHED_SHARD } from './schema.js';
 
 /** After this long, a key whose message is not stored is treated as a dead claim. */
 export const ABANDONED_CLAIM_MS = 30_000;
@@ -54,7 +58,9 @@ type Idempotency = { key: string; bodyHash: string; ttlMs: number };
 const keyTtlSeconds = (expiresAt: number): number => Math.min(MAX_TTL_S, Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000)) + KEY_GRACE_S);
 
 export function createCassandraMessageStore(session: CqlSession): CassandraMessageStore {
-  const SELECT_MESSAGE = 'SELECT body, status, cursor FROM messages WHERE id = ?';
+  const SELECT_MESSAGE = 'SELECT body, status, cursor, recalled_at FROM messages WHERE id = ?';
+  const RECALL = 'UPDATE messages SET recalled_at = ? WHERE id = ?';
+  const INSERT_RECALLED = 'INSERT INTO messages_recalled (shard, id) VALUES (?, ?)';
   const SELECT_EXISTS = 'SELECT id FROM messages WHERE id = ?';
   const INSERT_MESSAGE = 'INSERT INTO messages (id, body, status, cursor) VALUES (?, ?, ?, ?)';
   const UPDATE_STATUS = 'UPDATE messages SET status = ?, cursor = ? WHERE id = ?';
@@ -85,7 +91,8 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
     const body = row ? text(row.get('body')) : null;
     if (!row || body === null) return undefined;
     remember(id);
-    const stored: StoredMessage = { message: JSON.parse(body) as Message, status: (text(row.get('status')) ?? 'triaged') as MessageStatus };
+    const status = long(row.get('recalled_at')) !== null ? 'recalled' : ((text(row.get('status')) ?? 'triaged') as MessageStatus);
+    const stored: StoredMessage = { message: JSON.parse(body) as Message, status };
     const cursor = text(row.get('cursor'));
     if (cursor !== null) stored.cursor = cursor;
     return stored;
@@ -199,6 +206,14 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
       // A scheduled message moves on to accepted when its time comes (src/pipeline/recovery.ts); any
       // other way out leaves a stale row, which `scheduled` drops. So a plain send pays no delete.
       if (status === 'accepted') await session.execute(DELETE_SCHEDULED, [SCHEDULED_SHARD, id]);
+    },
+
+    recall: async (id, at) => {
+      if (!known.has(id) && !(await exists(id))) return;
+      await session.execute(INSERT_RECALLED, [RECALLED_SHARD, id]);
+      await session.execute(RECALL, [at, id]);
+      await session.execute(DELETE_UNFINISHED, [UNFINISHED_SHARD, id]);
+      await session.execute(DELETE_SCHEDULED, [SCHEDULED_SHARD, id]);
     },
 
     unfinished: (limit, after) => verifiedPage(unfinishedPage, 'accepted', DELETE_UNFINISHED, UNFINISHED_SHARD, limit, after),

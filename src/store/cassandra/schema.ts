@@ -4,7 +4,7 @@
  * store that owns them. All ids are text (UUIDv7 from src/ids.ts); times are epoch ms bigints.
  *
  * Messages (message-store.ts)
- *  - messages (id) → body (the Message as JSON), status, cursor.
+ *  - messages (id) → body (the Message as JSON), status, cursor, recalled_at.
  *      get(id); insert writes without reading (at the message's own write timestamp, so a
  *      replay never undoes a later change: message-store.ts); setStatus(id) updates one row,
  *      reading first only for an id this process has not inserted or read lately. A row written
@@ -21,6 +21,9 @@
  *      console's list). Holds messages 'scheduled' when written: a row is written with a
  *      scheduled insert and removed when setStatus makes the message accepted. As with messages_unfinished, a row
  *      left behind is harmless: `scheduled` checks each id against `messages` and removes it.
+ *  - messages_recalled (shard = 0, id ↑): the recalled ids (migration 5). recall() adds one;
+ *      the inbox's countUnread reads the ids at or above the user's oldest bucket (recalls are
+ *      rare admin actions: a small partition).
  *  - idempotency_keys ((sender, key)) → message_id, body_hash, expires_at, claimed_at; USING TTL.
  *      A key is claimed with `INSERT … IF NOT EXISTS` (Paxos, LOCAL_SERIAL), so two concurrent
  *      requests with one key never both win; an expired key (by message time, as the port
@@ -28,7 +31,8 @@
  *      only garbage collection: it lasts until expires_at (wall clock) plus a grace period.
  *
  * Inbox (inbox-store.ts)
- *  - inbox ((uid, bucket), message_id ↓) → delivered_at, read_at.
+ *  - inbox ((uid, bucket), message_id ↓) → delivered_at, read_at, archived_at, topic, replaced_by
+ *      (the last three since migration 5: archive and topic collapse, inbox-store.ts).
  *      bucket = the 30-day period of the id's leading 48 bits (the UUIDv7 time), so bucket order
  *      agrees with id order and one user's partition grows by at most 30 days of messages.
  *      list(uid, since/before/unreadOnly): newest bucket first, a keyset range on message_id
@@ -36,6 +40,8 @@
  *      get / mark (uid, id): the bucket is computed from the id, so both are point reads.
  *  - inbox_buckets (uid, bucket ↓): which buckets a user has, so list never probes empty
  *      periods (one small partition per user: one row per 30 days).
+ *  - inbox_topics ((uid, topic), message_id ↓): the entries of one topic in one inbox, so add
+ *      finds the newest entry of a topic with one read (migration 5).
  *
  * Receipts (receipt-store.ts), keyed per device since migration 2: device is '' for a
  * channel-wide receipt. (Migration 1's receipts, receipt_events and receipts_queued, keyed
@@ -86,9 +92,11 @@ export const STORE_TABLES = [
   'messages',
   'messages_unfinished',
   'messages_scheduled',
+  'messages_recalled',
   'idempotency_keys',
   'inbox',
   'inbox_buckets',
+  'inbox_topics',
   'delivery_receipts',
   'delivery_receipt_events',
   'delivery_receipts_queued',
@@ -188,12 +196,27 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
        WITH CLUSTERING ORDER BY (id DESC) AND gc_grace_seconds = 3600`,
     ],
   },
+  {
+    version: 5,
+    name: 'inbox-visibility',
+    statements: (ks) => [
+      `ALTER TABLE ${ks}.messages ADD IF NOT EXISTS recalled_at bigint`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.messages_recalled (
+         shard int, id text, PRIMARY KEY (shard, id))`,
+      `ALTER TABLE ${ks}.inbox ADD IF NOT EXISTS (archived_at bigint, topic text, replaced_by text)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.inbox_topics (
+         uid text, topic text, message_id text, PRIMARY KEY ((uid, topic), message_id))
+       WITH CLUSTERING ORDER BY (message_id DESC)`,
+    ],
+  },
 ];
 
 /** The fixed partition of messages_unfinished. */
 export const UNFINISHED_SHARD = 0;
 /** The fixed partition of messages_scheduled. */
 export const SCHEDULED_SHARD = 0;
+/** The fixed partition of messages_recalled. */
+export const RECALLED_SHARD = 0;
 
 /** Width of an inbox bucket. */
 export const INBOX_BUCKET_MS = 30 * 24 * 3600 * 1000;
@@ -207,4 +230,11 @@ export function inboxBucket(messageId: string): number {
   const prefix = messageId.slice(0, 8) + messageId.slice(9, 13);
   if (!/^[0-9a-f]{12}$/.test(prefix)) return 0;
   return Math.floor(Number.parseInt(prefix, 16) / INBOX_BUCKET_MS);
+}
+
+/** The smallest id text in `bucket` (a prefix sorts before every id that starts with it): a lower bound for id ranges. */
+export function bucketStart(bucket: number): string {
+  if (bucket <= 0) return '';
+  const hex = (bucket * INBOX_BUCKET_MS).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
 }

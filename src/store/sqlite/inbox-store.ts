@@ -5,13 +5,20 @@
  *    MessageStore does not have it yet (with status 'triaged', so recovery ignores it).
  *  - `add` writes all its entries in one transaction — through the group commit
  *    (group-commit.ts), shared with the other writes of the same event-loop turn, resolving once
- *    it committed; re-adding an entry keeps its read state.
+ *    it committed; re-adding an entry keeps its read and archived state.
+ *  - Topic collapse: an entry carries its message's topic, and `replaced_by` the newest id of
+ *    that topic in the user's inbox when it is not the newest itself. `add` of a topic message
+ *    looks up that newest entry (index inbox_topic, the user's own range), and either marks the
+ *    older entries replaced by the new one or, when a newer one is already there (added out of
+ *    order), adds the new entry as replaced. One index probe per recipient, in the transaction.
+ *  - Listed: not archived, not replaced, and the message not recalled (its status, read through
+ *    the join every list already makes).
  *  - `list` is newest first by message id, paged by keyset (`before` / `since` are exclusive).
- *  - `mark` keeps the first delivered / read time: marking again never moves a time, and a read
- *    sets the delivered time too when it was unset. Returned ids keep the request's order,
- *    without duplicates.
- *  - `countUnread` counts the rows `list` with `unreadOnly` pages through (the same join on
- *    messages): a scan of the user's primary-key range, bounded by that user's inbox.
+ *  - `mark` keeps the first delivered / read / archived time: marking again never moves a time,
+ *    and a read sets the delivered time too when it was unset. Returned ids keep the request's
+ *    order, without duplicates.
+ *  - `countUnread` counts the rows `list` with `unreadOnly` pages through (the same join and
+ *    conditions): a scan of the user's primary-key range, bounded by that user's inbox.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
@@ -24,6 +31,7 @@ interface InboxRow {
   body: string;
   delivered_at: number | null;
   read_at: number | null;
+  archived_at: number | null;
 }
 
 const toItem = (row: InboxRow): InboxItem => ({
@@ -31,10 +39,13 @@ const toItem = (row: InboxRow): InboxItem => ({
   uid: row.uid,
   deliveredAt: row.delivered_at,
   readAt: row.read_at,
+  archivedAt: row.archived_at,
 });
 
-const SELECT_ITEM = `SELECT i.uid, m.body, i.delivered_at, i.read_at
+const SELECT_ITEM = `SELECT i.uid, m.body, i.delivered_at, i.read_at, i.archived_at
   FROM inbox i JOIN messages m ON m.id = i.message_id`;
+const NOT_RECALLED = "m.status != 'recalled'";
+const LISTED = `i.archived_at IS NULL AND i.replaced_by IS NULL AND ${NOT_RECALLED}`;
 
 export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): InboxStore {
   const ensureMessage = db.prepare(
@@ -42,16 +53,29 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
      VALUES (@id, @sender, 'triaged', NULL, @urgency, @createdAt, @body)
      ON CONFLICT (id) DO NOTHING`,
   );
-  const insertEntry = db.prepare('INSERT INTO inbox (uid, message_id) VALUES (?, ?) ON CONFLICT (uid, message_id) DO NOTHING');
-  const selectItem = db.prepare<[string, string], InboxRow>(`${SELECT_ITEM} WHERE i.uid = ? AND i.message_id = ?`);
+  const insertEntry = db.prepare(
+    'INSERT INTO inbox (uid, message_id, topic, replaced_by) VALUES (@uid, @id, @topic, @replacedBy) ON CONFLICT (uid, message_id) DO NOTHING',
+  );
+  const newestOfTopic = db.prepare<[string, string], { message_id: string }>(
+    'SELECT message_id FROM inbox WHERE uid = ? AND topic = ? ORDER BY message_id DESC LIMIT 1',
+  );
+  const replaceOlder = db.prepare(
+    'UPDATE inbox SET replaced_by = @id WHERE uid = @uid AND topic = @topic AND message_id < @id AND (replaced_by IS NULL OR replaced_by < @id)',
+  );
+  const replacedBy = db.prepare<[string, string, string], { message_id: string }>(
+    'SELECT max(message_id) AS message_id FROM inbox WHERE uid = ? AND topic = ? AND message_id < ?',
+  );
+  const selectItem = db.prepare<[string, string], InboxRow>(`${SELECT_ITEM} WHERE i.uid = ? AND i.message_id = ? AND ${NOT_RECALLED}`);
   const countUnread = db.prepare<[string], { count: number }>(
-    'SELECT count(*) AS count FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = ? AND i.read_at IS NULL',
+    `SELECT count(*) AS count FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = ? AND i.read_at IS NULL AND ${LISTED}`,
   );
   const markDelivered = db.prepare('UPDATE inbox SET delivered_at = coalesce(delivered_at, @at) WHERE uid = @uid AND message_id = @id');
   const markRead = db.prepare(
     `UPDATE inbox SET read_at = coalesce(read_at, @at), delivered_at = coalesce(delivered_at, @at)
      WHERE uid = @uid AND message_id = @id`,
   );
+  const markArchived = db.prepare('UPDATE inbox SET archived_at = coalesce(archived_at, @at) WHERE uid = @uid AND message_id = @id');
+  const MARK = { delivered: markDelivered, read: markRead, archived: markArchived } as const;
 
   // One statement per combination of optional conditions, so every one is a keyset range scan.
   const listStatements = new Map<string, SqliteStatement>();
@@ -59,7 +83,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     const key = `${query.since !== undefined}|${query.before !== undefined}|${query.unreadOnly === true}`;
     let statement = listStatements.get(key);
     if (!statement) {
-      const conditions = ['i.uid = @uid'];
+      const conditions = ['i.uid = @uid', LISTED];
       if (query.since !== undefined) conditions.push('i.message_id > @since');
       if (query.before !== undefined) conditions.push('i.message_id < @before');
       if (query.unreadOnly === true) conditions.push('i.read_at IS NULL');
@@ -69,8 +93,18 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     return statement;
   };
 
+  /** Adds the entry of a topic message to `uid`'s inbox; returns the id it replaces there, if any. */
+  const addWithTopic = (uid: string, message: Message, topic: string): string | undefined => {
+    const newest = newestOfTopic.get(uid, topic)?.message_id;
+    const newer = newest !== undefined && newest > message.id ? newest : undefined;
+    insertEntry.run({ uid, id: message.id, topic, replacedBy: newer ?? null });
+    if (newer !== undefined) return undefined;
+    replaceOlder.run({ uid, topic, id: message.id });
+    return replacedBy.get(uid, topic, message.id)?.message_id ?? undefined;
+  };
+
   // Runs inside a group-commit transaction.
-  const addAll = (uids: string[], message: Message) => {
+  const addAll = (uids: string[], message: Message): Map<string, string> => {
     ensureMessage.run({
       id: message.id,
       sender: message.sender,
@@ -78,11 +112,21 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
       createdAt: message.createdAt,
       body: JSON.stringify(message),
     });
-    for (const uid of uids) insertEntry.run(uid, message.id);
+    const replaced = new Map<string, string>();
+    const { topic } = message;
+    for (const uid of uids) {
+      if (topic === undefined) {
+        insertEntry.run({ uid, id: message.id, topic: null, replacedBy: null });
+        continue;
+      }
+      const older = addWithTopic(uid, message, topic);
+      if (older !== undefined) replaced.set(uid, older);
+    }
+    return replaced;
   };
 
-  const markTx = db.transaction((uid: string, messageIds: string[], state: 'delivered' | 'read', at: number) => {
-    const statement = state === 'read' ? markRead : markDelivered;
+  const markTx = db.transaction((uid: string, messageIds: string[], state: keyof typeof MARK, at: number) => {
+    const statement = MARK[state];
     const found: string[] = [];
     for (const id of new Set(messageIds)) {
       if (statement.run({ uid, id, at }).changes > 0) found.push(id);
@@ -91,9 +135,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   });
 
   return {
-    add: async (uids, message) => {
-      if (uids.length > 0) await group.run(() => addAll(uids, message));
-    },
+    add: async (uids, message) => (uids.length > 0 ? group.run(() => addAll(uids, message)) : new Map()),
     list: (uid, query) =>
       sqlite(() => {
         const rows = listStatement(query).all({

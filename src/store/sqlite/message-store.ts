@@ -8,7 +8,9 @@
  *    (nothing stored; the first id and body hash returned); at or after it, the key is taken
  *    over by the new message. Expiry is judged by message time, not the wall clock, so the
  *    answer is deterministic. Expired keys are pruned a few at a time on later keyed inserts.
- *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored.
+ *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored, and so is a
+ *    recalled one: `recall` writes the status `recalled`, which nothing moves afterwards (the
+ *    update and the check are one statement, so a triage finishing meanwhile cannot undo it).
  *  - `unfinished` lists status 'accepted' only (not 'scheduled', not 'triaged'), oldest id first.
  *  - `scheduled` lists status 'scheduled' only, newest id first, through the partial index
  *    messages_scheduled (a page costs the same however many messages were ever sent).
@@ -52,7 +54,8 @@ export function createSqliteMessageStore(db: SqliteDatabase, group: GroupCommit 
      ON CONFLICT (id) DO NOTHING`,
   );
   const selectMessage = db.prepare<[string], MessageRow>('SELECT body, status, cursor FROM messages WHERE id = ?');
-  const updateStatus = db.prepare('UPDATE messages SET status = @status, cursor = coalesce(@cursor, cursor) WHERE id = @id');
+  const updateStatus = db.prepare("UPDATE messages SET status = @status, cursor = coalesce(@cursor, cursor) WHERE id = @id AND status != 'recalled'");
+  const recall = db.prepare("UPDATE messages SET status = 'recalled' WHERE id = ?");
   const selectUnfinished = db.prepare<[string, number], MessageRow>(
     `SELECT body, status, cursor FROM messages WHERE status = 'accepted' AND id > ? ORDER BY id LIMIT ?`,
   );
@@ -113,6 +116,10 @@ export function createSqliteMessageStore(db: SqliteDatabase, group: GroupCommit 
     setStatus: (id, status, cursor) =>
       group.run(() => {
         updateStatus.run({ id, status, cursor: cursor ?? null });
+      }),
+    recall: (id) =>
+      group.run(() => {
+        recall.run(id);
       }),
     unfinished: (limit, after) => sqlite(() => selectUnfinished.all(after ?? '', limit).map(toStoredMessage)),
     scheduled: (limit, before) => sqlite(() => selectScheduled.all(before ?? AFTER_EVERY_ID, limit).map(toStoredMessage)),

@@ -1,0 +1,80 @@
+/**
+ * Recall (DELETE /api/v1/messages/{id}): the sender or an admin takes a message back.
+ *
+ *  - A scheduled message is cancelled: its send job is removed, and the recalled status keeps
+ *    it from being triaged should the job fire anyway (triage only takes `accepted` messages).
+ *  - A sent one leaves every inbox at once: MessageStore.recall is one write, and no inbox lists,
+ *    counts or gets the entries of a recalled message (src/store/port.ts), so the cost of the
+ *    request does not grow with the audience. Triage still running stops at its next message
+ *    read and whatever it adds stays hidden; deliveries not yet sent are dropped
+ *    (src/pipeline/delivery.ts); a fallback due later finds no entry and sends nothing.
+ *  - Then the sweep, a scheduler job due at once (`recall:<id>`, so durable and run by a worker
+ *    after the answer), recipient page by recipient page (the same pages as triage): each
+ *    recipient's pending fallback job is cancelled, its sockets get `{"type":"recall","id"}`
+ *    (one broadcast frame for a message to everyone), and its push copies are withdrawn
+ *    (withdraw.ts: a close push to the service worker, APNs/FCM updates with the collapse id).
+ *    A job interrupted by a crash runs again from the start: every step is idempotent. A second
+ *    DELETE schedules it again (the same job id), which covers a crash between the recall's write
+ *    and the job's.
+ */
+import { subjects } from '../bus/port.js';
+import { fallbackJobId } from '../exchange/fallback.js';
+import type { Message } from '../exchange/types.js';
+import { scheduledSendJobId } from './accept.js';
+import type { PipelineDeps } from './deps.js';
+import { recipientPage } from './triage.js';
+import { withdrawCopies } from './withdraw.js';
+
+export type RecallDeps = Pick<PipelineDeps, 'stores' | 'bus' | 'search' | 'presence' | 'scheduler' | 'log' | 'traits' | 'channels' | 'now'>;
+
+/** The frame a recalled message's recipients' sockets get. */
+export interface RecallFrame {
+  type: 'recall';
+  id: string;
+}
+
+export type RecallOutcome = 'recalled' | 'not-found';
+
+/**
+ * Recalls message `id` for `caller` (its sender, or an admin). `not-found` when there is no such
+ * message or the caller may not recall it (the same answer: nothing tells them it exists).
+ * Recalling a recalled message again is `recalled` and does nothing more.
+ */
+export async function recallMessage(deps: RecallDeps, caller: { uid: string; admin: boolean }, id: string): Promise<RecallOutcome> {
+  const stored = await deps.stores.messages.get(id);
+  if (!stored || (!caller.admin && stored.message.sender !== caller.uid)) return 'not-found';
+  if (stored.status === 'scheduled') {
+    await deps.stores.messages.recall(id, deps.now());
+    await deps.scheduler.cancel(scheduledSendJobId(id));
+    return 'recalled';
+  }
+  if (stored.status !== 'recalled') await deps.stores.messages.recall(id, deps.now());
+  await deps.scheduler.schedule({ id: `recall:${id}`, kind: RECALL_SWEEP, runAt: deps.now(), payload: { messageId: id } });
+  return 'recalled';
+}
+
+export const RECALL_SWEEP = 'recall-sweep';
+
+/** Runs the sweeps of recalled messages (a worker role, beside the other scheduler handlers). */
+export function handleRecallSweeps(deps: RecallDeps): void {
+  deps.scheduler.handle<{ messageId: string }>(RECALL_SWEEP, async (job) => {
+    const stored = await deps.stores.messages.get(job.payload.messageId);
+    if (stored?.status === 'recalled') await sweepRecipients(deps, stored.message);
+  });
+}
+
+async function sweepRecipients(deps: RecallDeps, message: Message): Promise<void> {
+  const frame: RecallFrame = { type: 'recall', id: message.id };
+  const everyone = message.target.kind === 'everyone';
+  if (everyone) deps.bus.emit(subjects.broadcastFrames, frame);
+  let cursor: string | undefined;
+  do {
+    const page = await recipientPage(deps, message, cursor);
+    for (const uid of page.uids) {
+      await deps.scheduler.cancel(fallbackJobId(message.id, uid));
+      if (!everyone) deps.bus.emit(subjects.userFrames(uid), frame);
+      await withdrawCopies(deps, uid, [message.id], 'recall');
+    }
+    cursor = page.next;
+  } while (cursor !== undefined);
+}
