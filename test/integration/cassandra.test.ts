@@ -46,7 +46,13 @@ before(async () => {
       { cause: error },
     );
   }
-  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), ['stores', 'receipts per device', 'erasure', 'scheduled messages', 'inbox-visibility']);
+  assert.deepEqual(await migrateCassandra(admin, keyspace, { replication: 1 }), [
+    'stores',
+    'receipts per device',
+    'erasure',
+    'scheduled messages',
+    'inbox-visibility',
+  ]);
 });
 
 after(async () => {
