@@ -1,5 +1,7 @@
 // Herald's demo inbox: a whole web inbox on the browser SDK (GET /sdk/herald.js), written as a
-// web developer would write one. Open /demo, paste a user token (`npx herald token --sub alice`)
+// web developer would write one. The list is rendered from the SDK's `inbox` event, so it shows
+// the cached inbox at once (offline too), and every change — here, in another tab, on another
+// device — arrives the same way. Open /demo, paste a user token (`npx herald token --sub alice`)
 // and send that user messages. Message text is shown with textContent only: messages are input
 // from whoever sent them, never markup.
 import { HeraldClient } from '/sdk/herald.js';
@@ -31,9 +33,11 @@ const STATUS_TEXT = {
 };
 
 let herald;
-/** The messages shown, by id: { id, msg, title, urgency, link, createdAt, read }. */
-let shown = new Map();
-let cursor = null;
+/** The inbox as the SDK keeps it (the `inbox` event: cached first, then fresh, then on every change). */
+let newest = [];
+/** Older pages loaded with "Show older messages", by id. */
+let older = new Map();
+let moreOlder = true;
 
 function showUnread(count) {
   ui.unread.textContent = String(count);
@@ -41,86 +45,70 @@ function showUnread(count) {
   ui.bell.classList.toggle('has-unread', count > 0);
 }
 
-function itemOf(message, read) {
-  return {
-    id: message.id,
-    msg: message.msg,
-    title: message.title,
-    urgency: message.urgency,
-    link: message.link,
-    createdAt: message.createdAt,
-    read,
-  };
-}
-
 function render() {
-  const items = [...shown.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+  const byId = new Map(older);
+  for (const message of newest) byId.set(message.id, message);
+  const items = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
   ui.list.replaceChildren(...items.map(renderItem));
   ui.empty.hidden = items.length > 0;
-  ui.older.hidden = cursor === null;
+  ui.older.hidden = items.length === 0 || !moreOlder;
 }
 
-function renderItem(item) {
+function button(text, label, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function renderItem(message) {
+  const read = message.state.read !== null;
+  const name = message.title ?? message.msg;
   const li = document.createElement('li');
-  li.className = item.read ? 'read' : 'unread';
-  li.dataset.id = item.id;
-  if (item.title) {
+  li.className = read ? 'read' : 'unread';
+  li.dataset.id = message.id;
+  if (message.title) {
     const title = document.createElement('div');
     title.className = 'title';
-    title.textContent = item.title;
+    title.textContent = message.title;
     li.append(title);
   }
   const body = document.createElement('div');
   body.className = 'body';
-  body.textContent = item.msg;
+  body.textContent = message.msg;
   li.append(body);
 
   const meta = document.createElement('div');
   meta.className = 'meta';
   const time = document.createElement('time');
-  time.dateTime = item.createdAt;
-  time.textContent = new Date(item.createdAt).toLocaleString();
+  time.dateTime = message.createdAt;
+  time.textContent = new Date(message.createdAt).toLocaleString();
   const urgency = document.createElement('span');
-  urgency.className = `urgency-${item.urgency}`;
-  urgency.textContent = item.urgency;
+  urgency.className = `urgency-${message.urgency}`;
+  urgency.textContent = message.urgency;
   meta.append(time, urgency);
-  if (item.link) {
+  if (message.link) {
     const link = document.createElement('a');
-    link.href = item.link;
+    link.href = message.link;
     link.rel = 'noopener noreferrer';
     link.textContent = 'Open';
-    link.addEventListener('click', () => herald.markClicked(item.id).catch(report));
+    link.addEventListener('click', () => herald.markClicked(message.id).catch(report));
     meta.append(link);
   }
-  if (!item.read) {
-    const read = document.createElement('button');
-    read.type = 'button';
-    read.textContent = 'Mark read';
-    read.setAttribute('aria-label', `Mark read: ${item.title ?? item.msg}`);
-    read.addEventListener('click', () => markRead([item.id]));
-    meta.append(read);
-  }
+  // The SDK changes its inbox at once (in every tab) and queues the receipt when offline.
+  if (!read) meta.append(button('Mark read', `Mark read: ${name}`, () => herald.markRead([message.id]).catch(report)));
+  meta.append(button('Archive', `Archive: ${name}`, () => herald.archive([message.id]).catch(report)));
   li.append(meta);
   return li;
 }
 
-async function markRead(ids) {
-  try {
-    await herald.markRead(ids);
-    for (const id of ids) {
-      const item = shown.get(id);
-      if (item) item.read = true;
-    }
-    render();
-  } catch (error) {
-    report(error);
-  }
-}
-
-async function loadPage() {
-  const page = await herald.messages({ limit: PAGE, ...(cursor ? { cursor } : {}) });
-  for (const m of page.messages) shown.set(m.id, itemOf(m, m.state.read !== null));
-  cursor = page.next;
+async function loadOlder() {
+  const ids = [...older.keys(), ...newest.map((m) => m.id)].sort();
+  const page = await herald.messages({ limit: PAGE, ...(ids[0] ? { cursor: ids[0] } : {}) });
+  for (const message of page.messages) older.set(message.id, message);
+  moreOlder = page.next !== null;
   render();
 }
 
@@ -128,36 +116,52 @@ function report(error) {
   ui.status.textContent = `Error: ${error.message ?? error}`;
 }
 
+function forget(ids) {
+  for (const id of ids) older.delete(id);
+  render();
+}
+
 async function connect(token) {
   herald = new HeraldClient({ url: location.origin, token: () => token });
   herald.on('status', (status) => {
     ui.status.textContent = STATUS_TEXT[status] ?? status;
   });
-  herald.on('unread', showUnread);
-  herald.on('message', (message) => {
-    if (!shown.has(message.id)) shown.set(message.id, itemOf(message, false));
+  herald.on('inbox', (messages) => {
+    newest = messages;
     render();
   });
+  herald.on('unread', showUnread);
+  // Changes to messages of older pages, which the SDK's inbox does not hold.
+  herald.on('read', ({ ids, all }) => {
+    for (const message of older.values()) if (all || ids.includes(message.id)) message.state = { ...message.state, read: new Date().toISOString() };
+    render();
+  });
+  herald.on('archive', forget);
+  herald.on('recall', (id) => forget([id]));
+  herald.on('message', (message) => {
+    if (message.replaces) forget([message.replaces]);
+  });
   herald.on('error', report);
-  await herald.connect();
-  await loadPage();
-  showUnread(await herald.unreadCount());
   ui.inbox.hidden = false;
   ui.signOut.hidden = false;
   ui.bell.disabled = false;
+  await herald.connect();
 }
 
 function disconnect() {
+  herald?.clearCache();
   herald?.close();
   herald = undefined;
-  shown = new Map();
-  cursor = null;
+  newest = [];
+  older = new Map();
+  moreOlder = true;
   sessionStorage.removeItem(TOKEN_KEY);
   ui.inbox.hidden = true;
   ui.signOut.hidden = true;
   ui.bell.disabled = true;
   ui.status.textContent = STATUS_TEXT.closed;
   showUnread(0);
+  render();
 }
 
 ui.signIn.addEventListener('submit', (event) => {
@@ -172,17 +176,9 @@ ui.signIn.addEventListener('submit', (event) => {
   });
 });
 ui.signOut.addEventListener('click', disconnect);
-ui.older.addEventListener('click', () => loadPage().catch(report));
+ui.older.addEventListener('click', () => loadOlder().catch(report));
 ui.bell.addEventListener('click', () => ui.list.querySelector('li.unread button')?.focus());
-ui.markAllRead.addEventListener('click', async () => {
-  try {
-    await herald.markAllRead();
-    for (const item of shown.values()) item.read = true;
-    render();
-  } catch (error) {
-    report(error);
-  }
-});
+ui.markAllRead.addEventListener('click', () => herald.markAllRead().catch(report));
 ui.enableNotifications.addEventListener('click', async () => {
   try {
     if (!('serviceWorker' in navigator) || !('PushManager' in window)) throw new Error('this browser has no web push');

@@ -2,9 +2,10 @@
  * The demo inbox (GET /demo, client/demo/) in a real Chromium, as a person uses it: the page is
  * opened from Herald itself, a user token is pasted into the "User token" field, messages sent
  * over REST appear in the list as they are sent, the bell counts them as the API does, "Mark
- * read" and "Mark all read" change the server's count, and hostile message text is shown as
- * text. The page's files carry a Content-Security-Policy that forbids inline scripts, and the
- * page works under it (Chromium enforces it: a violation would leave the page dead).
+ * read" and "Mark all read" change the server's count, "Archive" and a recall take a message off
+ * the list, and hostile message text is shown as text. The page's files carry a
+ * Content-Security-Policy that forbids inline scripts, and the page works under it (Chromium
+ * enforces it: a violation would leave the page dead).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -110,6 +111,26 @@ describe('the demo inbox in Chromium', () => {
     await eventually(async () => (await apiUnread()) === 0, 10_000, 'the server counts them read');
     assert.equal(await tab.locator('#messages li.unread').count(), 0);
     assert.deepEqual(pageErrors, [], 'no script error and no CSP violation in the page');
+  });
+
+  it('archives a message with its button, and drops a message its sender recalled', { timeout: 60_000 }, async () => {
+    const list = tab.getByRole('list', { name: 'Messages' });
+    const archived = await send('archive me');
+    const recalled = await send('recall me');
+    await list.getByText('recall me').waitFor({ timeout: 30_000 });
+    await tab.getByRole('button', { name: 'Archive: archive me' }).click();
+    await list.getByText('archive me').waitFor({ state: 'detached', timeout: 30_000 });
+    await eventually(
+      async () => {
+        const res = await herald.api('GET', '/api/v1/messages', { token: userToken });
+        return !res.body.messages.some((m: { id: string }) => m.id === archived);
+      },
+      10_000,
+      'the server no longer lists the archived message',
+    );
+    assert.equal((await herald.api('DELETE', `/api/v1/messages/${recalled}`, { token: admin })).status, 204);
+    await list.getByText('recall me').waitFor({ state: 'detached', timeout: 30_000 });
+    await bellSays(0);
   });
 
   it('reconnects by itself after a reload, with the token kept in session storage', { timeout: 60_000 }, async () => {
