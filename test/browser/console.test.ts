@@ -101,12 +101,7 @@ describe('the admin console in Chromium', () => {
     );
   });
 
-  it('lists a scheduled message and cancels it with its button: it is never delivered', { timeout: 90_000 }, async (t) => {
-    const document = (await h.api('GET', '/openapi.json')).body;
-    if (!document.paths['/api/v1/messages/{id}']?.delete) {
-      t.skip('DELETE /api/v1/messages/{id} (cancel and recall) is not mounted yet');
-      return;
-    }
+  it('lists a scheduled message and cancels it with its button: it is never delivered', { timeout: 90_000 }, async () => {
     const dueInMs = 5_000;
     // datetime-local takes local time: the browser's, which is this machine's, as here.
     const due = new Date(Date.now() + dueInMs);
