@@ -2,7 +2,8 @@
  * node --import tsx scripts/screenshots.ts — screenshots of Herald's pages for the docs, taken in
  * Chromium (/usr/bin/chromium; `bash scripts/ensure-chromium.sh` installs it) against a Herald
  * started here with some data: docs/screenshots/console.png, the admin console signed in, with
- * live figures, scheduled messages, a receipt funnel and a user looked up.
+ * live figures, scheduled messages, a receipt funnel and a user looked up; docs/screenshots/demo.png,
+ * the demo inbox of alice, one message read.
  */
 import fs from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -62,6 +63,17 @@ async function main() {
     const file = new URL('console.png', OUT);
     await tab.screenshot({ path: file.pathname, fullPage: true });
     console.log(`wrote ${file.pathname}`);
+
+    const inbox = await browser.newPage({ viewport: { width: 900, height: 640 } });
+    await inbox.goto(`${h.url}/demo`);
+    await inbox.getByLabel('User token', { exact: true }).fill(await h.token('alice'));
+    await inbox.getByRole('button', { name: 'Connect' }).click();
+    await inbox.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await inbox.getByRole('list', { name: 'Messages' }).getByText('Welcome aboard, your workspace is ready').waitFor();
+    await inbox.getByRole('button', { name: 'Unread messages: 2' }).waitFor();
+    const demo = new URL('demo.png', OUT);
+    await inbox.screenshot({ path: demo.pathname, fullPage: true });
+    console.log(`wrote ${demo.pathname}`);
   } finally {
     await browser.close();
     for (const socket of sockets) socket.close();

@@ -8,6 +8,8 @@ import { HeraldClient } from '/sdk/herald.js';
 
 const TOKEN_KEY = 'herald.demo.token';
 const PAGE = 20;
+/** The SDK's inbox holds the newest 100 messages (its cacheSize): older ones are paged on demand. */
+const INBOX_SIZE = 100;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -51,7 +53,7 @@ function render() {
   const items = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
   ui.list.replaceChildren(...items.map(renderItem));
   ui.empty.hidden = items.length > 0;
-  ui.older.hidden = items.length === 0 || !moreOlder;
+  ui.older.hidden = items.length < INBOX_SIZE || !moreOlder;
 }
 
 function button(text, label, onClick) {

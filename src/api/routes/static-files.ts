@@ -1,0 +1,62 @@
+/**
+ * Routes for a page's static files (the demo inbox, the admin console): each file is read once
+ * and kept (src/api/static-asset.ts), cached by the browser for 5 minutes and then revalidated
+ * with its ETag, and answered with the page's Content-Security-Policy, `nosniff` and no referrer.
+ *
+ * Public and not counted against the per-address limit: static files holding no data, whose API
+ * calls are authenticated and limited on their own. A page's folder is under client/ in the
+ * sources and under dist/client/ once compiled (scripts/copy-assets.mjs), so the same relative
+ * URL finds it from src/api/routes/ and from dist/src/api/routes/.
+ */
+import { answer, open, type Route } from '../route.js';
+import { assetAnswer, cachedAsset, fileText } from '../static-asset.js';
+
+const CACHE_CONTROL = 'public, max-age=300';
+
+export interface StaticFile {
+  path: string;
+  /** The file's name in the page's folder. */
+  file: string;
+  type: string;
+  summary: string;
+}
+
+export interface StaticPage {
+  /** The page's folder under client/, e.g. `demo`. */
+  folder: string;
+  files: readonly StaticFile[];
+  /** The Content-Security-Policy of every file of the page. */
+  csp: string;
+}
+
+export function staticFileRoutes(page: StaticPage): Route[] {
+  const dir = new URL(`../../../client/${page.folder}/`, import.meta.url);
+  return page.files.map(({ path, file, type, summary }) => {
+    const load = cachedAsset(fileText(new URL(file, dir)));
+    return open(
+      'GET',
+      path,
+      {
+        summary,
+        description: `A static file (client/${page.folder}/). Cached for 5 minutes, then revalidated with its ETag. Not rate limited.`,
+        tag: 'pages',
+        headers: { 'If-None-Match': { description: 'The ETag of a copy held: 304 when it is still the current one' } },
+        answers: {
+          200: {
+            description: `The file (${type})`,
+            mediaType: type.split(';')[0] as string,
+            headers: { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL },
+          },
+          304: answer('The copy held (If-None-Match) is current', undefined, { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL }),
+        },
+      },
+      async ({ headers }) =>
+        assetAnswer(await load(), headers, {
+          contentType: type,
+          cacheControl: CACHE_CONTROL,
+          headers: { 'content-security-policy': page.csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' },
+        }),
+      { unlimited: true },
+    );
+  });
+}
