@@ -9,21 +9,16 @@ import { LIMITS } from '../../exchange/limits.js';
 import { URGENCIES } from '../../exchange/types.js';
 import { createAdminStats } from '../admin-stats.js';
 import type { ApiDeps } from '../deps.js';
+import { inboxPageOf, page } from '../paging.js';
 import { adminStats, audienceCount, deviceList, inboxPage, preferences as preferencesResponse, scheduledPage } from '../responses.js';
 import { answer, authed, json, type Route, refusals } from '../route.js';
 import { audienceCountBody, audienceOnlyBody, everyoneCountBody, scheduledQuery, uid as uidSchema, userInboxQuery } from '../schemas.js';
 import { queryObject, validate } from '../validate.js';
-import { deviceView, inboxView, messageView, preferencesView } from '../views.js';
+import { deviceView, messageView, preferencesView } from '../views.js';
 
 /** Counting an audience stops here: a bounded cost (AUDIENCE_COUNT_CAP / AUDIENCE_COUNT_PAGE reads) whatever its size. */
 export const AUDIENCE_COUNT_CAP = 10_000;
 const AUDIENCE_COUNT_PAGE = 1_000;
-
-/** One page plus whether another follows: asks for one more than it returns. */
-function page<T extends { id: string }>(rows: T[], limit: number) {
-  const shown = rows.slice(0, limit);
-  return { rows: shown, next: rows.length > limit ? (shown[shown.length - 1]?.id ?? null) : null };
-}
 
 export function adminRoutes(deps: ApiDeps): Route[] {
   const stats = createAdminStats(deps.metrics, URGENCIES);
@@ -170,15 +165,7 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       async ({ params, query }) => {
         const uid = validate(uidSchema, params.uid, 'uid');
         const q = validate(userInboxQuery, queryObject(query));
-        const limit = q.limit ?? LIMITS.defaultPageLimit;
-        const items = await deps.stores.inbox.list(uid, {
-          limit: limit + 1,
-          ...(q.since ? { since: q.since } : {}),
-          ...(q.cursor ? { before: q.cursor } : {}),
-          unreadOnly: q.state === 'unread',
-        });
-        const { rows, next } = page(items.map(inboxView), limit);
-        return json(200, { messages: rows, next });
+        return json(200, await inboxPageOf(deps.stores.inbox, uid, q));
       },
     ),
   ];

@@ -9,6 +9,7 @@ import { LIMITS } from '../../exchange/limits.js';
 import { recordAllRead, recordArchived, recordClientReceipts } from '../../pipeline/client-receipts.js';
 import { recallMessage } from '../../pipeline/recall.js';
 import type { ApiDeps } from '../deps.js';
+import { inboxPageOf, page } from '../paging.js';
 import { inboxCount, inboxPage, messageDetail, report, searchPage } from '../responses.js';
 import { answer, authed, authedOrAnonymous, json, type Route, refusals } from '../route.js';
 import { allReadBody, capabilityReceiptBody, countQuery, inboxQuery, messageId, receiptsBody, receiptsRequest, reportQuery, searchQuery } from '../schemas.js';
@@ -16,12 +17,6 @@ import { queryObject, validate } from '../validate.js';
 import { inboxView, messageView, receiptView } from '../views.js';
 
 const DAY_MS = 24 * 3600 * 1000;
-
-/** One page plus whether another follows: asks for one more than it returns. */
-function page<T extends { id: string }>(rows: T[], limit: number) {
-  const shown = rows.slice(0, limit);
-  return { rows: shown, next: rows.length > limit ? (shown[shown.length - 1]?.id ?? null) : null };
-}
 
 export function messageRoutes(deps: ApiDeps): Route[] {
   return [
@@ -39,15 +34,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       },
       async ({ query, caller }) => {
         const q = validate(inboxQuery, queryObject(query));
-        const limit = q.limit ?? LIMITS.defaultPageLimit;
-        const items = await deps.stores.inbox.list(caller.uid, {
-          limit: limit + 1,
-          ...(q.since ? { since: q.since } : {}),
-          ...(q.cursor ? { before: q.cursor } : {}),
-          unreadOnly: q.state === 'unread',
-        });
-        const { rows, next } = page(items.map(inboxView), limit);
-        return json(200, { messages: rows, next });
+        return json(200, await inboxPageOf(deps.stores.inbox, caller.uid, q));
       },
     ),
 
