@@ -23,10 +23,6 @@ import { eventually, startChild, tempDataDir } from '../helpers/herald.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const UID = 'tabs-user';
-// Server features other parts of issue 11 bring; their tests run as todos until Herald has them.
-const ARCHIVE_TODO = 'Herald does not take the receipt state archived yet';
-const RECALL_TODO = 'Herald does not recall messages yet (DELETE /api/v1/messages/{id})';
-const TOPIC_TODO = 'Herald does not collapse topics yet (replaces)';
 
 /** The app's page: records every event of its client in `log`; `start(options)` connects (without awaiting it). */
 const PAGE = `<!doctype html>
@@ -231,8 +227,7 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
     second = third;
   });
 
-  // Runs (as a todo) until Herald takes the receipt state `archived` (POST /api/v1/receipts).
-  it('archive() takes messages out of the inbox and its count, in every tab', { timeout: 90_000, todo: ARCHIVE_TODO }, async () => {
+  it('archive() takes messages out of the inbox and its count, in every tab', { timeout: 90_000 }, async () => {
     await withOther(async (other) => {
       const archived = sent[3] as string;
       assert.equal(await second.evaluate((id) => (globalThis as any).herald.archive([id]), archived), 'sent');
@@ -262,7 +257,7 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
     });
   });
 
-  it('a recalled message leaves every tab (recall frame)', { timeout: 90_000, todo: RECALL_TODO }, async () => {
+  it('a recalled message leaves every tab (recall frame)', { timeout: 90_000 }, async () => {
     await withOther(async (other) => {
       const id = await send('to be recalled');
       for (const tab of [second, other]) await until(tab, 'log.messages.includes(arg)', id);
@@ -277,7 +272,7 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
     });
   });
 
-  it('a newer message of the same topic replaces the older in every tab (replaces)', { timeout: 90_000, todo: TOPIC_TODO }, async () => {
+  it('a newer message of the same topic replaces the older in every tab (replaces)', { timeout: 90_000 }, async () => {
     await withOther(async (other) => {
       const older = await send('score 1-0', { topic: 'match-42' });
       for (const tab of [second, other]) await until(tab, 'log.messages.includes(arg)', older);
