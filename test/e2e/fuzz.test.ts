@@ -16,10 +16,10 @@ const CASES_PER_OPERATION = 60;
 
 /**
  * Requests beyond the document, fuzzed all the same: a method a documented path does not take
- * (DELETE /api/v1/messages/{id}, a recall Herald does not serve: 405) and paths that do not exist (404).
+ * (PUT /api/v1/messages/{id}: 405) and paths that do not exist (404).
  */
 const BEYOND_THE_DOCUMENT: FuzzOperation[] = [
-  { method: 'DELETE', path: '/api/v1/messages/{id}', pathParams: ['id'], queryParams: [] },
+  { method: 'PUT', path: '/api/v1/messages/{id}', pathParams: ['id'], queryParams: [] },
   { method: 'GET', path: '/api/v1/{anything}', pathParams: ['anything'], queryParams: ['q'] },
 ];
 
