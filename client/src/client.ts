@@ -173,6 +173,7 @@ export class HeraldClient {
   private arrived: Set<string> | undefined;
   /** Receipts and removals applied while a sync was fetching: applied again over what it fetched. */
   private during: InboxOp[] | undefined;
+  private readonly createdAt = Date.now();
 
   constructor(options: HeraldClientOptions) {
     if (!options?.url || !options.token) throw new TypeError('HeraldClient needs { url, token }');
@@ -521,22 +522,27 @@ export class HeraldClient {
     }
     if (generation !== this.generation) return;
     if (!this.share || !this.scope) {
-      this.lead(generation);
+      void this.lead(generation);
       return;
     }
     const group = new TabGroup(this.scope, (note) => this.hear(note));
     this.group = group;
-    group.elect(() => this.lead(generation));
+    group.elect(() => void this.lead(generation));
     group.post({ t: 'hello' });
   }
 
   /** This tab holds the socket now. */
-  private lead(generation: number): void {
+  private async lead(generation: number): Promise<void> {
     if (generation !== this.generation) return;
     this.leader = true;
     this.tookOver = this.current !== 'connecting';
     if (this.tookOver) this.setStatus('reconnecting');
-    void this.open(generation);
+    // The user was erased while this page was open (the leader that saw it gave the lock up):
+    // reconnecting would recreate them.
+    const cached = await this.store.load(this.scope).catch(() => undefined);
+    if (generation !== this.generation) return;
+    if (cached?.erasedAt !== undefined && cached.erasedAt >= this.createdAt) void this.erased(false);
+    else void this.open(generation);
   }
 
   /** A note of another tab. */
@@ -550,7 +556,7 @@ export class HeraldClient {
       if (this.box.replace(note.messages as InboxMessage[], note.unread as number | undefined)) this.changed(false, unread);
     }
     // Before the leader check: this tab may have been granted the leadership the erased one gave up.
-    if (note.t === 'erased') this.erased(false);
+    if (note.t === 'erased') void this.erased(false);
     if (this.leader) return;
     if (note.t === 'frame') this.frame(note.frame, false);
     if (typeof note.lastId === 'string' && (this.lastId === undefined || note.lastId > this.lastId)) this.lastId = note.lastId;
@@ -609,15 +615,19 @@ export class HeraldClient {
     };
     ws.onclose = (event) => {
       if (this.ws !== ws || event.code !== USER_ERASED) this.lost(ws);
-      else this.erased(true);
+      else void this.erased(true);
     };
   }
 
   /** The user was erased (close code 4410): nothing is kept for them, and reconnecting would recreate them. */
-  private erased(live: boolean): void {
-    if (live) this.group?.post({ t: 'erased' });
-    void this.store.clear(this.scope).catch(() => undefined);
+  private async erased(live: boolean): Promise<void> {
     if (this.box.replace([], undefined)) this.emit('inbox', this.inbox);
+    if (live) {
+      // Written before the socket's lock is given up: a tab granted it next finds this and stops too.
+      await this.store.clear(this.scope).catch(() => undefined);
+      await this.store.save(this.scope, { messages: [], unread: undefined, erasedAt: Date.now() }).catch(() => undefined);
+      this.group?.post({ t: 'erased' });
+    }
     this.end(new HeraldError({ status: 0, code: 'HERALD_USER_ERASED', detail: 'the user was erased: the socket was closed for good' }));
   }
 

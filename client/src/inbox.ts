@@ -1,7 +1,8 @@
 /**
  * The inbox as this browser knows it: the newest messages (at most `size`, newest first) and the
  * unread count, changed by operations that every tab applies the same way (client/src/client.ts):
- * a message that arrived, reads, a mark-all-read, removals (archive, recall). The count is the
+ * a message that arrived (replacing the older one of its topic), reads, a mark-all-read, removals
+ * (archive, recall). The count is the
  * server's when one was fetched, moved by each operation meanwhile (a read of a cached unread
  * message takes one off; a message not cached is not counted again when it is read).
  */
@@ -42,7 +43,12 @@ export class Inbox {
     const change: InboxChange = { read: [], unknown: [], removed: [], changed: false };
     const before = this.unread;
     if (op.kind === 'message') {
-      if (op.replaces) this.remove([op.replaces], change);
+      // Topic collapse: only the newest message of a topic is listed, whatever order they came in
+      // (a broadcast's frame names no `replaces`: the same topic says it).
+      const topic = op.message.topic;
+      const sameTopic = topic ? this.messages.filter((m) => m.topic === topic && m.id !== op.message.id) : [];
+      if (sameTopic.some((m) => m.id > op.message.id)) return change;
+      this.remove([...(op.replaces ? [op.replaces] : []), ...sameTopic.map((m) => m.id)], change);
       if (!this.messages.some((m) => m.id === op.message.id)) {
         const at = this.messages.findIndex((m) => m.id < op.message.id);
         this.messages.splice(at < 0 ? this.messages.length : at, 0, op.message);

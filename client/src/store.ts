@@ -17,6 +17,8 @@ export interface Queued {
 export interface Cached {
   messages: InboxMessage[];
   unread: number | undefined;
+  /** When a tab saw the user erased (close code 4410), in ms since the epoch. */
+  erasedAt?: number;
 }
 
 export interface OfflineStore {
@@ -99,12 +101,17 @@ export class IndexedDbStore implements OfflineStore {
 
   async load(scope: string) {
     const row = await this.run([INBOX], 'readonly', (tx) => done(tx.objectStore(INBOX).get(scope)));
-    return row ? { messages: row.messages as InboxMessage[], unread: (row.unread ?? undefined) as number | undefined } : undefined;
+    if (!row) return undefined;
+    return {
+      messages: row.messages as InboxMessage[],
+      unread: (row.unread ?? undefined) as number | undefined,
+      ...(row.erasedAt ? { erasedAt: row.erasedAt as number } : {}),
+    };
   }
 
   save(scope: string, cached: Cached) {
     return this.run([INBOX], 'readwrite', (tx) => {
-      tx.objectStore(INBOX).put({ scope, messages: cached.messages, unread: cached.unread ?? null });
+      tx.objectStore(INBOX).put({ scope, messages: cached.messages, unread: cached.unread ?? null, erasedAt: cached.erasedAt ?? null });
     });
   }
 
