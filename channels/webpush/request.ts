@@ -125,7 +125,9 @@ export function preparePush(delivery: Delivery, now: number, membersOf: (message
     TTL: delivery.withdraw ? WITHDRAW_TTL_SECONDS : ttlSeconds(delivery.message.expiresAt, now),
     urgency: URGENCY[delivery.message.urgency] ?? 'normal',
   };
-  const topic = pushTopic(delivery.message.topic);
+  // A withdrawal goes without the message's Topic: at the push service it would replace a newer
+  // message of that topic still waiting there (the worker closes by id and tag, not by Topic).
+  const topic = delivery.withdraw ? undefined : pushTopic(delivery.message.topic);
   if (topic !== undefined) request.topic = topic;
   return { ok: true, request };
 }

@@ -18,7 +18,8 @@
  *    capability no longer matches, so it works once.
  *
  * Both travel only inside the end-to-end encrypted push payload (RFC 8291: only the browser
- * holding the subscription's keys reads them) and live in the worker.
+ * holding the subscription's keys reads them). The worker keeps the renewal capability in Cache
+ * Storage, the origin's (docs/security.md says what that exposes).
  */
 import { createHash, hkdfSync } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';

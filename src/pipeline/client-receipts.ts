@@ -13,7 +13,9 @@
  */
 import { fallbackJobId } from '../exchange/fallback.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
+import type { StoredMessage } from '../store/port.js';
 import type { PipelineDeps } from './deps.js';
+import { notErasedSince } from './erasure.js';
 import { recordReceipts } from './receipts.js';
 import { type WithdrawSource, withdrawCopies } from './withdraw.js';
 
@@ -41,8 +43,9 @@ export async function recordClientReceipts(
   for (const id of unique) {
     if (found.has(id)) continue;
     const stored = await deps.stores.messages.get(id);
-    if (stored?.message.target.kind === 'everyone' && (stored.status === 'accepted' || stored.status === 'triaged')) {
-      await deps.stores.inbox.add([uid], stored.message);
+    const broadcast = await mayAddBroadcastEntry(deps, uid, stored);
+    if (broadcast) {
+      await deps.stores.inbox.add([uid], broadcast.message);
       if ((await deps.stores.inbox.mark(uid, [id], inboxState, at)).length > 0) found.add(id);
     }
   }
@@ -82,13 +85,24 @@ export async function recordArchived(deps: ClientReceiptDeps, uid: string, ids: 
   for (const id of unique) {
     if (found.has(id)) continue;
     const stored = await deps.stores.messages.get(id);
-    if (stored?.message.target.kind === 'everyone' && (stored.status === 'accepted' || stored.status === 'triaged')) {
-      await deps.stores.inbox.add([uid], stored.message);
+    const broadcast = await mayAddBroadcastEntry(deps, uid, stored);
+    if (broadcast) {
+      await deps.stores.inbox.add([uid], broadcast.message);
       if ((await deps.stores.inbox.mark(uid, [id], 'archived', at)).length > 0) found.add(id);
     }
   }
   for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
   return [...found];
+}
+
+/**
+ * The broadcast when a receipt for it may write `uid`'s entry that triage has not written yet: the
+ * broadcast is being sent or was (not scheduled, not recalled), and the user was not erased
+ * since it was created (a receipt capability signed before an erasure must not bring it back).
+ */
+async function mayAddBroadcastEntry(deps: ClientReceiptDeps, uid: string, stored: StoredMessage | undefined): Promise<StoredMessage | undefined> {
+  if (stored?.message.target.kind !== 'everyone' || (stored.status !== 'accepted' && stored.status !== 'triaged')) return undefined;
+  return (await notErasedSince(deps, stored.message, [uid])).length > 0 ? stored : undefined;
 }
 
 /** A page of "mark all read": as many as one POST /api/v1/receipts may name. */

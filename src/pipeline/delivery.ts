@@ -26,6 +26,7 @@ import { type Receipt, URGENCIES } from '../exchange/types.js';
 import { type DeliveryBatch, type DeliveryItem, toDeliveries } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { digestedReceipts } from './digest.js';
+import { notErasedSince } from './erasure.js';
 import { recordReceipts } from './receipts.js';
 
 export const MAX_ATTEMPTS = 8;
@@ -58,9 +59,13 @@ export function startDeliveryWorkers(deps: PipelineDeps): Subscription[] {
   });
 }
 
-export async function deliverBatch(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch): Promise<void> {
-  const { message } = batch;
+export async function deliverBatch(deps: PipelineDeps, channel: Channel, planned: DeliveryBatch): Promise<void> {
+  const { message } = planned;
   const now = deps.now();
+  // A recipient erased since (src/pipeline/erasure.ts) gets nothing more, and no receipt is recorded for it.
+  const kept = new Set(await notErasedSince(deps, message, [...new Set(planned.items.map((item) => item.recipient.uid))]));
+  const batch = kept.size === planned.items.length ? planned : { ...planned, items: planned.items.filter((item) => kept.has(item.recipient.uid)) };
+  if (batch.items.length === 0) return;
   if (batch.withdraw) return deliverWithdrawals(deps, channel, batch, now);
   // Recalled while the batch waited (src/pipeline/recall.ts): nothing goes out. A provider
   // delivery's queued receipt ends `suppressed: recalled`; a socket one has none to end.

@@ -28,9 +28,23 @@ export async function eraseUser(deps: Pick<PipelineDeps, 'stores' | 'search' | '
   deps.bus.emit(subjects.userErased, { uid, at } satisfies UserErased);
 }
 
-/** The `uids` of a page of `message`'s recipients that were not erased since the message was created. */
+/**
+ * The `uids` of a page of `message`'s recipients that were not erased since the message was
+ * created. Broadcast and audience pages are read from the users and the index, which no longer
+ * hold an erased user: only named targets are checked.
+ */
 export async function recipientsNotErased(deps: Pick<PipelineDeps, 'stores'>, message: Message, uids: string[]): Promise<string[]> {
-  if (uids.length === 0 || (message.target.kind !== 'user' && message.target.kind !== 'users')) return uids;
+  if (message.target.kind !== 'user' && message.target.kind !== 'users') return uids;
+  return notErasedSince(deps, message, uids);
+}
+
+/**
+ * The `uids` not erased at or after `message` was created, whatever its target: for work planned
+ * before an erasure and done after it (a delivery batch waiting on the bus or for its retry, a
+ * receipt capability signed before). One read of the erasure record per call.
+ */
+export async function notErasedSince(deps: Pick<PipelineDeps, 'stores'>, message: Message, uids: string[]): Promise<string[]> {
+  if (uids.length === 0) return uids;
   const erased = await deps.stores.erasure.erasedAt(uids);
   if (erased.size === 0) return uids;
   return uids.filter((uid) => {

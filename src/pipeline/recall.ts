@@ -5,8 +5,8 @@
  *    it from being triaged should the job fire anyway (triage only takes `accepted` messages).
  *  - A sent one leaves every inbox at once: MessageStore.recall is one write, and no inbox lists,
  *    counts or gets the entries of a recalled message (src/store/port.ts), so the cost of the
- *    request does not grow with the audience. Triage still running stops at its next message
- *    read and whatever it adds stays hidden; deliveries not yet sent are dropped
+ *    request does not grow with the audience. Triage still running stops after its current page
+ *    of recipients, and whatever it added stays hidden; deliveries not yet sent are dropped
  *    (src/pipeline/delivery.ts); a fallback due later finds no entry and sends nothing.
  *  - Then the sweep, a scheduler job due at once (`recall:<id>`, so durable and run by a worker
  *    after the answer), recipient page by recipient page (the same pages as triage): each

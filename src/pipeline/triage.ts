@@ -70,6 +70,8 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
     }
     if (page.uids.length > 0) await planPage(deps, message, page, viaBroadcast);
     if (page.next === undefined) break;
+    // Recalled meanwhile (recall.ts): the rest of the audience gets nothing; what is written is hidden.
+    if ((await deps.stores.messages.get(message.id))?.status === 'recalled') return;
     cursor = page.next;
     await deps.stores.messages.setStatus(message.id, 'accepted', cursor);
     // Embedded stores answer synchronously, so awaiting them never lets I/O in: yield to the
