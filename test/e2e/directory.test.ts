@@ -1,19 +1,8 @@
 /** Devices, users, audiences, inbox paging, search and reports through the REST API. */
 import assert from 'node:assert/strict';
-import { createECDH } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { eventually, startInProcess } from '../helpers/herald.js';
-
-/** A browser-like subscription: a real P-256 key (web push encrypts to it) and a loopback endpoint where nothing listens. */
-const subscription = (n: number) => {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return {
-    endpoint: `https://127.0.0.1:1/push/${n}`,
-    expirationTime: null,
-    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: 'abcdefghijklmnopqrstuv' },
-  };
-};
+import { unreachableSubscription } from '../helpers/subscriptions.js';
 
 describe('devices, users and search', () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;
@@ -35,13 +24,13 @@ describe('devices, users and search', () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.id, first.body.id);
     assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token, body: android })).status, 201);
-    assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token, body: subscription(1) })).status, 201);
+    assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token, body: unreachableSubscription('1') })).status, 201);
 
     assert.equal((await h.api('DELETE', '/api/v1/native/subscribe', { token, body: ios })).status, 204);
     const gone = await h.api('DELETE', '/api/v1/native/subscribe', { token, body: ios });
     assert.equal(gone.status, 404);
     // Another user cannot remove this user's subscription.
-    assert.equal((await h.api('DELETE', '/api/v1/native/subscribe', { token: await h.token('intruder'), body: subscription(1) })).status, 404);
+    assert.equal((await h.api('DELETE', '/api/v1/native/subscribe', { token: await h.token('intruder'), body: unreachableSubscription('1') })).status, 404);
   });
 
   it('validates device registrations field by field', async () => {
@@ -83,7 +72,7 @@ describe('devices, users and search', () => {
     await h.api('PUT', '/api/v1/users/aud-de', { token: admin, body: { attributes: { plan: 'pro', country: 'DE' } } });
     await h.api('PUT', '/api/v1/users/aud-us', { token: admin, body: { attributes: { plan: 'pro', country: 'US' } } });
     await h.api('PUT', '/api/v1/users/aud-free', { token: admin, body: { attributes: { plan: 'free', country: 'FR' } } });
-    await h.api('POST', '/api/v1/native/subscribe', { token: await h.token('aud-de'), body: subscription(7) });
+    await h.api('POST', '/api/v1/native/subscribe', { token: await h.token('aud-de'), body: unreachableSubscription('7') });
 
     const res = await h.api('POST', '/api/v1/multicast', {
       token: admin,

@@ -8,19 +8,9 @@
  *  - erasing again, or an unknown uid, is 204 too.
  */
 import assert from 'node:assert/strict';
-import { createECDH } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { eventually, startInProcess } from '../helpers/herald.js';
-
-const subscription = () => {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return {
-    endpoint: 'https://127.0.0.1:1/push/erasure-subscription',
-    expirationTime: null,
-    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: 'abcdefghijklmnopqrstuv' },
-  };
-};
+import { unreachableSubscription } from '../helpers/subscriptions.js';
 
 describe('DELETE /api/v1/users/{uid}: the right to erasure', () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;
@@ -50,7 +40,7 @@ describe('DELETE /api/v1/users/{uid}: the right to erasure', () => {
     assert.equal((await h.api('PUT', '/api/v1/users/erin', { token: admin, body: { email: 'erin@example.com', attributes: plan } })).status, 200);
     assert.equal((await h.api('PUT', '/api/v1/users/nora', { token: admin, body: { email: 'nora@example.com', attributes: plan } })).status, 200);
     assert.equal((await h.api('PUT', '/api/v1/preferences', { token: erin, body: { channels: { sms: false } } })).status, 200);
-    assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token: erin, body: subscription() })).status, 201);
+    assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token: erin, body: unreachableSubscription('erasure-subscription') })).status, 201);
     const socket = await h.socket('erin');
     const noraSocket = await h.socket('nora');
 

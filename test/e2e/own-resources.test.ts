@@ -11,22 +11,12 @@
  *    nothing more reaches the push service (the real CLI against the loopback push service).
  */
 import assert from 'node:assert/strict';
-import { createECDH, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
 import { testCertificate } from '../fakes/tls.js';
 import { eventually, startChild, startInProcess } from '../helpers/herald.js';
-
-/** A browser-like subscription on a loopback endpoint where nothing listens. */
-const subscription = (n: number) => {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return {
-    endpoint: `https://127.0.0.1:1/push/secret-path-${n}`,
-    expirationTime: null,
-    keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: 'abcdefghijklmnopqrstuv' },
-  };
-};
+import { unreachableSubscription } from '../helpers/subscriptions.js';
 
 describe("the caller's own inbox count, devices and profile", () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;
@@ -132,7 +122,7 @@ describe("the caller's own inbox count, devices and profile", () => {
     const token = await h.token('lister');
     const ios = { os: 'ios', token: 'b'.repeat(64) };
     const android = { os: 'android', token: 'fcm-secret-token:abcdefghijklmnopqrstuvwxyz' };
-    const web = subscription(1);
+    const web = unreachableSubscription('secret-path-1');
     const ids: string[] = [];
     for (const body of [ios, android, web]) {
       const res = await h.api('POST', '/api/v1/native/subscribe', { token, body });
@@ -163,7 +153,7 @@ describe("the caller's own inbox count, devices and profile", () => {
     const owner = await h.token('remover');
     const intruder = await h.token('remover-intruder');
     const kept = (await h.api('POST', '/api/v1/native/subscribe', { token: owner, body: { os: 'ios', token: 'c'.repeat(64) } })).body.id;
-    const removed = (await h.api('POST', '/api/v1/native/subscribe', { token: owner, body: subscription(2) })).body.id;
+    const removed = (await h.api('POST', '/api/v1/native/subscribe', { token: owner, body: unreachableSubscription('secret-path-2') })).body.id;
     const theirs = (await h.api('POST', '/api/v1/native/subscribe', { token: intruder, body: { os: 'ios', token: 'd'.repeat(64) } })).body.id;
 
     const stolen = await h.api('DELETE', `/api/v1/devices/${kept}`, { token: intruder });
