@@ -187,9 +187,7 @@ async function withUnsubscribeLinks(deps: PipelineDeps, batch: DeliveryBatch, it
  * is pruned; anything else is counted (herald_withdrawals_total) and logged.
  */
 async function deliverWithdrawals(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch, now: number): Promise<void> {
-  const uids = [...new Set(batch.items.map((item) => item.recipient.uid))];
-  const held = await deps.stores.devices.listByUsers(uids);
-  const items = batch.items.filter((item) => item.device && held.get(item.recipient.uid)?.some((d) => d.id === item.device?.id));
+  const { kept: items } = await byHeldDevice(deps, batch.items);
   if (items.length === 0) return;
   const results = await channel.deliver(toDeliveries({ ...batch, items }));
   for (const [index, item] of items.entries()) {
@@ -256,18 +254,29 @@ async function pendingOnly(deps: PipelineDeps, batch: DeliveryBatch): Promise<De
  * of the batch's recipients (devices.listByUsers), only when an item names a device.
  */
 async function heldDevicesOnly(deps: PipelineDeps, batch: DeliveryBatch, items: DeliveryItem[], now: number): Promise<DeliveryItem[]> {
+  const { kept, gone } = await byHeldDevice(deps, items);
+  if (gone.length > 0)
+    await record(
+      deps,
+      batch,
+      gone.map((item) => receipt(batch, item, 'failed', now, 'device-removed')),
+    );
+  return kept;
+}
+
+/** Splits `items` into those addressing no device or one their recipient still holds (`kept`), and the others. One device read for all. */
+async function byHeldDevice(deps: PipelineDeps, items: DeliveryItem[]): Promise<{ kept: DeliveryItem[]; gone: DeliveryItem[] }> {
   const uids = [...new Set(items.filter((item) => item.device).map((item) => item.recipient.uid))];
-  if (uids.length === 0) return items;
+  if (uids.length === 0) return { kept: items, gone: [] };
   const held = await deps.stores.devices.listByUsers(uids);
   const kept: DeliveryItem[] = [];
-  const gone: Receipt[] = [];
+  const gone: DeliveryItem[] = [];
   for (const item of items) {
     const device = item.device?.id;
     if (device === undefined || held.get(item.recipient.uid)?.some((d) => d.id === device)) kept.push(item);
-    else gone.push(receipt(batch, item, 'failed', now, 'device-removed'));
+    else gone.push(item);
   }
-  if (gone.length > 0) await record(deps, batch, gone);
-  return kept;
+  return { kept, gone };
 }
 
 async function scheduleRetry(deps: PipelineDeps, batch: DeliveryBatch, item: DeliveryItem, runAt: number, options = { sameAttempt: false }): Promise<void> {
