@@ -8,7 +8,24 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { RouteResult } from './route.js';
+import { type Answers, answer, type RouteDoc, type RouteResult } from './route.js';
+
+/** Static assets may be cached for 5 minutes, then revalidated with their ETag. */
+export const ASSET_CACHE_CONTROL = 'public, max-age=300';
+
+/** The request header an asset route reads, as its document says it. */
+export const IF_NONE_MATCH: NonNullable<RouteDoc['headers']> = {
+  'If-None-Match': { description: 'The ETag of a copy held: 304 when it is still the current one' },
+};
+
+/** The document of an asset route's 200 (a body of `contentType`) and 304. */
+export function assetAnswers(contentType: string, what: string): Answers {
+  const headers = { ETag: 'A hash of the text', 'Cache-Control': ASSET_CACHE_CONTROL };
+  return {
+    200: { description: `${what} (${contentType})`, mediaType: contentType.split(';')[0] as string, headers },
+    304: answer('The copy held (If-None-Match) is current', undefined, headers),
+  };
+}
 
 export interface StaticAsset {
   text: string;

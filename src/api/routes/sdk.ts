@@ -13,11 +13,11 @@
  * anyway to call the API.
  */
 import { ProblemError } from '../../errors.js';
-import { answer, open, type Route, refusals } from '../route.js';
+import { open, type Route, refusals } from '../route.js';
 import { loadSdk, loadServiceWorkerHelper, SdkUnavailableError } from '../sdk-bundle.js';
-import { assetAnswer, cachedAsset, type StaticAsset } from '../static-asset.js';
+import { ASSET_CACHE_CONTROL, assetAnswer, assetAnswers, cachedAsset, IF_NONE_MATCH, type StaticAsset } from '../static-asset.js';
 
-const CACHE_CONTROL = 'public, max-age=300';
+const CONTENT_TYPE = 'application/javascript; charset=utf-8';
 /** Seconds a client is asked to wait when the bundle is missing (an installation to fix, not a blip). */
 const RETRY_AFTER_MISSING = 60;
 
@@ -40,14 +40,9 @@ function bundleRoute(bundle: BundleRoute): Route {
       summary: bundle.summary,
       description: `${bundle.description} Cached for 5 minutes, then revalidated with its ETag. Not rate limited.`,
       tag: 'realtime',
-      headers: { 'If-None-Match': { description: 'The ETag of a copy held: 304 when it is still the current one' } },
+      headers: IF_NONE_MATCH,
       answers: {
-        200: {
-          description: 'The script (application/javascript; charset=utf-8)',
-          mediaType: 'application/javascript',
-          headers: { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL },
-        },
-        304: answer('The copy held (If-None-Match) is current', undefined, { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL }),
+        ...assetAnswers(CONTENT_TYPE, 'The script'),
         ...refusals({ HERALD_UNAVAILABLE: `the bundle is missing: a compiled Herald without dist/client/${bundle.file} (npm run build writes it)` }),
       },
     },
@@ -64,7 +59,7 @@ function bundleRoute(bundle: BundleRoute): Route {
           retryAfterSeconds: RETRY_AFTER_MISSING,
         });
       }
-      return assetAnswer(asset, headers, { contentType: 'application/javascript; charset=utf-8', cacheControl: CACHE_CONTROL });
+      return assetAnswer(asset, headers, { contentType: CONTENT_TYPE, cacheControl: ASSET_CACHE_CONTROL });
     },
     { unlimited: true },
   );

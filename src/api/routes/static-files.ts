@@ -8,10 +8,8 @@
  * sources and under dist/client/ once compiled (scripts/copy-assets.mjs), so the same relative
  * URL finds it from src/api/routes/ and from dist/src/api/routes/.
  */
-import { answer, open, type Route } from '../route.js';
-import { assetAnswer, cachedAsset, fileText } from '../static-asset.js';
-
-const CACHE_CONTROL = 'public, max-age=300';
+import { open, type Route } from '../route.js';
+import { ASSET_CACHE_CONTROL, assetAnswer, assetAnswers, cachedAsset, fileText, IF_NONE_MATCH } from '../static-asset.js';
 
 export interface StaticFile {
   path: string;
@@ -40,20 +38,13 @@ export function staticFileRoutes(page: StaticPage): Route[] {
         summary,
         description: `A static file (client/${page.folder}/). Cached for 5 minutes, then revalidated with its ETag. Not rate limited.`,
         tag: 'pages',
-        headers: { 'If-None-Match': { description: 'The ETag of a copy held: 304 when it is still the current one' } },
-        answers: {
-          200: {
-            description: `The file (${type})`,
-            mediaType: type.split(';')[0] as string,
-            headers: { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL },
-          },
-          304: answer('The copy held (If-None-Match) is current', undefined, { ETag: 'A hash of the text', 'Cache-Control': CACHE_CONTROL }),
-        },
+        headers: IF_NONE_MATCH,
+        answers: assetAnswers(type, 'The file'),
       },
       async ({ headers }) =>
         assetAnswer(await load(), headers, {
           contentType: type,
-          cacheControl: CACHE_CONTROL,
+          cacheControl: ASSET_CACHE_CONTROL,
           headers: { 'content-security-policy': page.csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' },
         }),
       { unlimited: true },
