@@ -38,17 +38,7 @@ export async function recordClientReceipts(
   source: WithdrawSource = {},
 ): Promise<string[]> {
   const inboxState = state === 'delivered' ? 'delivered' : 'read';
-  const unique = [...new Set(ids)];
-  const found = new Set(await deps.stores.inbox.mark(uid, unique, inboxState, at));
-  for (const id of unique) {
-    if (found.has(id)) continue;
-    const stored = await deps.stores.messages.get(id);
-    const broadcast = await mayAddBroadcastEntry(deps, uid, stored);
-    if (broadcast) {
-      await deps.stores.inbox.add([uid], broadcast.message);
-      if ((await deps.stores.inbox.mark(uid, [id], inboxState, at)).length > 0) found.add(id);
-    }
-  }
+  const found = await markOwn(deps, uid, ids, inboxState, at);
   if (found.size === 0) return [];
   // "Never email what was read live": a read cancels the message's pending fallback.
   if (state !== 'delivered') for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
@@ -80,19 +70,28 @@ async function readFirstAt(deps: ClientReceiptDeps, uid: string, ids: string[], 
  * a delivery's. A broadcast whose entry triage has not written yet gets it first, as above.
  */
 export async function recordArchived(deps: ClientReceiptDeps, uid: string, ids: string[], at: number): Promise<string[]> {
-  const unique = [...new Set(ids)];
-  const found = new Set(await deps.stores.inbox.mark(uid, unique, 'archived', at));
-  for (const id of unique) {
-    if (found.has(id)) continue;
-    const stored = await deps.stores.messages.get(id);
-    const broadcast = await mayAddBroadcastEntry(deps, uid, stored);
-    if (broadcast) {
-      await deps.stores.inbox.add([uid], broadcast.message);
-      if ((await deps.stores.inbox.mark(uid, [id], 'archived', at)).length > 0) found.add(id);
-    }
-  }
+  const found = await markOwn(deps, uid, ids, 'archived', at);
   for (const id of found) await deps.scheduler.cancel(fallbackJobId(id, uid));
   return [...found];
+}
+
+/**
+ * Marks the entries of `uid`'s inbox among `ids`; returns the ids found. A broadcast reaches
+ * live sockets before triage has written every inbox entry, so a broadcast without an entry yet
+ * gets it first (when mayAddBroadcastEntry allows).
+ */
+async function markOwn(deps: ClientReceiptDeps, uid: string, ids: string[], state: 'delivered' | 'read' | 'archived', at: number): Promise<Set<string>> {
+  const unique = [...new Set(ids)];
+  const found = new Set(await deps.stores.inbox.mark(uid, unique, state, at));
+  for (const id of unique) {
+    if (found.has(id)) continue;
+    const broadcast = await mayAddBroadcastEntry(deps, uid, await deps.stores.messages.get(id));
+    if (broadcast) {
+      await deps.stores.inbox.add([uid], broadcast.message);
+      if ((await deps.stores.inbox.mark(uid, [id], state, at)).length > 0) found.add(id);
+    }
+  }
+  return found;
 }
 
 /**
