@@ -234,4 +234,55 @@ export const MIGRATIONS: readonly Migration[] = [
       WHERE topic IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'timelines',
+    sql: `
+      -- Timelines (src/store/sqlite/timeline-store.ts): a broadcast or thread message is one row
+      -- here, whoever sees it. posted_at decides who sees it (users created by then; thread
+      -- members at the time); replaced_by / replaced_at: the newer message of the same topic in
+      -- this timeline and when it was posted.
+      CREATE TABLE timeline_entries (
+        timeline    TEXT    NOT NULL,
+        message_id  TEXT    NOT NULL,
+        posted_at   INTEGER NOT NULL,
+        topic       TEXT,
+        replaced_by TEXT,
+        replaced_at INTEGER,
+        PRIMARY KEY (timeline, message_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX timeline_entries_message ON timeline_entries (message_id);
+      CREATE INDEX timeline_topic ON timeline_entries (timeline, topic, message_id) WHERE topic IS NOT NULL;
+
+      -- A user's state of a timeline message, written only once it has one (sparse).
+      CREATE TABLE timeline_state (
+        uid          TEXT    NOT NULL,
+        message_id   TEXT    NOT NULL,
+        delivered_at INTEGER,
+        read_at      INTEGER,
+        archived_at  INTEGER,
+        PRIMARY KEY (uid, message_id)
+      ) WITHOUT ROWID;
+
+      -- Current thread members (expansion, paged by uid) and every membership period of a user
+      -- (what they see: posts from joined_at until left_at).
+      CREATE TABLE thread_members (
+        thread    TEXT    NOT NULL,
+        uid       TEXT    NOT NULL,
+        joined_at INTEGER NOT NULL,
+        PRIMARY KEY (thread, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX thread_members_uid ON thread_members (uid, thread);
+      CREATE TABLE thread_periods (
+        uid       TEXT    NOT NULL,
+        thread    TEXT    NOT NULL,
+        joined_at INTEGER NOT NULL,
+        left_at   INTEGER,
+        PRIMARY KEY (uid, thread, joined_at)
+      ) WITHOUT ROWID;
+
+      -- Broadcast expansion visits only the users reachable outside the app (UserStore.pageReachable).
+      CREATE INDEX users_addressed ON users (uid) WHERE email IS NOT NULL OR phone IS NOT NULL;
+    `,
+  },
 ];

@@ -59,11 +59,56 @@ export interface InboxQuery {
 }
 
 /**
- * A user's inbox. An entry is *listed* (by `list`, and counted by `countUnread` when unread)
+ * A timeline: messages written once and read by many (fan-out on read). `everyone` holds the
+ * broadcasts; `thread:<name>` the messages of one thread.
+ */
+export type TimelineId = 'everyone' | `thread:${string}`;
+
+export const threadTimeline = (thread: string): TimelineId => `thread:${thread}`;
+
+/** A membership of a thread: since `joinedAt`, until the user leaves. */
+export interface ThreadMembership {
+  thread: string;
+  uid: string;
+  joinedAt: number;
+}
+
+/**
+ * Timelines and thread membership. A user *sees* a timeline message when it was posted while
+ * the user belonged to that timeline: `everyone` from the user's `createdAt` on (a user created
+ * after a broadcast does not see it; an erased user is gone from it, and a uid created again
+ * starts anew), a thread in every period from a `join` until the next `leave`. What a user sees
+ * is part of their inbox (InboxStore): listed, counted, got and marked like their own entries.
+ */
+export interface TimelineStore {
+  /**
+   * Writes the message to the timeline once, posted at `at` (idempotent per timeline and
+   * message id: a repeated post keeps the first time). For a message with a topic, returns the
+   * id of the newest older message of that topic in the timeline — the one it replaces there
+   * (the same answer when the post is repeated); a newer one of the topic already posted
+   * replaces this one instead.
+   */
+  post(timeline: TimelineId, message: Message, at: number): Promise<string | undefined>;
+  /** Makes `uid` a member of the thread from `at` on; false (and no change) when it already is one. */
+  join(thread: string, uid: string, at: number): Promise<boolean>;
+  /** Ends `uid`'s membership of the thread at `at`; false when it was not a member. */
+  leave(thread: string, uid: string, at: number): Promise<boolean>;
+  /** The threads `uid` is a member of now, by thread name, after the name `after`, at most `limit`. */
+  threadsOf(uid: string, limit: number, after?: string): Promise<ThreadMembership[]>;
+  /** The members of the thread now, by uid, after the uid `after`, at most `limit`: thread expansion. */
+  members(thread: string, limit: number, after?: string): Promise<ThreadMembership[]>;
+}
+
+/**
+ * A user's inbox: the user's own entries (sends and multicasts, written per recipient by
+ * `add`) merged by id with the timeline messages the user sees (TimelineStore). Per-user state
+ * of a timeline message (delivered, read, archived) is stored only once `mark` sets it, so a
+ * broadcast costs one write however many users see it. An entry is *listed* (by `list`, and counted by `countUnread` when unread)
  * unless one of these hides it:
  *  - it was archived (`mark(…, 'archived')`);
- *  - it was replaced: a message with the same `topic` and a greater id is in the same inbox
- *    (topic collapse: only the newest of a topic is listed, whatever order they were added in);
+ *  - it was replaced: a message with the same `topic` and a greater id is in the same source —
+ *    the user's own entries, or one timeline while the user sees it (topic collapse: only the
+ *    newest of a topic is listed, whatever order they were added in);
  *  - its message was recalled (MessageStore.recall).
  * `get` answers archived and replaced entries too (they are still the user's messages), never
  * those of a recalled message.
@@ -126,6 +171,14 @@ export interface UserStore {
    * empty page returns every user that exists throughout exactly once.
    */
   page(after: string | undefined, limit: number): Promise<User[]>;
+  /**
+   * Broadcast expansion of the channels outside the app: a page, in `page`'s order and with its
+   * guarantees, of the users who can be reached there — holding a device, an email address or
+   * a phone number. Everyone else needs no per-user work for a broadcast (their inbox is the
+   * everyone-timeline; their sockets get one publish). An adapter may answer more users than
+   * that (its documentation says which), never fewer.
+   */
+  pageReachable(after: string | undefined, limit: number): Promise<User[]>;
   getPreferences(uid: string): Promise<Preferences>;
   /**
    * For expansion: the preferences of each of `uids` (every uid is in the map; empty
@@ -165,7 +218,7 @@ export interface DeviceStore {
 export interface ErasureStore {
   /**
    * Erases what the stores hold about `uid`: the user (profile, attributes), preferences,
-   * devices, inbox entries and receipts (current state, history and the queued index), and
+   * devices, inbox entries, thread memberships, timeline state and receipts (current state, history and the queued index), and
    * records the erasure at `at` first. Messages are the sender's records and stay (a message
    * sent only to `uid` included). Resolves once all of it is durable; idempotent — erasing an
    * unknown or already erased uid records the time and removes nothing. The cost is bounded
@@ -180,6 +233,7 @@ export interface Stores {
   messages: MessageStore;
   inbox: InboxStore;
   receipts: ReceiptStore;
+  timelines: TimelineStore;
   users: UserStore;
   devices: DeviceStore;
   erasure: ErasureStore;

@@ -18,7 +18,8 @@ import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { deferred, turn, within } from './contract-helpers.js';
 import { schedulerContract } from './scheduler.contract.js';
 import { searchContract } from './search.contract.js';
-import { storesContract } from './stores.contract.js';
+import { type StoresHarness, storesContract } from './stores.contract.js';
+import { timelinesContract } from './timelines.contract.js';
 
 /** A migrated database in its own temporary folder; `reopen` closes it and opens the same file. */
 function freshDatabase(): { db(): SqliteDatabase; reopen(): SqliteDatabase; cleanup(): void } {
@@ -44,7 +45,8 @@ function freshDatabase(): { db(): SqliteDatabase; reopen(): SqliteDatabase; clea
   };
 }
 
-storesContract('sqlite', async () => {
+/** Stores over a fresh database; `reopen` closes them and opens the same file again. */
+async function freshStores(): Promise<StoresHarness> {
   const database = freshDatabase();
   let stores = createSqliteStores(database.db());
   return {
@@ -59,7 +61,10 @@ storesContract('sqlite', async () => {
       database.cleanup();
     },
   };
-});
+}
+
+storesContract('sqlite', freshStores);
+timelinesContract('sqlite', freshStores);
 
 searchContract('sqlite', async () => {
   const database = freshDatabase();

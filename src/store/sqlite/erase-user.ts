@@ -3,7 +3,7 @@
  *  - `eraseUser` is one transaction, run through the group commit (group-commit.ts) so it is
  *    ordered after every inbox write submitted before it: the erasure is recorded in
  *    `erased_users`, then the user row, its `user_attributes` (audiences), preferences,
- *    devices, inbox rows, receipts and receipt history (`receipt_events`, which reports count)
+ *    devices, inbox rows, timeline state, thread memberships (current and past), receipts and receipt history (`receipt_events`, which reports count)
  *    are deleted. Either all of it is durable when the promise resolves, or none of it.
  *  - Cost: index ranges on the user's own rows (inbox and devices by their uid-leading keys,
  *    receipts and receipt history by the `receipts_uid` / `receipt_events_uid` indexes of
@@ -26,6 +26,9 @@ export function createSqliteErasureStore(db: SqliteDatabase, group: GroupCommit 
     'DELETE FROM preferences WHERE uid = ?',
     'DELETE FROM devices WHERE uid = ?',
     'DELETE FROM inbox WHERE uid = ?',
+    'DELETE FROM timeline_state WHERE uid = ?',
+    'DELETE FROM thread_periods WHERE uid = ?',
+    'DELETE FROM thread_members WHERE uid = ?',
     'DELETE FROM receipts WHERE uid = ?',
     'DELETE FROM receipt_events WHERE uid = ?',
   ].map((sql) => db.prepare(sql));

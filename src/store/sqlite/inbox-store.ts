@@ -19,12 +19,17 @@
  *    order, without duplicates.
  *  - `countUnread` counts the rows `list` with `unreadOnly` pages through (the same join and
  *    conditions): a scan of the user's primary-key range, bounded by that user's inbox.
+ *  - The merge with timelines (migration 8): a timeline message is listed for the user while they
+ *    see it (timeline-view.ts: the everyone-timeline from the user's creation, each thread period),
+ *    with the user's state from timeline_state, written only by `mark`. `list` takes the newest
+ *    `limit` of each source, each a keyset range scan, and merges them; `countUnread` counts both.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { InboxQuery, InboxStore } from '../port.js';
+import { SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS } from './timeline-view.js';
 
 interface InboxRow {
   uid: string;
@@ -42,7 +47,7 @@ const toItem = (row: InboxRow): InboxItem => ({
   archivedAt: row.archived_at,
 });
 
-const SELECT_ITEM = `SELECT i.uid, m.body, i.delivered_at, i.read_at, i.archived_at
+const SELECT_ITEM = `SELECT i.message_id, i.uid, m.body, i.delivered_at, i.read_at, i.archived_at
   FROM inbox i JOIN messages m ON m.id = i.message_id`;
 const NOT_RECALLED = "m.status != 'recalled'";
 const LISTED = `i.archived_at IS NULL AND i.replaced_by IS NULL AND ${NOT_RECALLED}`;
@@ -66,9 +71,25 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     'SELECT max(message_id) AS message_id FROM inbox WHERE uid = ? AND topic = ? AND message_id < ?',
   );
   const selectItem = db.prepare<[string, string], InboxRow>(`${SELECT_ITEM} WHERE i.uid = ? AND i.message_id = ? AND ${NOT_RECALLED}`);
-  const countUnread = db.prepare<[string], { count: number }>(
-    `SELECT count(*) AS count FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = ? AND i.read_at IS NULL AND ${LISTED}`,
+  const selectSeenItem = db.prepare<{ uid: string; id: string }, InboxRow>(
+    `WITH ${TIMELINE_WINDOWS} ${SEEN_TIMELINE_ENTRY} AND t.message_id = @id AND ${NOT_RECALLED} LIMIT 1`,
   );
+  const countUnread = db.prepare<{ uid: string }, { count: number }>(
+    `WITH ${TIMELINE_WINDOWS} SELECT
+       (SELECT count(*) FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = @uid AND i.read_at IS NULL AND ${LISTED})
+     + (SELECT count(*) FROM (${SEEN_TIMELINE_ENTRY} AND ${TIMELINE_LISTED} AND s.read_at IS NULL)) AS count`,
+  );
+  const seesEntry = db.prepare<{ uid: string; id: string }, { found: number }>(`WITH ${TIMELINE_WINDOWS} ${SEES_TIMELINE_ENTRY}`);
+  const STATE_COLUMN = { delivered: 'delivered_at', read: 'read_at', archived: 'archived_at' } as const;
+  const markSeen = Object.fromEntries(
+    Object.entries(STATE_COLUMN).map(([state, column]) => [
+      state,
+      db.prepare(
+        `INSERT INTO timeline_state (uid, message_id, ${column}${state === 'read' ? ', delivered_at' : ''}) VALUES (@uid, @id, @at${state === 'read' ? ', @at' : ''})
+         ON CONFLICT (uid, message_id) DO UPDATE SET ${column} = coalesce(${column}, @at)${state === 'read' ? ', delivered_at = coalesce(delivered_at, @at)' : ''}`,
+      ),
+    ]),
+  ) as Record<keyof typeof STATE_COLUMN, SqliteStatement>;
   const markDelivered = db.prepare('UPDATE inbox SET delivered_at = coalesce(delivered_at, @at) WHERE uid = @uid AND message_id = @id');
   const markRead = db.prepare(
     `UPDATE inbox SET read_at = coalesce(read_at, @at), delivered_at = coalesce(delivered_at, @at)
@@ -77,17 +98,33 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   const markArchived = db.prepare('UPDATE inbox SET archived_at = coalesce(archived_at, @at) WHERE uid = @uid AND message_id = @id');
   const MARK = { delivered: markDelivered, read: markRead, archived: markArchived } as const;
 
-  // One statement per combination of optional conditions, so every one is a keyset range scan.
+  // One statement per combination of optional conditions, so every source is a keyset range scan.
   const listStatements = new Map<string, SqliteStatement>();
   const listStatement = (query: InboxQuery) => {
     const key = `${query.since !== undefined}|${query.before !== undefined}|${query.unreadOnly === true}`;
     let statement = listStatements.get(key);
     if (!statement) {
-      const conditions = ['i.uid = @uid', LISTED];
-      if (query.since !== undefined) conditions.push('i.message_id > @since');
-      if (query.before !== undefined) conditions.push('i.message_id < @before');
-      if (query.unreadOnly === true) conditions.push('i.read_at IS NULL');
-      statement = db.prepare<unknown[], unknown>(`${SELECT_ITEM} WHERE ${conditions.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit`);
+      const own = ['i.uid = @uid', LISTED];
+      const seen = [TIMELINE_LISTED];
+      if (query.since !== undefined) {
+        own.push('i.message_id > @since');
+        seen.push('t.message_id > @since');
+      }
+      if (query.before !== undefined) {
+        own.push('i.message_id < @before');
+        seen.push('t.message_id < @before');
+      }
+      if (query.unreadOnly === true) {
+        own.push('i.read_at IS NULL');
+        seen.push('s.read_at IS NULL');
+      }
+      statement = db.prepare<unknown[], unknown>(
+        `WITH ${TIMELINE_WINDOWS}
+         SELECT * FROM (${SELECT_ITEM} WHERE ${own.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit)
+         UNION ALL
+         SELECT * FROM (${SEEN_TIMELINE_ENTRY} AND ${seen.join(' AND ')} ORDER BY t.message_id DESC LIMIT @limit)
+         ORDER BY message_id DESC LIMIT @limit`,
+      );
       listStatements.set(key, statement);
     }
     return statement;
@@ -130,6 +167,10 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     const found: string[] = [];
     for (const id of new Set(messageIds)) {
       if (statement.run({ uid, id, at }).changes > 0) found.push(id);
+      else if (seesEntry.get({ uid, id }) !== undefined) {
+        markSeen[state].run({ uid, id, at });
+        found.push(id);
+      }
     }
     return found;
   });
@@ -148,10 +189,10 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
       }),
     get: (uid, messageId) =>
       sqlite(() => {
-        const row = selectItem.get(uid, messageId);
+        const row = selectItem.get(uid, messageId) ?? selectSeenItem.get({ uid, id: messageId });
         return row ? toItem(row) : undefined;
       }),
     mark: (uid, messageIds, state, at) => sqlite(() => markTx.immediate(uid, messageIds, state, at)),
-    countUnread: (uid) => sqlite(() => countUnread.get(uid)?.count ?? 0),
+    countUnread: (uid) => sqlite(() => countUnread.get({ uid })?.count ?? 0),
   };
 }

@@ -14,6 +14,7 @@ import { createSqliteErasureStore } from './erase-user.js';
 import { createSqliteInboxStore } from './inbox-store.js';
 import { createSqliteMessageStore } from './message-store.js';
 import { createSqliteReceiptStore } from './receipt-store.js';
+import { createSqliteTimelineStore } from './timeline-store.js';
 import { createSqliteUserStore } from './user-store.js';
 
 export type { SqliteDatabase } from '../../sqlite/database.js';
@@ -26,6 +27,7 @@ export function createSqliteStores(db: SqliteDatabase): Stores {
   return {
     messages: createSqliteMessageStore(db, group),
     inbox: createSqliteInboxStore(db, group),
+    timelines: createSqliteTimelineStore(db, group),
     receipts: createSqliteReceiptStore(db),
     users: createSqliteUserStore(db),
     devices: createSqliteDeviceStore(db),

@@ -46,6 +46,15 @@ export function createSqliteUserStore(db: SqliteDatabase): UserStore {
   const selectMany = db.prepare<[string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE uid IN (SELECT value FROM json_each(?)) ORDER BY uid`);
   const selectFirstPage = db.prepare<[number], UserRow>(`SELECT ${COLUMNS} FROM users ORDER BY uid LIMIT ?`);
   const selectPageAfter = db.prepare<[string, number], UserRow>(`SELECT ${COLUMNS} FROM users WHERE uid > ? ORDER BY uid LIMIT ?`);
+  // Two index range scans (users_addressed, devices_uid), each at most a page: the cost follows
+  // the reachable users, not every user.
+  const selectReachable = db.prepare<{ after: string; limit: number }, UserRow>(
+    `SELECT ${COLUMNS} FROM users WHERE uid IN (
+       SELECT uid FROM (SELECT uid FROM users WHERE (email IS NOT NULL OR phone IS NOT NULL) AND uid > @after ORDER BY uid LIMIT @limit)
+       UNION
+       SELECT uid FROM (SELECT DISTINCT uid FROM devices WHERE uid > @after ORDER BY uid LIMIT @limit))
+     ORDER BY uid LIMIT @limit`,
+  );
   const insertIfMissing = db.prepare(`INSERT INTO users (uid, attributes, created_at, updated_at) VALUES (?, '{}', ?, ?) ON CONFLICT (uid) DO NOTHING`);
   const upsertUser = db.prepare(
     `INSERT INTO users (${COLUMNS})
@@ -105,6 +114,7 @@ export function createSqliteUserStore(db: SqliteDatabase): UserStore {
       }),
     getMany: (uids) => sqlite(() => (uids.length === 0 ? [] : selectMany.all(JSON.stringify(uids)).map(toUser))),
     page: (after, limit) => sqlite(() => (after === undefined ? selectFirstPage.all(limit) : selectPageAfter.all(after, limit)).map(toUser)),
+    pageReachable: (after, limit) => sqlite(() => selectReachable.all({ after: after ?? '', limit }).map(toUser)),
     getPreferences: (uid) =>
       sqlite((): Preferences => {
         const body = selectPreferences.get(uid);

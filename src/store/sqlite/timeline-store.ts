@@ -1,0 +1,107 @@
+/**
+ * SQLite TimelineStore (tables of migration 8). Guarantees, beyond the TimelineStore port contract:
+ *  - `post` is one row of timeline_entries however many users see the message, written through
+ *    the group commit (group-commit.ts) with the other writes of its event-loop turn. It stores
+ *    the message too when the MessageStore does not have it yet (status 'triaged', as the inbox
+ *    does). A topic message reads the newest of its topic in the timeline (index timeline_topic)
+ *    and either marks the older ones replaced (by its id, at its post time) or is itself written
+ *    replaced by the newer one.
+ *  - Membership: `thread_members` holds the current members (expansion pages it by uid);
+ *    `thread_periods` every period of a user (joined_at, left_at), which the inbox reads to
+ *    know what the user sees (timeline-view.ts). join / leave are one transaction each.
+ */
+import type { Message } from '../../exchange/types.js';
+import type { SqliteDatabase } from '../../sqlite/database.js';
+import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
+import { sqlite } from '../../sqlite/unavailable.js';
+import type { ThreadMembership, TimelineId, TimelineStore } from '../port.js';
+
+interface MemberRow {
+  thread: string;
+  uid: string;
+  joined_at: number;
+}
+
+const toMembership = (row: MemberRow): ThreadMembership => ({ thread: row.thread, uid: row.uid, joinedAt: row.joined_at });
+
+export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): TimelineStore {
+  const ensureMessage = db.prepare(
+    `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
+     VALUES (@id, @sender, 'triaged', NULL, @urgency, @createdAt, @body)
+     ON CONFLICT (id) DO NOTHING`,
+  );
+  const insertEntry = db.prepare(
+    `INSERT INTO timeline_entries (timeline, message_id, posted_at, topic, replaced_by, replaced_at)
+     VALUES (@timeline, @id, @at, @topic, @replacedBy, @replacedAt) ON CONFLICT (timeline, message_id) DO NOTHING`,
+  );
+  const newestOfTopic = db.prepare<[string, string], { message_id: string; posted_at: number }>(
+    'SELECT message_id, posted_at FROM timeline_entries WHERE timeline = ? AND topic = ? ORDER BY message_id DESC LIMIT 1',
+  );
+  const replaceOlder = db.prepare(
+    `UPDATE timeline_entries SET replaced_by = @id, replaced_at = @at
+     WHERE timeline = @timeline AND topic = @topic AND message_id < @id AND (replaced_by IS NULL OR replaced_by < @id)`,
+  );
+  const olderOfTopic = db.prepare<[string, string, string], { message_id: string | null }>(
+    'SELECT max(message_id) AS message_id FROM timeline_entries WHERE timeline = ? AND topic = ? AND message_id < ?',
+  );
+  const postedAt = db.prepare<[string, string], { posted_at: number }>('SELECT posted_at FROM timeline_entries WHERE timeline = ? AND message_id = ?');
+
+  const postOne = (timeline: TimelineId, message: Message, at: number): string | undefined => {
+    ensureMessage.run({ id: message.id, sender: message.sender, urgency: message.urgency, createdAt: message.createdAt, body: JSON.stringify(message) });
+    const { topic } = message;
+    if (topic === undefined) {
+      insertEntry.run({ timeline, id: message.id, at, topic: null, replacedBy: null, replacedAt: null });
+      return undefined;
+    }
+    const posted = postedAt.get(timeline, message.id);
+    if (posted === undefined) {
+      const newest = newestOfTopic.get(timeline, topic);
+      const newer = newest !== undefined && newest.message_id > message.id ? newest : undefined;
+      insertEntry.run({ timeline, id: message.id, at, topic, replacedBy: newer?.message_id ?? null, replacedAt: newer?.posted_at ?? null });
+      if (newer !== undefined) return undefined;
+      replaceOlder.run({ timeline, topic, id: message.id, at });
+    }
+    const newest = newestOfTopic.get(timeline, topic);
+    if (newest !== undefined && newest.message_id > message.id) return undefined;
+    return olderOfTopic.get(timeline, topic, message.id)?.message_id ?? undefined;
+  };
+
+  const selectMember = db.prepare<[string, string], MemberRow>('SELECT thread, uid, joined_at FROM thread_members WHERE thread = ? AND uid = ?');
+  const insertMember = db.prepare('INSERT INTO thread_members (thread, uid, joined_at) VALUES (?, ?, ?)');
+  const deleteMember = db.prepare('DELETE FROM thread_members WHERE thread = ? AND uid = ?');
+  const openPeriod = db.prepare(
+    'INSERT INTO thread_periods (uid, thread, joined_at, left_at) VALUES (?, ?, ?, NULL) ON CONFLICT (uid, thread, joined_at) DO UPDATE SET left_at = NULL',
+  );
+  const closePeriod = db.prepare('UPDATE thread_periods SET left_at = ? WHERE uid = ? AND thread = ? AND joined_at = ?');
+  const joinTx = db.transaction((thread: string, uid: string, at: number) => {
+    if (selectMember.get(thread, uid) !== undefined) return false;
+    insertMember.run(thread, uid, at);
+    openPeriod.run(uid, thread, at);
+    return true;
+  });
+  const leaveTx = db.transaction((thread: string, uid: string, at: number) => {
+    const member = selectMember.get(thread, uid);
+    if (member === undefined) return false;
+    deleteMember.run(thread, uid);
+    closePeriod.run(Math.max(at, member.joined_at), uid, thread, member.joined_at);
+    return true;
+  });
+  const threadsFirst = db.prepare<[string, number], MemberRow>('SELECT thread, uid, joined_at FROM thread_members WHERE uid = ? ORDER BY thread LIMIT ?');
+  const threadsAfter = db.prepare<[string, string, number], MemberRow>(
+    'SELECT thread, uid, joined_at FROM thread_members WHERE uid = ? AND thread > ? ORDER BY thread LIMIT ?',
+  );
+  const membersFirst = db.prepare<[string, number], MemberRow>('SELECT thread, uid, joined_at FROM thread_members WHERE thread = ? ORDER BY uid LIMIT ?');
+  const membersAfter = db.prepare<[string, string, number], MemberRow>(
+    'SELECT thread, uid, joined_at FROM thread_members WHERE thread = ? AND uid > ? ORDER BY uid LIMIT ?',
+  );
+
+  return {
+    post: (timeline, message, at) => group.run(() => postOne(timeline, message, at)),
+    join: (thread, uid, at) => sqlite(() => joinTx.immediate(thread, uid, at)),
+    leave: (thread, uid, at) => sqlite(() => leaveTx.immediate(thread, uid, at)),
+    threadsOf: (uid, limit, after) =>
+      sqlite(() => (after === undefined ? threadsFirst.all(uid, limit) : threadsAfter.all(uid, after, limit)).map(toMembership)),
+    members: (thread, limit, after) =>
+      sqlite(() => (after === undefined ? membersFirst.all(thread, limit) : membersAfter.all(thread, after, limit)).map(toMembership)),
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * What a user sees of the timelines, as SQL shared by the SQLite inbox (inbox-store.ts): the
+ * user's windows — the everyone-timeline from the user's creation on, each thread for every
+ * period of membership — and the timeline entries posted inside them, with the user's own state
+ * (timeline_state, sparse: no row until the user has one). Every statement binds @uid.
+ */
+
+/** A CTE `windows (timeline, from_at, until_at)`: the periods in which @uid sees each timeline. */
+export const TIMELINE_WINDOWS = `windows (timeline, from_at, until_at) AS (
+  SELECT 'everyone', created_at, NULL FROM users WHERE uid = @uid
+  UNION ALL
+  SELECT 'thread:' || thread, joined_at, left_at FROM thread_periods WHERE uid = @uid)`;
+
+const POSTED_IN_WINDOW = 't.posted_at >= w.from_at AND (w.until_at IS NULL OR t.posted_at < w.until_at)';
+
+/**
+ * The timeline entries @uid sees, as inbox rows (message_id, uid, body, delivered_at, read_at,
+ * archived_at); callers append `AND …` conditions on t (entry), s (state), m (message), w (window).
+ */
+export const SEEN_TIMELINE_ENTRY = `SELECT t.message_id, @uid AS uid, m.body, s.delivered_at, s.read_at, s.archived_at
+  FROM windows w
+  JOIN timeline_entries t ON t.timeline = w.timeline AND ${POSTED_IN_WINDOW}
+  JOIN messages m ON m.id = t.message_id
+  LEFT JOIN timeline_state s ON s.uid = @uid AND s.message_id = t.message_id
+  WHERE 1`;
+
+/**
+ * Listed: not archived by @uid, the message not recalled, and not replaced by a newer one of its
+ * topic that the user also sees (a user who left the thread before the newer one keeps the older).
+ */
+export const TIMELINE_LISTED = `s.archived_at IS NULL AND m.status != 'recalled'
+  AND (t.replaced_by IS NULL OR (w.until_at IS NOT NULL AND t.replaced_at >= w.until_at))`;
+
+/** One row when @uid sees the timeline message @id (listed or not). */
+export const SEES_TIMELINE_ENTRY = `SELECT 1 AS found FROM windows w
+  JOIN timeline_entries t ON t.timeline = w.timeline AND t.message_id = @id AND ${POSTED_IN_WINDOW}
+  LIMIT 1`;

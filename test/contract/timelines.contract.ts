@@ -1,0 +1,292 @@
+/**
+ * Contract suite for timelines (TimelineStore in src/store/port.ts) and the inbox merge they
+ * make: a user's inbox lists their own entries and the timeline messages they see, merged by id.
+ * Every Stores adapter must pass it unchanged; `open` gives each test empty stores. Times are
+ * given explicitly (users created at, posted at, joined at), so the suite never reads a clock.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { Message } from '../../src/exchange/types.js';
+import { type Stores, type TimelineId, threadTimeline } from '../../src/store/port.js';
+import { makeMessage, webDevice } from './contract-helpers.js';
+import type { StoresHarness } from './stores.contract.js';
+
+const ids = (items: Array<{ message: Message }>): string[] => items.map((item) => item.message.id);
+
+export function timelinesContract(name: string, open: () => Promise<StoresHarness>): void {
+  describe(`Timelines contract: ${name}`, () => {
+    let harness: StoresHarness;
+    let stores: Stores;
+
+    beforeEach(async () => {
+      harness = await open();
+      stores = harness.stores;
+    });
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    /** Stores a message and posts it to `timeline` at `at`. */
+    const post = async (timeline: TimelineId, at: number, overrides: Partial<Message> = {}): Promise<Message> => {
+      const target = timeline === 'everyone' ? ({ kind: 'everyone' } as const) : ({ kind: 'thread', thread: timeline.slice('thread:'.length) } as const);
+      const message = makeMessage({ target, ...overrides });
+      await stores.messages.insert({ message, status: 'triaged' });
+      await stores.timelines.post(timeline, message, at);
+      return message;
+    };
+    /** Stores a message and adds it to `uid`'s own entries. */
+    const send = async (uid: string, overrides: Partial<Message> = {}): Promise<Message> => {
+      const message = makeMessage({ target: { kind: 'user', uid }, ...overrides });
+      await stores.messages.insert({ message, status: 'triaged' });
+      await stores.inbox.add([uid], message);
+      return message;
+    };
+    const listed = async (uid: string, query: { unreadOnly?: boolean; since?: string } = {}) => ids(await stores.inbox.list(uid, { limit: 100, ...query }));
+    /** Every listed id of `uid`, paging `size` at a time with the `before` keyset. */
+    const pagedAll = async (uid: string, size: number, unreadOnly = false): Promise<string[]> => {
+      const seen: string[] = [];
+      let before: string | undefined;
+      for (;;) {
+        const page = await stores.inbox.list(uid, { limit: size, unreadOnly, ...(before ? { before } : {}) });
+        seen.push(...ids(page));
+        if (page.length < size) return seen;
+        before = page[page.length - 1]?.message.id;
+      }
+    };
+
+    describe('the everyone-timeline', () => {
+      it('a broadcast is written once and seen by every user created before it, not by one created after', async () => {
+        await stores.users.ensure('early-1', 1_000);
+        await stores.users.ensure('early-2', 1_500);
+        const broadcast = await post('everyone', 2_000);
+        await stores.users.ensure('late', 3_000);
+        for (const uid of ['early-1', 'early-2']) {
+          assert.deepEqual(await listed(uid), [broadcast.id]);
+          assert.equal(await stores.inbox.countUnread(uid), 1);
+          assert.deepEqual(await stores.inbox.get(uid, broadcast.id), { message: broadcast, uid, deliveredAt: null, readAt: null, archivedAt: null });
+        }
+        assert.deepEqual(await listed('late'), []);
+        assert.equal(await stores.inbox.countUnread('late'), 0);
+        assert.equal(await stores.inbox.get('late', broadcast.id), undefined);
+        assert.deepEqual(await stores.inbox.mark('late', [broadcast.id], 'read', 4_000), [], 'a user who does not see it cannot mark it');
+        assert.deepEqual(await listed('unknown-user'), [], 'a uid that is no user sees no broadcast');
+      });
+
+      it('posting again keeps the first time: a user created between the two posts does not see it', async () => {
+        await stores.users.ensure('before', 1_000);
+        const broadcast = await post('everyone', 2_000);
+        await stores.users.ensure('between', 3_000);
+        await stores.timelines.post('everyone', broadcast, 4_000);
+        assert.deepEqual(await listed('before'), [broadcast.id]);
+        assert.deepEqual(await listed('between'), []);
+      });
+
+      it('per-user state is the user’s own: one reads, another archives, a third sees it unread', async () => {
+        for (const uid of ['s-1', 's-2', 's-3']) await stores.users.ensure(uid, 1_000);
+        const broadcast = await post('everyone', 2_000);
+        assert.deepEqual(await stores.inbox.mark('s-1', [broadcast.id], 'delivered', 2_100), [broadcast.id]);
+        assert.deepEqual(await stores.inbox.mark('s-1', [broadcast.id], 'read', 2_200), [broadcast.id]);
+        await stores.inbox.mark('s-1', [broadcast.id], 'read', 2_900);
+        assert.deepEqual(await stores.inbox.mark('s-2', [broadcast.id], 'archived', 2_300), [broadcast.id]);
+        assert.deepEqual(await stores.inbox.get('s-1', broadcast.id), { message: broadcast, uid: 's-1', deliveredAt: 2_100, readAt: 2_200, archivedAt: null });
+        assert.deepEqual(await listed('s-1'), [broadcast.id]);
+        assert.deepEqual(await listed('s-1', { unreadOnly: true }), []);
+        assert.equal(await stores.inbox.countUnread('s-1'), 0);
+        assert.deepEqual(await listed('s-2'), [], 'archived: no longer listed');
+        assert.equal(await stores.inbox.countUnread('s-2'), 0);
+        assert.equal((await stores.inbox.get('s-2', broadcast.id))?.archivedAt, 2_300);
+        assert.deepEqual(await listed('s-3', { unreadOnly: true }), [broadcast.id]);
+        assert.equal(await stores.inbox.countUnread('s-3'), 1);
+        // A read sets the delivered time when unset.
+        await stores.inbox.mark('s-3', [broadcast.id], 'read', 2_400);
+        assert.deepEqual(await stores.inbox.get('s-3', broadcast.id), { message: broadcast, uid: 's-3', deliveredAt: 2_400, readAt: 2_400, archivedAt: null });
+      });
+
+      it('a recalled broadcast leaves every inbox (list, count, get)', async () => {
+        await stores.users.ensure('rc', 1_000);
+        const kept = await post('everyone', 2_000);
+        const recalled = await post('everyone', 2_100);
+        await stores.messages.recall(recalled.id, 2_200);
+        assert.deepEqual(await listed('rc'), [kept.id]);
+        assert.equal(await stores.inbox.countUnread('rc'), 1);
+        assert.equal(await stores.inbox.get('rc', recalled.id), undefined);
+      });
+
+      it('a newer broadcast of a topic replaces the older; post says which, also when repeated; an older posted late is not listed', async () => {
+        await stores.users.ensure('tp', 1_000);
+        const first = await post('everyone', 2_000, { topic: 'score' });
+        const weather = await post('everyone', 2_100, { topic: 'weather' });
+        const second = makeMessage({ target: { kind: 'everyone' }, topic: 'score' });
+        const late = makeMessage({ target: { kind: 'everyone' }, topic: 'score' });
+        const third = makeMessage({ target: { kind: 'everyone' }, topic: 'score' });
+        for (const message of [second, late, third]) await stores.messages.insert({ message, status: 'triaged' });
+        assert.equal(await stores.timelines.post('everyone', second, 2_200), first.id);
+        assert.equal(await stores.timelines.post('everyone', second, 2_200), first.id);
+        assert.deepEqual(await listed('tp'), [second.id, weather.id]);
+        assert.equal(await stores.inbox.countUnread('tp'), 2);
+        assert.equal((await stores.inbox.get('tp', first.id))?.message.id, first.id, 'a replaced message is still the user’s');
+        assert.equal(await stores.timelines.post('everyone', third, 2_300), second.id);
+        assert.equal(await stores.timelines.post('everyone', late, 2_400), undefined, 'posted after a newer one of its topic: replaces nothing');
+        assert.deepEqual(await listed('tp'), [third.id, weather.id]);
+      });
+    });
+
+    describe('the merge of own entries and timelines', () => {
+      it('pages newest first across both sources with before, without gaps or repeats, unread too', async () => {
+        await stores.users.ensure('mix', 1_000);
+        await stores.users.ensure('other', 1_000);
+        const all: Message[] = [];
+        for (let i = 0; i < 9; i++) all.push(i % 3 === 0 ? await send('mix') : await post('everyone', 2_000 + i));
+        await send('other');
+        const newestFirst = all.map((m) => m.id).reverse();
+        assert.deepEqual(await listed('mix'), newestFirst);
+        for (const size of [1, 2, 4, 9, 50]) assert.deepEqual(await pagedAll('mix', size), newestFirst, `pages of ${size}`);
+        // Read two broadcasts and one own entry: unread paging and the count skip exactly those.
+        const read = [all[1], all[3], all[5]].map((m) => m?.id as string);
+        assert.deepEqual((await stores.inbox.mark('mix', read, 'read', 3_000)).sort(), [...read].sort());
+        const unread = newestFirst.filter((id) => !read.includes(id));
+        for (const size of [1, 2, 5, 50]) assert.deepEqual(await pagedAll('mix', size, true), unread, `unread pages of ${size}`);
+        assert.equal(await stores.inbox.countUnread('mix'), unread.length);
+        assert.equal(await stores.inbox.countUnread('other'), 1 + 6, 'other sees its own entry and the six broadcasts');
+      });
+
+      it('since lists only newer entries of both sources, and combines with before', async () => {
+        await stores.users.ensure('sn', 1_000);
+        const a = await send('sn');
+        const b = await post('everyone', 2_000);
+        const c = await send('sn');
+        const d = await post('everyone', 2_100);
+        const e = await send('sn');
+        assert.deepEqual(await listed('sn', { since: b.id }), [e.id, d.id, c.id]);
+        assert.deepEqual(ids(await stores.inbox.list('sn', { limit: 10, since: a.id, before: e.id })), [d.id, c.id, b.id]);
+        assert.deepEqual(ids(await stores.inbox.list('sn', { limit: 2, since: a.id })), [e.id, d.id]);
+      });
+
+      it('mark returns the found ids of both sources in the request’s order, ignoring others’ and unknown ids', async () => {
+        await stores.users.ensure('mk', 1_000);
+        const own = await send('mk');
+        const broadcast = await post('everyone', 2_000);
+        const foreign = await send('someone-else');
+        const found = await stores.inbox.mark('mk', [broadcast.id, foreign.id, own.id, broadcast.id, 'not-an-id'], 'read', 3_000);
+        assert.deepEqual(found, [broadcast.id, own.id]);
+        assert.equal(await stores.inbox.countUnread('mk'), 0);
+      });
+    });
+
+    describe('threads', () => {
+      it('a member sees the thread’s messages posted while a member: not before joining, not after leaving, again after rejoining', async () => {
+        await stores.users.ensure('tm', 500);
+        const beforeJoin = await post(threadTimeline('news'), 900);
+        assert.equal(await stores.timelines.join('news', 'tm', 1_000), true);
+        assert.equal(await stores.timelines.join('news', 'tm', 1_100), false, 'already a member');
+        const during = await post(threadTimeline('news'), 1_200);
+        const elsewhere = await post(threadTimeline('sports'), 1_250);
+        assert.deepEqual(await listed('tm'), [during.id]);
+        assert.equal(await stores.timelines.leave('news', 'tm', 1_300), true);
+        assert.equal(await stores.timelines.leave('news', 'tm', 1_350), false, 'no longer a member');
+        const afterLeaving = await post(threadTimeline('news'), 1_400);
+        assert.deepEqual(await listed('tm'), [during.id], 'what was seen while a member stays');
+        assert.equal(await stores.inbox.get('tm', afterLeaving.id), undefined);
+        assert.deepEqual(await stores.inbox.mark('tm', [afterLeaving.id, beforeJoin.id, elsewhere.id], 'read', 1_450), []);
+        await stores.timelines.join('news', 'tm', 1_500);
+        const rejoined = await post(threadTimeline('news'), 1_600);
+        assert.deepEqual(await listed('tm'), [rejoined.id, during.id]);
+        assert.equal(await stores.inbox.countUnread('tm'), 2);
+        assert.deepEqual(await stores.inbox.mark('tm', [during.id], 'read', 1_700), [during.id]);
+        assert.deepEqual(await listed('tm', { unreadOnly: true }), [rejoined.id]);
+      });
+
+      it('a topic collapses inside the thread while the user sees it; a user who left before the newer one keeps the older', async () => {
+        await stores.timelines.join('live', 'stays', 1_000);
+        await stores.timelines.join('live', 'leaves', 1_000);
+        const older = await post(threadTimeline('live'), 1_100, { topic: 'score' });
+        await stores.timelines.leave('live', 'leaves', 1_200);
+        const newer = makeMessage({ target: { kind: 'thread', thread: 'live' }, topic: 'score' });
+        await stores.messages.insert({ message: newer, status: 'triaged' });
+        assert.equal(await stores.timelines.post(threadTimeline('live'), newer, 1_300), older.id);
+        assert.deepEqual(await listed('stays'), [newer.id]);
+        assert.deepEqual(await listed('leaves'), [older.id]);
+        assert.equal(await stores.inbox.countUnread('leaves'), 1);
+      });
+
+      it('members and threadsOf list current memberships, paged by name', async () => {
+        for (const uid of ['m-3', 'm-1', 'm-2', 'm-4']) await stores.timelines.join('club', uid, 1_000);
+        await stores.timelines.join('chess', 'm-1', 1_100);
+        await stores.timelines.join('art', 'm-1', 1_200);
+        await stores.timelines.leave('club', 'm-4', 1_300);
+        assert.deepEqual(await stores.timelines.members('club', 10), [
+          { thread: 'club', uid: 'm-1', joinedAt: 1_000 },
+          { thread: 'club', uid: 'm-2', joinedAt: 1_000 },
+          { thread: 'club', uid: 'm-3', joinedAt: 1_000 },
+        ]);
+        const firstPage = await stores.timelines.members('club', 2);
+        assert.deepEqual(
+          firstPage.map((m) => m.uid),
+          ['m-1', 'm-2'],
+        );
+        assert.deepEqual(
+          (await stores.timelines.members('club', 2, 'm-2')).map((m) => m.uid),
+          ['m-3'],
+        );
+        assert.deepEqual(await stores.timelines.threadsOf('m-1', 10), [
+          { thread: 'art', uid: 'm-1', joinedAt: 1_200 },
+          { thread: 'chess', uid: 'm-1', joinedAt: 1_100 },
+          { thread: 'club', uid: 'm-1', joinedAt: 1_000 },
+        ]);
+        assert.deepEqual(
+          (await stores.timelines.threadsOf('m-1', 1, 'art')).map((m) => m.thread),
+          ['chess'],
+        );
+        assert.deepEqual(await stores.timelines.threadsOf('m-4', 10), []);
+        assert.deepEqual(await stores.timelines.members('nobody-here', 10), []);
+      });
+
+      it('thread messages merge with the everyone-timeline and own entries', async () => {
+        await stores.users.ensure('all', 1_000);
+        await stores.timelines.join('t', 'all', 1_000);
+        const a = await post('everyone', 2_000);
+        const b = await post(threadTimeline('t'), 2_100);
+        const c = await send('all');
+        assert.deepEqual(await listed('all'), [c.id, b.id, a.id]);
+        assert.deepEqual(await pagedAll('all', 1), [c.id, b.id, a.id]);
+        assert.equal(await stores.inbox.countUnread('all'), 3);
+      });
+    });
+
+    describe('erasure and reach', () => {
+      it('erasing a user removes their memberships and timeline state; the uid created again sees only what came after', async () => {
+        await stores.users.ensure('gone', 1_000);
+        await stores.timelines.join('t', 'gone', 1_000);
+        const broadcast = await post('everyone', 2_000);
+        await post(threadTimeline('t'), 2_100);
+        await stores.inbox.mark('gone', [broadcast.id], 'read', 2_200);
+        await stores.erasure.eraseUser('gone', 3_000);
+        assert.deepEqual(await listed('gone'), []);
+        assert.deepEqual(await stores.timelines.threadsOf('gone', 10), []);
+        assert.deepEqual(await stores.timelines.members('t', 10), []);
+        await stores.users.ensure('gone', 4_000);
+        const after = await post('everyone', 5_000);
+        assert.deepEqual(await listed('gone'), [after.id]);
+        assert.equal(await stores.inbox.countUnread('gone'), 1);
+      });
+
+      it('pageReachable pages every user holding a device, an email or a phone, once', async () => {
+        await stores.users.put({ uid: 'r-mail', email: 'a@example.test' }, 1_000);
+        await stores.users.put({ uid: 'r-phone', phone: '+15550100' }, 1_000);
+        await stores.users.ensure('r-device', 1_000);
+        await stores.devices.register('r-device', webDevice('https://push.example.test/r'), 'dev-r', 1_000);
+        await stores.users.ensure('r-none', 1_000);
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await stores.users.pageReachable(after, 2);
+          if (page.length === 0) break;
+          seen.push(...page.map((u) => u.uid));
+          after = page[page.length - 1]?.uid;
+        }
+        assert.equal(new Set(seen).size, seen.length, 'each user once');
+        for (const uid of ['r-mail', 'r-phone', 'r-device']) assert.ok(seen.includes(uid), uid);
+      });
+    });
+  });
+}
