@@ -68,10 +68,27 @@ export const subjects = {
   /** uids may hold any printable character; subjects may not, so the uid is base64url-encoded. */
   userFrames: (uid: string) => `herald.rt.user.${Buffer.from(uid).toString('base64url')}`,
   broadcastFrames: 'herald.rt.broadcast',
+  /** A frame for every live socket of a thread's members: `{ thread, frame }` (ThreadFrame). */
+  threadFrames: 'herald.rt.thread',
+  /** A user joined or left a thread: `{ uid, thread, member }` (MembershipSignal); gateways (un)subscribe their sockets. */
+  membershipChanged: 'herald.threads.membership',
   preferencesChanged: 'herald.preferences.changed',
   /** A user was erased (DELETE /api/v1/users/{uid}): gateways close that user's sockets. */
   userErased: 'herald.users.erased',
 } as const;
+
+/** What travels on `subjects.threadFrames`: a server frame for the members of `thread`. */
+export interface ThreadFrame<F = unknown> {
+  thread: string;
+  frame: F;
+}
+
+/** What travels on `subjects.membershipChanged`. */
+export interface MembershipSignal {
+  uid: string;
+  thread: string;
+  member: boolean;
+}
 
 export class BusUnavailableError extends Error {
   override name = 'BusUnavailableError';
