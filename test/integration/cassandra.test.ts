@@ -15,12 +15,14 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
 import { v7 as uuidv7 } from 'uuid';
+import type { Message } from '../../src/exchange/types.js';
 import { createCassandraStores, migrateCassandra } from '../../src/store/cassandra/index.js';
 import { ABANDONED_CLAIM_MS } from '../../src/store/cassandra/message-store.js';
 import { INBOX_BUCKET_MS, inboxBucket, LEGACY_TABLES, STORE_TABLES } from '../../src/store/cassandra/schema.js';
-import { type Stores, StoreUnavailableError } from '../../src/store/port.js';
+import { type Stores, StoreUnavailableError, threadTimeline } from '../../src/store/port.js';
 import { makeMessage } from '../contract/contract-helpers.js';
-import { storesContract } from '../contract/stores.contract.js';
+import { type StoresHarness, storesContract } from '../contract/stores.contract.js';
+import { timelinesContract } from '../contract/timelines.contract.js';
 import { servicesEnv } from '../helpers/services.js';
 
 const env = servicesEnv();
@@ -52,6 +54,7 @@ before(async () => {
     'erasure',
     'scheduled messages',
     'inbox-visibility',
+    'timelines',
   ]);
 });
 
@@ -63,7 +66,8 @@ after(async () => {
   }
 });
 
-storesContract('cassandra', async () => {
+/** Stores over the truncated keyspace; `reopen` opens a new client over it. */
+async function freshStores(): Promise<StoresHarness> {
   await truncateAll();
   let stores = await open();
   return {
@@ -75,7 +79,10 @@ storesContract('cassandra', async () => {
     },
     cleanup: () => stores.close(),
   };
-});
+}
+
+storesContract('cassandra', freshStores);
+timelinesContract('cassandra', freshStores);
 
 /** A port nothing listens on: bound, read, released. */
 async function closedPort(): Promise<number> {
@@ -101,6 +108,7 @@ describe('Cassandra stores beyond the contract', () => {
         [3, 'erasure'],
         [4, 'scheduled messages'],
         [5, 'inbox-visibility'],
+        [6, 'timelines'],
       ],
     );
   });
@@ -163,6 +171,96 @@ describe('Cassandra stores beyond the contract', () => {
       await stores.inbox.mark('months', [ids[5], ids[3], ids[2]] as string[], 'read', 1);
       assert.deepEqual(await listed({ limit: 2, unreadOnly: true }), [ids[4], ids[1]]);
       assert.deepEqual(await listed({ limit: 10, unreadOnly: true, before: ids[4] }), [ids[1], ids[0]]);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('timelines across 30-day buckets: a user sees what was posted from their creation on and while a member, paged and counted exactly', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const start = Date.now() - 3 * INBOX_BUCKET_MS;
+      const at = (offset: number) => start + offset;
+      await stores.users.ensure('early', at(-1));
+      await stores.users.ensure('later', at(INBOX_BUCKET_MS + 1));
+      await stores.timelines.join('club', 'later', at(INBOX_BUCKET_MS));
+      /** A message whose id and post time are `offset` after the start. */
+      const message = (offset: number, target: Message['target']) => makeMessage({ id: uuidv7({ msecs: at(offset) }), target });
+      const broadcasts: Message[] = [];
+      for (const offset of [0, 1, INBOX_BUCKET_MS, INBOX_BUCKET_MS + 1, 2 * INBOX_BUCKET_MS, 2 * INBOX_BUCKET_MS + 1]) {
+        const broadcast = message(offset, { kind: 'everyone' });
+        await stores.messages.insert({ message: broadcast, status: 'triaged' });
+        await stores.timelines.post('everyone', broadcast, at(offset));
+        broadcasts.push(broadcast);
+      }
+      const own = message(INBOX_BUCKET_MS + 2, { kind: 'user', uid: 'later' });
+      await stores.messages.insert({ message: own, status: 'triaged' });
+      await stores.inbox.add(['later'], own);
+      const member = message(INBOX_BUCKET_MS + 3, { kind: 'thread', thread: 'club' });
+      const left = message(2 * INBOX_BUCKET_MS + 2, { kind: 'thread', thread: 'club' });
+      await stores.messages.insert({ message: member, status: 'triaged' });
+      await stores.messages.insert({ message: left, status: 'triaged' });
+      await stores.timelines.post(threadTimeline('club'), member, at(INBOX_BUCKET_MS + 3));
+      await stores.timelines.leave('club', 'later', at(2 * INBOX_BUCKET_MS));
+      await stores.timelines.post(threadTimeline('club'), left, at(2 * INBOX_BUCKET_MS + 2));
+      assert.equal(new Set(broadcasts.map((m) => inboxBucket(m.id))).size, 3);
+
+      const [b0, b1, b2, b3, b4, b5] = broadcasts.map((m) => m.id) as [string, string, string, string, string, string];
+      const listed = async (uid: string, query: Parameters<Stores['inbox']['list']>[1]) => (await stores.inbox.list(uid, query)).map((item) => item.message.id);
+      const paged = async (uid: string, size: number, unreadOnly = false) => {
+        const seen: string[] = [];
+        let before: string | undefined;
+        for (;;) {
+          const page = await listed(uid, { limit: size, unreadOnly, ...(before ? { before } : {}) });
+          seen.push(...page);
+          if (page.length < size) return seen;
+          before = page.at(-1);
+        }
+      };
+      assert.deepEqual(await paged('early', 4), [b5, b4, b3, b2, b1, b0]);
+      const later = [b5, b4, member.id, own.id, b3];
+      for (const size of [1, 2, 10]) assert.deepEqual(await paged('later', size), later, `pages of ${size}`);
+      assert.deepEqual(await listed('later', { limit: 10, since: b2 }), later);
+      assert.deepEqual(await listed('later', { limit: 10, since: own.id, before: b5 }), [b4, member.id]);
+      assert.equal(await stores.inbox.get('later', left.id), undefined, 'posted after leaving');
+      assert.equal(await stores.inbox.get('later', b2), undefined, 'posted before the user was created');
+
+      assert.deepEqual(await stores.inbox.mark('later', [b4, member.id, b2], 'read', at(3 * INBOX_BUCKET_MS)), [b4, member.id]);
+      for (const size of [1, 3]) assert.deepEqual(await paged('later', size, true), [b5, own.id, b3], `unread pages of ${size}`);
+      assert.equal(await stores.inbox.countUnread('later'), 3);
+      assert.equal(await stores.inbox.countUnread('early'), 6);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('a join interrupted after the membership write is repaired by the next join; a leave repeated keeps the first time', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const post = async (at: number) => {
+        const message = makeMessage({ target: { kind: 'thread', thread: 'rep' } });
+        await stores.messages.insert({ message, status: 'triaged' });
+        await stores.timelines.post(threadTimeline('rep'), message, at);
+        return message.id;
+      };
+      const listed = async () => (await stores.inbox.list('u', { limit: 10 })).map((item) => item.message.id);
+      // What a crash between winning the membership and opening the period leaves behind.
+      await admin.execute(`INSERT INTO ${keyspace}.thread_members (thread, uid, joined_at) VALUES ('rep', 'u', 1000) IF NOT EXISTS`);
+      const during = await post(1_500);
+      assert.deepEqual(await listed(), []);
+      assert.equal(await stores.timelines.join('rep', 'u', 2_000), false, 'already a member');
+      assert.deepEqual(await stores.timelines.threadsOf('u', 10), [{ thread: 'rep', uid: 'u', joinedAt: 1_000 }]);
+      assert.deepEqual(await listed(), [during]);
+
+      // What a crash between closing the period and removing the member leaves behind.
+      await admin.execute(`UPDATE ${keyspace}.thread_periods SET left_at = 3000 WHERE uid = 'u' AND thread = 'rep' AND joined_at = 1000`);
+      const afterClose = await post(3_500);
+      assert.equal(await stores.timelines.leave('rep', 'u', 4_000), true);
+      assert.deepEqual(await stores.timelines.members('rep', 10), []);
+      assert.equal(await stores.inbox.get('u', afterClose), undefined, 'the period ended at the first leave');
+      assert.deepEqual(await listed(), [during]);
     } finally {
       await stores.close();
     }

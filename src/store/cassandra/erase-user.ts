@@ -16,6 +16,11 @@
  *  - Not atomic (Cassandra has no transaction across partitions), but every step is an
  *    idempotent delete and the index partition goes last: an erasure interrupted half-way
  *    (the API answered 503) finds everything again when it is repeated.
+ *  - Timelines (migration 6): the user's thread memberships — each thread_members row of a
+ *    thread named in the user's thread_periods, deleted with `IF EXISTS` (membership changes
+ *    are conditional writes: timeline-store.ts) — then the user's thread_periods and
+ *    timeline_state partitions. Timeline entries are the messages' and stay; with the user row
+ *    gone the everyone-timeline is no longer seen, and a uid created again starts anew.
  *  - Messages stay (the sender's records): `messages` is not touched.
  */
 import type { ErasureStore } from '../port.js';
@@ -32,6 +37,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
   const SELECT_LEGACY_RECEIPTS = 'SELECT channel, state FROM receipts WHERE message_id = ? AND uid = ?';
   const SELECT_DEVICES = 'SELECT kind, push_token FROM devices_by_user WHERE uid = ?';
   const SELECT_TOKEN_HOLDER = 'SELECT uid FROM devices_by_token WHERE kind = ? AND push_token = ?';
+  const SELECT_THREADS = 'SELECT thread FROM thread_periods WHERE uid = ?';
 
   /** Every message id the user has receipts or inbox entries for, each once. */
   const messagesOf = async (uid: string): Promise<string[]> => {
@@ -101,6 +107,19 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
     await session.execute('DELETE FROM inbox_buckets WHERE uid = ?', [uid]);
   };
 
+  const eraseTimelines = async (uid: string): Promise<void> => {
+    const threads = new Set<string>();
+    for await (const row of session.rows(SELECT_THREADS, [uid])) threads.add(text(row.get('thread')) as string);
+    await mapLimit([...threads], DEFAULT_CONCURRENCY, (thread) =>
+      session.execute('DELETE FROM thread_members WHERE thread = ? AND uid = ? IF EXISTS', [thread, uid]),
+    );
+    // The periods go after the memberships they name, so a repeated erasure finds those again.
+    await session.concurrently([
+      { query: 'DELETE FROM thread_periods WHERE uid = ?', params: [uid] },
+      { query: 'DELETE FROM timeline_state WHERE uid = ?', params: [uid] },
+    ]);
+  };
+
   return {
     eraseUser: async (uid, at) => {
       await session.execute(RECORD_ERASURE, [uid, at]);
@@ -108,6 +127,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
       await mapLimit(messageIds, DEFAULT_CONCURRENCY, (messageId) => eraseReceipts(uid, messageId));
       await eraseInbox(uid);
       await eraseDevices(uid);
+      await eraseTimelines(uid);
       await session.concurrently([
         { query: 'DELETE FROM users WHERE uid = ?', params: [uid] },
         { query: 'DELETE FROM preferences WHERE uid = ?', params: [uid] },

@@ -1,6 +1,7 @@
 /**
- * Cassandra InboxStore (tables: inbox, inbox_buckets; schema.ts). Guarantees, beyond the
- * InboxStore port contract — the same as the SQLite adapter's:
+ * Cassandra InboxStore (tables: inbox, inbox_buckets, inbox_topics; timeline_state and the
+ * timelines of migration 6; schema.ts). Guarantees, beyond the InboxStore port contract — the
+ * same as the SQLite adapter's:
  *  - An entry is one (uid, message id) row in the user's 30-day bucket; the message itself is
  *    read from `messages` (stored once however many inboxes hold it). `add` writes the message
  *    body there too, without a status, in case the MessageStore does not have it (it then reads
@@ -9,30 +10,42 @@
  *  - `add` writes two rows per recipient (the entry and its bucket), at most ADD_CONCURRENCY in
  *    flight; it is not atomic, but every write is idempotent, so a redelivered `add` completes
  *    it. Re-adding an entry writes only its key, so its delivered / read times stay.
- *  - `list` is newest first by message id, paged by keyset (`before` / `since` exclusive): the
- *    user's buckets newest first, and inside each a range scan on message_id. `unreadOnly`
- *    skips read entries while paging, so it costs the read entries it passes over.
- *  - `mark` keeps the first delivered / read time: it reads each entry, then sets only the
- *    times still unset (a read sets the delivered time too when unset). Two marks of one entry
- *    racing each other may both set a time; the later write wins. Returned ids keep the
- *    request's order, without duplicates.
- *  - Listed: not archived, not replaced (topic collapse), and the message not recalled. `list`
- *    filters while paging (so it costs the hidden entries it passes over) and reads each listed
- *    entry's message, whose status says whether it was recalled.
- *  - Topic collapse: `add` of a topic message writes its entry into inbox_topics ((uid, topic))
- *    and reads that partition's newest id: when it is newer, the new entry is written replaced by
- *    it; otherwise the older entries of the topic (at most TOPIC_SCAN, newest first) get
- *    `replaced_by` = the new id. Two more requests per recipient, only for topic messages.
+ *  - The inbox is the merge of the user's own entries and the timeline messages the user sees
+ *    (timeline-view.ts: the everyone-timeline from users.created_at, each thread period), newest
+ *    first by message id, paged by keyset (`before` / `since` exclusive). Each source is a scan
+ *    newest first — own entries: the user's buckets newest first, a range scan on message_id in
+ *    each; a timeline: its buckets posted in the user's periods, the same range scan, and the
+ *    user's state of a page of candidates in one read — merged lazily (inbox-merge.ts), so a
+ *    page costs about the rows it passes over. Hidden entries (archived, replaced, and read ones
+ *    for `unreadOnly`) are skipped while paging, so they cost the rows passed over too. Every
+ *    listed entry's message is read (its status says whether it was recalled). A list also
+ *    reads the user's row and thread periods, and each seen timeline's bucket list.
+ *  - `get` reads the own entry; without one, the timeline entry of that id in each timeline the
+ *    user sees (one `timeline IN ?` read) and the user's state of it.
+ *  - `mark` keeps the first delivered / read / archived time: it reads each entry (own, else the
+ *    timeline entry and its timeline_state row, written only now), then sets only the times
+ *    still unset (a read sets the delivered time too when unset). Two marks of one entry racing
+ *    each other may both set a time; the later write wins. Returned ids keep the request's
+ *    order, without duplicates.
+ *  - Topic collapse of own entries: `add` of a topic message writes its entry into inbox_topics
+ *    ((uid, topic)) and reads that partition's newest id: when it is newer, the new entry is
+ *    written replaced by it; otherwise the older entries of the topic (at most TOPIC_SCAN,
+ *    newest first) get `replaced_by` = the new id. Two more requests per recipient, only for
+ *    topic messages. (Timelines collapse their topics once, in timeline-store.ts.)
  *  - `countUnread` has no counter to read (a counter table could not be kept exact beside
- *    idempotent, re-applied writes): it pages through the user's buckets reading the entries'
- *    state columns, counts the unread listed ones, and leaves out those whose message is in
- *    messages_recalled (read once per count). The cost is a read of that user's whole inbox,
- *    bounded by its size (never anyone else's) — the same rows `list` with `unreadOnly` scans.
+ *    idempotent, re-applied writes): it scans the user's buckets and every timeline entry the
+ *    user sees (with the user's state of them, a page at a time), counts the unread listed ones,
+ *    and leaves out those whose message is in messages_recalled (read once per count). The cost
+ *    is the rows `list` with `unreadOnly` would page through: that user's inbox, and the
+ *    timelines' entries posted while the user saw them (the everyone-timeline since the user's
+ *    creation) — never other users' rows, but growing with the broadcasts.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { InboxQuery, InboxStore, MessageStore } from '../port.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit } from './client.js';
+import { type InboxEntry, keyset, mergeNewestFirst } from './inbox-merge.js';
 import { bucketStart, inboxBucket, RECALLED_SHARD } from './schema.js';
+import { createTimelineView } from './timeline-view.js';
 
 /** The older entries of a topic a new one marks replaced (newest first): a topic's earlier ones already are. */
 const TOPIC_SCAN = 20;
@@ -40,18 +53,10 @@ const TOPIC_SCAN = 20;
 export const ADD_CONCURRENCY = 64;
 /** Rows per page while `unreadOnly` skips read entries. */
 const UNREAD_FETCH_SIZE = 200;
-const MAX_BUCKET = 2_147_483_647;
-const MIN_BUCKET = -2_147_483_648;
-
-interface Entry {
-  messageId: string;
-  deliveredAt: number | null;
-  readAt: number | null;
-  archivedAt: number | null;
-}
+type MarkState = Parameters<InboxStore['mark']>[2];
 
 /** A row of inbox as every scan reads it. */
-const entryOf = (row: { get(name: string): unknown }): Entry & { replacedBy: string | null } => ({
+const entryOf = (row: { get(name: string): unknown }): InboxEntry & { replacedBy: string | null } => ({
   messageId: row.get('message_id') as string,
   deliveredAt: long(row.get('delivered_at')),
   readAt: long(row.get('read_at')),
@@ -75,25 +80,71 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
   const SELECT_BUCKETS = 'SELECT bucket FROM inbox_buckets WHERE uid = ? AND bucket <= ? AND bucket >= ?';
   const SELECT_ALL_BUCKETS = 'SELECT bucket FROM inbox_buckets WHERE uid = ?';
   const SCAN_BUCKET = `SELECT ${COLUMNS} FROM inbox WHERE uid = ? AND bucket = ?`;
+  const UPDATE_SEEN_ARCHIVED = 'UPDATE timeline_state SET archived_at = ? WHERE uid = ? AND message_id = ?';
+  const UPDATE_SEEN = 'UPDATE timeline_state SET delivered_at = ?, read_at = ? WHERE uid = ? AND message_id = ?';
+  const view = createTimelineView(session);
 
-  /** The scan of one bucket, with the keyset bounds given; hidden and read entries are filtered while paging. */
-  const bucketScan = (uid: string, bucket: number, query: InboxQuery, remaining: number) => {
-    const conditions = ['uid = ?', 'bucket = ?'];
-    const params: unknown[] = [uid, bucket];
-    if (query.before !== undefined) {
-      conditions.push('message_id < ?');
-      params.push(query.before);
+  /** The user's own listed entries (unread ones for unreadOnly), newest first, inside the query's keyset. */
+  async function* ownEntries(uid: string, query: InboxQuery, fetchSize: number): AsyncGenerator<InboxEntry> {
+    const range = keyset(query);
+    const cql = `SELECT ${COLUMNS} FROM inbox WHERE ${['uid = ?', 'bucket = ?', ...range.conditions].join(' AND ')}`;
+    for await (const bucketRow of session.rows(SELECT_BUCKETS, [uid, range.high, range.low], 100)) {
+      for await (const row of session.rows(cql, [uid, Number(bucketRow.get('bucket')), ...range.params], fetchSize)) {
+        const entry = entryOf(row);
+        if (entry.archivedAt !== null || entry.replacedBy !== null) continue;
+        if (query.unreadOnly === true && entry.readAt !== null) continue;
+        yield entry;
+      }
     }
-    if (query.since !== undefined) {
-      conditions.push('message_id > ?');
-      params.push(query.since);
+  }
+
+  /** The sources of the user's inbox, each newest first: own entries, then each timeline the user sees. */
+  const sourcesOf = async (uid: string, query: InboxQuery, fetchSize: number): Promise<Array<AsyncGenerator<InboxEntry>>> => {
+    const range = keyset(query);
+    const timelines = await Promise.all(
+      [...(await view.windowsOf(uid))].map(async ([timeline, periods]) =>
+        view.scan(uid, timeline, periods, await view.bucketsOf(timeline, periods, range.high, range.low), query, fetchSize),
+      ),
+    );
+    return [ownEntries(uid, query, fetchSize), ...timelines];
+  };
+
+  /** Marks `uid`'s own entry; false when the user has no such entry. */
+  const markOwn = async (uid: string, id: string, state: MarkState, at: number): Promise<boolean> => {
+    const bucket = inboxBucket(id);
+    const row = (await session.execute(SELECT_ENTRY, [uid, bucket, id])).first();
+    if (!row) return false;
+    const entry = entryOf(row);
+    if (state === 'archived') {
+      if (entry.archivedAt === null) await session.execute(UPDATE_ARCHIVED, [at, uid, bucket, id]);
+      return true;
     }
-    const cql = `SELECT ${COLUMNS} FROM inbox WHERE ${conditions.join(' AND ')}`;
-    return { cql, params, fetchSize: query.unreadOnly === true ? UNREAD_FETCH_SIZE : Math.min(UNREAD_FETCH_SIZE, remaining + 10) };
+    // undefined is sent as `unset`: a time already set is never written again.
+    const deliveredAt = entry.deliveredAt === null ? at : undefined;
+    const readAt = state === 'read' && entry.readAt === null ? at : undefined;
+    if (deliveredAt !== undefined || readAt !== undefined) await session.execute(UPDATE_ENTRY, [deliveredAt, readAt, uid, bucket, id]);
+    return true;
+  };
+
+  /** Marks the timeline messages among `ids` that `uid` sees (timeline_state); returns their ids. */
+  const markSeen = async (uid: string, ids: string[], state: MarkState, at: number): Promise<Set<string>> => {
+    const seen = await view.seen(await view.windowsOf(uid), ids);
+    const states = await view.statesOf(uid, [...seen]);
+    await mapLimit([...seen], DEFAULT_CONCURRENCY, async (id) => {
+      const entry = states.get(id) ?? { deliveredAt: null, readAt: null, archivedAt: null };
+      if (state === 'archived') {
+        if (entry.archivedAt === null) await session.execute(UPDATE_SEEN_ARCHIVED, [at, uid, id]);
+        return;
+      }
+      const deliveredAt = entry.deliveredAt === null ? at : undefined;
+      const readAt = state === 'read' && entry.readAt === null ? at : undefined;
+      if (deliveredAt !== undefined || readAt !== undefined) await session.execute(UPDATE_SEEN, [deliveredAt, readAt, uid, id]);
+    });
+    return seen;
   };
 
   /** The entries' items, without those whose message was recalled (or has no body). */
-  const toItems = async (uid: string, entries: Entry[]): Promise<InboxItem[]> => {
+  const toItems = async (uid: string, entries: InboxEntry[]): Promise<InboxItem[]> => {
     const stored = await mapLimit(entries, DEFAULT_CONCURRENCY, (entry) => messages.get(entry.messageId));
     const items: InboxItem[] = [];
     for (const [index, entry] of entries.entries()) {
@@ -154,68 +205,61 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
 
     list: async (uid, query) => {
       if (query.limit <= 0) return [];
-      const high = query.before !== undefined ? inboxBucket(query.before) : MAX_BUCKET;
-      const low = query.since !== undefined ? inboxBucket(query.since) : MIN_BUCKET;
+      const fetchSize = query.unreadOnly === true ? UNREAD_FETCH_SIZE : Math.min(UNREAD_FETCH_SIZE, query.limit + 10);
       const items: InboxItem[] = [];
-      let pending: Entry[] = [];
+      let pending: InboxEntry[] = [];
       // Entries are resolved to items a page at a time; a recalled message drops out there, so
-      // the scan goes on until the page is full.
-      const resolve = async () => {
-        items.push(...(await toItems(uid, pending)));
-        pending = [];
-      };
-      buckets: for await (const bucketRow of session.rows(SELECT_BUCKETS, [uid, high, low], 100)) {
-        const scan = bucketScan(uid, Number(bucketRow.get('bucket')), query, query.limit - items.length);
-        for await (const row of session.rows(scan.cql, scan.params, scan.fetchSize)) {
-          const entry = entryOf(row);
-          if (entry.archivedAt !== null || entry.replacedBy !== null) continue;
-          if (query.unreadOnly === true && entry.readAt !== null) continue;
-          pending.push(entry);
-          if (items.length + pending.length >= query.limit) {
-            await resolve();
-            if (items.length >= query.limit) break buckets;
-          }
+      // the merge goes on until the page is full.
+      for await (const entry of mergeNewestFirst(await sourcesOf(uid, query, fetchSize))) {
+        pending.push(entry);
+        if (items.length + pending.length >= query.limit) {
+          items.push(...(await toItems(uid, pending)));
+          pending = [];
+          if (items.length >= query.limit) break;
         }
       }
-      await resolve();
+      items.push(...(await toItems(uid, pending)));
       return items.slice(0, query.limit);
     },
 
     get: async (uid, messageId) => {
       const row = (await session.execute(SELECT_ENTRY, [uid, inboxBucket(messageId), messageId])).first();
-      if (!row) return undefined;
-      const [item] = await toItems(uid, [entryOf(row)]);
-      return item;
+      if (row) return (await toItems(uid, [entryOf(row)]))[0];
+      if (!(await view.seen(await view.windowsOf(uid), [messageId])).has(messageId)) return undefined;
+      const state = (await view.statesOf(uid, [messageId])).get(messageId);
+      return (await toItems(uid, [{ messageId, deliveredAt: null, readAt: null, archivedAt: null, ...state }]))[0];
     },
 
     mark: async (uid, messageIds, state, at) => {
-      const found = await mapLimit([...new Set(messageIds)], DEFAULT_CONCURRENCY, async (id) => {
-        const bucket = inboxBucket(id);
-        const row = (await session.execute(SELECT_ENTRY, [uid, bucket, id])).first();
-        if (!row) return undefined;
-        const entry = entryOf(row);
-        if (state === 'archived') {
-          if (entry.archivedAt === null) await session.execute(UPDATE_ARCHIVED, [at, uid, bucket, id]);
-          return id;
-        }
-        // undefined is sent as `unset`: a time already set is never written again.
-        const deliveredAt = entry.deliveredAt === null ? at : undefined;
-        const readAt = state === 'read' && entry.readAt === null ? at : undefined;
-        if (deliveredAt !== undefined || readAt !== undefined) await session.execute(UPDATE_ENTRY, [deliveredAt, readAt, uid, bucket, id]);
-        return id;
-      });
-      return found.filter((id): id is string => id !== undefined);
+      const ids = [...new Set(messageIds)];
+      const own = await mapLimit(ids, DEFAULT_CONCURRENCY, (id) => markOwn(uid, id, state, at));
+      const others = ids.filter((_, index) => !own[index]);
+      const seen = others.length === 0 ? new Set<string>() : await markSeen(uid, others, state, at);
+      return ids.filter((id, index) => own[index] || seen.has(id));
     },
 
     countUnread: async (uid) => {
-      const buckets: number[] = [];
-      for await (const row of session.rows(SELECT_ALL_BUCKETS, [uid], 100)) buckets.push(Number(row.get('bucket')));
+      const everything = keyset({});
+      const ownBuckets: number[] = [];
+      const [windows] = await Promise.all([
+        view.windowsOf(uid),
+        (async () => {
+          for await (const row of session.rows(SELECT_ALL_BUCKETS, [uid], 100)) ownBuckets.push(Number(row.get('bucket')));
+        })(),
+      ]);
+      const timelines = await Promise.all(
+        [...windows].map(async ([timeline, periods]) => ({
+          timeline,
+          periods,
+          buckets: await view.bucketsOf(timeline, periods, everything.high, everything.low),
+        })),
+      );
+      const buckets = [...ownBuckets, ...timelines.flatMap((source) => source.buckets)];
       if (buckets.length === 0) return 0;
-      // Recalled ids from the start of the user's oldest bucket on (ids sort as their bucket does).
-      const oldest = bucketStart(Math.min(...buckets));
+      // Recalled ids from the start of the oldest bucket counted on (ids sort as their bucket does).
       const recalled = new Set<string>();
-      for await (const row of session.rows(SELECT_RECALLED, [RECALLED_SHARD, oldest], 500)) recalled.add(row.get('id') as string);
-      const counts = await mapLimit(buckets, DEFAULT_CONCURRENCY, async (bucket) => {
+      for await (const row of session.rows(SELECT_RECALLED, [RECALLED_SHARD, bucketStart(Math.min(...buckets))], 500)) recalled.add(row.get('id') as string);
+      const ownCounts = mapLimit(ownBuckets, DEFAULT_CONCURRENCY, async (bucket) => {
         let count = 0;
         for await (const row of session.rows(SCAN_BUCKET, [uid, bucket], UNREAD_FETCH_SIZE)) {
           const entry = entryOf(row);
@@ -223,7 +267,14 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
         }
         return count;
       });
-      return counts.reduce((sum, n) => sum + n, 0);
+      const timelineCounts = mapLimit(timelines, DEFAULT_CONCURRENCY, async ({ timeline, periods, buckets }) => {
+        let count = 0;
+        for await (const entry of view.scan(uid, timeline, periods, buckets, { unreadOnly: true }, UNREAD_FETCH_SIZE)) {
+          if (!recalled.has(entry.messageId)) count += 1;
+        }
+        return count;
+      });
+      return [...(await ownCounts), ...(await timelineCounts)].reduce((sum, n) => sum + n, 0);
     },
   };
 }

@@ -16,6 +16,7 @@ import { createCassandraInboxStore } from './inbox-store.js';
 import { createCassandraMessageStore } from './message-store.js';
 import { LATEST_CASSANDRA_VERSION } from './migrate.js';
 import { createCassandraReceiptStore } from './receipt-store.js';
+import { createCassandraTimelineStore } from './timeline-store.js';
 import { createCassandraUserStore } from './user-store.js';
 
 export type { CassandraConnectOptions, CassandraConsistency } from './client.js';
@@ -64,6 +65,7 @@ export async function createCassandraStores(options: CassandraStoresOptions): Pr
   return {
     messages,
     inbox: createCassandraInboxStore(session, messages),
+    timelines: createCassandraTimelineStore(session, messages),
     receipts: createCassandraReceiptStore(session),
     users: createCassandraUserStore(session),
     devices: createCassandraDeviceStore(session),

@@ -64,7 +64,9 @@
  *      get / getMany (parallel point reads); ensure creates with `IF NOT EXISTS`; put updates
  *      only the columns given. page(after, limit) walks the table in partition-token order:
  *      `WHERE token(uid) > token(?) LIMIT ?` — a range scan, cheap at any depth (see port.ts:
- *      the page order is the adapter's, resumable from the last uid).
+ *      the page order is the adapter's, resumable from the last uid). pageReachable walks the
+ *      same pages and keeps the users with an email, a phone or a devices_by_user partition
+ *      (`SELECT DISTINCT uid … WHERE token(uid) …` over the page's token range; user-store.ts).
  *  - preferences (uid) → body (JSON).
  *
  * Devices (device-store.ts)
@@ -82,6 +84,27 @@
  *      by the ReceiptStore beside the receipts (once per (uid, message) per process lately), so
  *      an erasure finds the user's receipts without scanning delivery_receipts (partitioned by
  *      message). One partition per user, deleted by the erasure.
+ *
+ * Timelines (timeline-store.ts, timeline-view.ts, inbox-store.ts), since migration 6: fan-out on
+ * read — a broadcast or thread message is one row, read by every user who sees it.
+ *  - timeline_entries ((timeline, bucket), message_id ↓) → posted_at, topic, replaced_by,
+ *      replaced_at. timeline = 'everyone' or 'thread:<name>'; bucket = inboxBucket(message_id),
+ *      as the inbox, so a scan newest first by id is a keyset range per bucket. posted_at (kept
+ *      from the first post: `IF NOT EXISTS`) decides who sees it; it need not agree with the id's
+ *      time (a scheduled message is posted later than its id says).
+ *  - timeline_buckets (timeline, bucket ↓, posted_bucket ↑): which id buckets a timeline has, and
+ *      in which 30-day periods of posted_at their entries were posted (postedBucket), so a user's
+ *      scan skips the buckets nothing of which was posted while they saw the timeline. A few rows
+ *      per 30 days per timeline.
+ *  - timeline_topics ((timeline, topic), message_id ↓) → posted_at: topic collapse, as
+ *      inbox_topics, with the post time that replaced_at is computed from.
+ *  - timeline_state (uid, message_id ↑) → delivered_at, read_at, archived_at: a user's state of a
+ *      timeline message, written only by `mark` (sparse: no row until the user has one). Read
+ *      with `message_id IN ?` for the candidates of a page, or one row.
+ *  - thread_members (thread, uid ↑) → joined_at: the current members (members, and the
+ *      authority on membership: join / leave are conditional writes on it).
+ *  - thread_periods (uid, thread ↑, joined_at ↑) → left_at: every membership period of a user
+ *      (left_at null while a member): what the user sees of threads, and threadsOf (the open ones).
  *
  * Migrations are append-only: never edit a released one, add the next version. Every
  * statement is `IF NOT EXISTS`, so a migration interrupted half-way simply runs again.
@@ -106,6 +129,12 @@ export const STORE_TABLES = [
   'devices_by_user',
   'erased_users',
   'receipt_messages_by_user',
+  'timeline_entries',
+  'timeline_buckets',
+  'timeline_topics',
+  'timeline_state',
+  'thread_members',
+  'thread_periods',
 ] as const;
 
 /** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
@@ -209,6 +238,28 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
        WITH CLUSTERING ORDER BY (message_id DESC)`,
     ],
   },
+  {
+    version: 6,
+    name: 'timelines',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.timeline_entries (
+         timeline text, bucket int, message_id text, posted_at bigint, topic text, replaced_by text, replaced_at bigint,
+         PRIMARY KEY ((timeline, bucket), message_id))
+       WITH CLUSTERING ORDER BY (message_id DESC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.timeline_buckets (
+         timeline text, bucket int, posted_bucket int, PRIMARY KEY (timeline, bucket, posted_bucket))
+       WITH CLUSTERING ORDER BY (bucket DESC, posted_bucket ASC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.timeline_topics (
+         timeline text, topic text, message_id text, posted_at bigint, PRIMARY KEY ((timeline, topic), message_id))
+       WITH CLUSTERING ORDER BY (message_id DESC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.timeline_state (
+         uid text, message_id text, delivered_at bigint, read_at bigint, archived_at bigint, PRIMARY KEY (uid, message_id))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.thread_members (
+         thread text, uid text, joined_at bigint, PRIMARY KEY (thread, uid))`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.thread_periods (
+         uid text, thread text, joined_at bigint, left_at bigint, PRIMARY KEY (uid, thread, joined_at))`,
+    ],
+  },
 ];
 
 /** The fixed partition of messages_unfinished. */
@@ -231,6 +282,9 @@ export function inboxBucket(messageId: string): number {
   if (!/^[0-9a-f]{12}$/.test(prefix)) return 0;
   return Math.floor(Number.parseInt(prefix, 16) / INBOX_BUCKET_MS);
 }
+
+/** The 30-day period of a post time (timeline_buckets.posted_bucket): the same scale as inboxBucket. */
+export const postedBucket = (at: number): number => Math.floor(at / INBOX_BUCKET_MS);
 
 /** The smallest id text in `bucket` (a prefix sorts before every id that starts with it): a lower bound for id ranges. */
 export function bucketStart(bucket: number): string {

@@ -1,6 +1,6 @@
 /**
- * Cassandra UserStore (tables: users, preferences; schema.ts). Guarantees, beyond the
- * UserStore port contract:
+ * Cassandra UserStore (tables: users, preferences, and devices_by_user read by pageReachable;
+ * schema.ts). Guarantees, beyond the UserStore port contract:
  *  - `ensure` of a known uid is one read and returns it unchanged; an unknown uid is created
  *    with `INSERT … IF NOT EXISTS`, so a concurrent `put` or `ensure` is never overwritten.
  *  - `put` changes only the columns it is given (an `attributes` given replaces the whole
@@ -12,6 +12,12 @@
  *    in which Cassandra scans a table cheaply at any depth; resuming after the last uid of a
  *    page neither repeats nor skips a user. Two uids with the same 64-bit Murmur3 token would be
  *    one step of the walk: the second could be skipped (odds about n²/2⁶⁵ for n users).
+ *  - `pageReachable` walks the same order: each page is the next `limit` users of `page`, of
+ *    which it answers those with an email or a phone and those holding a device (one
+ *    `SELECT DISTINCT uid FROM devices_by_user` over the page's token range, the partition keys
+ *    only), plus the page's last user whatever it holds, so the next page resumes after the whole
+ *    page (at most one user per page more than the port asks for). It reads every user row, as
+ *    `page` does: the saving is the per-user work of the users it leaves out, not the scan.
  *  - Preferences are kept per uid independently of the user row; unknown → empty preferences.
  *    `getPreferencesMany` reads them IN_KEYS uids per request (`WHERE uid IN ?`).
  * Audience queries over attributes are Search's (Elasticsearch), fed by the pipeline.
@@ -57,6 +63,8 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
   const UPDATE_USER = 'UPDATE users SET email = ?, phone = ?, locale = ?, timezone = ?, attributes = ?, updated_at = ? WHERE uid = ?';
   const SELECT_FIRST_PAGE = `SELECT ${COLUMNS} FROM users LIMIT ?`;
   const SELECT_PAGE_AFTER = `SELECT ${COLUMNS} FROM users WHERE token(uid) > token(?) LIMIT ?`;
+  const SELECT_HOLDERS_UNTIL = 'SELECT DISTINCT uid FROM devices_by_user WHERE token(uid) <= token(?)';
+  const SELECT_HOLDERS_BETWEEN = 'SELECT DISTINCT uid FROM devices_by_user WHERE token(uid) > token(?) AND token(uid) <= token(?)';
   const SELECT_PREFERENCES = 'SELECT body FROM preferences WHERE uid = ?';
   const SELECT_PREFERENCES_IN = 'SELECT uid, body FROM preferences WHERE uid IN ?';
   const UPSERT_PREFERENCES = 'INSERT INTO preferences (uid, body) VALUES (?, ?)';
@@ -64,6 +72,13 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
   const get = async (uid: string): Promise<User | undefined> => {
     const row = (await session.execute(SELECT_USER, [uid])).first();
     return row ? toUser(row) : undefined;
+  };
+
+  const page = async (after: string | undefined, limit: number): Promise<User[]> => {
+    const options = { fetchSize: limit };
+    const result =
+      after === undefined ? await session.execute(SELECT_FIRST_PAGE, [limit], options) : await session.execute(SELECT_PAGE_AFTER, [after, limit], options);
+    return result.rows.map(toUser);
   };
 
   /** Creates `user` unless the uid exists; returns the stored user either way. */
@@ -119,11 +134,16 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
       return users.filter((user): user is User => user !== undefined).sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
     },
 
-    page: async (after, limit) => {
-      const options = { fetchSize: limit };
-      const result =
-        after === undefined ? await session.execute(SELECT_FIRST_PAGE, [limit], options) : await session.execute(SELECT_PAGE_AFTER, [after, limit], options);
-      return result.rows.map(toUser);
+    page,
+
+    pageReachable: async (after, limit) => {
+      const users = await page(after, limit);
+      const last = users.at(-1);
+      if (last === undefined) return [];
+      const holders = new Set<string>();
+      const [query, params] = after === undefined ? [SELECT_HOLDERS_UNTIL, [last.uid]] : [SELECT_HOLDERS_BETWEEN, [after, last.uid]];
+      for await (const row of session.rows(query, params)) holders.add(text(row.get('uid')) as string);
+      return users.filter((user) => user === last || user.email !== undefined || user.phone !== undefined || holders.has(user.uid));
     },
 
     getPreferences: async (uid): Promise<Preferences> => {
