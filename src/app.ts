@@ -25,6 +25,7 @@ import { operationRoutes } from './api/routes/operations.js';
 import { renewalRoutes } from './api/routes/renewal.js';
 import { sdkRoutes } from './api/routes/sdk.js';
 import { sendingRoutes } from './api/routes/sending.js';
+import { threadRoutes } from './api/routes/threads.js';
 import { unsubscribeRoutes } from './api/routes/unsubscribe.js';
 import { userRoutes } from './api/routes/users.js';
 import { createCapabilities } from './auth/capabilities.js';
@@ -180,6 +181,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
             ...deviceRoutes(apiDeps),
             ...renewalRoutes(apiDeps),
             ...userRoutes(apiDeps, { userContacts: config.userContacts }),
+            ...threadRoutes(apiDeps, { selfJoin: config.threadsSelfJoin }),
             ...adminRoutes(apiDeps),
             ...messageRoutes(apiDeps),
             ...inboundRoutes(apiDeps, inboundHooks(config, log)),

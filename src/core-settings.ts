@@ -66,6 +66,21 @@ export const CORE_SETTINGS = {
     doc: "Who sets a user's email and phone (PUT /api/v1/users/{uid}): admin (admins only) or self (also the user itself)",
     schema: z.enum(USER_CONTACTS_POLICIES),
   },
+  threadsSelfJoin: {
+    env: 'HERALD_THREADS_SELF_JOIN',
+    default: '',
+    doc: 'Threads a user may join by itself (PUT /api/v1/threads/{thread}/members/{its uid}), comma-separated names, each exact or a prefix ending in * (e.g. public.*); empty: only admins add members',
+    schema: z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~:-]{0,128}\*?$/, 'must be thread names, or prefixes ending in *'))),
+  },
   linkSchemes: {
     env: 'HERALD_LINK_SCHEMES',
     default: '',

@@ -36,6 +36,7 @@ const TAGS: Record<Tag, string> = {
   sending: 'Accepting messages for delivery',
   devices: 'Push devices and web push subscriptions of the caller',
   users: 'Recipients: contact fields, attributes, preferences',
+  threads: 'Threads: who belongs to them (a thread message reaches its members)',
   inbox: 'Inbox, message lookup, search, receipts and reports',
   realtime: 'The WebSocket: tickets and the upgrade',
   operations: 'Health, metrics, this document',

@@ -131,6 +131,7 @@ const target = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('users'), uids: z.array(z.string()) }),
   z.strictObject({ kind: z.literal('audience'), audience }),
   z.strictObject({ kind: z.literal('everyone') }),
+  z.strictObject({ kind: z.literal('thread'), thread: z.string() }),
 ]);
 
 const messageStatus = z.enum(['scheduled', 'accepted', 'triaged', 'recalled'] as const satisfies readonly MessageStatus[]);
@@ -173,6 +174,15 @@ export const adminStats = z.strictObject({
 });
 
 /** GET /api/v1/messages/scheduled: messages waiting for their time, newest first. */
+export const threadMembership = z.strictObject({
+  thread: z.string().describe('The thread name'),
+  uid: z.string().describe('The member'),
+  joinedAt: isoTime.describe('When this membership began: the member sees what the thread is sent from then on'),
+});
+const nextName = z.string().nullable().describe('Cursor of the next page (the last name shown), passed back as `cursor`; null on the last page');
+export const threadsPage = z.strictObject({ threads: z.array(threadMembership).describe('By thread name'), next: nextName });
+export const membersPage = z.strictObject({ members: z.array(threadMembership).describe('By uid'), next: nextName });
+
 export const scheduledPage = z.strictObject({
   messages: z.array(messageBody.extend({ sender: z.string().describe('The sending uid'), target })),
   next,

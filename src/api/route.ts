@@ -19,7 +19,7 @@ export type Access = 'public' | 'user' | 'admin';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Groups of operations in the document (and sections of docs/api.md). */
-export type Tag = 'sending' | 'devices' | 'users' | 'inbox' | 'realtime' | 'operations' | 'webhooks' | 'pages';
+export type Tag = 'sending' | 'devices' | 'users' | 'threads' | 'inbox' | 'realtime' | 'operations' | 'webhooks' | 'pages';
 
 /**
  * One status a route answers. `body`: the schema of a JSON body (or, with `mediaType`, of a text

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { CHANNEL_NAMES } from '../../channels/registry.js';
-import { LIMITS, UID_PATTERN } from '../exchange/limits.js';
+import { LIMITS, THREAD_PATTERN, UID_PATTERN } from '../exchange/limits.js';
 import type { MessageOptions } from '../exchange/message.js';
 import { URGENCIES } from '../exchange/types.js';
 
@@ -103,14 +103,22 @@ export const audience = z
   })
   .refine((a) => a.where !== undefined || a.has !== undefined || a.online !== undefined, 'must give at least one of where, has, online');
 
+export const threadName = z.string().regex(THREAD_PATTERN, 'must be 1-128 letters, digits or . _ ~ : -');
+
 export const multicastBody = z
   .strictObject({
     msg,
     uids: z.array(uid).min(1).max(LIMITS.uidsPerMulticast).optional(),
     audience: audience.optional(),
+    thread: threadName
+      .optional()
+      .describe('A thread: every member at the time it is sent sees it, until they leave (PUT /api/v1/threads/{thread}/members/{uid})'),
     opts: messageOptions.optional(),
   })
-  .refine((b) => (b.uids === undefined) !== (b.audience === undefined), { message: 'give uids or audience, exactly one', path: ['uids'] });
+  .refine((b) => [b.uids, b.audience, b.thread].filter((v) => v !== undefined).length === 1, {
+    message: 'give uids, audience or thread, exactly one',
+    path: ['uids'],
+  });
 
 export const broadcastBody = z.strictObject({ msg, opts: messageOptions.optional() });
 
@@ -234,6 +242,10 @@ export const reportQuery = z.strictObject({
   to: epochOrIso.optional(),
   groupBy: z.enum(['channel', 'urgency', 'state']).optional(),
 });
+
+/** GET /api/v1/threads (the caller's threads, by name) and GET /api/v1/threads/{thread}/members (by uid). */
+export const threadsQuery = z.strictObject({ limit, cursor: threadName.optional() });
+export const membersQuery = z.strictObject({ limit, cursor: uid.optional() });
 
 /** GET /api/v1/messages/scheduled. */
 export const scheduledQuery = z.strictObject({ limit, cursor: messageId.optional() });

@@ -7,7 +7,8 @@ import type { z } from 'zod';
 import { visibleSender } from '../exchange/message.js';
 import { publicReason, sentVia } from '../exchange/receipt-reasons.js';
 import type { Device, InboxItem, Message, Preferences, Receipt, User } from '../exchange/types.js';
-import type { deviceItem, inboxItemBody, messageBody, preferences, receiptBody, userBody } from './responses.js';
+import type { ThreadMembership } from '../store/port.js';
+import type { deviceItem, inboxItemBody, messageBody, preferences, receiptBody, threadMembership, userBody } from './responses.js';
 
 function iso(ms: number): string;
 function iso(ms: number | null | undefined): string | null;
@@ -91,4 +92,10 @@ export const preferencesView = (p: Preferences): z.output<typeof preferences> =>
   channels: p.channels,
   categories: p.categories,
   quietHours: p.quietHours ?? null,
+});
+
+export const membershipView = (membership: ThreadMembership): z.output<typeof threadMembership> => ({
+  thread: membership.thread,
+  uid: membership.uid,
+  joinedAt: iso(membership.joinedAt),
 });

@@ -29,3 +29,6 @@ export const LIMITS = {
  * URLs and bus subjects). Token `sub`s are held to the same pattern.
  */
 export const UID_PATTERN = /^[^\s\p{Cc}\p{Cf}]{1,128}$/u;
+
+/** Thread names (POST /api/v1/multicast `thread`, /api/v1/threads/{thread}): letters, digits and . _ ~ : - only, so a name is safe in a path, a uWS topic and a log line as it is. */
+export const THREAD_PATTERN = /^[A-Za-z0-9._~:-]{1,128}$/;

@@ -16,7 +16,12 @@ export type ChannelName = string;
 export type DeviceKind = 'ios' | 'android' | 'web';
 
 /** Who a message is for. `everyone` and `audience` are expanded page by page, never all at once. */
-export type Target = { kind: 'user'; uid: string } | { kind: 'users'; uids: string[] } | { kind: 'audience'; audience: Audience } | { kind: 'everyone' } | { kind: 'thread'; thread: string };
+export type Target =
+  | { kind: 'user'; uid: string }
+  | { kind: 'users'; uids: string[] }
+  | { kind: 'audience'; audience: Audience }
+  | { kind: 'everyone' }
+  | { kind: 'thread'; thread: string };
 
 /** Selects users by what Herald knows of them; every given condition must hold. */
 export interface Audience {

@@ -3,8 +3,8 @@
  *
  * A client may only report on messages in its own inbox; ids of other users' messages are
  * ignored, so nothing reveals whether they exist. A `read` or `clicked` from any channel marks
- * the inbox entry read. A broadcast reaches live sockets before triage has written every inbox
- * entry, so an ack for a broadcast the user has no entry for yet adds the entry first.
+ * the inbox entry read. A broadcast or thread message is in its timeline before any frame of it
+ * goes out (triage.ts), so an ack always finds it.
  *
  * "Mark all read" (`recordAllRead`) reads every unread entry of the user that arrived up to the
  * request, a page at a time from the newest, and records each page as a `read` like the above:
@@ -13,9 +13,7 @@
  */
 import { fallbackJobId } from '../exchange/fallback.js';
 import type { ChannelName, Receipt } from '../exchange/types.js';
-import type { StoredMessage } from '../store/port.js';
 import type { PipelineDeps } from './deps.js';
-import { notErasedSince } from './erasure.js';
 import { recordReceipts } from './receipts.js';
 import { type WithdrawSource, withdrawCopies } from './withdraw.js';
 
@@ -67,7 +65,7 @@ async function readFirstAt(deps: ClientReceiptDeps, uid: string, ids: string[], 
  * Archives messages of `uid`'s inbox: they are no longer listed or counted (InboxStore), their
  * pending fallbacks are cancelled (the user dealt with them), and their receipts stay as they
  * are, so reports still count them. No receipt is recorded: archiving is the inbox's state, not
- * a delivery's. A broadcast whose entry triage has not written yet gets it first, as above.
+ * a delivery's.
  */
 export async function recordArchived(deps: ClientReceiptDeps, uid: string, ids: string[], at: number): Promise<string[]> {
   const found = await markOwn(deps, uid, ids, 'archived', at);
@@ -75,33 +73,9 @@ export async function recordArchived(deps: ClientReceiptDeps, uid: string, ids: 
   return [...found];
 }
 
-/**
- * Marks the entries of `uid`'s inbox among `ids`; returns the ids found. A broadcast reaches
- * live sockets before triage has written every inbox entry, so a broadcast without an entry yet
- * gets it first (when mayAddBroadcastEntry allows).
- */
+/** Marks the entries of `uid`'s inbox among `ids` (own entries and the timeline messages the user sees); returns the ids found. */
 async function markOwn(deps: ClientReceiptDeps, uid: string, ids: string[], state: 'delivered' | 'read' | 'archived', at: number): Promise<Set<string>> {
-  const unique = [...new Set(ids)];
-  const found = new Set(await deps.stores.inbox.mark(uid, unique, state, at));
-  for (const id of unique) {
-    if (found.has(id)) continue;
-    const broadcast = await mayAddBroadcastEntry(deps, uid, await deps.stores.messages.get(id));
-    if (broadcast) {
-      await deps.stores.inbox.add([uid], broadcast.message);
-      if ((await deps.stores.inbox.mark(uid, [id], state, at)).length > 0) found.add(id);
-    }
-  }
-  return found;
-}
-
-/**
- * The broadcast when a receipt for it may write `uid`'s entry that triage has not written yet: the
- * broadcast is being sent or was (not scheduled, not recalled), and the user was not erased
- * since it was created (a receipt capability signed before an erasure must not bring it back).
- */
-async function mayAddBroadcastEntry(deps: ClientReceiptDeps, uid: string, stored: StoredMessage | undefined): Promise<StoredMessage | undefined> {
-  if (stored?.message.target.kind !== 'everyone' || (stored.status !== 'accepted' && stored.status !== 'triaged')) return undefined;
-  return (await notErasedSince(deps, stored.message, [uid])).length > 0 ? stored : undefined;
+  return new Set(await deps.stores.inbox.mark(uid, [...new Set(ids)], state, at));
 }
 
 /** A page of "mark all read": as many as one POST /api/v1/receipts may name. */

@@ -22,6 +22,7 @@ import { fallbackJobId } from '../exchange/fallback.js';
 import type { Message } from '../exchange/types.js';
 import { scheduledSendJobId } from './accept.js';
 import type { PipelineDeps } from './deps.js';
+import { emitToTimeline, timelineOf } from './timeline.js';
 import { recipientPage } from './triage.js';
 import { withdrawCopies } from './withdraw.js';
 
@@ -65,14 +66,15 @@ export function handleRecallSweeps(deps: RecallDeps): void {
 
 async function sweepRecipients(deps: RecallDeps, message: Message): Promise<void> {
   const frame: RecallFrame = { type: 'recall', id: message.id };
-  const everyone = message.target.kind === 'everyone';
-  if (everyone) deps.bus.emit(subjects.broadcastFrames, frame);
+  // A timeline message's sockets get one frame per gateway; others', one per recipient.
+  const onTimeline = timelineOf(message) !== undefined;
+  if (onTimeline) emitToTimeline(deps.bus, message, frame);
   let cursor: string | undefined;
   do {
     const page = await recipientPage(deps, message, cursor);
     for (const uid of page.uids) {
       await deps.scheduler.cancel(fallbackJobId(message.id, uid));
-      if (!everyone) deps.bus.emit(subjects.userFrames(uid), frame);
+      if (!onTimeline) deps.bus.emit(subjects.userFrames(uid), frame);
       await withdrawCopies(deps, uid, [message.id], 'recall');
     }
     cursor = page.next;

@@ -10,14 +10,17 @@
  * With HERALD_CAP_PER_HOUR, a recipient over their cap gets no intrusive delivery of a message
  * below `high` (`suppressed` / `cap`) and the message joins their digest (src/exchange/caps.ts).
  *
- * A broadcast without a category reaches live sockets through one signal on
- * `herald.rt.broadcast` (each gateway publishes it to its sockets in one call) instead of one
- * realtime delivery per user.
+ * A broadcast or a thread message is written once, to its timeline (timeline.ts), before any
+ * frame goes out — so a client reconnecting with `since=` finds it — and reaches live sockets
+ * through one signal (each gateway publishes it to its sockets in one call). No inbox entry and
+ * no `sent` receipt is written per user: triage visits only the users who need work of their
+ * own — a broadcast's reachable users (a device, an email, a phone), a thread's members — for
+ * their devices, fallbacks and caps.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Subscription, subjects } from '../bus/port.js';
 import { capPlan, cappedFallback, countsAgainstCap } from '../exchange/caps.js';
-import { addressesDevices, addressesSockets, channelsAddressing } from '../exchange/channel-traits.js';
+import { addressesDevices, addressesSockets } from '../exchange/channel-traits.js';
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
@@ -28,6 +31,7 @@ import type { PipelineDeps } from './deps.js';
 import { recipientsNotErased } from './erasure.js';
 import { scheduleFallback } from './fallback.js';
 import { recordReceipts } from './receipts.js';
+import { broadcastVisitsEveryone, emitToTimeline, publishesToSockets, timelineOf } from './timeline.js';
 
 export const TRIAGE_PAGE_SIZE = 500;
 /**
@@ -50,11 +54,18 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
   // Scheduled messages are published again when their time comes; triaged ones are done.
   if (stored?.status !== 'accepted') return;
   const { message } = stored;
-  const viaBroadcast = broadcastsRealtime(deps, message);
+  const timeline = timelineOf(message);
+  const expired = message.expiresAt !== undefined && deps.now() >= message.expiresAt;
+  // Nobody is to see an expired timeline message: it is not posted, and no one needs a receipt of it.
+  if (timeline !== undefined && expired) return deps.stores.messages.setStatus(message.id, 'triaged');
   let cursor = stored.cursor;
-  if (viaBroadcast && cursor === undefined) {
-    deps.bus.emit(subjects.broadcastFrames, messageFrame(message));
-    // Let the gateway write the frames before the first page of inbox writes takes the loop.
+  const toTimeline: TimelinePlan | undefined =
+    timeline === undefined
+      ? undefined
+      : { replaces: await deps.stores.timelines.post(timeline, message, deps.now()), viaTopic: publishesToSockets(deps, message) };
+  if (toTimeline?.viaTopic && cursor === undefined) {
+    emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces));
+    // Let the gateway write the frames before the first page of work takes the loop.
     await yieldToEventLoop();
   }
 
@@ -68,7 +79,7 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
       // Awaited at the next turn; until then, a failure must not count as unhandled.
       loading.catch(() => undefined);
     }
-    if (page.uids.length > 0) await planPage(deps, message, page, viaBroadcast);
+    if (page.uids.length > 0) await planPage(deps, message, page, toTimeline);
     if (page.next === undefined) break;
     // Recalled meanwhile (recall.ts): the rest of the audience gets nothing; what is written is hidden.
     if ((await deps.stores.messages.get(message.id))?.status === 'recalled') return;
@@ -81,17 +92,10 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
   await deps.stores.messages.setStatus(message.id, 'triaged');
 }
 
-function broadcastsRealtime(deps: PipelineDeps, message: Message): boolean {
-  const expired = message.expiresAt !== undefined && deps.now() >= message.expiresAt;
-  const [live] = channelsAddressing(deps.traits, 'socket');
-  return (
-    message.target.kind === 'everyone' &&
-    message.category === undefined &&
-    !expired &&
-    live !== undefined &&
-    deps.channels.has(live) &&
-    (message.channels === undefined || message.channels.includes(live))
-  );
+/** How a timeline message's recipients are planned: what its post replaced, and whether sockets got it by one publish. */
+interface TimelinePlan {
+  replaces: string | undefined;
+  viaTopic: boolean;
 }
 
 /** A page of recipients; `users` when the expansion already read their rows (everyone). */
@@ -129,7 +133,7 @@ async function loadPage(deps: PipelineDeps, message: Message, cursor: string | u
 
 /** A page of the message's recipients from `cursor` on (`next`: where the following page starts; absent: the last). Also the recall's sweep (recall.ts). */
 export async function recipientPage(
-  deps: Pick<PipelineDeps, 'stores' | 'search' | 'presence'>,
+  deps: Pick<PipelineDeps, 'stores' | 'search' | 'presence' | 'traits' | 'channels'>,
   message: Message,
   cursor: string | undefined,
 ): Promise<RecipientPage> {
@@ -143,8 +147,15 @@ export async function recipientPage(
       return { uids: target.uids.slice(start, end), next: end < target.uids.length ? String(end) : undefined };
     }
     case 'everyone': {
-      const users = await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE);
+      const users = broadcastVisitsEveryone(deps, message)
+        ? await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE)
+        : await deps.stores.users.pageReachable(cursor, TRIAGE_PAGE_SIZE);
       return { uids: users.map((u) => u.uid), users, next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
+    }
+    case 'thread': {
+      const members = await deps.stores.timelines.members(target.thread, TRIAGE_PAGE_SIZE, cursor);
+      const uids = members.map((m) => m.uid);
+      return { uids, next: uids.length === TRIAGE_PAGE_SIZE ? uids[uids.length - 1] : undefined };
     }
     case 'audience': {
       const uids = await deps.search.audience(target.audience, cursor, TRIAGE_PAGE_SIZE);
@@ -156,7 +167,7 @@ export async function recipientPage(
   }
 }
 
-async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, viaBroadcast: boolean): Promise<void> {
+async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, toTimeline: TimelinePlan | undefined): Promise<void> {
   const { stores } = deps;
   const now = deps.now();
   const { uids, userByUid, online } = page;
@@ -180,7 +191,8 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
     const capped = overCap.has(uid);
     const plan = capped ? capPlan(asPlanned, deps.traits) : asPlanned;
     if (plan.inbox) {
-      inboxUids.push(uid);
+      // A timeline message is already in every inbox that sees it.
+      if (toTimeline === undefined) inboxUids.push(uid);
       const context = { now, available, traits: deps.traits, policy: deps.policy };
       const step = capped ? cappedFallback(message, view, context) : fallbackFor(message, view, context);
       if (step) fallbacks.push({ uid, step });
@@ -188,10 +200,8 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
     for (const skip of plan.skipped) receipts.push({ messageId: message.id, uid, channel: skip.channel, state: skip.state, reason: skip.reason, at: now });
     for (const delivery of plan.deliver) {
       const toSockets = addressesSockets(deps.traits, delivery.channel);
-      if (viaBroadcast && toSockets) {
-        receipts.push({ messageId: message.id, uid, channel: delivery.channel, state: 'sent', at: now });
-        continue;
-      }
+      // Published to the timeline's sockets already: no delivery and no receipt per user.
+      if (toTimeline?.viaTopic && toSockets) continue;
       // Push deliveries are queued per device, so each device's push is tracked (and recovered) on its own.
       if (!toSockets) {
         receipts.push({
@@ -208,7 +218,7 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
       work.set(delivery.channel, items);
     }
   }
-  const replaced = await stores.inbox.add(inboxUids, message);
+  const replaced = toTimeline === undefined ? await stores.inbox.add(inboxUids, message) : sameForAll(uids, toTimeline.replaces);
   if (replaced.size > 0) {
     // Topic collapse: the frame tells the recipient's client which older message this one replaces.
     for (const [channel, items] of work) {
@@ -228,6 +238,11 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
       await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
     }
   }
+}
+
+/** What a timeline post replaced, as `InboxStore.add` answers it: the same older message for every recipient. */
+function sameForAll(uids: string[], replaces: string | undefined): Map<string, string> {
+  return replaces === undefined ? new Map() : new Map(uids.map((uid) => [uid, replaces]));
 }
 
 function deliveryItem(user: User | undefined, uid: string, delivery: PlanDelivery): DeliveryItem {

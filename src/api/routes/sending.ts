@@ -109,9 +109,11 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       '/api/v1/multicast',
       'admin',
       {
-        summary: 'Send a message to a list of users or an audience',
+        summary: 'Send a message to a list of users, an audience or a thread',
         description:
-          'Give `uids` (repeats are sent once) or `audience` (every condition must hold: `where` on user attributes, `has` a device or contact kind, `online` a live socket), exactly one. An audience is resolved asynchronously, page by page.',
+          'Give `uids` (repeats are sent once), `audience` (every condition must hold: `where` on user attributes, `has` a device or contact kind, `online` a live socket) ' +
+          'or `thread`, exactly one. An audience is resolved asynchronously, page by page. A thread message is written once, to the thread, before any frame of it goes out: ' +
+          'every member sees it in their inbox, live sockets get it at once, and devices and fallbacks follow per member by the usual rules.',
         tag: 'sending',
         body: multicastBody,
         answers: { 202: answer('Accepted: stored durably', multicastAccepted), ...refusals(OPTIONS_REFUSED) },
@@ -119,7 +121,11 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
       async ({ body, caller }) => {
         const input = validate(multicastBody, body);
         const uids = input.uids ? [...new Set(input.uids)] : undefined;
-        const target: Target = uids ? { kind: 'users', uids } : { kind: 'audience', audience: input.audience ?? {} };
+        const target: Target = uids
+          ? { kind: 'users', uids }
+          : input.thread !== undefined
+            ? { kind: 'thread', thread: input.thread }
+            : { kind: 'audience', audience: input.audience ?? {} };
         checkOptions(input.opts);
         const { id } = await acceptFrom(caller, target, input.msg, input.opts);
         return json(202, { id, recipients: uids ? uids.length : null });
