@@ -1,0 +1,202 @@
+/**
+ * Threads and the everyone-timeline through real HTTP and WebSocket clients against a started
+ * Herald:
+ *  - membership over REST: admins add anyone; a user joins only threads HERALD_THREADS_SELF_JOIN
+ *    opens, and never adds someone else; leaving; listings paged; hostile names refused as 400;
+ *  - a thread message (POST /api/v1/multicast {"thread"}) is seen by the members at the time it is
+ *    sent — not by a user who joins later, still by one who left after — and read state is each
+ *    member's own; a member's live socket gets it; a member's browser gets its web push (the
+ *    loopback push service, the real CLI), a non-member's does not;
+ *  - a broadcast is seen by the users that existed when it was sent, not by one created after.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
+import { testCertificate } from '../fakes/tls.js';
+import { eventually, startChild, startInProcess } from '../helpers/herald.js';
+
+type Herald = Awaited<ReturnType<typeof startInProcess>>;
+
+const listed = async (h: Pick<Herald, 'api'>, token: string, query = ''): Promise<string[]> => {
+  const res = await h.api('GET', `/api/v1/messages?limit=200${query}`, { token });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.messages.map((m: { id: string }) => m.id);
+};
+const unread = async (h: Pick<Herald, 'api'>, token: string): Promise<number> => {
+  const res = await h.api('GET', '/api/v1/messages/count?state=unread', { token });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.count;
+};
+
+describe('threads', () => {
+  let h: Herald;
+  let admin: string;
+  const member = (thread: string, uid: string) => `/api/v1/threads/${encodeURIComponent(thread)}/members/${encodeURIComponent(uid)}`;
+  const sendToThread = async (thread: string, msg: string) => {
+    const res = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg, thread } });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.recipients, null);
+    await h.triaged(res.body.id);
+    return res.body.id as string;
+  };
+
+  before(async () => {
+    h = await startInProcess({ HERALD_THREADS_SELF_JOIN: 'public.*,lobby' });
+    admin = await h.token('ops', { admin: true });
+  });
+  after(() => h.stop());
+
+  it('admins add anyone; a user joins only open threads, never adds someone else, and may always leave', async () => {
+    const token = await h.token('joiner');
+    const added = await h.api('PUT', member('staff', 'joiner'), { token: admin });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal(added.body.thread, 'staff');
+    assert.equal(added.body.uid, 'joiner');
+    assert.match(added.body.joinedAt, /^\d{4}-\d\d-\d\dT/);
+    assert.equal((await h.api('PUT', member('staff', 'joiner'), { token: admin })).status, 204, 'already a member');
+
+    const closed = await h.api('PUT', member('secret', 'joiner'), { token });
+    assert.equal(closed.status, 403);
+    assert.equal(closed.headers.get('content-type'), 'application/problem+json');
+    assert.match(closed.body.detail, /HERALD_THREADS_SELF_JOIN/);
+    assert.equal((await h.api('PUT', member('public.news', 'someone-else'), { token })).status, 403, 'a user adds only itself');
+    assert.equal((await h.api('PUT', member('public.news', 'joiner'), { token })).status, 201);
+    assert.equal((await h.api('PUT', member('lobby', 'joiner'), { token })).status, 201);
+    assert.equal((await h.api('PUT', member('lobby2', 'joiner'), { token })).status, 403, 'an exact name is not a prefix');
+
+    const mine = await h.api('GET', '/api/v1/threads?limit=2', { token });
+    assert.equal(mine.status, 200);
+    assert.deepEqual(
+      mine.body.threads.map((t: { thread: string }) => t.thread),
+      ['lobby', 'public.news'],
+    );
+    assert.equal(mine.body.next, 'public.news');
+    const rest = await h.api('GET', `/api/v1/threads?limit=2&cursor=${mine.body.next}`, { token });
+    assert.deepEqual(
+      rest.body.threads.map((t: { thread: string }) => t.thread),
+      ['staff'],
+    );
+    assert.equal(rest.body.next, null);
+
+    assert.equal((await h.api('GET', '/api/v1/threads/staff/members', { token })).status, 403, 'members are for admins');
+    const members = await h.api('GET', '/api/v1/threads/staff/members', { token: admin });
+    assert.deepEqual(
+      members.body.members.map((m: { uid: string }) => m.uid),
+      ['joiner'],
+    );
+
+    assert.equal((await h.api('DELETE', member('staff', 'someone-else'), { token })).status, 403);
+    assert.equal((await h.api('DELETE', member('staff', 'joiner'), { token })).status, 204, 'a member leaves a thread it could not join');
+    assert.equal((await h.api('DELETE', member('staff', 'joiner'), { token })).status, 204, 'and again: nothing to do');
+    assert.deepEqual((await h.api('GET', '/api/v1/threads/staff/members', { token: admin })).body.members, []);
+  });
+
+  it('refuses hostile thread names and uids as 400 naming the field', async () => {
+    for (const name of ['a b', 'x'.repeat(129), 'a/b', '%00', 'ünï', '..%2F']) {
+      const res = await h.api('PUT', `/api/v1/threads/${encodeURIComponent(name)}/members/u-1`, { token: admin });
+      assert.equal(res.status, 400, `${name}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.errors?.[0]?.path, 'thread', name);
+    }
+    const badUid = await h.api('PUT', `/api/v1/threads/ok/members/${encodeURIComponent('a b')}`, { token: admin });
+    assert.equal(badUid.status, 400);
+    assert.equal(badUid.body.errors?.[0]?.path, 'uid');
+    const badSend = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'x', thread: 'ok', uids: ['u-1'] } });
+    assert.equal(badSend.status, 400, 'uids and thread together');
+    const badCursor = await h.api('GET', '/api/v1/threads?cursor=a%20b', { token: admin });
+    assert.equal(badCursor.status, 400);
+    assert.equal(badCursor.body.errors?.[0]?.path, 'cursor');
+  });
+
+  it('a thread message is seen by the members when it is sent: not by one who joins later, still by one who left after', async () => {
+    const tokens = Object.fromEntries(await Promise.all(['early', 'leaver', 'late', 'outsider'].map(async (uid) => [uid, await h.token(uid)] as const)));
+    for (const uid of ['early', 'leaver']) assert.equal((await h.api('PUT', member('club', uid), { token: admin })).status, 201);
+    const first = await sendToThread('club', 'first');
+    assert.equal((await h.api('DELETE', member('club', 'leaver'), { token: admin })).status, 204);
+    assert.equal((await h.api('PUT', member('club', 'late'), { token: admin })).status, 201);
+    const second = await sendToThread('club', 'second');
+
+    assert.deepEqual(await listed(h, tokens.early as string), [second, first]);
+    assert.deepEqual(await listed(h, tokens.leaver as string), [first]);
+    assert.deepEqual(await listed(h, tokens.late as string), [second]);
+    assert.deepEqual(await listed(h, tokens.outsider as string), []);
+    assert.equal((await h.api('GET', `/api/v1/messages/${second}`, { token: tokens.leaver as string })).status, 404, 'not the leaver’s');
+
+    // Read state is each member's own.
+    const read = await h.api('POST', '/api/v1/receipts', { token: tokens.early as string, body: { ids: [first, second], state: 'read' } });
+    assert.equal(read.status, 204);
+    assert.equal(await unread(h, tokens.early as string), 0);
+    assert.deepEqual(await listed(h, tokens.early as string, '&state=unread'), []);
+    assert.equal(await unread(h, tokens.leaver as string), 1);
+    assert.equal(await unread(h, tokens.late as string), 1);
+    const shown = await h.api('GET', `/api/v1/messages/${first}`, { token: tokens.early as string });
+    assert.equal(shown.status, 200);
+    assert.match(shown.body.state.read, /^\d{4}-\d\d-\d\dT/);
+    assert.equal((await h.api('GET', `/api/v1/messages/${first}`, { token: tokens.leaver as string })).body.state.read, null);
+  });
+
+  it('a member’s live socket gets the thread message; a non-member’s does not', async () => {
+    assert.equal((await h.api('PUT', member('live', 'listener'), { token: admin })).status, 201);
+    const listener = await h.socket('listener');
+    const bystander = await h.socket('bystander');
+    try {
+      // Both sockets are open and their subscriptions made: a broadcast reaches both first.
+      const ready = await h.api('POST', '/api/v1/broadcast', { token: admin, body: { msg: 'ready?' } });
+      await listener.next((f) => f.id === ready.body.id);
+      await bystander.next((f) => f.id === ready.body.id);
+      const id = await sendToThread('live', 'members only');
+      const frame = await listener.next((f) => f.type === 'message' && f.id === id);
+      assert.equal(frame.msg, 'members only');
+      const after = await h.api('POST', '/api/v1/broadcast', { token: admin, body: { msg: 'after' } });
+      await bystander.next((f) => f.id === after.body.id);
+      assert.ok(!bystander.messages().some((f) => f.id === id), 'the non-member got no frame of it');
+    } finally {
+      listener.close();
+      bystander.close();
+    }
+  });
+
+  it('a broadcast is seen by the users that existed when it was sent, not by one created after', async () => {
+    const before = await h.token('before-broadcast');
+    assert.equal((await h.api('GET', '/api/v1/messages', { token: before })).status, 200, 'the first request creates the user');
+    const sent = await h.api('POST', '/api/v1/broadcast', { token: admin, body: { msg: 'to all' } });
+    assert.equal(sent.status, 202);
+    await h.triaged(sent.body.id);
+    assert.ok((await listed(h, before)).includes(sent.body.id));
+    const afterwards = await h.token('after-broadcast');
+    assert.ok(!(await listed(h, afterwards)).includes(sent.body.id));
+    assert.equal((await h.api('GET', `/api/v1/messages/${sent.body.id}`, { token: afterwards })).status, 404);
+  });
+});
+
+describe('a thread message reaches members’ browsers (the real CLI, the loopback push service)', () => {
+  let push: PushServiceFake;
+  let h: Awaited<ReturnType<typeof startChild>>;
+  before(async () => {
+    push = await startPushService();
+    h = await startChild({ NODE_EXTRA_CA_CERTS: testCertificate().certFile, HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
+  });
+  after(async () => {
+    await h?.kill('SIGTERM');
+    await push?.close();
+  });
+
+  it('pushes to the member’s subscription and not to the non-member’s', async () => {
+    const admin = await h.token('ops', { admin: true });
+    const endpoints = new Map<string, string>();
+    for (const uid of ['push-member', 'push-outsider']) {
+      const subscription = push.subscription();
+      assert.equal((await h.api('POST', '/api/v1/native/subscribe', { token: await h.token(uid), body: subscription })).status, 201);
+      endpoints.set(uid, subscription.endpoint);
+    }
+    assert.equal((await h.api('PUT', '/api/v1/threads/alerts/members/push-member', { token: admin })).status, 201);
+    const sent = await h.api('POST', '/api/v1/multicast', { token: admin, body: { msg: 'thread alert', thread: 'alerts' } });
+    assert.equal(sent.status, 202);
+    const records = (uid: string) => push.recordsFor(push.idOf(endpoints.get(uid) as string));
+    await eventually(async () => records('push-member').some((r) => r.payload?.id === sent.body.id), 20_000, 'the member’s push');
+    await h.triaged(sent.body.id);
+    // The outsider's browser gets a later broadcast but never the thread message.
+    const broadcast = await h.api('POST', '/api/v1/broadcast', { token: admin, body: { msg: 'everyone' } });
+    await eventually(async () => records('push-outsider').some((r) => r.payload?.id === broadcast.body.id), 20_000, 'the outsider’s broadcast push');
+    assert.ok(!records('push-outsider').some((r) => r.payload?.id === sent.body.id));
+  });
+});
