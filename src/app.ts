@@ -33,7 +33,7 @@ import { loadSecrets } from './auth/secrets.js';
 import { createTickets } from './auth/tickets.js';
 import { createTokenVerifier } from './auth/tokens.js';
 import { createUnsubscribeLinks, createUnsubscribeTokens, unsubscribeBase } from './auth/unsubscribe.js';
-import { type Subscription, subjects } from './bus/port.js';
+import { type Bus, type Subscription, subjects } from './bus/port.js';
 import { type Config, ConfigError } from './config.js';
 import { createCorsPolicy } from './cors.js';
 import { lockDataDir, prepareDataDir } from './data-dir.js';
@@ -54,6 +54,7 @@ import { createRecentErasures, type UserErased } from './pipeline/recent-erasure
 import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
 import { MIN_WORKER_STOP_MS, shutdownStep } from './shutdown.js';
+import type { Stores } from './store/port.js';
 
 export interface Herald {
   /** The port actually listened on (useful with HERALD_PORT=0). */
@@ -67,6 +68,9 @@ export interface Herald {
   stop(): Promise<void>;
   /** The REST routes this process mounted: GET /openapi.json documents them (with /ws on a gateway). */
   routes: readonly Route[];
+  /** The process's stores and bus, for tests that drive it from within (test/e2e/thread-topics.test.ts). */
+  stores: Stores;
+  bus: Bus;
 }
 
 export interface StartOptions {
@@ -300,7 +304,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
       dataDirLock.release();
       log.info('herald stopped');
     })());
-  return { port, url, listening, log, stop, routes: http.routes };
+  return { port, url, listening, log, stop, routes: http.routes, stores, bus };
 }
 
 /** The host this machine dials to reach a listener on `host`: loopback for the any-address. */

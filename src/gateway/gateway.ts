@@ -11,8 +11,15 @@
  * - Every socket of a user receives that user's frames: the gateway subscribes to the user's
  *   bus subject while it holds at least one of their sockets, so routing works the same when the
  *   sender is another process.
- * - Broadcasts use uWS's native pub/sub: one `app.publish` writes to every subscribed socket.
- * - `since=<id>` replays unread messages newer than that id, oldest first, on connect.
+ * - Broadcasts and threads use uWS's native pub/sub (src/gateway/routing.ts): one `app.publish`
+ *   per signal writes to every subscribed socket — the broadcast topic, and a topic per thread
+ *   (src/gateway/thread-topics.ts) for each socket of its members; a membership change
+ *   (un)subscribes the user's sockets on this gateway.
+ * - Exactly once on connect (src/gateway/catch-up.ts): until a socket's thread memberships are
+ *   loaded and its `since=<id>` replay (unread messages newer than that id) is read, the frames
+ *   meant for it are held; then the replay is sent oldest first, the held frames after it
+ *   without the messages the replay sent, and only then is it subscribed to its topics. A socket
+ *   holding too much, or whose store reads fail, is closed with 1013 (try again later).
  * - Presence: online while a socket lives; refreshed by `ping` frames and by pongs to the
  *   server's automatic pings, at most once per third of the TTL per user.
  * - A user erased (DELETE /api/v1/users/{uid}) has its sockets closed with 4410 "user erased".
@@ -24,11 +31,10 @@ import uWS, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { TicketIssuer } from '../auth/tickets.js';
-import { type Bus, type Subscription, subjects } from '../bus/port.js';
+import { type Bus, type MembershipSignal, type Subscription, subjects, type ThreadFrame } from '../bus/port.js';
 import type { CorsPolicy } from '../cors.js';
 import { invalid, ProblemError } from '../errors.js';
-import { messageFrame } from '../exchange/message.js';
-import type { InboxItem } from '../exchange/types.js';
+import type { messageFrame } from '../exchange/message.js';
 import { isId } from '../ids.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -38,14 +44,11 @@ import type { ReadSignal } from '../pipeline/withdraw.js';
 import { problemOf } from '../problem.js';
 import type { Stores } from '../store/port.js';
 import { errorFrame, PONG, parseClientFrame } from './frames.js';
+import { createRouting, type RoutedData } from './routing.js';
 
 const unauthorized = (detail: string) => new ProblemError('HERALD_UNAUTHORIZED', detail);
 
 import type { Presence } from '../presence/port.js';
-
-const BROADCAST_TOPIC = 'broadcast';
-/** At most this many unread messages are replayed on connect; older ones are read over REST. */
-export const SINCE_REPLAY_LIMIT = 1000;
 
 /** Seconds a client refused for the socket cap is asked to wait (a socket of theirs must close first). */
 const SOCKET_CAP_RETRY_AFTER = 5;
@@ -59,12 +62,10 @@ interface UpgradeRequest {
   extensions: string;
 }
 
-interface SocketData {
-  uid: string;
+interface SocketData extends RoutedData {
   /** This socket, among the user's: a read it reports spares it the `read` frame (src/pipeline/withdraw.ts). */
   id: string;
   since?: string;
-  realtimeOff: boolean;
 }
 
 export interface GatewayOptions {
@@ -135,33 +136,31 @@ export function mountGateway(options: GatewayOptions): Gateway {
     if (ws.send(text, false) === 2) options.metrics.wsClosedForBackpressure.inc();
   };
 
-  const sendToUser = (uid: string, text: string, except?: string) => {
-    const sockets = socketsByUid.get(uid);
-    if (sockets) for (const ws of sockets) if (except === undefined || ws.getUserData().id !== except) send(ws, text);
-  };
+  const routing = createRouting<SocketData>({ app, stores: options.stores, log, send });
+  const socketsOf = (uid: string) => socketsByUid.get(uid) ?? [];
 
   /** A frame of the user's subject; a `read` signal may name a socket to skip (src/pipeline/withdraw.ts ReadSignal). */
   const routeUserFrame = (uid: string, frame: ReturnType<typeof messageFrame> | ReadSignal) => {
     if (frame.type === 'read' && 'except' in frame) {
       const { except, ...rest } = frame;
-      sendToUser(uid, JSON.stringify(rest), except);
-    } else sendToUser(uid, JSON.stringify(frame));
+      routing.toSockets(
+        [...socketsOf(uid)].filter((ws) => ws.getUserData().id !== except),
+        JSON.stringify(rest),
+        rest,
+      );
+    } else routing.toSockets(socketsOf(uid), JSON.stringify(frame), frame);
   };
 
   const subscriptions: Subscription[] = [
-    bus.subscribe<ReturnType<typeof messageFrame>>(subjects.broadcastFrames, (frame) => {
-      app.publish(BROADCAST_TOPIC, JSON.stringify(frame), false);
-    }),
+    bus.subscribe<ReturnType<typeof messageFrame>>(subjects.broadcastFrames, (frame) => routing.publish(frame)),
+    // One publish per thread message on this gateway, whatever the number of its members.
+    bus.subscribe<ThreadFrame>(subjects.threadFrames, ({ thread, frame }) => routing.publish(frame, thread)),
+    bus.subscribe<MembershipSignal>(subjects.membershipChanged, ({ uid, thread, member }) => routing.membership(socketsOf(uid), thread, member)),
     // The user was erased (src/pipeline/erasure.ts): its sockets close for good.
     bus.subscribe<{ uid: string }>(subjects.userErased, ({ uid }) => {
       for (const ws of [...(socketsByUid.get(uid) ?? [])]) ws.end(ERASED_CLOSE_CODE, 'user erased');
     }),
-    bus.subscribe<{ uid: string; realtime: boolean }>(subjects.preferencesChanged, ({ uid, realtime }) => {
-      for (const ws of socketsByUid.get(uid) ?? []) {
-        if (realtime) ws.subscribe(BROADCAST_TOPIC);
-        else ws.unsubscribe(BROADCAST_TOPIC);
-      }
-    }),
+    bus.subscribe<{ uid: string; realtime: boolean }>(subjects.preferencesChanged, ({ uid, realtime }) => routing.realtime(socketsOf(uid), realtime)),
   ];
 
   /** Runs a uWS handler so that nothing it throws reaches uWS (which would end the process). */
@@ -231,7 +230,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
           const verified = await options.tickets.verify(ticket);
           if (!verified) throw unauthorized('ticket is invalid or expired');
           reserve(verified.uid);
-          data = { uid: verified.uid, id: randomUUID(), realtimeOff: false };
+          data = { uid: verified.uid, id: randomUUID(), realtimeOff: false, threads: new Set() };
           let fresh: boolean;
           try {
             fresh = await options.tickets.redeem(verified);
@@ -285,13 +284,10 @@ export function mountGateway(options: GatewayOptions): Gateway {
       }
       sockets.add(ws);
       release(data.uid); // its reservation, now counted in socketsByUid
-      if (!data.realtimeOff) ws.subscribe(BROADCAST_TOPIC);
       touch(data.uid, true);
-      if (data.since) {
-        const since = data.since;
-        delete data.since;
-        replaySince(ws, data.uid, since).catch((error: unknown) => log.error({ err: error, uid: data.uid }, 'since= replay failed'));
-      }
+      const since = data.since;
+      delete data.since;
+      routing.open(ws, since).catch((error: unknown) => log.error({ err: error, uid: data.uid }, 'socket not caught up'));
     }),
 
     message: guarded('message', (ws: WebSocket<SocketData>, raw: ArrayBuffer) => {
@@ -319,6 +315,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
     close: guarded('close', (ws: WebSocket<SocketData>) => {
       const { uid } = ws.getUserData();
       live -= 1;
+      routing.close(ws);
       const sockets = socketsByUid.get(uid);
       if (!sockets) return;
       sockets.delete(ws);
@@ -330,22 +327,6 @@ export function mountGateway(options: GatewayOptions): Gateway {
       presence.leave(uid, options.holderId).catch((error: unknown) => log.warn({ err: error }, 'presence not cleared'));
     }),
   });
-
-  /** Sends unread messages newer than `since`, oldest first. The socket may close meanwhile. */
-  async function replaySince(ws: WebSocket<SocketData>, uid: string, since: string) {
-    const items: InboxItem[] = [];
-    let before: string | undefined;
-    while (items.length < SINCE_REPLAY_LIMIT) {
-      const page = await options.stores.inbox.list(uid, { limit: 200, since, unreadOnly: true, ...(before ? { before } : {}) });
-      items.push(...page);
-      if (page.length < 200) break;
-      before = page[page.length - 1]?.message.id;
-    }
-    if (!socketsByUid.get(uid)?.has(ws)) return;
-    ws.cork(() => {
-      for (const item of items.reverse()) send(ws, JSON.stringify(messageFrame(item.message)));
-    });
-  }
 
   return {
     liveSockets: () => live,
