@@ -15,7 +15,7 @@ import { migrate, openDatabase, type SqliteDatabase } from '../../src/sqlite/dat
 import { MIGRATIONS } from '../../src/sqlite/migrations.js';
 import { StoreUnavailableError } from '../../src/store/port.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
-import { deferred, turn, within } from './contract-helpers.js';
+import { deferred, makeMessage, turn, webDevice, within } from './contract-helpers.js';
 import { schedulerContract } from './scheduler.contract.js';
 import { searchContract } from './search.contract.js';
 import { type StoresHarness, storesContract } from './stores.contract.js';
@@ -150,6 +150,67 @@ describe('SQLite adapters beyond the contracts', () => {
       db.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migration 8 (timelines): a broadcast written per inbox before it still pages, counts and reads, beside a timeline broadcast', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-migrate-'));
+    try {
+      const db = openDatabase(join(dir, 'herald.db'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 7)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, 0);
+      }
+      // Before timelines, a broadcast was one inbox row per user (the rows as version 7 wrote them).
+      const old = makeMessage({ target: { kind: 'everyone' }, msg: 'old broadcast' });
+      db.prepare("INSERT INTO users (uid, attributes, created_at, updated_at) VALUES ('ann', '{}', 1000, 1000), ('bob', '{}', 1000, 1000)").run();
+      db.prepare("INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body) VALUES (?, 'ops', 'triaged', NULL, 'normal', ?, ?)").run(
+        old.id,
+        old.createdAt,
+        JSON.stringify(old),
+      );
+      db.prepare("INSERT INTO inbox (uid, message_id) VALUES ('ann', ?), ('bob', ?)").run(old.id, old.id);
+
+      assert.deepEqual(migrate(db), [8]);
+      const stores = createSqliteStores(db);
+      const fresh = makeMessage({ target: { kind: 'everyone' }, msg: 'timeline broadcast' });
+      await stores.messages.insert({ message: fresh, status: 'triaged' });
+      await stores.timelines.post('everyone', fresh, 2_000);
+      for (const uid of ['ann', 'bob']) {
+        assert.deepEqual(
+          (await stores.inbox.list(uid, { limit: 10 })).map((i) => i.message.id),
+          [fresh.id, old.id],
+        );
+        assert.equal(await stores.inbox.countUnread(uid), 2);
+      }
+      assert.deepEqual(await stores.inbox.mark('ann', [old.id, fresh.id], 'read', 3_000), [old.id, fresh.id]);
+      assert.equal(await stores.inbox.countUnread('ann'), 0);
+      assert.equal(await stores.inbox.countUnread('bob'), 2);
+      assert.equal((await stores.inbox.get('ann', old.id))?.readAt, 3_000);
+      await stores.close();
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('pageReachable visits only users with a device, an email or a phone', async () => {
+    const database = freshDatabase();
+    const stores = createSqliteStores(database.db());
+    try {
+      for (let i = 0; i < 50; i++) await stores.users.ensure(`plain-${String(i).padStart(2, '0')}`, 1_000);
+      await stores.users.put({ uid: 'mail', email: 'm@example.test' }, 1_000);
+      await stores.users.ensure('dev', 1_000);
+      await stores.devices.register('dev', webDevice('https://push.example.test/d'), 'd-1', 1_000);
+      assert.deepEqual(
+        (await stores.users.pageReachable(undefined, 10)).map((u) => u.uid),
+        ['dev', 'mail'],
+      );
+      assert.deepEqual(await stores.users.pageReachable('mail', 10), []);
+    } finally {
+      await stores.close();
+      database.cleanup();
     }
   });
 
