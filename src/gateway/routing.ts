@@ -49,6 +49,14 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
     ws.end(CATCH_UP_OVERFLOW_CODE, 'try again later');
   };
 
+  /** (Un)subscribes the socket to the broadcast topic and its threads' topics. */
+  const subscribeTopics = (ws: WebSocket<D>, on: boolean) => {
+    for (const topic of [BROADCAST_TOPIC, ...[...ws.getUserData().threads].map(threadTopic)]) {
+      if (on) ws.subscribe(topic);
+      else ws.unsubscribe(topic);
+    }
+  };
+
   /** Sends the replay and what the socket held, subscribes it to its topics: it is caught up. */
   const finish = (ws: WebSocket<D>, catchUp: CatchUp, replay: Replayed[], loaded: Set<string>) => {
     catchingUp.delete(ws);
@@ -57,8 +65,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
     data.threads = settled.threads;
     ws.cork(() => {
       for (const text of settled.texts) send(ws, text);
-      if (!data.realtimeOff) ws.subscribe(BROADCAST_TOPIC);
-      for (const thread of settled.threads) ws.subscribe(threadTopic(thread));
+      if (!data.realtimeOff) subscribeTopics(ws, true);
     });
   };
 
@@ -101,7 +108,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
       const text = JSON.stringify(frame);
       app.publish(thread === undefined ? BROADCAST_TOPIC : threadTopic(thread), text, false);
       for (const [ws, catchUp] of [...catchingUp]) {
-        if (thread === undefined && ws.getUserData().realtimeOff) continue;
+        if (ws.getUserData().realtimeOff) continue;
         hold(ws, catchUp, heldFrame(text, frame, thread));
       }
     },
@@ -111,20 +118,19 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
       for (const ws of [...sockets]) {
         const catchUp = catchingUp.get(ws);
         if (catchUp) hold(ws, catchUp, { kind: 'membership', thread, member });
-        else if (applyMembership(ws.getUserData().threads, thread, member)) {
+        else if (applyMembership(ws.getUserData().threads, thread, member) && !ws.getUserData().realtimeOff) {
           if (member) ws.subscribe(threadTopic(thread));
           else ws.unsubscribe(threadTopic(thread));
         }
       }
     },
 
-    /** The user of these sockets turned the realtime channel on or off: broadcasts follow. */
+    /** The user of these sockets turned the realtime channel on or off: broadcasts and thread messages follow. */
     realtime(sockets: Iterable<WebSocket<D>>, on: boolean): void {
       for (const ws of sockets) {
         ws.getUserData().realtimeOff = !on;
         if (catchingUp.has(ws)) continue; // it subscribes as it catches up
-        if (on) ws.subscribe(BROADCAST_TOPIC);
-        else ws.unsubscribe(BROADCAST_TOPIC);
+        subscribeTopics(ws, on);
       }
     },
   };
