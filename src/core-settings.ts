@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseCorsOrigins } from './cors.js';
 import { ALWAYS_REFUSED_SCHEMES, SCHEME_NAME } from './exchange/links.js';
 import { USER_CONTACTS_POLICIES, USER_SEND_POLICIES } from './exchange/send-policy.js';
-import { booleanFlag, type ConfigOf, nonNegativeInt, optionalString, portNumber as port, positiveInt } from './settings.js';
+import { booleanFlag, type ConfigOf, commaList, nonNegativeInt, optionalString, portNumber as port, positiveInt } from './settings.js';
 
 export const CORE_SETTINGS = {
   port: { env: 'HERALD_PORT', default: '8080', doc: 'HTTP and WebSocket port (0 picks a free one)', schema: port },
@@ -70,30 +70,14 @@ export const CORE_SETTINGS = {
     env: 'HERALD_THREADS_SELF_JOIN',
     default: '',
     doc: 'Threads a user may join by itself (PUT /api/v1/threads/{thread}/members/{its uid}), comma-separated names, each exact or a prefix ending in * (e.g. public.*); empty: only admins add members',
-    schema: z
-      .string()
-      .optional()
-      .transform((v) =>
-        (v ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~:-]{0,128}\*?$/, 'must be thread names, or prefixes ending in *'))),
+    schema: commaList.pipe(z.array(z.string().regex(/^[A-Za-z0-9._~:-]{0,128}\*?$/, 'must be thread names, or prefixes ending in *'))),
   },
   linkSchemes: {
     env: 'HERALD_LINK_SCHEMES',
     default: '',
     doc: 'App URL schemes accepted in links (`opts.link`, link-like email vars) besides http and https, comma-separated, e.g. myapp; javascript, data, vbscript and file are always refused',
-    schema: z
-      .string()
-      .optional()
-      .transform((v) =>
-        (v ?? '')
-          .split(',')
-          .map((s) => s.trim().toLowerCase())
-          .filter(Boolean),
-      )
+    schema: commaList
+      .transform((schemes) => schemes.map((scheme) => scheme.toLowerCase()))
       .pipe(
         z.array(
           z

@@ -28,3 +28,14 @@ export const nonNegativeInt = z.coerce.number().int().min(0);
 export const optionalString = z.string().min(1).optional();
 /** `true` or `false`, parsed to a boolean. */
 export const booleanFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** A comma-separated list: entries trimmed, empty ones dropped; unset is []. */
+export const commaList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );

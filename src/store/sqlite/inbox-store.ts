@@ -29,6 +29,7 @@ import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { InboxQuery, InboxStore } from '../port.js';
+import { prepareEnsureMessage } from './ensure-message.js';
 import { SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS } from './timeline-view.js';
 
 interface InboxRow {
@@ -53,11 +54,7 @@ const NOT_RECALLED = "m.status != 'recalled'";
 const LISTED = `i.archived_at IS NULL AND i.replaced_by IS NULL AND ${NOT_RECALLED}`;
 
 export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): InboxStore {
-  const ensureMessage = db.prepare(
-    `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
-     VALUES (@id, @sender, 'triaged', NULL, @urgency, @createdAt, @body)
-     ON CONFLICT (id) DO NOTHING`,
-  );
+  const ensureMessage = prepareEnsureMessage(db);
   const insertEntry = db.prepare(
     'INSERT INTO inbox (uid, message_id, topic, replaced_by) VALUES (@uid, @id, @topic, @replacedBy) ON CONFLICT (uid, message_id) DO NOTHING',
   );
@@ -142,13 +139,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
 
   // Runs inside a group-commit transaction.
   const addAll = (uids: string[], message: Message): Map<string, string> => {
-    ensureMessage.run({
-      id: message.id,
-      sender: message.sender,
-      urgency: message.urgency,
-      createdAt: message.createdAt,
-      body: JSON.stringify(message),
-    });
+    ensureMessage(message);
     const replaced = new Map<string, string>();
     const { topic } = message;
     for (const uid of uids) {

@@ -15,6 +15,7 @@ import type { SqliteDatabase } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { ThreadMembership, TimelineId, TimelineStore } from '../port.js';
+import { prepareEnsureMessage } from './ensure-message.js';
 
 interface MemberRow {
   thread: string;
@@ -25,11 +26,7 @@ interface MemberRow {
 const toMembership = (row: MemberRow): ThreadMembership => ({ thread: row.thread, uid: row.uid, joinedAt: row.joined_at });
 
 export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): TimelineStore {
-  const ensureMessage = db.prepare(
-    `INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body)
-     VALUES (@id, @sender, 'triaged', NULL, @urgency, @createdAt, @body)
-     ON CONFLICT (id) DO NOTHING`,
-  );
+  const ensureMessage = prepareEnsureMessage(db);
   const insertEntry = db.prepare(
     `INSERT INTO timeline_entries (timeline, message_id, posted_at, topic, replaced_by, replaced_at)
      VALUES (@timeline, @id, @at, @topic, @replacedBy, @replacedAt) ON CONFLICT (timeline, message_id) DO NOTHING`,
@@ -47,7 +44,7 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
   const postedAt = db.prepare<[string, string], { posted_at: number }>('SELECT posted_at FROM timeline_entries WHERE timeline = ? AND message_id = ?');
 
   const postOne = (timeline: TimelineId, message: Message, at: number): string | undefined => {
-    ensureMessage.run({ id: message.id, sender: message.sender, urgency: message.urgency, createdAt: message.createdAt, body: JSON.stringify(message) });
+    ensureMessage(message);
     const { topic } = message;
     if (topic === undefined) {
       insertEntry.run({ timeline, id: message.id, at, topic: null, replacedBy: null, replacedAt: null });
