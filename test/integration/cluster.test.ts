@@ -129,6 +129,35 @@ describe('cluster', () => {
     for (const socket of sockets) socket.close();
   });
 
+  it('sends a thread message to its members across both gateways, once each, and to their inboxes; not to others', async () => {
+    const thread = `club-${run}`;
+    const members = [`th-${run}-a`, `th-${run}-b`];
+    for (const uid of members) assert.equal((await apiA.api('PUT', `/api/v1/threads/${thread}/members/${uid}`, { token: await admin() })).status, 201);
+    const [onA, onB, outsider] = await Promise.all([
+      socketOn(gatewayA, apiA, members[0] as string),
+      socketOn(gatewayB, apiB, members[1] as string),
+      socketOn(gatewayB, apiA, `th-${run}-outsider`),
+    ]);
+    const sent = await apiB.api('POST', '/api/v1/multicast', { token: await admin(), body: { msg: 'members only', thread } });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    for (const socket of [onA, onB]) await socket?.next((f) => f.id === sent.body.id, 20_000);
+    // A frame sent after it through the same gateway: a late copy would have come before it.
+    const marker = await apiA.api('POST', '/api/v1/broadcast', { token: await admin(), body: { msg: 'marker' } });
+    for (const socket of [onA, onB, outsider]) await socket?.next((f) => f.id === marker.body.id, 20_000);
+    assert.deepEqual(
+      [onA, onB, outsider].map((s) => s?.messages().filter((f) => f.id === sent.body.id).length),
+      [1, 1, 0],
+    );
+    for (const uid of members) {
+      const inbox = await apiA.api('GET', '/api/v1/messages?limit=5', { token: await apiA.token(uid) });
+      assert.ok(
+        inbox.body.messages.some((m: { id: string }) => m.id === sent.body.id),
+        uid,
+      );
+    }
+    for (const socket of [onA, onB, outsider]) socket?.close();
+  });
+
   it('loses and duplicates nothing when a worker is killed mid-burst of 10,000 messages', async () => {
     const token = await admin();
     const uids = Array.from({ length: 100 }, (_, i) => `burst-${run}-${i}`);
