@@ -30,8 +30,8 @@ export async function eraseUser(deps: Pick<PipelineDeps, 'stores' | 'search' | '
 
 /**
  * The `uids` of a page of `message`'s recipients that were not erased since the message was
- * created. Broadcast and audience pages are read from the users and the index, which no longer
- * hold an erased user: only named targets are checked.
+ * created. Broadcast, thread and audience pages are read from the users, the thread members and
+ * the index, which no longer hold an erased user: only named targets are checked.
  */
 export async function recipientsNotErased(deps: Pick<PipelineDeps, 'stores'>, message: Message, uids: string[]): Promise<string[]> {
   if (message.target.kind !== 'user' && message.target.kind !== 'users') return uids;
