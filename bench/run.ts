@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [urgency] [http2]]`
+ * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [urgency] [broadcast] [http2]]`
  * `npm run bench -- --cluster [--quick]`: the cluster benchmarks instead (bench/cluster/index.ts;
  * needs the servers of `bash scripts/services/up.sh`).
  *
@@ -11,6 +11,7 @@
  * `--quick` is a smoke run with smaller N and shorter durations (figures are indicative only).
  */
 import os from 'node:os';
+import { runBroadcastCost } from './broadcast.js';
 import { runCluster } from './cluster/index.js';
 import { runSocketSessions } from './fanout.js';
 import { http2Settings, runHttp2 } from './http2.js';
@@ -21,7 +22,7 @@ import { type ResultRow, renderTable, round } from './lib/stats.js';
 import { runUrgency, urgencySettings } from './urgency.js';
 import { runWebPush } from './webpush.js';
 
-const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'urgency', 'http2'] as const;
+const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'urgency', 'broadcast', 'http2'] as const;
 type Bench = (typeof BENCHES)[number];
 /** Run only when named. */
 const OPT_IN: readonly Bench[] = ['http2'];
@@ -46,6 +47,7 @@ const settings = quick
       latency: { rate: 1000, warmupSeconds: 2, durationSeconds: 2 },
       webpush: { notifications: 500, concurrency: 50, rounds: 3 },
       urgency: urgencySettings(true),
+      broadcastSizes: [1_000, 10_000],
     }
   : {
       ingest: { connections: 64, warmupSeconds: 2, durationSeconds: 10 },
@@ -55,6 +57,7 @@ const settings = quick
       latency: { rate: 1000, warmupSeconds: 4, durationSeconds: 10 },
       webpush: { notifications: 2000, concurrency: 50, rounds: 5 },
       urgency: urgencySettings(false),
+      broadcastSizes: [1_000, 10_000, 100_000],
     };
 
 const started = Date.now();
@@ -91,6 +94,7 @@ async function main() {
   if (selected.has('latency')) rows.push(...(await runLatency({ ...settings.latency, log })));
   if (selected.has('webpush')) rows.push(...(await runWebPush({ ...settings.webpush, log })));
   if (selected.has('urgency')) rows.push(...(await runUrgency({ ...settings.urgency, log })));
+  if (selected.has('broadcast')) rows.push(...(await runBroadcastCost({ sizes: settings.broadcastSizes, log })));
   if (selected.has('http2')) rows.push(...(await runHttp2({ ...http2Settings(quick), log })));
   if (cluster) rows.push(...(await runCluster({ quick, log })));
 
