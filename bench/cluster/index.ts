@@ -11,8 +11,9 @@
  *    reference: the same load (same code) against embedded Herald.
  * Topology: 2 API, 1 gateway, 2 worker (triage, deliver) processes — a fresh cluster per phase
  * (own keyspace, streams, indices, Redis keys, all unique to the run and removed after the
- * phase), so no phase inherits another's backlog. Diagnostics in the log: Cassandra requests
- * per message by table (system_views), CPU per process during the broadcast, a latency run at a
+ * phase), so no phase inherits another's backlog. Cassandra requests per send — as the drivers
+ * sent them, by role (system_views.clients), and as Cassandra served them, by table — are rows
+ * of the results; in the log also: CPU per process during the broadcast, a latency run at a
  * light rate, and a raw Cassandra point-read latency.
  * HERALD_BENCH_CPU_PROF=<dir> starts the worker processes with `node --cpu-prof` (profiles are
  * written there when they stop). HERALD_BENCH_USERS overrides the broadcast's N.
@@ -25,9 +26,11 @@ import { expandBroadcast, pointReads, scanUsers, seedUsers } from './broadcast.j
 import { Cluster } from './cluster.js';
 import { clusterIngestTarget, type IngestFigures, measureIngest } from './ingest.js';
 import { allIdle, clusterIdle, clusterTarget, type LatencyFigures, measureLatency } from './latency.js';
-import { type CqlOps, cqlOps, describeOps, serverPids } from './servers.js';
+import { type CqlOps, clientRequests, cqlOps, describeOps, requestsPer, serverPids } from './servers.js';
 
 export const CLUSTER_LATENCY_TARGET_P99_MS = 10;
+/** Cassandra requests (as a driver sends them) of one send to a live socket, accept to receipt. */
+export const REQUESTS_PER_SEND_TARGET = 4;
 export const BROADCAST_TARGET_PER_SECOND = 50_000;
 export const BROADCAST_TARGET_USERS = 1_000_000;
 
@@ -106,7 +109,17 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
   }
 
   /** A fresh cluster (own keyspace, streams, indices) per phase: no phase inherits another's backlog. */
-  const withCluster = async <T>(phase: string, fn: (cluster: Cluster, ops: () => Promise<CqlOps>) => Promise<T>): Promise<T> => {
+  /** What Cassandra served for the cluster so far: per table, and per client process. */
+  interface Served {
+    ops: CqlOps;
+    requests: Map<number, number>;
+  }
+  /** Per `units` (sends): the per-table text and the requests by role. */
+  const servedPer = (cluster: Cluster, before: Served, after: Served, units: number) => ({
+    tables: describeOps(before.ops, after.ops, units),
+    requests: requestsPer(before.requests, after.requests, new Map(cluster.processes.map((p) => [p.pid, p.role])), units),
+  });
+  const withCluster = async <T>(phase: string, fn: (cluster: Cluster, served: () => Promise<Served>) => Promise<T>): Promise<T> => {
     const cluster = await Cluster.create();
     const cql = cluster.cassandraClient();
     try {
@@ -119,7 +132,11 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
         cluster.start('worker', workerArgs),
       ]);
       log(`  ${phase}: keyspace ${cluster.names.keyspace}; ${cluster.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}`);
-      return await fn(cluster, () => cqlOps(cql, cluster.names.keyspace));
+      const served = async (): Promise<Served> => {
+        const [ops, requests] = await Promise.all([cqlOps(cql, cluster.names.keyspace), clientRequests(cql, cluster.names.keyspace)]);
+        return { ops, requests };
+      };
+      return await fn(cluster, served);
     } finally {
       await cql.shutdown();
       const problems = await cluster.cleanup();
@@ -132,29 +149,33 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
   };
 
   log(`cluster latency: socket on the gateway, sends through both API processes, ${s.latency.rate} msg/s (and ${s.lightRate} msg/s)`);
-  const { latency, light } = await withCluster('latency', async (cluster, ops) => {
-    const before = await ops();
+  const { latency, light, perSend } = await withCluster('latency', async (cluster, served) => {
+    const before = await served();
     const light = await measureLatency(clusterTarget(cluster), { ...s.latency, rate: s.lightRate, log });
     log(describeLatency(`cluster at ${s.lightRate} msg/s`, light));
     await clusterIdle(cluster);
     // Every send of the light run was delivered: this is the whole cost of one message, accept to frame.
-    log(`    Cassandra requests per send (accept, triage, deliver): ${describeOps(before, await ops(), sentIn(light))}`);
+    const perSend = servedPer(cluster, before, await served(), sentIn(light));
+    log(`    Cassandra requests per send (accept, triage, deliver), as sent: ${perSend.requests.text}`);
+    log(`    … as served, per table (a conditional write counts as its read): ${perSend.tables}`);
     const latency = await measureLatency(clusterTarget(cluster), { ...s.latency, log });
     log(describeLatency(`cluster at ${s.latency.rate} msg/s`, latency));
-    return { latency, light };
+    return { latency, light, perSend };
   });
 
   log(`cluster ingest: POST /api/v1/send, ${s.ingest.connections} connections over 2 API processes`);
-  const ingest = await withCluster('ingest', async (cluster, ops) => {
-    const before = await ops();
-    const figures = await measureIngest(clusterIngestTarget(cluster), { ...s.ingest, log });
-    log(describeIngest('cluster', figures));
-    log(`    Cassandra requests per accepted send (accept, and the triage that kept up): ${describeOps(before, await ops(), Math.max(1, figures.accepted))}`);
-    return figures;
+  const { ingest, perAccepted } = await withCluster('ingest', async (cluster, served) => {
+    const before = await served();
+    const ingest = await measureIngest(clusterIngestTarget(cluster), { ...s.ingest, log });
+    log(describeIngest('cluster', ingest));
+    const perAccepted = servedPer(cluster, before, await served(), Math.max(1, ingest.accepted));
+    log(`    Cassandra requests per accepted send (accept, and the triage that kept up), as sent: ${perAccepted.requests.text}`);
+    log(`    … as served, per table: ${perAccepted.tables}`);
+    return { ingest, perAccepted };
   });
 
   log(`broadcast: ${s.broadcast.users.toLocaleString('en-US')} users, expansion by 2 worker processes`);
-  const { seed, scan, expansion, pointRead } = await withCluster('broadcast', async (cluster, ops) => {
+  const { seed, scan, expansion, pointRead } = await withCluster('broadcast', async (cluster, served) => {
     const seed = await seedUsers(cluster, s.broadcast.users, log);
     log(`  seeded ${seed.users.toLocaleString('en-US')} users in ${seed.seconds.toFixed(1)} s: ${perS(seed.rowsPerSecond)} rows`);
     // Let Cassandra flush and compact what the seeding wrote before timing reads.
@@ -167,14 +188,14 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     );
     const scanRows = await scanUsers(cluster, 'uid, email, phone, locale, timezone, attributes, created_at, updated_at');
     log(`  (the same scan with every column, as users.page reads it: ${perS(scanRows.usersPerSecond)})`);
-    const before = await ops();
+    const before = (await served()).ops;
     const expansion = await expandBroadcast(cluster, scan.users, { maxSeconds: s.broadcast.maxSeconds, log });
     log(
       `  expansion: ${expansion.finished ? 'triaged' : `NOT finished within ${s.broadcast.maxSeconds} s (${(expansion.share * 100).toFixed(1)} % done)`} — ` +
         `${scan.users.toLocaleString('en-US')} recipients in ${expansion.seconds.toFixed(1)} s: ${perS(expansion.recipientsPerSecond)}` +
         (expansion.windows.length ? ` (5-s windows: ${expansion.windows.map((w) => Math.round(w)).join(', ')})` : ''),
     );
-    log(`    Cassandra requests per recipient: ${describeOps(before, await ops(), Math.max(1, Math.round(scan.users * expansion.share)))}`);
+    log(`    Cassandra requests per recipient: ${describeOps(before, (await served()).ops, Math.max(1, Math.round(scan.users * expansion.share)))}`);
     return { seed, scan, expansion, pointRead };
   });
 
@@ -221,6 +242,17 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     },
     { bench: 'cluster latency', metric: `send → frame p99, ${s.lightRate}/s`, herald: light.frames.p99, unit: 'ms' },
     {
+      bench: 'cluster latency',
+      metric: `Cassandra requests per send, ${s.lightRate}/s`,
+      herald: perSend.requests.total,
+      unit: 'requests',
+      target: `≤ ${REQUESTS_PER_SEND_TARGET}`,
+      pass: perSend.requests.total <= REQUESTS_PER_SEND_TARGET,
+      note: `accept to receipt, as the drivers sent them: ${Object.entries(perSend.requests.byRole)
+        .map(([role, n]) => `${role} ${n.toFixed(2)}`)
+        .join(', ')}`,
+    },
+    {
       bench: 'broadcast',
       metric: `expansion, ${scan.users.toLocaleString('en-US')} users`,
       herald: expansion.recipientsPerSecond,
@@ -252,6 +284,15 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     },
     { bench: 'cluster ingest', metric: 'latency p50', herald: ingest.p50Ms, reference: embeddedIngest.p50Ms, referenceName: 'embedded Herald', unit: 'ms' },
     { bench: 'cluster ingest', metric: 'latency p99', herald: ingest.p99Ms, reference: embeddedIngest.p99Ms, referenceName: 'embedded Herald', unit: 'ms' },
+    {
+      bench: 'cluster ingest',
+      metric: 'Cassandra requests per accepted send',
+      herald: perAccepted.requests.total,
+      unit: 'requests',
+      note: `accept and the triage that kept up: ${Object.entries(perAccepted.requests.byRole)
+        .map(([role, n]) => `${role} ${n.toFixed(2)}`)
+        .join(', ')}`,
+    },
   ];
   return rows;
 }

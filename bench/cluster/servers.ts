@@ -1,7 +1,8 @@
 /**
  * What the machine's servers did during a measurement: their pids (found by their listening
- * ports with `ss`) for CPU use, and the requests Cassandra served per table of a keyspace
- * (its system_views virtual tables). Read-only; a server not found is left out.
+ * ports with `ss`) for CPU use, the requests Cassandra served per table of a keyspace, and the
+ * requests each client process sent it (its system_views virtual tables). Read-only; a server
+ * not found is left out.
  */
 import { execFileSync } from 'node:child_process';
 import type cassandra from 'cassandra-driver';
@@ -94,4 +95,53 @@ export function describeOps(before: CqlOps, after: CqlOps, units: number): strin
     .sort((a, b) => b.reads + b.writes - (a.reads + a.writes));
   const total = rows.reduce((sum, r) => sum + r.reads + r.writes, 0);
   return `${total.toFixed(2)} in all — ${rows.map((r) => `${r.table} r${r.reads.toFixed(2)} w${r.writes.toFixed(2)}`).join(', ')}`;
+}
+
+/**
+ * Native-protocol requests (one per statement, batch or conditional write, as a driver sends
+ * them) that Cassandra received so far on the connections bound to `keyspace`, per client pid
+ * (system_views.clients request_count; each connection's port → pid with `ss`). The drivers'
+ * control connections are bound to no keyspace: their metadata queries are left out.
+ */
+export async function clientRequests(client: cassandra.Client, keyspace: string): Promise<Map<number, number>> {
+  const [result, listing] = await Promise.all([
+    client.execute('SELECT port, keyspace_name, request_count FROM system_views.clients'),
+    Promise.resolve().then(() => {
+      try {
+        return execFileSync('ss', ['-tnpH', 'state', 'established'], { encoding: 'utf8' });
+      } catch {
+        return '';
+      }
+    }),
+  ]);
+  const pidOfPort = new Map<number, number>();
+  for (const line of listing.split('\n')) {
+    const match = /127\.0\.0\.1:(\d+)\s+\S+:9042\s+users:\(\("[^"]*",pid=(\d+)/.exec(line);
+    if (match) pidOfPort.set(Number(match[1]), Number(match[2]));
+  }
+  const out = new Map<number, number>();
+  for (const row of result.rows) {
+    if (row.get('keyspace_name') !== keyspace) continue;
+    const pid = pidOfPort.get(Number(row.get('port')));
+    if (pid !== undefined) out.set(pid, (out.get(pid) ?? 0) + Number(row.get('request_count')));
+  }
+  return out;
+}
+
+/** Requests per `unit` by role between two clientRequests readings (`roles`: pid → role), and their total. */
+export function requestsPer(before: Map<number, number>, after: Map<number, number>, roles: Map<number, string>, units: number) {
+  const byRole: Record<string, number> = {};
+  for (const [pid, count] of after) {
+    const role = roles.get(pid);
+    if (role === undefined) continue;
+    byRole[role] = (byRole[role] ?? 0) + (count - (before.get(pid) ?? 0)) / units;
+  }
+  const total = Object.values(byRole).reduce((sum, n) => sum + n, 0);
+  return {
+    total,
+    byRole,
+    text: `${total.toFixed(2)} in all — ${Object.entries(byRole)
+      .map(([role, n]) => `${role} ${n.toFixed(2)}`)
+      .join(', ')}`,
+  };
 }

@@ -62,6 +62,10 @@ export function startDeliveryWorkers(deps: PipelineDeps): Subscription[] {
 export async function deliverBatch(deps: PipelineDeps, channel: Channel, planned: DeliveryBatch): Promise<void> {
   const { message } = planned;
   const now = deps.now();
+  // Both checks below read the store: at once, so a delivery waits for one round trip, not two.
+  const recalled = planned.withdraw ? undefined : deps.stores.messages.get(message.id).then((stored) => stored?.status === 'recalled');
+  // Awaited below unless the batch ends first; until then, a failure must not count as unhandled.
+  recalled?.catch(() => undefined);
   // A recipient erased since (src/pipeline/erasure.ts) gets nothing more, and no receipt is recorded for it.
   const kept = new Set(await notErasedSince(deps, message, [...new Set(planned.items.map((item) => item.recipient.uid))]));
   const batch = kept.size === planned.items.length ? planned : { ...planned, items: planned.items.filter((item) => kept.has(item.recipient.uid)) };
@@ -69,7 +73,7 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, planned
   if (batch.withdraw) return deliverWithdrawals(deps, channel, batch, now);
   // Recalled while the batch waited (src/pipeline/recall.ts): nothing goes out. A provider
   // delivery's queued receipt ends `suppressed: recalled`; a socket one has none to end.
-  if ((await deps.stores.messages.get(message.id))?.status === 'recalled') {
+  if (await recalled) {
     if (!addressesSockets(deps.traits, channel.name)) {
       await record(
         deps,
@@ -306,5 +310,8 @@ async function record(deps: PipelineDeps, batch: DeliveryBatch, receipts: Receip
   // (which dedupes it) without theirs. Digests list low-urgency messages only, like their own.
   const { digestOf } = batch.message;
   const listed = digestOf ? receipts.flatMap((r) => digestedReceipts(digestOf, r)) : [];
-  await recordReceipts(deps, [...receipts, ...listed], batch.message.urgency);
+  // Socket deliveries are never queued (triage queues provider deliveries only): the store may
+  // record their `sent` without the compare-and-set a queued receipt's move needs.
+  const neverQueued = addressesSockets(deps.traits, batch.channel) && listed.length === 0;
+  await recordReceipts(deps, [...receipts, ...listed], batch.message.urgency, { neverQueued });
 }

@@ -2,7 +2,8 @@
  * Recording receipts: the one way every step writes them (triage, delivery, fallback, digest,
  * recovery, client receipts, provider callbacks through src/api). Receipts of a message created
  * before its recipient was erased are dropped first (erasure.ts). Recording means, in order:
- *  1. the receipt store write — awaited: when `recordReceipts` resolves the receipts are durable;
+ *  1. the receipt store write — awaited: when `recordReceipts` resolves the receipts are durable
+ *     (`options` go to the store: what the caller knows of the keys, ReceiptStore.record);
  *  2. `herald_receipts_total{channel, state}` incremented once per receipt given (the store may
  *     still refuse a backward move; the counter counts what was recorded, as it always has);
  *  3. the search index for reports, which groups by the message's urgency: the caller passes it
@@ -11,15 +12,16 @@
  *     whose message is not stored is not indexed.
  */
 import type { Receipt, Urgency } from '../exchange/types.js';
+import type { RecordOptions } from '../store/port.js';
 import type { PipelineDeps } from './deps.js';
 
 export type ReceiptDeps = Pick<PipelineDeps, 'stores' | 'metrics' | 'search' | 'log' | 'erasures'>;
 
-export async function recordReceipts(deps: ReceiptDeps, given: Receipt[], urgency?: Urgency): Promise<void> {
+export async function recordReceipts(deps: ReceiptDeps, given: Receipt[], urgency?: Urgency, options?: RecordOptions): Promise<void> {
   const erasures = deps.erasures;
   const receipts = erasures ? given.filter((r) => !erasures.covers(r.uid, r.messageId)) : given;
   if (receipts.length === 0) return;
-  await deps.stores.receipts.record(receipts);
+  await deps.stores.receipts.record(receipts, options);
   count(deps, receipts);
   indexForReports(deps, receipts, urgency).catch((error: unknown) => deps.log.warn({ err: error }, 'receipts not indexed'));
 }

@@ -142,15 +142,25 @@ export interface QueuedCursor {
   device?: string;
 }
 
+/** What the caller of `ReceiptStore.record` knows of the keys it records. */
+export interface RecordOptions {
+  /**
+   * None of the keys is, or will ever be, `queued` (a socket delivery's receipts: only provider
+   * deliveries are queued). The Cassandra adapter then records a first `sent` in one plain write.
+   */
+  neverQueued?: boolean;
+}
+
 export interface ReceiptStore {
   /**
    * Records receipts. A receipt's key is (messageId, uid, channel, device), an absent device
    * being a key of its own (the channel-wide receipt): two devices of one user on one channel
    * have a receipt each. Per key the current state only moves forward (queued → sent →
    * delivered → read → clicked; failed / expired / suppressed are final), and every accepted
-   * change is kept in the history used by reports.
+   * change is kept in the history used by reports. `options` changes nothing of that outcome:
+   * it only tells the adapter what it may rely on to get there more cheaply.
    */
-  record(receipts: Receipt[]): Promise<void>;
+  record(receipts: Receipt[], options?: RecordOptions): Promise<void>;
   /** Current state per (uid, channel, device) for a message, ordered by uid, channel, device (channel-wide first); only `uid`'s when given. */
   forMessage(messageId: string, uid?: string): Promise<Receipt[]>;
   /** Current receipts on `channel` still in `queued`, with their device, oldest first by (messageId, uid, device), strictly after `after` (recovery of delivery work). */

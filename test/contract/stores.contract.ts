@@ -519,6 +519,38 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.equal(await stateOf(messageId, 'u', 'webpush'), 'read');
       });
 
+      it('a sent recorded as never queued (a socket delivery) keeps the same rule: forward only, the first copy kept', async () => {
+        const messageId = newId();
+        const live = (overrides: Partial<Receipt>) => receipt({ messageId, channel: 'realtime', state: 'sent', ...overrides });
+        const neverQueued = { neverQueued: true };
+        // Sent, then a redelivered copy, then the client's delivered and read.
+        await stores.receipts.record([live({ uid: 'a', at: 5 })], neverQueued);
+        await stores.receipts.record([live({ uid: 'a', at: 9 })], neverQueued);
+        assert.deepEqual(await stores.receipts.forMessage(messageId, 'a'), [live({ uid: 'a', at: 5 })]);
+        await stores.receipts.record([live({ uid: 'a', state: 'delivered', at: 10 })]);
+        await stores.receipts.record([live({ uid: 'a', state: 'read', at: 11 })]);
+        await stores.receipts.record([live({ uid: 'a', at: 12 })], neverQueued);
+        assert.deepEqual(await stores.receipts.forMessage(messageId, 'a'), [live({ uid: 'a', state: 'read', at: 11 })]);
+        // The client's receipt got there first; an expiry recorded before the sent.
+        await stores.receipts.record([live({ uid: 'b', state: 'delivered', at: 3 })]);
+        await stores.receipts.record([live({ uid: 'b', at: 2 })], neverQueued);
+        await stores.receipts.record([live({ uid: 'c', state: 'expired', reason: 'ttl', at: 3 })], neverQueued);
+        await stores.receipts.record([live({ uid: 'c', at: 4 })], neverQueued);
+        assert.deepEqual(await stores.receipts.forMessage(messageId), [
+          live({ uid: 'a', state: 'read', at: 11 }),
+          live({ uid: 'b', state: 'delivered', at: 3 }),
+          live({ uid: 'c', state: 'expired', reason: 'ttl', at: 3 }),
+        ]);
+        // Several keys in one call, and a late failure, as without the option.
+        await stores.receipts.record([live({ uid: 'd', at: 1 }), live({ uid: 'e', at: 1 }), live({ uid: 'e', state: 'delivered', at: 2 })], neverQueued);
+        await stores.receipts.record([live({ uid: 'e', state: 'failed', at: 3 })], neverQueued);
+        assert.deepEqual(
+          (await stores.receipts.forMessage(messageId)).filter((r) => r.uid === 'd' || r.uid === 'e'),
+          [live({ uid: 'd', at: 1 }), live({ uid: 'e', state: 'delivered', at: 2 })],
+        );
+        assert.deepEqual(await stores.receipts.queued('realtime', 10), []);
+      });
+
       it('recording the same receipt twice leaves one', async () => {
         const messageId = newId();
         const r = receipt({ messageId, channel: 'inbox', state: 'delivered', at: 5 });

@@ -18,7 +18,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Message } from '../../src/exchange/types.js';
 import { createCassandraStores, migrateCassandra } from '../../src/store/cassandra/index.js';
 import { ABANDONED_CLAIM_MS } from '../../src/store/cassandra/message-store.js';
-import { INBOX_BUCKET_MS, inboxBucket, LEGACY_TABLES, STORE_TABLES } from '../../src/store/cassandra/schema.js';
+import { INBOX_BUCKET_MS, inboxBucket, LEGACY_TABLES, STORE_TABLES, UNFINISHED_SHARDS, unfinishedShard } from '../../src/store/cassandra/schema.js';
 import { type Stores, StoreUnavailableError, threadTimeline } from '../../src/store/port.js';
 import { makeMessage } from '../contract/contract-helpers.js';
 import { type StoresHarness, storesContract } from '../contract/stores.contract.js';
@@ -323,6 +323,67 @@ describe('Cassandra stores beyond the contract', () => {
         messageIds.map(() => 'delivered'),
       );
       assert.deepEqual(await stores.receipts.queued('webpush', 100), []);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('unfinished rows are spread over the shards, listed across them oldest first, and removed with the status that moves a message on', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const messages = Array.from({ length: 40 }, () => makeMessage());
+      // Inserted newest first: the order must come from the ids, across shards.
+      for (const message of [...messages].reverse()) await stores.messages.insert({ message, status: 'accepted' });
+      const rows = await admin.execute(`SELECT shard, id FROM ${keyspace}.messages_unfinished`);
+      assert.equal(rows.rowLength, messages.length);
+      for (const row of rows.rows) assert.equal(row.get('shard'), unfinishedShard(row.get('id') as string));
+      assert.ok(new Set(rows.rows.map((row) => row.get('shard'))).size > 1, 'more than one shard in use');
+      assert.ok(rows.rows.every((row) => (row.get('shard') as number) >= 0 && (row.get('shard') as number) < UNFINISHED_SHARDS));
+
+      const paged: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await stores.messages.unfinished(7, after);
+        paged.push(...page.map((s) => s.message.id));
+        if (page.length < 7) break;
+        after = paged.at(-1);
+      }
+      assert.deepEqual(
+        paged,
+        messages.map((m) => m.id),
+      );
+      for (const message of messages) await stores.messages.setStatus(message.id, 'triaged');
+      assert.equal((await admin.execute(`SELECT COUNT(*) AS n FROM ${keyspace}.messages_unfinished`)).first()?.get('n').toNumber(), 0);
+      assert.deepEqual(await stores.messages.unfinished(10), []);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it("a socket delivery's sent is one plain write, below any other write of its receipt", async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const messageId = uuidv7();
+      await stores.receipts.record([{ messageId, uid: 'w', channel: 'realtime', state: 'sent', at: 1 }], { neverQueued: true });
+      await stores.receipts.record([{ messageId, uid: 'w', channel: 'realtime', state: 'delivered', at: 2 }]);
+      const row = (
+        await admin.execute(
+          `SELECT state, writetime(state) AS written FROM ${keyspace}.delivery_receipts WHERE message_id = ? AND uid = 'w' AND channel = 'realtime' AND device = ''`,
+          [messageId],
+          { prepare: true },
+        )
+      ).first();
+      assert.equal(row?.get('state'), 'delivered');
+      assert.ok(Number(row?.get('written')) > Date.now() * 1000 - 60_000_000, 'the delivered receipt is written at the real time');
+      const events = await admin.execute(`SELECT state FROM ${keyspace}.delivery_receipt_events WHERE message_id = ?`, [messageId], { prepare: true });
+      assert.deepEqual(events.rows.map((r) => r.get('state')).sort(), ['delivered', 'sent']);
+      const indexed = await admin.execute(`SELECT message_id FROM ${keyspace}.receipt_messages_by_user WHERE uid = 'w'`);
+      assert.deepEqual(
+        indexed.rows.map((r) => r.get('message_id')),
+        [messageId],
+      );
     } finally {
       await stores.close();
     }

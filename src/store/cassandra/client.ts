@@ -98,8 +98,11 @@ export interface CqlSession {
   execute(query: string, params?: Params, options?: cassandra.QueryOptions): Promise<cassandra.types.ResultSet>;
   /** Every row of the result, fetched `fetchSize` at a time; stop iterating to stop fetching. */
   rows(query: string, params: Params, fetchSize?: number): AsyncGenerator<cassandra.types.Row>;
-  /** A logged batch keeps denormalised copies in step (all or nothing, eventually); unlogged only groups. */
-  batch(statements: Statement[], logged: boolean): Promise<void>;
+  /**
+   * A logged batch keeps denormalised copies in step (all or nothing, eventually); unlogged only
+   * groups them into one request (applied in part when it fails). One statement goes as itself.
+   */
+  batch(statements: Statement[], logged: boolean, options?: Pick<cassandra.QueryOptions, 'timestamp'>): Promise<void>;
   /** Runs independent statements with at most `concurrency` in flight; rejects on the first error. */
   concurrently(statements: Statement[], concurrency?: number): Promise<void>;
 }
@@ -119,9 +122,14 @@ export function cqlSession(client: cassandra.Client, consistency: CassandraConsi
         pageState = result.pageState ?? undefined;
       } while (pageState);
     },
-    batch: async (statements, logged) => {
-      if (statements.length === 0) return;
-      await cassandraCall(() => client.batch(statements, { prepare: true, logged }));
+    batch: async (statements, logged, options = {}) => {
+      const [only] = statements;
+      if (!only) return;
+      if (statements.length === 1) {
+        await execute(only.query, only.params, options);
+        return;
+      }
+      await cassandraCall(() => client.batch(statements, { ...options, prepare: true, logged }));
     },
     concurrently: async (statements, concurrency = DEFAULT_CONCURRENCY) => {
       if (statements.length === 0) return;

@@ -8,23 +8,37 @@
  *    is in the future), so a replay writes the very same cells with the very same timestamp
  *    (a no-op), and any later change (setStatus, the unfinished row's delete), written at its
  *    own later time, wins over a replay that comes after it.
+ *  - One request per insert and per status change: the message row and its index row
+ *    (messages_unfinished or messages_scheduled) travel in one unlogged batch, as do the status
+ *    update and the index rows it removes. Not atomic — a batch that fails may have applied
+ *    part of its rows — but its caller then fails too and repeats it: no 202 for an insert, a
+ *    redelivered triage for a status change. The one change whose partial failure a repeat
+ *    could not repair — a message becoming accepted (a scheduled send whose time came) without
+ *    its unfinished row — writes that row first, on its own, as before.
  *  - Idempotency keys are kept per (sender, key) until `message.createdAt + ttlMs` of the
  *    message that took the key, judged by message time. A key is claimed before the message is
  *    written, with a conditional write, so concurrent requests with one key store one message.
  *    A claim whose message was never written (the process died in between) is taken over by
  *    the next request once it is ABANDONED_CLAIM_MS old, so a crash cannot swallow a send.
+ *    Without a key an insert involves no conditional write at all.
  *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored. Ids this
  *    process inserted or read lately (KNOWN_IDS of them) are known to exist; others cost a read.
  *  - `isStored(id)`: true when this process knows the message is stored (same record): the inbox
  *    store then skips writing the body again.
- *  - `unfinished` lists status 'accepted' only, oldest id first, strictly after `after`.
+ *  - `unfinished` lists status 'accepted' only, oldest id first, strictly after `after`. Its rows
+ *    are spread over UNFINISHED_SHARDS partitions by a hash of the id (unfinishedShard), so no
+ *    one partition takes every accepted message and the tombstone of each; listing reads every
+ *    shard and merges them by id. Rows written before the sharding are all in shard 0, which is
+ *    one of the shards listed, so they are still found (and, once stale, deleted where they are).
  *  - `recall` writes `recalled_at`, a column of its own that `setStatus` never writes, so a triage
  *    finishing after the recall cannot undo it (no conditional write needed): `get` answers
  *    `recalled` whenever it is set. The id also goes into messages_recalled (one partition of the
  *    recalled ids, a few rows: recalls are rare), which the inbox store reads once per count.
- *  - Crash safety without a transaction: the unfinished row is written before a message
- *    becomes accepted and removed after it stops being accepted, so a crash leaves at worst a
- *    stale row, which `unfinished` verifies against `messages` and deletes.
+ *  - Crash safety without a transaction: a message has its unfinished row whenever it is
+ *    accepted — the row goes in with the accepted insert (a crash before both are written means
+ *    no 202), or before a scheduled message becomes accepted — and loses it only in the write
+ *    that moves it on, so a crash or a partly applied batch leaves at worst a stale row, which
+ *    `unfinished` verifies against `messages` and deletes.
  *  - `scheduled` lists status 'scheduled' only, newest id first, strictly before `before`; its
  *    rows (messages_scheduled) are written with the scheduled insert and deleted when setStatus
  *    makes the message accepted (its time came); any other way out (a cancel) leaves the row,
@@ -32,8 +46,8 @@
  */
 import type { Message } from '../../exchange/types.js';
 import type { MessageStatus, MessageStore, StoredMessage } from '../port.js';
-import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, text } from './client.js';
-import { RECALLED_SHARD, SCHEDULED_SHARD, UNFINISHED_SHARD } from './schema.js';
+import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, type Statement, text } from './client.js';
+import { RECALLED_SHARD, SCHEDULED_SHARD, UNFINISHED_SHARDS, unfinishedShard } from './schema.js';
 
 /** After this long, a key whose message is not stored is treated as a dead claim. */
 export const ABANDONED_CLAIM_MS = 30_000;
@@ -54,6 +68,8 @@ export interface CassandraMessageStore extends MessageStore {
 
 type InsertResult = { inserted: true } | { inserted: false; existingId: string; bodyHash: string };
 type Idempotency = { key: string; bodyHash: string; ttlMs: number };
+/** A row of an index table (messages_unfinished, messages_scheduled): the partition it is in, and the message id. */
+type IndexRow = { shard: number; id: string };
 
 const keyTtlSeconds = (expiresAt: number): number => Math.min(MAX_TTL_S, Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000)) + KEY_GRACE_S);
 
@@ -139,22 +155,37 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
     throw new Error(`idempotency key ${JSON.stringify(idempotency.key)} of ${message.sender} kept changing under ${CLAIM_ATTEMPTS} claims`);
   };
 
-  const unfinishedPage = (after: string | undefined, limit: number) =>
-    after === undefined
-      ? session.execute(SELECT_UNFINISHED, [UNFINISHED_SHARD, limit], { fetchSize: limit })
-      : session.execute(SELECT_UNFINISHED_AFTER, [UNFINISHED_SHARD, after, limit], { fetchSize: limit });
+  const ALL_UNFINISHED_SHARDS = Array.from({ length: UNFINISHED_SHARDS }, (_, shard) => shard);
 
-  const scheduledPage = (before: string | undefined, limit: number) =>
-    before === undefined
-      ? session.execute(SELECT_SCHEDULED, [SCHEDULED_SHARD, limit], { fetchSize: limit })
-      : session.execute(SELECT_SCHEDULED_BEFORE, [SCHEDULED_SHARD, before, limit], { fetchSize: limit });
+  /** The first `limit` unfinished rows after `after`, across every shard, oldest id first. */
+  const unfinishedPage = async (after: string | undefined, limit: number): Promise<IndexRow[]> => {
+    const pages = await mapLimit(ALL_UNFINISHED_SHARDS, DEFAULT_CONCURRENCY, async (shard) => {
+      const result =
+        after === undefined
+          ? await session.execute(SELECT_UNFINISHED, [shard, limit], { fetchSize: limit })
+          : await session.execute(SELECT_UNFINISHED_AFTER, [shard, after, limit], { fetchSize: limit });
+      return result.rows.map((row) => ({ shard, id: text(row.get('id')) as string }));
+    });
+    // Each shard's page is the `limit` oldest of that shard: the oldest `limit` of all are among them.
+    return pages
+      .flat()
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit);
+  };
+
+  const scheduledPage = async (before: string | undefined, limit: number): Promise<IndexRow[]> => {
+    const result =
+      before === undefined
+        ? await session.execute(SELECT_SCHEDULED, [SCHEDULED_SHARD, limit], { fetchSize: limit })
+        : await session.execute(SELECT_SCHEDULED_BEFORE, [SCHEDULED_SHARD, before, limit], { fetchSize: limit });
+    return result.rows.map((row) => ({ shard: SCHEDULED_SHARD, id: text(row.get('id')) as string }));
+  };
 
   /** Ids from `page`, verified against messages: those in `status` are kept, the others' index rows deleted. */
   const verifiedPage = async (
-    page: (cursor: string | undefined, want: number) => Promise<{ rows: Array<{ get(column: string): unknown }> }>,
+    page: (cursor: string | undefined, want: number) => Promise<IndexRow[]>,
     status: MessageStatus,
     remove: string,
-    shard: number,
     limit: number,
     start: string | undefined,
   ): Promise<StoredMessage[]> => {
@@ -162,17 +193,22 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
     let cursor = start;
     while (found.length < limit) {
       const want = limit - found.length;
-      const ids = (await page(cursor, want)).rows.map((row) => text(row.get('id')) as string);
-      const messages = await mapLimit(ids, DEFAULT_CONCURRENCY, get);
+      const rows = await page(cursor, want);
+      const messages = await mapLimit(rows, DEFAULT_CONCURRENCY, (row) => get(row.id));
       for (const [index, stored] of messages.entries()) {
+        const row = rows[index] as IndexRow;
         if (stored?.status === status) found.push(stored);
-        else await session.execute(remove, [shard, ids[index]]);
+        else await session.execute(remove, [row.shard, row.id]);
       }
-      if (ids.length < want) break;
-      cursor = ids[ids.length - 1];
+      if (rows.length < want) break;
+      cursor = rows[rows.length - 1]?.id;
     }
     return found;
   };
+
+  const unfinishedRow = (id: string): Statement => ({ query: INSERT_UNFINISHED, params: [unfinishedShard(id), id] });
+  const noLongerUnfinished = (id: string): Statement => ({ query: DELETE_UNFINISHED, params: [unfinishedShard(id), id] });
+  const noLongerScheduled = (id: string): Statement => ({ query: DELETE_SCHEDULED, params: [SCHEDULED_SHARD, id] });
 
   return {
     insert: async (stored, idempotency) => {
@@ -181,14 +217,13 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
         const holder = await claimKey(message, idempotency);
         if (holder) return holder;
       }
-      const timestamp = insertTimestamp(message);
-      // Both rows at once: the insert resolves (the 202) only when both are durable, and a
-      // message row without its unfinished row (a crash in between) was never acknowledged.
-      await Promise.all([
-        stored.status === 'accepted' ? session.execute(INSERT_UNFINISHED, [UNFINISHED_SHARD, message.id], { timestamp }) : undefined,
-        stored.status === 'scheduled' ? session.execute(INSERT_SCHEDULED, [SCHEDULED_SHARD, message.id], { timestamp }) : undefined,
-        session.execute(INSERT_MESSAGE, [message.id, JSON.stringify(message), stored.status, stored.cursor], { timestamp }),
-      ]);
+      // The message and its index row in one request: the insert resolves (the 202) only when
+      // both are durable, and a message row without its unfinished row (a batch applied in part)
+      // was never acknowledged.
+      const statements: Statement[] = [{ query: INSERT_MESSAGE, params: [message.id, JSON.stringify(message), stored.status, stored.cursor] }];
+      if (stored.status === 'accepted') statements.push(unfinishedRow(message.id));
+      if (stored.status === 'scheduled') statements.push({ query: INSERT_SCHEDULED, params: [SCHEDULED_SHARD, message.id] });
+      await session.batch(statements, false, { timestamp: insertTimestamp(message) });
       remember(message.id);
       return { inserted: true };
     },
@@ -199,25 +234,30 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
 
     setStatus: async (id, status, cursor) => {
       if (!known.has(id) && !(await exists(id))) return;
-      if (status === 'accepted') await session.execute(INSERT_UNFINISHED, [UNFINISHED_SHARD, id]);
+      // Becoming accepted: the unfinished row first, so the message is never accepted without it.
+      if (status === 'accepted') {
+        const row = unfinishedRow(id);
+        await session.execute(row.query, row.params);
+      }
       // An undefined cursor is sent as `unset`: the stored cursor stays.
-      await session.execute(UPDATE_STATUS, [status, cursor, id]);
-      if (status !== 'accepted') await session.execute(DELETE_UNFINISHED, [UNFINISHED_SHARD, id]);
+      const statements: Statement[] = [{ query: UPDATE_STATUS, params: [status, cursor, id] }];
+      if (status !== 'accepted') statements.push(noLongerUnfinished(id));
       // A scheduled message moves on to accepted when its time comes (src/pipeline/recovery.ts); any
       // other way out leaves a stale row, which `scheduled` drops. So a plain send pays no delete.
-      if (status === 'accepted') await session.execute(DELETE_SCHEDULED, [SCHEDULED_SHARD, id]);
+      if (status === 'accepted') statements.push(noLongerScheduled(id));
+      await session.batch(statements, false);
     },
 
     recall: async (id, at) => {
       if (!known.has(id) && !(await exists(id))) return;
-      await session.execute(INSERT_RECALLED, [RECALLED_SHARD, id]);
-      await session.execute(RECALL, [at, id]);
-      await session.execute(DELETE_UNFINISHED, [UNFINISHED_SHARD, id]);
-      await session.execute(DELETE_SCHEDULED, [SCHEDULED_SHARD, id]);
+      await session.batch(
+        [{ query: INSERT_RECALLED, params: [RECALLED_SHARD, id] }, { query: RECALL, params: [at, id] }, noLongerUnfinished(id), noLongerScheduled(id)],
+        false,
+      );
     },
 
-    unfinished: (limit, after) => verifiedPage(unfinishedPage, 'accepted', DELETE_UNFINISHED, UNFINISHED_SHARD, limit, after),
+    unfinished: (limit, after) => verifiedPage(unfinishedPage, 'accepted', DELETE_UNFINISHED, limit, after),
 
-    scheduled: (limit, before) => verifiedPage(scheduledPage, 'scheduled', DELETE_SCHEDULED, SCHEDULED_SHARD, limit, before),
+    scheduled: (limit, before) => verifiedPage(scheduledPage, 'scheduled', DELETE_SCHEDULED, limit, before),
   };
 }

@@ -12,6 +12,15 @@
  *    except keys whose first receipt in the call is `queued` or `sent` (FIRST_STATES), which
  *    are usually new: those try the `IF NOT EXISTS` insert straight away (no read); when the
  *    receipt exists, the failed insert returns its state and the rule is applied to that.
+ *  - A `sent` recorded with `neverQueued` (a socket delivery's: the key is never queued, so no
+ *    queued row can need removing), alone for its key in the call and without a reason, is one
+ *    plain write — no read, no Paxos — in one unlogged batch with its history row and its
+ *    erasure-index row: the receipt is written at SENT_BEFORE_ANY_WRITE, a write timestamp
+ *    below that of any other write (they use the real time), so whatever else is recorded for
+ *    the key (a client's delivered or read, an expiry, an erasure's delete) wins over it
+ *    whichever lands first — the forward-only rule, kept by Cassandra's last-write-wins. The
+ *    timestamp falls as the receipt's `at` grows, so of two copies of one `sent` (a redelivered
+ *    batch) the first stays, as the rule keeps it.
  *  - Receipts of one key in one call are applied in order, as if recorded one by one; different
  *    keys are written in parallel.
  *  - Every accepted change is appended to `delivery_receipt_events` (one row per state reached).
@@ -19,14 +28,15 @@
  *    receipt becomes queued and deleted after it leaves queued, so a crash leaves at worst a
  *    stale row, which `queued` checks against `delivery_receipts` and removes.
  *  - Each (uid, message) a call records receipts for gets its row in `receipt_messages_by_user`
- *    (the erasure's index, erase-user.ts) before the receipts are written — one plain write per
- *    pair, skipped for pairs this process wrote lately (INDEXED_PAIRS_KEPT), so the later
- *    receipts of a delivery (sent, delivered, read) cost nothing more.
+ *    (the erasure's index, erase-user.ts) before the receipts are written (a plain `sent`: in
+ *    its own batch) — one plain write per pair, skipped for pairs this process wrote lately
+ *    (INDEXED_PAIRS_KEPT), so the later receipts of a delivery (sent, delivered, read) cost
+ *    nothing more.
  *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
  *    (oldest first), resuming strictly after `after`.
  */
 import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
-import type { ReceiptStore } from '../port.js';
+import type { ReceiptStore, RecordOptions } from '../port.js';
 import { receiptMayMove } from '../receipt-rule.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, type Statement, text } from './client.js';
 
@@ -42,6 +52,16 @@ const COLUMNS = 'message_id, uid, channel, device, state, reason, at';
  * `sent` (realtime, recorded once the frame is out). Recording one of these first skips the read.
  */
 const FIRST_STATES: ReadonlySet<ReceiptState> = new Set(['queued', 'sent']);
+
+/**
+ * The write timestamp (µs) of a plain `sent` recorded at `at` (ms): 10^15 µs after the epoch
+ * (September 2001) less `at`, so below any real write time, and lower for a later `at`.
+ */
+const SENT_BEFORE_ANY_WRITE = (at: number): number => 1e15 - Math.max(0, Math.min(at, 1e14));
+
+/** Whether `receipts` (one key's, in one call) can be recorded as one plain `sent` (see the header). */
+const plainSent = (receipts: Receipt[], options: RecordOptions): boolean =>
+  options.neverQueued === true && receipts.length === 1 && receipts[0]?.state === 'sent' && receipts[0].reason === undefined;
 
 type Row = { get(name: string): unknown };
 
@@ -67,6 +87,7 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
   const INSERT_RECEIPT = `INSERT INTO delivery_receipts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`;
   const UPDATE_RECEIPT = `UPDATE delivery_receipts SET state = ?, reason = ?, at = ? WHERE ${KEY} IF state = ?`;
   const INSERT_EVENT = `INSERT INTO delivery_receipt_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+  const INSERT_SENT = 'INSERT INTO delivery_receipts (message_id, uid, channel, device, state, at) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?';
   const INSERT_QUEUED = 'INSERT INTO delivery_receipts_queued (channel, message_id, uid, device, at) VALUES (?, ?, ?, ?, ?)';
   const DELETE_QUEUED = 'DELETE FROM delivery_receipts_queued WHERE channel = ? AND message_id = ? AND uid = ? AND device = ?';
   const SELECT_FOR_MESSAGE = `SELECT ${COLUMNS} FROM delivery_receipts WHERE message_id = ?`;
@@ -74,18 +95,44 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
   const SELECT_QUEUED = 'SELECT message_id, uid, device FROM delivery_receipts_queued WHERE channel = ? LIMIT ?';
   const INSERT_USER_MESSAGE = 'INSERT INTO receipt_messages_by_user (uid, message_id) VALUES (?, ?)';
   const indexedPairs = new Set<string>();
-  /** The erasure index rows of the pairs in `receipts` this process has not written lately. */
-  const indexPairs = async (receipts: Receipt[]): Promise<void> => {
+  /** The erasure-index rows of the pairs in `receipts` this process has not written lately. */
+  const freshPairs = (receipts: Receipt[]): Map<string, Statement> => {
     const fresh = new Map<string, Statement>();
     for (const { uid, messageId } of receipts) {
       const pair = `${uid}\u0000${messageId}`;
       if (!indexedPairs.has(pair)) fresh.set(pair, { query: INSERT_USER_MESSAGE, params: [uid, messageId] });
     }
+    return fresh;
+  };
+  const markIndexed = (pairs: Iterable<string>): void => {
+    const list = [...pairs];
+    if (indexedPairs.size + list.length > INDEXED_PAIRS_KEPT) indexedPairs.clear();
+    for (const pair of list) indexedPairs.add(pair);
+  };
+  /** Writes the erasure-index rows of the pairs in `receipts` this process has not written lately. */
+  const indexPairs = async (receipts: Receipt[]): Promise<void> => {
+    const fresh = freshPairs(receipts);
     if (fresh.size === 0) return;
     await session.concurrently([...fresh.values()]);
-    if (indexedPairs.size + fresh.size > INDEXED_PAIRS_KEPT) indexedPairs.clear();
-    for (const pair of fresh.keys()) indexedPairs.add(pair);
+    markIndexed(fresh.keys());
   };
+
+  /** One plain `sent` (plainSent): the receipt, its history row and its erasure-index row in one request. */
+  const recordSent = async (receipt: Receipt): Promise<void> => {
+    const { messageId, uid, channel, at } = receipt;
+    const device = receipt.device ?? '';
+    const fresh = freshPairs([receipt]);
+    await session.batch(
+      [
+        ...fresh.values(),
+        { query: INSERT_SENT, params: [messageId, uid, channel, device, 'sent', at, SENT_BEFORE_ANY_WRITE(at)] },
+        { query: INSERT_EVENT, params: [messageId, uid, channel, device, 'sent', undefined, at] },
+      ],
+      false,
+    );
+    markIndexed(fresh.keys());
+  };
+
   const SELECT_QUEUED_AFTER =
     'SELECT message_id, uid, device FROM delivery_receipts_queued WHERE channel = ? AND (message_id, uid, device) > (?, ?, ?) LIMIT ?';
 
@@ -130,8 +177,7 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
   };
 
   return {
-    record: async (receipts) => {
-      await indexPairs(receipts);
+    record: async (receipts, options = {}) => {
       const byKey = new Map<string, Receipt[]>();
       for (const receipt of receipts) {
         const key = JSON.stringify([receipt.messageId, receipt.uid, receipt.channel, receipt.device ?? '']);
@@ -139,7 +185,15 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
         if (list) list.push(receipt);
         else byKey.set(key, [receipt]);
       }
-      await mapLimit([...byKey.values()], DEFAULT_CONCURRENCY, recordKey);
+      const plain: Receipt[] = [];
+      const compared: Receipt[][] = [];
+      for (const list of byKey.values()) {
+        if (plainSent(list, options)) plain.push(list[0] as Receipt);
+        else compared.push(list);
+      }
+      // The compared keys' index rows go first; a plain sent carries its own in its batch.
+      if (compared.length > 0) await indexPairs(compared.flat());
+      await Promise.all([mapLimit(plain, DEFAULT_CONCURRENCY, recordSent), mapLimit(compared, DEFAULT_CONCURRENCY, recordKey)]);
     },
 
     forMessage: async (messageId, uid) => {

@@ -9,13 +9,16 @@
  *      replay never undoes a later change: message-store.ts); setStatus(id) updates one row,
  *      reading first only for an id this process has not inserted or read lately. A row written
  *      only by inbox.add (body, no status) reads as 'triaged', as in the SQLite adapter.
- *  - messages_unfinished (shard = 0, id ↑) → nothing else.
- *      unfinished(limit, after): `WHERE shard = 0 AND id > ? LIMIT ?`, oldest id first. Holds
- *      only messages currently 'accepted' (added before the status moves to accepted, removed
- *      after it moves on), so one partition stays small. A row left behind by a crash or a lost
- *      delete is harmless: `unfinished` checks each id against `messages` and removes rows that
- *      are no longer accepted — which is also why gc_grace_seconds can be short (1 h), keeping
- *      the churn's tombstones from piling up in the partition.
+ *  - messages_unfinished (shard, id ↑) → nothing else; shard = unfinishedShard(id), one of
+ *      UNFINISHED_SHARDS (a hash of the id; 0 for every row written before the sharding).
+ *      unfinished(limit, after): `WHERE shard = ? AND id > ? LIMIT ?` on every shard, merged by
+ *      id, oldest first (recovery at start-up: the only reader). Holds only messages currently
+ *      'accepted' — written in the same batch as the accepted message (or before a scheduled one
+ *      becomes accepted), deleted in the same batch as the status that moves it on — so the
+ *      shards stay small, and the tombstone each message leaves is spread over UNFINISHED_SHARDS
+ *      partitions instead of piling up in one. A row left behind by a crash or a lost delete is
+ *      harmless: `unfinished` checks each id against `messages` and removes rows that are no
+ *      longer accepted — which is also why gc_grace_seconds can be short (1 h).
  *  - messages_scheduled (shard = 0, id ↓) → nothing else.
  *      scheduled(limit, before): `WHERE shard = 0 AND id < ? LIMIT ?`, newest id first (the admin
  *      console's list). Holds messages 'scheduled' when written: a row is written with a
@@ -262,8 +265,15 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
   },
 ];
 
-/** The fixed partition of messages_unfinished. */
-export const UNFINISHED_SHARD = 0;
+/** Partitions of messages_unfinished (shard 0 … UNFINISHED_SHARDS - 1). Changing it strands rows in shards no longer listed. */
+export const UNFINISHED_SHARDS = 16;
+
+/** The messages_unfinished partition of a message id: FNV-1a of the id, modulo UNFINISHED_SHARDS. */
+export function unfinishedShard(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % UNFINISHED_SHARDS;
+}
 /** The fixed partition of messages_scheduled. */
 export const SCHEDULED_SHARD = 0;
 /** The fixed partition of messages_recalled. */
