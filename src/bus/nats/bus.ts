@@ -81,6 +81,10 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       reconnectJitterTLS: 1_000,
       pingInterval: 10_000,
       maxPingOut: 3,
+      // nats.js otherwise captures a stack (new Error()) for every request — each JetStream
+      // publish, pull and ack-wait — to append to a timeout's: a cost per message on the hot
+      // path, for stacks that BusUnavailableError's own stack and cause already give.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new BusUnavailableError(`cannot connect to NATS at ${options.servers}`, { cause: err });
