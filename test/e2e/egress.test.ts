@@ -8,8 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
-import { testCertificate } from '../fakes/tls.js';
+import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, startInProcess } from '../helpers/herald.js';
 
 const KEYS = { p256dh: `B${'A'.repeat(86)}`, auth: 'AAAAAAAAAAAAAAAAAAAAAA' };
@@ -119,7 +118,7 @@ describe('receipts show reason codes, never the push service Location or status'
   let h: Awaited<ReturnType<typeof startChild>>;
   before(async () => {
     fake = await startPushService();
-    h = await startChild({ NODE_EXTRA_CA_CERTS: testCertificate().certFile, HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
+    h = await startChild(pushServiceClientEnv());
     fake.expectVapidKey = (await h.api('GET', '/api/v1/webpush/vapid-public-key')).body.key;
   });
   after(async () => {

@@ -13,8 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
-import { testCertificate } from '../fakes/tls.js';
+import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, startInProcess } from '../helpers/herald.js';
 
 type Herald = Awaited<ReturnType<typeof startInProcess>>;
@@ -178,7 +177,7 @@ describe('recall withdraws push copies (the real CLI, the loopback push service)
   let h: Awaited<ReturnType<typeof startChild>>;
   before(async () => {
     push = await startPushService();
-    h = await startChild({ NODE_EXTRA_CA_CERTS: testCertificate().certFile, HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
+    h = await startChild(pushServiceClientEnv());
   });
   after(async () => {
     await h?.kill('SIGTERM');

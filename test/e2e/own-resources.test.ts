@@ -13,8 +13,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { type PushServiceFake, startPushService } from '../fakes/push-service.js';
-import { testCertificate } from '../fakes/tls.js';
+import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, startInProcess } from '../helpers/herald.js';
 import { unreachableSubscription } from '../helpers/subscriptions.js';
 
@@ -247,7 +246,7 @@ describe('a device removed while its push waits', () => {
   });
 
   it('fails the waiting retry device-removed, and nothing more reaches the push service', async () => {
-    const h = await startChild({ NODE_EXTRA_CA_CERTS: testCertificate().certFile, HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
+    const h = await startChild(pushServiceClientEnv());
     try {
       const admin = await h.token('ops', { admin: true });
       const token = await h.token('waiting-wes');

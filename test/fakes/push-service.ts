@@ -321,3 +321,6 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   };
   return fake;
 }
+
+/** The env a `herald serve` child needs to push to this fake: trust its certificate, allow a loopback endpoint. */
+export const pushServiceClientEnv = (): Record<string, string> => ({ NODE_EXTRA_CA_CERTS: testCertificate().certFile, HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
