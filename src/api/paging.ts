@@ -9,10 +9,13 @@ import type { InboxStore } from '../store/port.js';
 import type { inboxQuery } from './schemas.js';
 import { inboxView } from './views.js';
 
-/** One page of `limit` from `rows` (fetched with limit + 1), and its `next`. */
-export function page<T extends { id: string }>(rows: T[], limit: number) {
+/** One page of `limit` from `rows` (fetched with limit + 1), and its `next`: the `key` of the last shown (its id by default). */
+export function page<T extends { id: string }>(rows: T[], limit: number): { rows: T[]; next: string | null };
+export function page<T>(rows: T[], limit: number, key: (row: T) => string): { rows: T[]; next: string | null };
+export function page<T>(rows: T[], limit: number, key: (row: T) => string = (row) => (row as { id: string }).id) {
   const shown = rows.slice(0, limit);
-  return { rows: shown, next: rows.length > limit ? (shown[shown.length - 1]?.id ?? null) : null };
+  const last = shown[shown.length - 1];
+  return { rows: shown, next: rows.length > limit && last !== undefined ? key(last) : null };
 }
 
 /** One page of `uid`'s inbox as GET /api/v1/messages answers it (the caller's own, or a user's for an admin). */

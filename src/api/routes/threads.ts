@@ -13,8 +13,8 @@ import { type MembershipSignal, subjects } from '../../bus/port.js';
 import { ProblemError } from '../../errors.js';
 import { LIMITS } from '../../exchange/limits.js';
 import { allowsSelfJoin, type SelfJoinRule } from '../../exchange/self-join.js';
-import type { ThreadMembership } from '../../store/port.js';
 import type { ApiDeps } from '../deps.js';
+import { page } from '../paging.js';
 import { membersPage, threadMembership, threadsPage } from '../responses.js';
 import { answer, authed, json, type Route, refusals } from '../route.js';
 import { membersQuery, threadName, threadsQuery, uid as uidSchema } from '../schemas.js';
@@ -24,13 +24,6 @@ import { membershipView } from '../views.js';
 export interface ThreadRouteOptions {
   /** HERALD_THREADS_SELF_JOIN; default: none. */
   selfJoin?: SelfJoinRule;
-}
-
-/** One page of memberships fetched with limit + 1, and the cursor of the next (`key` of the last shown). */
-function membershipPage(rows: ThreadMembership[], limit: number, key: (m: ThreadMembership) => string) {
-  const shown = rows.slice(0, limit);
-  const last = shown[shown.length - 1];
-  return { shown: shown.map(membershipView), next: rows.length > limit && last !== undefined ? key(last) : null };
 }
 
 const MEMBER_PARAMS = { thread: threadName, uid: uidSchema };
@@ -118,8 +111,8 @@ export function threadRoutes(deps: ApiDeps, options: ThreadRouteOptions = {}): R
         const q = validate(membersQuery, queryObject(query));
         const limit = q.limit ?? LIMITS.defaultPageLimit;
         const rows = await deps.stores.timelines.members(thread, limit + 1, q.cursor);
-        const { shown, next } = membershipPage(rows, limit, (m) => m.uid);
-        return json(200, { members: shown, next });
+        const { rows: shown, next } = page(rows, limit, (m) => m.uid);
+        return json(200, { members: shown.map(membershipView), next });
       },
     ),
     authed(
@@ -140,8 +133,8 @@ export function threadRoutes(deps: ApiDeps, options: ThreadRouteOptions = {}): R
         const q = validate(threadsQuery, queryObject(query));
         const limit = q.limit ?? LIMITS.defaultPageLimit;
         const rows = await deps.stores.timelines.threadsOf(caller.uid, limit + 1, q.cursor);
-        const { shown, next } = membershipPage(rows, limit, (m) => m.thread);
-        return json(200, { threads: shown, next });
+        const { rows: shown, next } = page(rows, limit, (m) => m.thread);
+        return json(200, { threads: shown.map(membershipView), next });
       },
     ),
   ];
