@@ -91,6 +91,8 @@ export const sendBody = z.strictObject({ msg, uid, opts: messageOptions.optional
 /** Keys that would reach object prototypes; an audience made only of them would select everyone. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+export const threadName = z.string().regex(THREAD_PATTERN, 'must be 1-128 letters, digits or . _ ~ : -');
+
 export const audience = z
   .strictObject({
     where: z
@@ -100,10 +102,12 @@ export const audience = z
       .optional(),
     has: z.enum(['ios', 'android', 'web', 'email', 'phone']).optional(),
     online: z.boolean().optional(),
+    thread: threadName.optional().describe('Members of this thread now'),
   })
-  .refine((a) => a.where !== undefined || a.has !== undefined || a.online !== undefined, 'must give at least one of where, has, online');
-
-export const threadName = z.string().regex(THREAD_PATTERN, 'must be 1-128 letters, digits or . _ ~ : -');
+  .refine(
+    (a) => a.where !== undefined || a.has !== undefined || a.online !== undefined || a.thread !== undefined,
+    'must give at least one of where, has, online, thread',
+  );
 
 export const multicastBody = z
   .strictObject({

@@ -28,6 +28,8 @@ export interface Audience {
   where?: Record<string, string | number | boolean | Array<string | number | boolean>>;
   has?: DeviceKind | 'email' | 'phone';
   online?: boolean;
+  /** Members of this thread now (TimelineStore.members). */
+  thread?: string;
 }
 
 export interface EmailOptions {

@@ -26,6 +26,7 @@ import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency, type User } from '../exchange/types.js';
+import { audiencePage } from './audience.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { recipientsNotErased } from './erasure.js';
@@ -157,13 +158,8 @@ export async function recipientPage(
       const uids = members.map((m) => m.uid);
       return { uids, next: uids.length === TRIAGE_PAGE_SIZE ? uids[uids.length - 1] : undefined };
     }
-    case 'audience': {
-      const uids = await deps.search.audience(target.audience, cursor, TRIAGE_PAGE_SIZE);
-      const next = uids.length === TRIAGE_PAGE_SIZE ? uids[uids.length - 1] : undefined;
-      if (target.audience.online === undefined) return { uids, next };
-      const online = await deps.presence.onlineAmong(uids);
-      return { uids: uids.filter((uid) => online.has(uid) === target.audience.online), next };
-    }
+    case 'audience':
+      return audiencePage(deps, target.audience, cursor, TRIAGE_PAGE_SIZE);
   }
 }
 

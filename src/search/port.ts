@@ -8,7 +8,8 @@
  *  - Results are paged by keyset: messages newest first by id, users by uid ascending.
  *  - Audience `where` matches user attributes by equality (a value, or any of a list);
  *    `has` requires a registered device of that kind, or an email / phone on the user.
- *    `online` is not the index's business: the caller filters on presence.
+ *    `online` and `thread` are not the index's business: the caller filters on presence and
+ *    pages a thread's members itself, asking for the matches `among` each page.
  */
 import type { Audience, DeviceKind, Message, Receipt, User } from '../exchange/types.js';
 
@@ -41,8 +42,11 @@ export interface Search {
   /** Receipt history for reports; `urgency` is the message's. */
   indexReceipts(receipts: Array<Receipt & { urgency: Message['urgency'] }>): Promise<void>;
   searchMessages(query: MessageSearchQuery): Promise<Message[]>;
-  /** One page of uids matching the audience (ignoring `online`), ascending, after `after`. */
-  audience(audience: Audience, after: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * One page of uids matching the audience (ignoring `online` and `thread`), ascending, after
+   * `after`; with `among`, only uids from that list (at most 1,000) are matched.
+   */
+  audience(audience: Audience, after: string | undefined, limit: number, among?: readonly string[]): Promise<string[]>;
   report(query: ReportQuery): Promise<ReportRow[]>;
   /**
    * Right to erasure: removes the user's documents — the user (audiences no longer match it)

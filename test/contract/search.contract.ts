@@ -177,6 +177,15 @@ export function searchContract(name: string, open: () => Promise<SearchHarness>)
         assert.deepEqual(await search.audience({ where: { plan: 'pro' }, online: true }, undefined, 10), ['u1', 'u3']);
       });
 
+      it('matches only among the uids given (a page of a thread’s members), with every condition', async () => {
+        assert.deepEqual(await search.audience({}, undefined, 10, ['u4', 'u2', 'nobody']), ['u2', 'u4']);
+        assert.deepEqual(await search.audience({ where: { plan: 'pro' } }, undefined, 10, ['u2', 'u3']), ['u3']);
+        assert.deepEqual(await search.audience({ has: 'phone' }, undefined, 10, ['u1', 'u4']), ['u4']);
+        assert.deepEqual(await search.audience({ where: { city: 'Paris' }, has: 'phone' }, undefined, 10, ['u1', 'u2']), []);
+        assert.deepEqual(await search.audience({ where: { city: ['Paris', 'Lyon'] } }, 'u1', 10, ['u1', 'u2', 'u3']), ['u2', 'u3']);
+        assert.deepEqual(await search.audience({ where: { plan: 'pro' } }, undefined, 10, []), []);
+      });
+
       it('pages by uid ascending after a cursor', async () => {
         assert.deepEqual(await search.audience({}, undefined, 3), ['u1', 'u2', 'u3']);
         assert.deepEqual(await search.audience({}, 'u3', 3), ['u4']);

@@ -133,6 +133,36 @@ describe('threads', () => {
     assert.equal((await h.api('GET', `/api/v1/messages/${first}`, { token: tokens.leaver as string })).body.state.read, null);
   });
 
+  it('an audience may name a thread: its members now that match the other conditions, counted and sent to', async () => {
+    for (const [uid, plan] of [
+      ['aud-a', 'pro'],
+      ['aud-b', 'free'],
+      ['aud-c', 'pro'],
+      ['aud-out', 'pro'],
+    ] as const) {
+      assert.equal((await h.api('PUT', `/api/v1/users/${uid}`, { token: admin, body: { attributes: { plan } } })).status, 200);
+    }
+    for (const uid of ['aud-a', 'aud-b', 'aud-c']) assert.equal((await h.api('PUT', member('guild', uid), { token: admin })).status, 201);
+    assert.equal((await h.api('DELETE', member('guild', 'aud-c'), { token: admin })).status, 204);
+    const count = async (audience: object) => (await h.api('POST', '/api/v1/audience/count', { token: admin, body: { audience } })).body;
+    assert.deepEqual(await count({ thread: 'guild' }), { count: 2, capped: false });
+    assert.deepEqual(await count({ thread: 'guild', where: { plan: 'pro' } }), { count: 1, capped: false });
+    assert.deepEqual(await count({ thread: 'nobody-here' }), { count: 0, capped: false });
+
+    const res = await h.api('POST', '/api/v1/multicast', {
+      token: admin,
+      body: { msg: 'pros of the guild', audience: { thread: 'guild', where: { plan: 'pro' } } },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await h.triaged(res.body.id);
+    for (const uid of ['aud-a', 'aud-b', 'aud-c', 'aud-out']) {
+      assert.deepEqual(await listed(h, await h.token(uid)), uid === 'aud-a' ? [res.body.id] : [], uid);
+    }
+    const refused = await h.api('POST', '/api/v1/audience/count', { token: admin, body: { audience: { thread: 'no spaces' } } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.errors?.[0]?.path, 'audience.thread', JSON.stringify(refused.body));
+  });
+
   it('a member’s live socket gets the thread message; a non-member’s does not', async () => {
     assert.equal((await h.api('PUT', member('live', 'listener'), { token: admin })).status, 201);
     const listener = await h.socket('listener');

@@ -7,6 +7,7 @@
  */
 import { LIMITS } from '../../exchange/limits.js';
 import { URGENCIES } from '../../exchange/types.js';
+import { type AudiencePage, audiencePage } from '../../pipeline/audience.js';
 import { createAdminStats } from '../admin-stats.js';
 import type { ApiDeps } from '../deps.js';
 import { inboxPageOf, page } from '../paging.js';
@@ -23,19 +24,15 @@ const AUDIENCE_COUNT_PAGE = 1_000;
 export function adminRoutes(deps: ApiDeps): Route[] {
   const stats = createAdminStats(deps.metrics, URGENCIES);
 
-  /** Users the audience selects, up to the cap, paged as triage pages it (src/pipeline/triage.ts). */
-  async function countAudience(select: (after: string | undefined, limit: number) => Promise<string[]>, online: boolean | undefined) {
+  /** Users the audience selects, up to the cap, paged as triage pages it (src/pipeline/audience.ts). */
+  async function countAudience(select: (after: string | undefined, limit: number) => Promise<AudiencePage>) {
     let count = 0;
     let after: string | undefined;
     while (count < AUDIENCE_COUNT_CAP) {
-      const uids = await select(after, AUDIENCE_COUNT_PAGE);
-      if (online === undefined) count += uids.length;
-      else {
-        const live = await deps.presence.onlineAmong(uids);
-        count += uids.filter((uid) => live.has(uid) === online).length;
-      }
-      if (uids.length < AUDIENCE_COUNT_PAGE) return { count: Math.min(count, AUDIENCE_COUNT_CAP), capped: false };
-      after = uids[uids.length - 1];
+      const page = await select(after, AUDIENCE_COUNT_PAGE);
+      count += page.uids.length;
+      if (page.next === undefined) return { count: Math.min(count, AUDIENCE_COUNT_CAP), capped: count > AUDIENCE_COUNT_CAP };
+      after = page.next;
     }
     return { count: AUDIENCE_COUNT_CAP, capped: true };
   }
@@ -104,10 +101,16 @@ export function adminRoutes(deps: ApiDeps): Route[] {
       async ({ body }) => {
         if (typeof body === 'object' && body !== null && 'everyone' in body) {
           validate(everyoneCountBody, body);
-          return json(200, await countAudience(async (after, limit) => (await deps.stores.users.page(after, limit)).map((user) => user.uid), undefined));
+          return json(
+            200,
+            await countAudience(async (after, limit) => {
+              const uids = (await deps.stores.users.page(after, limit)).map((user) => user.uid);
+              return uids.length === limit ? { uids, next: uids[uids.length - 1] } : { uids };
+            }),
+          );
         }
         const { audience } = validate(audienceOnlyBody, body);
-        return json(200, await countAudience((after, limit) => deps.search.audience(audience, after, limit), audience.online));
+        return json(200, await countAudience((after, limit) => audiencePage(deps, audience, after, limit)));
       },
       { body: true },
     ),

@@ -77,7 +77,7 @@ export interface ReceiptDocument {
 export const receiptDocumentId = (r: Pick<Receipt, 'messageId' | 'uid' | 'channel' | 'device' | 'state'>) =>
   r.device ? `${r.messageId}|${r.uid}|${r.channel}|${r.state}|${r.device}` : `${r.messageId}|${r.uid}|${r.channel}|${r.state}`;
 
-/** The filters of an audience (ignoring `online`, which is presence's business). */
+/** The filters of an audience (ignoring `online` and `thread`, which the pipeline applies itself). */
 export function audienceFilters(audience: Audience): object[] {
   const filters: object[] = [];
   for (const [name, value] of Object.entries(audience.where ?? {})) {

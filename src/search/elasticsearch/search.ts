@@ -98,9 +98,10 @@ export async function createElasticsearchSearch(options: ElasticsearchSearchOpti
       return (body.hits.hits as Array<{ _source: Pick<MessageDocument, 'message'> }>).map((hit): Message => hit._source.message);
     },
 
-    async audience(audience, after, limit) {
+    async audience(audience, after, limit, among) {
       const filter = audienceFilters(audience);
       if (after !== undefined) filter.push({ range: { uid: { gt: after } } });
+      if (among !== undefined) filter.push({ terms: { uid: among } });
       const { body } = await client.search({
         index: names.users,
         body: { size: limit, sort: [{ uid: 'asc' }], query: { bool: { filter } }, _source: ['uid'] },

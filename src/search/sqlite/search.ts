@@ -144,9 +144,10 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
     });
   };
 
-  const audienceStatement = (whereCount: number, has: Audience['has'], after: boolean): Statement =>
-    cached(`audience|${whereCount}|${has ?? ''}|${after}`, () => {
+  const audienceStatement = (whereCount: number, has: Audience['has'], after: boolean, among: boolean): Statement =>
+    cached(`audience|${whereCount}|${has ?? ''}|${after}|${among}`, () => {
       const conditions: string[] = [];
+      if (among) conditions.push('u.uid IN (SELECT value FROM json_each(?))');
       for (let i = 1; i < whereCount; i++) {
         conditions.push(
           `EXISTS (SELECT 1 FROM user_attributes a${i} WHERE a${i}.uid = u.uid AND a${i}.name = ?
@@ -192,7 +193,7 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
           .all({ q, from: query.from, to: query.to, uid: query.uid, before: query.before, limit: query.limit }) as string[];
         return rows.map((body) => JSON.parse(body) as Message);
       }),
-    audience: (audience, after, limit) =>
+    audience: (audience, after, limit, among) =>
       afterIndexing(() => {
         const where = Object.entries(audience.where ?? {}).map(([name, value]) => {
           const values = (Array.isArray(value) ? value : [value]).map(encodeAttributeValue);
@@ -206,10 +207,11 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
         } else if (after !== undefined) {
           params.push(after);
         }
+        if (among !== undefined) params.push(JSON.stringify(among));
         for (const [name, values] of rest) params.push(name, values);
         if (audience.has !== undefined && audience.has !== 'email' && audience.has !== 'phone') params.push(audience.has);
         params.push(limit);
-        return audienceStatement(where.length, audience.has, after !== undefined)
+        return audienceStatement(where.length, audience.has, after !== undefined, among !== undefined)
           .pluck()
           .all(...params) as string[];
       }),
