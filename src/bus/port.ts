@@ -81,6 +81,8 @@ export const subjects = {
 export interface ThreadFrame<F = unknown> {
   thread: string;
   frame: F;
+  /** When the message was posted to the thread (TimelineStore.post): the members at that time see it. */
+  at: number;
 }
 
 /** What travels on `subjects.membershipChanged`. */
@@ -88,6 +90,8 @@ export interface MembershipSignal {
   uid: string;
   thread: string;
   member: boolean;
+  /** When the user joined or left (TimelineStore.join / leave). */
+  at: number;
 }
 
 export class BusUnavailableError extends Error {

@@ -154,8 +154,8 @@ export function mountGateway(options: GatewayOptions): Gateway {
   const subscriptions: Subscription[] = [
     bus.subscribe<ReturnType<typeof messageFrame>>(subjects.broadcastFrames, (frame) => routing.publish(frame)),
     // One publish per thread message on this gateway, whatever the number of its members.
-    bus.subscribe<ThreadFrame>(subjects.threadFrames, ({ thread, frame }) => routing.publish(frame, thread)),
-    bus.subscribe<MembershipSignal>(subjects.membershipChanged, ({ uid, thread, member }) => routing.membership(socketsOf(uid), thread, member)),
+    bus.subscribe<ThreadFrame>(subjects.threadFrames, ({ thread, frame, at }) => routing.publish(frame, { thread, postedAt: at })),
+    bus.subscribe<MembershipSignal>(subjects.membershipChanged, ({ uid, thread, member, at }) => routing.membership(socketsOf(uid), thread, member, at)),
     // The user was erased (src/pipeline/erasure.ts): its sockets close for good.
     bus.subscribe<{ uid: string }>(subjects.userErased, ({ uid }) => {
       for (const ws of [...(socketsByUid.get(uid) ?? [])]) ws.end(ERASED_CLOSE_CODE, 'user erased');

@@ -8,12 +8,16 @@
  * - a socket catches up from `open` (src/gateway/catch-up.ts): what is meant for it is held —
  *   its user's frames, and the published ones, which would not reach it since it is not
  *   subscribed yet — until its memberships and replay are read (`open` does both); then it is
- *   sent the replay and what it held, and subscribed to its topics, in one cork.
+ *   sent the replay and what it held, and subscribed to its topics, in one cork;
+ * - a socket whose user joins a thread is sent the thread's frames this gateway published before
+ *   it heard of the join, of messages posted since the join (src/gateway/recent-thread-frames.ts),
+ *   then subscribed to the thread's topic.
  */
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Logger } from '../observability/log.js';
 import type { Stores } from '../store/port.js';
 import { CATCH_UP_OVERFLOW_CODE, CatchUp, type Held, heldFrame, type Replayed, readReplay } from './catch-up.js';
+import { RecentThreadFrames } from './recent-thread-frames.js';
 import { applyMembership, loadThreads, threadTopic } from './thread-topics.js';
 
 /** The topic of broadcasts: no thread topic is it (thread topics are `thread/<name>`). */
@@ -40,6 +44,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
   const { app, log, send } = options;
   /** The sockets catching up: what is meant for them is held, not sent. */
   const catchingUp = new Map<WebSocket<D>, CatchUp>();
+  const recentThreadFrames = new RecentThreadFrames();
 
   /** Holds `entry` for a catching-up socket; one that holds too much is closed (a reconnect with since= recovers). */
   const hold = (ws: WebSocket<D>, catchUp: CatchUp, entry: Held) => {
@@ -104,23 +109,33 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
     },
 
     /** A broadcast (no `thread`) or a thread's frame: one publish, and held by every socket catching up. */
-    publish(frame: unknown, thread?: string): void {
+    publish(frame: unknown, to?: { thread: string; postedAt: number }): void {
       const text = JSON.stringify(frame);
+      const thread = to?.thread;
       app.publish(thread === undefined ? BROADCAST_TOPIC : threadTopic(thread), text, false);
+      if (to) recentThreadFrames.remember(to.thread, text, to.postedAt);
       for (const [ws, catchUp] of [...catchingUp]) {
         if (ws.getUserData().realtimeOff) continue;
         hold(ws, catchUp, heldFrame(text, frame, thread));
       }
     },
 
-    /** The user of these sockets joined (`member`) or left the thread. */
-    membership(sockets: Iterable<WebSocket<D>>, thread: string, member: boolean): void {
+    /** The user of these sockets joined (`member`) or left the thread at `at`. */
+    membership(sockets: Iterable<WebSocket<D>>, thread: string, member: boolean, at: number): void {
+      let missed: string[] | undefined;
       for (const ws of [...sockets]) {
         const catchUp = catchingUp.get(ws);
         if (catchUp) hold(ws, catchUp, { kind: 'membership', thread, member });
         else if (applyMembership(ws.getUserData().threads, thread, member) && !ws.getUserData().realtimeOff) {
-          if (member) ws.subscribe(threadTopic(thread));
-          else ws.unsubscribe(threadTopic(thread));
+          if (!member) {
+            ws.unsubscribe(threadTopic(thread));
+            continue;
+          }
+          missed ??= recentThreadFrames.postedSince(thread, at);
+          ws.cork(() => {
+            for (const text of missed ?? []) send(ws, text);
+            ws.subscribe(threadTopic(thread));
+          });
         }
       }
     },

@@ -68,7 +68,7 @@ async function sweepRecipients(deps: RecallDeps, message: Message): Promise<void
   const frame: RecallFrame = { type: 'recall', id: message.id };
   // A timeline message's sockets get one frame per gateway; others', one per recipient.
   const onTimeline = timelineOf(message) !== undefined;
-  if (onTimeline) emitToTimeline(deps.bus, message, frame);
+  if (onTimeline) emitToTimeline(deps.bus, message, frame, deps.now());
   let cursor: string | undefined;
   do {
     const page = await recipientPage(deps, message, cursor);

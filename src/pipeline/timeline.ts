@@ -40,8 +40,10 @@ export function broadcastVisitsEveryone(deps: Pick<PipelineDeps, 'traits' | 'cha
   return message.category !== undefined && socketsInPlay(deps, message);
 }
 
-/** Sends a frame to every live socket that sees the message's timeline: one signal, one publish per gateway. */
-export function emitToTimeline(bus: Bus, message: Message, frame: unknown): void {
+/** Sends a frame to every live socket that sees the message's timeline, posted at `postedAt`: one signal, one publish per gateway. */
+export function emitToTimeline(bus: Bus, message: Message, frame: unknown, postedAt: number): void {
   if (message.target.kind === 'everyone') bus.emit(subjects.broadcastFrames, frame);
-  else if (message.target.kind === 'thread') bus.emit(subjects.threadFrames, { thread: message.target.thread, frame } satisfies ThreadFrame);
+  else if (message.target.kind === 'thread') {
+    bus.emit(subjects.threadFrames, { thread: message.target.thread, frame, at: postedAt } satisfies ThreadFrame);
+  }
 }

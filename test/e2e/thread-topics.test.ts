@@ -51,7 +51,7 @@ describe('gateway thread topics and catch-up', () => {
   });
   after(() => h.stop());
 
-  const emitThread = (thread: string, frame: unknown) => h.herald.bus.emit(subjects.threadFrames, { thread, frame } satisfies ThreadFrame);
+  const emitThread = (thread: string, frame: unknown, at = Date.now()) => h.herald.bus.emit(subjects.threadFrames, { thread, frame, at } satisfies ThreadFrame);
   const emitMembership = (signal: MembershipSignal) => h.herald.bus.emit(subjects.membershipChanged, signal);
   const threadMessage = (thread: string, msg: string) => messageFrame(message(msg, { kind: 'thread', thread }));
   /**
@@ -86,18 +86,46 @@ describe('gateway thread topics and catch-up', () => {
     const socket = await h.socket('tm-carol');
     await settled(socket, 'tm-carol');
     await h.herald.stores.timelines.join('news', 'tm-carol', Date.now());
-    emitMembership({ uid: 'tm-carol', thread: 'news', member: true });
+    emitMembership({ uid: 'tm-carol', thread: 'news', member: true, at: Date.now() });
     const first = threadMessage('news', 'after the join');
     emitThread('news', first);
     await socket.next((f) => f.id === first.id);
 
     await h.herald.stores.timelines.leave('news', 'tm-carol', Date.now());
-    emitMembership({ uid: 'tm-carol', thread: 'news', member: false });
+    emitMembership({ uid: 'tm-carol', thread: 'news', member: false, at: Date.now() });
     const second = threadMessage('news', 'after the leave');
     emitThread('news', second);
     await settled(socket, 'tm-carol');
     assert.equal(received(socket, second.id), 0);
     assert.equal(received(socket, first.id), 1);
+    socket.close();
+  });
+
+  it('sends a thread frame that reached the gateway before the join it follows, once the join does', async () => {
+    const uid = 'tm-gus';
+    const socket = await h.socket(uid);
+    await settled(socket, uid);
+    const joinedAt = Date.now();
+    await h.herald.stores.timelines.join('late-news', uid, joinedAt);
+    // Triage posted these after the join, but their frames come before the join's signal.
+    const before = threadMessage('late-news', 'posted before the join');
+    emitThread('late-news', before, joinedAt - 1);
+    const raced = threadMessage('late-news', 'posted after the join');
+    emitThread('late-news', raced, joinedAt);
+    await settled(socket, uid);
+    assert.equal(received(socket, raced.id), 0, 'not subscribed yet');
+    emitMembership({ uid, thread: 'late-news', member: true, at: joinedAt });
+    const live = threadMessage('late-news', 'after the signal');
+    emitThread('late-news', live, joinedAt + 1);
+    await socket.next((f) => f.id === live.id);
+    assert.deepEqual(
+      socket
+        .messages()
+        .map((f) => f.id)
+        .filter((id) => [before.id, raced.id, live.id].includes(id)),
+      [raced.id, live.id],
+      'the raced frame once, before the live one; the one posted before the join never',
+    );
     socket.close();
   });
 
@@ -152,7 +180,7 @@ describe('gateway thread topics and catch-up', () => {
     const beforeJoin = threadMessage('late', 'before the join');
     emitThread('late', beforeJoin);
     await h.herald.stores.timelines.join('late', uid, Date.now());
-    emitMembership({ uid, thread: 'late', member: true });
+    emitMembership({ uid, thread: 'late', member: true, at: Date.now() });
     const afterJoin = threadMessage('late', 'after the join');
     emitThread('late', afterJoin);
     load.release();

@@ -30,8 +30,8 @@ const MEMBER_PARAMS = { thread: threadName, uid: uidSchema };
 
 export function threadRoutes(deps: ApiDeps, options: ThreadRouteOptions = {}): Route[] {
   const selfJoin = options.selfJoin ?? [];
-  const signal = (uid: string, thread: string, member: boolean) =>
-    deps.bus.emit(subjects.membershipChanged, { uid, thread, member } satisfies MembershipSignal);
+  const signal = (uid: string, thread: string, member: boolean, at: number) =>
+    deps.bus.emit(subjects.membershipChanged, { uid, thread, member, at } satisfies MembershipSignal);
   const memberParams = (params: Record<string, string>) => ({
     thread: validate(threadName, params.thread, 'thread'),
     uid: validate(uidSchema, params.uid, 'uid'),
@@ -66,7 +66,7 @@ export function threadRoutes(deps: ApiDeps, options: ThreadRouteOptions = {}): R
         }
         const at = deps.now();
         if (!(await deps.stores.timelines.join(thread, uid, at))) return json(204);
-        signal(uid, thread, true);
+        signal(uid, thread, true, at);
         return json(201, membershipView({ thread, uid, joinedAt: at }));
       },
     ),
@@ -87,7 +87,8 @@ export function threadRoutes(deps: ApiDeps, options: ThreadRouteOptions = {}): R
       async ({ params, caller }) => {
         const { thread, uid } = memberParams(params);
         if (!caller.admin && caller.uid !== uid) throw new ProblemError('HERALD_FORBIDDEN', 'a user may remove only itself from a thread');
-        if (await deps.stores.timelines.leave(thread, uid, deps.now())) signal(uid, thread, false);
+        const at = deps.now();
+        if (await deps.stores.timelines.leave(thread, uid, at)) signal(uid, thread, false, at);
         return json(204);
       },
     ),
