@@ -55,28 +55,36 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
   // Scheduled messages are published again when their time comes; triaged ones are done.
   if (stored?.status !== 'accepted') return;
   const { message } = stored;
-  const timeline = timelineOf(message);
+  let cursor = stored.cursor;
+  let timeline = timelineOf(message);
+  // A broadcast part-way through its expansion and not on the timeline was begun by a Herald
+  // without timelines (before the upgrade, or an older process in a rolling one): it has written
+  // an inbox entry per user so far, so it goes on that way and is not posted — nobody sees it twice.
+  const legacy = timeline === 'everyone' && cursor !== undefined && !(await deps.stores.timelines.posted(timeline, message.id));
+  if (legacy) timeline = undefined;
   const expired = message.expiresAt !== undefined && deps.now() >= message.expiresAt;
   // Nobody is to see an expired timeline message: it is not posted, and no one needs a receipt of it.
   if (timeline !== undefined && expired) return deps.stores.messages.setStatus(message.id, 'triaged');
-  let cursor = stored.cursor;
+  // A post repeated after a crash keeps its first time; its frame then names this later one.
+  const postedAt = deps.now();
   const toTimeline: TimelinePlan | undefined =
     timeline === undefined
       ? undefined
-      : { replaces: await deps.stores.timelines.post(timeline, message, deps.now()), viaTopic: publishesToSockets(deps, message) };
+      : { replaces: await deps.stores.timelines.post(timeline, message, postedAt), viaTopic: publishesToSockets(deps, message) };
   if (toTimeline?.viaTopic && cursor === undefined) {
-    emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces));
+    emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces), postedAt);
     // Let the gateway write the frames before the first page of work takes the loop.
     await yieldToEventLoop();
   }
 
   // Page n + 1 is read (recipients, users, preferences, devices, presence: reads only) while
   // page n is written; the cursor still moves only after a page's writes are done.
-  let loading = loadPage(deps, message, cursor);
+  const expansion = { everyUser: legacy };
+  let loading = loadPage(deps, message, cursor, expansion);
   for (;;) {
     const page = await loading;
     if (page.next !== undefined) {
-      loading = loadPage(deps, message, page.next);
+      loading = loadPage(deps, message, page.next, expansion);
       // Awaited at the next turn; until then, a failure must not count as unhandled.
       loading.catch(() => undefined);
     }
@@ -116,9 +124,9 @@ interface LoadedPage {
   devices: Map<string, Device[]>;
 }
 
-async function loadPage(deps: PipelineDeps, message: Message, cursor: string | undefined): Promise<LoadedPage> {
+async function loadPage(deps: PipelineDeps, message: Message, cursor: string | undefined, expansion: Expansion): Promise<LoadedPage> {
   const { stores } = deps;
-  const page = await recipientPage(deps, message, cursor);
+  const page = await recipientPage(deps, message, cursor, expansion);
   // Erased users get nothing of a message addressed to them before their erasure (erasure.ts).
   const uids = await recipientsNotErased(deps, message, page.uids);
   if (uids.length === 0) return { uids, next: page.next, userByUid: new Map(), online: new Set(), preferences: new Map(), devices: new Map() };
@@ -132,11 +140,17 @@ async function loadPage(deps: PipelineDeps, message: Message, cursor: string | u
   return { uids, next: page.next, userByUid: new Map(users.map((u) => [u.uid, u])), online, preferences, devices };
 }
 
+/** How a broadcast is expanded: `everyUser`, every user rather than only those triage must visit (timeline.ts). */
+interface Expansion {
+  everyUser?: boolean;
+}
+
 /** A page of the message's recipients from `cursor` on (`next`: where the following page starts; absent: the last). Also the recall's sweep (recall.ts). */
 export async function recipientPage(
   deps: Pick<PipelineDeps, 'stores' | 'search' | 'presence' | 'traits' | 'channels'>,
   message: Message,
   cursor: string | undefined,
+  expansion: Expansion = {},
 ): Promise<RecipientPage> {
   const target = message.target;
   switch (target.kind) {
@@ -148,9 +162,10 @@ export async function recipientPage(
       return { uids: target.uids.slice(start, end), next: end < target.uids.length ? String(end) : undefined };
     }
     case 'everyone': {
-      const users = broadcastVisitsEveryone(deps, message)
-        ? await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE)
-        : await deps.stores.users.pageReachable(cursor, TRIAGE_PAGE_SIZE);
+      const users =
+        expansion.everyUser === true || broadcastVisitsEveryone(deps, message)
+          ? await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE)
+          : await deps.stores.users.pageReachable(cursor, TRIAGE_PAGE_SIZE);
       return { uids: users.map((u) => u.uid), users, next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
     }
     case 'thread': {

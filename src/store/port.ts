@@ -89,6 +89,8 @@ export interface TimelineStore {
    * replaces this one instead.
    */
   post(timeline: TimelineId, message: Message, at: number): Promise<string | undefined>;
+  /** Whether the message was posted to the timeline. */
+  posted(timeline: TimelineId, messageId: string): Promise<boolean>;
   /** Makes `uid` a member of the thread from `at` on; false (and no change) when it already is one. */
   join(thread: string, uid: string, at: number): Promise<boolean>;
   /** Ends `uid`'s membership of the thread at `at`; false when it was not a member. */

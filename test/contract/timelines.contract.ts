@@ -81,6 +81,13 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         assert.deepEqual(await listed('between'), []);
       });
 
+      it('posted says whether the message is in the timeline', async () => {
+        const broadcast = await post('everyone', 2_000);
+        assert.equal(await stores.timelines.posted('everyone', broadcast.id), true);
+        assert.equal(await stores.timelines.posted(threadTimeline('elsewhere'), broadcast.id), false);
+        assert.equal(await stores.timelines.posted('everyone', makeMessage({}).id), false);
+      });
+
       it('per-user state is the user’s own: one reads, another archives, a third sees it unread', async () => {
         for (const uid of ['s-1', 's-2', 's-3']) await stores.users.ensure(uid, 1_000);
         const broadcast = await post('everyone', 2_000);

@@ -11,6 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { subjects } from '../../src/bus/port.js';
+import { buildMessage } from '../../src/exchange/message.js';
+import { newId } from '../../src/ids.js';
 import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, startInProcess } from '../helpers/herald.js';
 
@@ -194,6 +197,37 @@ describe('threads', () => {
     const afterwards = await h.token('after-broadcast');
     assert.ok(!(await listed(h, afterwards)).includes(sent.body.id));
     assert.equal((await h.api('GET', `/api/v1/messages/${sent.body.id}`, { token: afterwards })).status, 404);
+  });
+
+  it('a broadcast part-way through its fan-out when Herald gained timelines goes on per inbox: each user lists it once', async () => {
+    const uids = ['legacy-a', 'legacy-b', 'legacy-c'];
+    const tokens = await Promise.all(uids.map((uid) => h.token(uid)));
+    for (const token of tokens) assert.equal((await h.api('GET', '/api/v1/messages', { token })).status, 200, 'the first request creates the user');
+    // As a Herald without timelines left it: accepted, expanded up to legacy-a, an inbox entry written for it.
+    const message = buildMessage({
+      id: newId(),
+      sender: 'ops',
+      senderAdmin: true,
+      target: { kind: 'everyone' },
+      msg: 'from before',
+      opts: undefined,
+      now: Date.now(),
+    });
+    await h.herald.stores.messages.insert({ message, status: 'accepted' });
+    await h.herald.stores.inbox.add(['legacy-a'], message);
+    await h.herald.stores.messages.setStatus(message.id, 'accepted', 'legacy-a');
+    await h.herald.bus.publish(subjects.accepted(message.urgency), { messageId: message.id });
+    await h.triaged(message.id);
+    for (const [index, uid] of uids.entries()) {
+      const token = tokens[index] as string;
+      assert.deepEqual(
+        (await listed(h, token)).filter((id) => id === message.id),
+        [message.id],
+        uid,
+      );
+      assert.equal(await unread(h, token), 1, uid);
+    }
+    assert.equal(await h.herald.stores.timelines.posted('everyone', message.id), false, 'not posted');
   });
 });
 

@@ -60,6 +60,7 @@ export function collapse(rows: readonly TopicRow[], id: string): { replaces: str
 export function createCassandraTimelineStore(session: CqlSession, messages: Pick<MessageStore, 'get'> & { isStored?(id: string): boolean }): TimelineStore {
   const ENSURE_MESSAGE = 'INSERT INTO messages (id, body) VALUES (?, ?)';
   const INSERT_ENTRY = 'INSERT INTO timeline_entries (timeline, bucket, message_id, posted_at, topic) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS';
+  const SELECT_ENTRY = 'SELECT posted_at FROM timeline_entries WHERE timeline = ? AND bucket = ? AND message_id = ?';
   const INSERT_BUCKET = 'INSERT INTO timeline_buckets (timeline, bucket, posted_bucket) VALUES (?, ?, ?)';
   const INSERT_TOPIC = 'INSERT INTO timeline_topics (timeline, topic, message_id, posted_at) VALUES (?, ?, ?, ?)';
   const SELECT_TOPIC = 'SELECT message_id, posted_at FROM timeline_topics WHERE timeline = ? AND topic = ? LIMIT ?';
@@ -98,6 +99,8 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
       await session.execute(INSERT_BUCKET, [timeline, bucket, postedBucket(postedAt)]);
       return message.topic === undefined ? undefined : collapseTopic(timeline, message, message.topic, postedAt);
     },
+
+    posted: async (timeline, messageId) => (await session.execute(SELECT_ENTRY, [timeline, inboxBucket(messageId), messageId])).first() !== null,
 
     join: async (thread, uid, at) => {
       const joined = await session.execute(JOIN, [thread, uid, at]);

@@ -94,6 +94,7 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
 
   return {
     post: (timeline, message, at) => group.run(() => postOne(timeline, message, at)),
+    posted: (timeline, messageId) => sqlite(() => postedAt.get(timeline, messageId) !== undefined),
     join: (thread, uid, at) => sqlite(() => joinTx.immediate(thread, uid, at)),
     leave: (thread, uid, at) => sqlite(() => leaveTx.immediate(thread, uid, at)),
     threadsOf: (uid, limit, after) =>
