@@ -50,6 +50,7 @@ import { startDeliveryWorkers } from './pipeline/delivery.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { handleFallbacks } from './pipeline/fallback.js';
 import { handleRecallSweeps } from './pipeline/recall.js';
+import { recordTallies } from './pipeline/receipts.js';
 import { createRecentErasures, type UserErased } from './pipeline/recent-erasures.js';
 import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
@@ -210,10 +211,11 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
       knownUsers.add(caller.uid);
     },
   });
+  const holderId = randomUUID();
   const gateway = roles.has('gateway')
     ? mountGateway({
         app,
-        holderId: randomUUID(),
+        holderId,
         tickets,
         bus,
         presence,
@@ -228,6 +230,8 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
         onReceipts: async (uid, ids, state, socket) => {
           await recordClientReceipts(deps, uid, ids, state, 'realtime', Date.now(), { socket });
         },
+        onPublished: (messageId, sockets) =>
+          recordTallies(deps, [{ messageId, channel: 'realtime', state: 'sent', source: holderId, count: sockets, at: Date.now() }]),
       })
     : undefined;
   /** What GET /openapi.json documents: the routes mounted, and /ws on a gateway. */

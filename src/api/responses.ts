@@ -101,6 +101,14 @@ export const receiptBody = z.strictObject({
   at: isoTime,
 });
 
+/** A tally (ReceiptStore.talliesOf): receipts counted, not written per user — the sockets the publishes of a broadcast or thread message reached. */
+export const tallyBody = z.strictObject({
+  channel: z.enum(CHANNEL_NAMES),
+  state: z.enum(RECEIPT_STATES),
+  count: z.number().int().nonnegative(),
+  at: isoTime.describe('When it was first counted'),
+});
+
 export const userBody = z.strictObject({
   uid: z.string(),
   email: z.string().nullable(),
@@ -146,6 +154,9 @@ const adminMessage = messageBody.extend({
   target,
   status: messageStatus.describe('Progress through the pipeline'),
   receipts: z.array(receiptBody),
+  tallies: z
+    .array(tallyBody)
+    .describe('What a broadcast or thread message reached without a receipt per user: the sockets its publishes reached, summed over the gateways'),
 });
 
 export const messageDetail = z.union([ownMessage, adminMessage]);

@@ -6,9 +6,9 @@
 import type { z } from 'zod';
 import { visibleSender } from '../exchange/message.js';
 import { publicReason, sentVia } from '../exchange/receipt-reasons.js';
-import type { Device, InboxItem, Message, Preferences, Receipt, User } from '../exchange/types.js';
+import type { Device, InboxItem, Message, Preferences, Receipt, ReceiptTally, User } from '../exchange/types.js';
 import type { ThreadMembership } from '../store/port.js';
-import type { deviceItem, inboxItemBody, messageBody, preferences, receiptBody, threadMembership, userBody } from './responses.js';
+import type { deviceItem, inboxItemBody, messageBody, preferences, receiptBody, tallyBody, threadMembership, userBody } from './responses.js';
 
 function iso(ms: number): string;
 function iso(ms: number | null | undefined): string | null;
@@ -56,6 +56,13 @@ export const receiptView = (receipt: Receipt, audience: { admin: boolean } = { a
   reason: publicReason(receipt),
   ...(audience.admin ? { detail: receipt.reason ?? null, ...providerOf(receipt) } : {}),
   at: iso(receipt.at),
+});
+
+export const tallyView = (tally: Omit<ReceiptTally, 'source'>): z.output<typeof tallyBody> => ({
+  channel: tally.channel,
+  state: tally.state,
+  count: tally.count,
+  at: iso(tally.at),
 });
 
 export const userView = (user: User): z.output<typeof userBody> => ({

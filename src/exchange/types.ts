@@ -126,6 +126,22 @@ export interface Receipt {
   at: number;
 }
 
+/**
+ * A count standing in for receipts that are not written one per user: how many of a timeline
+ * message's deliveries one `source` made on a channel, in a state — the sockets a gateway's
+ * publish of a broadcast or thread message reached. A source sets its own count (writing it
+ * again replaces it), so the total is the sum over sources, however often each is written.
+ */
+export interface ReceiptTally {
+  messageId: string;
+  channel: ChannelName;
+  state: ReceiptState;
+  /** Who counted: a gateway's holder id. */
+  source: string;
+  count: number;
+  at: number;
+}
+
 /** An inbox entry: the message as its recipient sees it, with its read state. */
 export interface InboxItem {
   message: Message;

@@ -87,6 +87,8 @@ export interface GatewayOptions {
   presenceTtlMs: number;
   /** `socket`: the SocketData id of the socket that sent the frame. */
   onReceipts(uid: string, ids: string[], state: ClientReceiptState, socket: string): Promise<void>;
+  /** A broadcast's or thread message's frame went out to `sockets` sockets of this gateway (one publish): its tally. */
+  onPublished?(messageId: string, sockets: number): Promise<void>;
 }
 
 export interface Gateway {
@@ -137,6 +139,12 @@ export function mountGateway(options: GatewayOptions): Gateway {
   };
 
   const routing = createRouting<SocketData>({ app, stores: options.stores, log, send });
+  /** Reports how many sockets a timeline message's frame reached here (not a recall's, or other frames'). */
+  const tallied = (frame: unknown, sockets: number) => {
+    const message = frame as { type?: unknown; id?: unknown };
+    if (sockets === 0 || message.type !== 'message' || typeof message.id !== 'string' || !options.onPublished) return;
+    options.onPublished(message.id, sockets).catch((error: unknown) => log.warn({ err: error }, 'the tally of a publish was not recorded'));
+  };
   const socketsOf = (uid: string) => socketsByUid.get(uid) ?? [];
 
   /** A frame of the user's subject; a `read` signal may name a socket to skip (src/pipeline/withdraw.ts ReadSignal). */
@@ -152,9 +160,9 @@ export function mountGateway(options: GatewayOptions): Gateway {
   };
 
   const subscriptions: Subscription[] = [
-    bus.subscribe<ReturnType<typeof messageFrame>>(subjects.broadcastFrames, (frame) => routing.publish(frame)),
+    bus.subscribe<ReturnType<typeof messageFrame>>(subjects.broadcastFrames, (frame) => tallied(frame, routing.publish(frame))),
     // One publish per thread message on this gateway, whatever the number of its members.
-    bus.subscribe<ThreadFrame>(subjects.threadFrames, ({ thread, frame, at }) => routing.publish(frame, { thread, postedAt: at })),
+    bus.subscribe<ThreadFrame>(subjects.threadFrames, ({ thread, frame, at }) => tallied(frame, routing.publish(frame, { thread, postedAt: at }))),
     bus.subscribe<MembershipSignal>(subjects.membershipChanged, ({ uid, thread, member, at }) => routing.membership(socketsOf(uid), thread, member, at)),
     // The user was erased (src/pipeline/erasure.ts): its sockets close for good.
     bus.subscribe<{ uid: string }>(subjects.userErased, ({ uid }) => {

@@ -108,16 +108,24 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
       }
     },
 
-    /** A broadcast (no `thread`) or a thread's frame: one publish, and held by every socket catching up. */
-    publish(frame: unknown, to?: { thread: string; postedAt: number }): void {
+    /**
+     * A broadcast (no `thread`) or a thread's frame: one publish, and held by every socket
+     * catching up. Returns how many sockets it reached: those subscribed to the topic, and those
+     * holding it.
+     */
+    publish(frame: unknown, to?: { thread: string; postedAt: number }): number {
       const text = JSON.stringify(frame);
       const thread = to?.thread;
-      app.publish(thread === undefined ? BROADCAST_TOPIC : threadTopic(thread), text, false);
+      const topic = thread === undefined ? BROADCAST_TOPIC : threadTopic(thread);
+      app.publish(topic, text, false);
+      let reached = app.numSubscribers(topic);
       if (to) recentThreadFrames.remember(to.thread, text, to.postedAt);
       for (const [ws, catchUp] of [...catchingUp]) {
         if (ws.getUserData().realtimeOff) continue;
         hold(ws, catchUp, heldFrame(text, frame, thread));
+        reached++;
       }
+      return reached;
     },
 
     /** The user of these sockets joined (`member`) or left the thread at `at`. */

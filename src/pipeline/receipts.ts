@@ -10,8 +10,10 @@
  *     when it has the message, otherwise it is read from the message store once per message id.
  *     Indexing is fire-and-forget: a failure is logged as a warning, never thrown, and a receipt
  *     whose message is not stored is not indexed.
+ * Tallies (`recordTallies`: the sockets a gateway's publish of a timeline message reached, in
+ * place of a receipt per user) go the same three ways, the counter by their count.
  */
-import type { Receipt, Urgency } from '../exchange/types.js';
+import type { Receipt, ReceiptTally, Urgency } from '../exchange/types.js';
 import type { RecordOptions } from '../store/port.js';
 import type { PipelineDeps } from './deps.js';
 
@@ -48,4 +50,22 @@ async function indexForReports(deps: ReceiptDeps, receipts: Receipt[], urgency: 
     return urgency ? [{ ...r, urgency }] : [];
   });
   if (indexed.length > 0) await deps.search.indexReceipts(indexed);
+}
+
+export async function recordTallies(deps: ReceiptDeps, tallies: ReceiptTally[]): Promise<void> {
+  if (tallies.length === 0) return;
+  await deps.stores.receipts.tally(tallies);
+  for (const { channel, state, count } of tallies) deps.metrics.receipts.inc({ channel, state }, count);
+  indexTallies(deps, tallies).catch((error: unknown) => deps.log.warn({ err: error }, 'tallies not indexed'));
+}
+
+async function indexTallies(deps: ReceiptDeps, tallies: ReceiptTally[]): Promise<void> {
+  const ids = [...new Set(tallies.map((t) => t.messageId))];
+  const stored = await Promise.all(ids.map((id) => deps.stores.messages.get(id)));
+  const urgencyOf = new Map(ids.flatMap((id, i) => (stored[i] ? [[id, stored[i].message.urgency] as const] : [])));
+  const indexed = tallies.flatMap((t) => {
+    const urgency = urgencyOf.get(t.messageId);
+    return urgency ? [{ ...t, urgency }] : [];
+  });
+  if (indexed.length > 0) await deps.search.indexTallies(indexed);
 }

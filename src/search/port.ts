@@ -6,12 +6,13 @@
  *  - Indexing may lag the stores (eventual), but `flush()` resolves once everything indexed
  *    before it is searchable.
  *  - Results are paged by keyset: messages newest first by id, users by uid ascending.
+ *  - A report counts receipt events, and each tally as its count.
  *  - Audience `where` matches user attributes by equality (a value, or any of a list);
  *    `has` requires a registered device of that kind, or an email / phone on the user.
  *    `online` and `thread` are not the index's business: the caller filters on presence and
  *    pages a thread's members itself, asking for the matches `among` each page.
  */
-import type { Audience, DeviceKind, Message, Receipt, User } from '../exchange/types.js';
+import type { Audience, DeviceKind, Message, Receipt, ReceiptTally, User } from '../exchange/types.js';
 
 export interface MessageSearchQuery {
   q: string;
@@ -41,6 +42,8 @@ export interface Search {
   indexUser(user: User, deviceKinds: DeviceKind[]): Promise<void>;
   /** Receipt history for reports; `urgency` is the message's. */
   indexReceipts(receipts: Array<Receipt & { urgency: Message['urgency'] }>): Promise<void>;
+  /** Tallies for reports (ReceiptStore.tally): each counts `count` receipts at its `at`; a source's later tally replaces its earlier one. */
+  indexTallies(tallies: Array<ReceiptTally & { urgency: Message['urgency'] }>): Promise<void>;
   searchMessages(query: MessageSearchQuery): Promise<Message[]>;
   /**
    * One page of uids matching the audience (ignoring `online` and `thread`), ascending, after

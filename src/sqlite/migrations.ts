@@ -285,4 +285,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX users_addressed ON users (uid) WHERE email IS NOT NULL OR phone IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'receipt tallies',
+    sql: `
+      -- Counts standing in for per-user receipts of a timeline message (ReceiptStore.tally): the
+      -- sockets each gateway's publish reached. One row per source, its latest count.
+      CREATE TABLE receipt_tallies (
+        message_id TEXT    NOT NULL,
+        channel    TEXT    NOT NULL,
+        state      TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        count      INTEGER NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (message_id, channel, state, source)
+      ) WITHOUT ROWID;
+      CREATE INDEX receipt_tallies_at ON receipt_tallies (at);
+    `,
+  },
 ];

@@ -9,7 +9,7 @@
  *    so a page costs the same at any depth. Nothing returns an unbounded list.
  *  - `StoreUnavailableError` means "try later" (the API answers 503); other errors are bugs.
  */
-import type { ChannelName, Device, DeviceKind, InboxItem, Message, Preferences, Receipt, User } from '../exchange/types.js';
+import type { ChannelName, Device, DeviceKind, InboxItem, Message, Preferences, Receipt, ReceiptTally, User } from '../exchange/types.js';
 
 /**
  * Progress of a message through the pipeline, for recovery after a crash. `recalled` is final:
@@ -167,6 +167,10 @@ export interface ReceiptStore {
   forMessage(messageId: string, uid?: string): Promise<Receipt[]>;
   /** Current receipts on `channel` still in `queued`, with their device, oldest first by (messageId, uid, device), strictly after `after` (recovery of delivery work). */
   queued(channel: ChannelName, limit: number, after?: QueuedCursor): Promise<Receipt[]>;
+  /** Stores tallies: one per (messageId, channel, state, source), the count and time last given replacing the earlier. */
+  tally(tallies: ReceiptTally[]): Promise<void>;
+  /** The message's tallies summed over their sources, by channel then state; `at` is the earliest. */
+  talliesOf(messageId: string): Promise<Array<Omit<ReceiptTally, 'source'>>>;
 }
 
 export interface UserStore {

@@ -250,6 +250,28 @@ export function searchContract(name: string, open: () => Promise<SearchHarness>)
         assert.deepEqual(asMap(await search.report({ from: to + 1, to: to + 1_000, groupBy: 'state' })), {});
       });
 
+      it('counts each tally as its count, a source’s later tally replacing its earlier one', async () => {
+        await seed();
+        const broadcast = makeMessage({ urgency: 'low', target: { kind: 'everyone' } });
+        await publish(broadcast);
+        const tallies = [
+          { messageId: broadcast.id, channel: 'realtime', state: 'sent' as const, source: 'gw-1', count: 40, at: from + 10, urgency: 'low' as const },
+          { messageId: broadcast.id, channel: 'realtime', state: 'sent' as const, source: 'gw-2', count: 2, at: from + 20, urgency: 'low' as const },
+          { messageId: broadcast.id, channel: 'realtime', state: 'sent' as const, source: 'gw-3', count: 1_000, at: to, urgency: 'low' as const }, // outside
+        ];
+        // The ReceiptStore holds the tallies (ReceiptStore.tally), the index counts them.
+        const store = (list: typeof tallies) => stores.receipts.tally(list.map(({ urgency: _urgency, ...t }) => t));
+        await store(tallies);
+        await search.indexTallies(tallies);
+        const later = { ...tallies[0], count: 41 } as (typeof tallies)[number];
+        await store([later]);
+        await search.indexTallies([later]);
+        await search.flush();
+        assert.deepEqual(asMap(await search.report({ from, to, groupBy: 'state' })), { queued: 1, delivered: 1, sent: 1 + 43, failed: 1, read: 1 });
+        assert.deepEqual(asMap(await search.report({ from, to, groupBy: 'channel' })), { webpush: 3, email: 1, sms: 1, realtime: 43 });
+        assert.deepEqual(asMap(await search.report({ from, to, groupBy: 'urgency' })), { normal: 3, high: 2, low: 43 });
+      });
+
       it('counts a receipt indexed twice once', async () => {
         await seed();
         const again = { messageId: 'm-x', uid: 'z', channel: 'inbox' as const, state: 'read' as const, at: from + 1, urgency: 'low' as const };

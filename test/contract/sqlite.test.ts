@@ -172,7 +172,7 @@ describe('SQLite adapters beyond the contracts', () => {
       );
       db.prepare("INSERT INTO inbox (uid, message_id) VALUES ('ann', ?), ('bob', ?)").run(old.id, old.id);
 
-      assert.deepEqual(migrate(db), [8]);
+      assert.deepEqual(migrate(db), [8, 9]);
       const stores = createSqliteStores(db);
       const fresh = makeMessage({ target: { kind: 'everyone' }, msg: 'timeline broadcast' });
       await stores.messages.insert({ message: fresh, status: 'triaged' });

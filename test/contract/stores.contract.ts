@@ -559,6 +559,24 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.deepEqual(await stores.receipts.forMessage(messageId), [r]);
       });
 
+      it('tallies: a source’s later count replaces its earlier one; talliesOf sums the sources per channel and state', async () => {
+        const messageId = newId();
+        assert.deepEqual(await stores.receipts.talliesOf(messageId), []);
+        await stores.receipts.tally([
+          { messageId, channel: 'realtime', state: 'sent', source: 'gateway-a', count: 3, at: 20 },
+          { messageId, channel: 'realtime', state: 'sent', source: 'gateway-b', count: 5, at: 10 },
+          { messageId, channel: 'webpush', state: 'sent', source: 'gateway-a', count: 1, at: 30 },
+          { messageId: newId(), channel: 'realtime', state: 'sent', source: 'gateway-a', count: 100, at: 10 },
+        ]);
+        // Written again (a retry, or a later count of the same source): replaced, not added.
+        await stores.receipts.tally([{ messageId, channel: 'realtime', state: 'sent', source: 'gateway-a', count: 4, at: 20 }]);
+        assert.deepEqual(await stores.receipts.talliesOf(messageId), [
+          { messageId, channel: 'realtime', state: 'sent', count: 9, at: 10 },
+          { messageId, channel: 'webpush', state: 'sent', count: 1, at: 30 },
+        ]);
+        assert.deepEqual(await stores.receipts.forMessage(messageId), [], 'no receipt per user');
+      });
+
       it('keys receipts per device: two devices on one channel move on their own, the channel-wide receipt is a third key', async () => {
         const messageId = newId();
         await stores.receipts.record([

@@ -199,6 +199,40 @@ describe('threads', () => {
     assert.equal((await h.api('GET', `/api/v1/messages/${sent.body.id}`, { token: afterwards })).status, 404);
   });
 
+  it('tallies the sockets a broadcast’s and a thread message’s publish reached: the admin view and the reports count them', async () => {
+    const sockets = await Promise.all(['tally-a', 'tally-a', 'tally-b'].map((uid) => h.socket(uid)));
+    // Only these three are open (the earlier tests' sockets have closed): the counts below are exact.
+    await eventually(async () => /^herald_ws_connections 3$/m.test(await (await fetch(`${h.url}/metrics`)).text()), 10_000, 'three live sockets');
+    assert.equal((await h.api('PUT', member('tallied', 'tally-b'), { token: admin })).status, 201);
+    const before = (await h.api('GET', '/api/v1/reports?groupBy=channel', { token: admin })).body.rows.find((r: any) => r.key === 'realtime')?.count ?? 0;
+    const broadcast = await h.api('POST', '/api/v1/broadcast', { token: admin, body: { msg: 'count the sockets' } });
+    const inThread = await sendToThread('tallied', 'count the members’ sockets');
+    await h.triaged(broadcast.body.id);
+    for (const socket of sockets) await socket.next((f) => f.id === broadcast.body.id);
+    await sockets[2]?.next((f) => f.id === inThread);
+    const talliesOf = async (id: string, count: number) =>
+      eventually(
+        async () => {
+          const res = await h.api('GET', `/api/v1/messages/${id}`, { token: admin });
+          return res.body.tallies?.[0]?.count === count ? res.body.tallies : undefined;
+        },
+        10_000,
+        `a tally of ${count}`,
+      );
+    // Every socket of this gateway reached, each counted: three for everyone, the member's one for the thread.
+    const tallies = await talliesOf(broadcast.body.id, 3);
+    assert.equal(tallies.length, 1);
+    assert.equal(tallies[0].channel, 'realtime');
+    assert.equal(tallies[0].state, 'sent');
+    assert.match(tallies[0].at, /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual((await talliesOf(inThread, 1)).length, 1);
+    const report = await h.api('GET', '/api/v1/reports?groupBy=channel', { token: admin });
+    assert.equal(report.body.rows.find((r: any) => r.key === 'realtime')?.count, before + 3 + 1);
+    const own = await h.api('GET', `/api/v1/messages/${inThread}`, { token: await h.token('tally-b') });
+    assert.equal(own.body.tallies, undefined, 'a recipient sees no tallies');
+    for (const socket of sockets) socket.close();
+  });
+
   it('a broadcast part-way through its fan-out when Herald gained timelines goes on per inbox: each user lists it once', async () => {
     const uids = ['legacy-a', 'legacy-b', 'legacy-c'];
     const tokens = await Promise.all(uids.map((uid) => h.token(uid)));

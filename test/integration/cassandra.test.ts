@@ -55,6 +55,7 @@ before(async () => {
     'scheduled messages',
     'inbox-visibility',
     'timelines',
+    'receipt tallies',
   ]);
 });
 
@@ -109,6 +110,7 @@ describe('Cassandra stores beyond the contract', () => {
         [4, 'scheduled messages'],
         [5, 'inbox-visibility'],
         [6, 'timelines'],
+        [7, 'receipt tallies'],
       ],
     );
   });

@@ -14,7 +14,7 @@ import { inboxCount, inboxPage, messageDetail, report, searchPage } from '../res
 import { answer, authed, authedOrAnonymous, json, type Route, refusals } from '../route.js';
 import { allReadBody, capabilityReceiptBody, countQuery, inboxQuery, messageId, receiptsBody, receiptsRequest, reportQuery, searchQuery } from '../schemas.js';
 import { queryObject, validate } from '../validate.js';
-import { inboxView, messageView, receiptView } from '../views.js';
+import { inboxView, messageView, receiptView, tallyView } from '../views.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -97,7 +97,8 @@ export function messageRoutes(deps: ApiDeps): Route[] {
       {
         summary: 'One message with its receipts',
         description:
-          'A recipient sees its inbox entry and its own receipts. An admin sees any message: its target, its progress (status) and every receipt with the stored detail. ' +
+          'A recipient sees its inbox entry and its own receipts. An admin sees any message: its target, its progress (status), every receipt with the stored detail, ' +
+          'and the tallies of what a broadcast or thread message reached without a receipt per user (the sockets its publishes reached). ' +
           'A message the caller may not see is 404, never 403.',
         tag: 'inbox',
         params: { id: messageId },
@@ -115,13 +116,14 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         }
         const stored = caller.admin ? await deps.stores.messages.get(id) : undefined;
         if (!stored) throw new ProblemError('HERALD_NOT_FOUND', `no message ${id} for this user`);
-        const receipts = await deps.stores.receipts.forMessage(id);
+        const [receipts, tallies] = await Promise.all([deps.stores.receipts.forMessage(id), deps.stores.receipts.talliesOf(id)]);
         return json(200, {
           ...(own ? inboxView(own) : messageView(stored.message)),
           sender: stored.message.sender,
           target: stored.message.target,
           status: stored.status,
           receipts: receipts.map((r) => receiptView(r, { admin: true })),
+          tallies: tallies.map(tallyView),
         });
       },
     ),

@@ -6,7 +6,7 @@
  * matches any of its elements, and users with differently typed values of the same attribute
  * never cause a mapping conflict (dynamic mappings would).
  */
-import type { Audience, DeviceKind, Message, Receipt, User } from '../../exchange/types.js';
+import type { Audience, DeviceKind, Message, Receipt, ReceiptTally, User } from '../../exchange/types.js';
 
 type Scalar = string | number | boolean;
 
@@ -76,6 +76,10 @@ export interface ReceiptDocument {
  */
 export const receiptDocumentId = (r: Pick<Receipt, 'messageId' | 'uid' | 'channel' | 'device' | 'state'>) =>
   r.device ? `${r.messageId}|${r.uid}|${r.channel}|${r.state}|${r.device}` : `${r.messageId}|${r.uid}|${r.channel}|${r.state}`;
+
+/** One document per tally key and source: a source's later tally replaces its document. */
+export const tallyDocumentId = (t: Pick<ReceiptTally, 'messageId' | 'channel' | 'state' | 'source'>) =>
+  `tally|${t.messageId}|${t.channel}|${t.state}|${t.source}`;
 
 /** The filters of an audience (ignoring `online` and `thread`, which the pipeline applies itself). */
 export function audienceFilters(audience: Audience): object[] {

@@ -37,6 +37,9 @@ const MAPPINGS: Record<keyof IndexNames, object> = {
       state: { type: 'keyword' },
       urgency: { type: 'keyword' },
       at: { type: 'date', format: 'epoch_millis' },
+      /** A tally's: how many receipts the document counts (absent: one). */
+      count: { type: 'long' },
+      source: { type: 'keyword' },
     },
   },
 };
@@ -52,6 +55,9 @@ export async function ensureIndices(client: Client, prefix: string, replicas: nu
     const exists = await client.indices.exists({ index });
     if (!exists.body) {
       await client.indices.create({ index }, { ignore: [400] });
+    } else {
+      // An index made by an earlier version gains the fields added since (adding a field is allowed).
+      await client.indices.putMapping({ index, body: MAPPINGS[key] });
     }
   }
   return names;

@@ -12,7 +12,7 @@ import type { Message } from '../../exchange/types.js';
 import type { Logger } from '../../observability/log.js';
 import type { Search } from '../port.js';
 import { createBulkIndexer } from './bulk-indexer.js';
-import { audienceFilters, type MessageDocument, messageDocument, receiptDocumentId, userDocument } from './documents.js';
+import { audienceFilters, type MessageDocument, messageDocument, receiptDocumentId, tallyDocumentId, userDocument } from './documents.js';
 import { dropIndices, ensureIndices } from './indices.js';
 
 /** Message documents rewritten per request while a uid is removed from their recipients. */
@@ -76,6 +76,16 @@ export async function createElasticsearchSearch(options: ElasticsearchSearchOpti
       );
     },
 
+    async indexTallies(tallies) {
+      indexer.add(
+        tallies.map((t) => ({
+          index: names.receipts,
+          id: tallyDocumentId(t),
+          document: { messageId: t.messageId, channel: t.channel, state: t.state, source: t.source, urgency: t.urgency, at: t.at, count: t.count },
+        })),
+      );
+    },
+
     async searchMessages(query) {
       const filter: object[] = [];
       if (query.from !== undefined || query.to !== undefined) {
@@ -115,11 +125,12 @@ export async function createElasticsearchSearch(options: ElasticsearchSearchOpti
         body: {
           size: 0,
           query: { range: { at: { gte: query.from, lt: query.to } } },
-          aggs: { groups: { terms: { field: query.groupBy, size: 100 } } },
+          // A receipt document counts one; a tally, its count.
+          aggs: { groups: { terms: { field: query.groupBy, size: 100 }, aggs: { receipts: { sum: { field: 'count', missing: 1 } } } } },
         },
       });
-      const buckets = (body.aggregations?.groups?.buckets ?? []) as Array<{ key: string; doc_count: number }>;
-      return buckets.map((b) => ({ key: b.key, count: b.doc_count }));
+      const buckets = (body.aggregations?.groups?.buckets ?? []) as Array<{ key: string; doc_count: number; receipts: { value: number } }>;
+      return buckets.map((b) => ({ key: b.key, count: b.receipts.value }));
     },
 
     async eraseUser(uid) {

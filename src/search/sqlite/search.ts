@@ -1,6 +1,7 @@
 /**
  * SQLite Search (embedded): FTS5 over message title + text, audiences over the users / devices /
- * user_attributes tables the UserStore and DeviceStore keep, reports over `receipt_events`.
+ * user_attributes tables the UserStore and DeviceStore keep, reports over `receipt_events` and
+ * the ReceiptStore's `receipt_tallies`.
  * It shares the stores' database and reads their tables directly, so:
  *  - `indexUser` is a no-op: audiences see a user as soon as the UserStore / DeviceStore commit.
  *  - `indexMessage` adds the message's words and recipients to the index; results are read
@@ -181,6 +182,8 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
       return RESOLVED;
     },
     indexUser: async () => {},
+    // The ReceiptStore wrote the tallies to receipt_tallies, in this database: reports read them there.
+    indexTallies: async () => {},
     indexReceipts: (receipts) => {
       if (receipts.length > 0) queue.add({ receipts });
       return RESOLVED;
@@ -219,11 +222,16 @@ export function createSqliteSearch(db: SqliteDatabase, options: IndexQueueOption
       afterIndexing(() => {
         const column = REPORT_COLUMN[query.groupBy];
         if (column === undefined) throw new RangeError(`unknown report group: ${String(query.groupBy)}`);
+        const tallied = query.groupBy === 'urgency' ? "json_extract(m.body, '$.urgency')" : `t.${column}`;
         return cached(
           `report|${column}`,
-          () => `SELECT coalesce(${column}, 'unknown') AS key, count(*) AS count FROM receipt_events
-            WHERE at >= ? AND at < ? GROUP BY 1 ORDER BY 1`,
-        ).all(query.from, query.to) as Array<{ key: string; count: number }>;
+          () => `SELECT coalesce(key, 'unknown') AS key, sum(n) AS count FROM (
+              SELECT ${column} AS key, 1 AS n FROM receipt_events WHERE at >= @from AND at < @to
+              UNION ALL
+              SELECT ${tallied} AS key, t.count AS n FROM receipt_tallies t LEFT JOIN messages m ON m.id = t.message_id
+              WHERE t.at >= @from AND t.at < @to)
+            GROUP BY 1 ORDER BY 1`,
+        ).all({ from: query.from, to: query.to }) as Array<{ key: string; count: number }>;
       }),
     eraseUser: (uid) =>
       afterIndexing(() => {

@@ -34,8 +34,11 @@
  *    nothing more.
  *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
  *    (oldest first), resuming strictly after `after`.
+ *  - Tallies are rows of `receipt_tallies` (migration 7), one per (message, channel, state,
+ *    source), each a plain write (a source's later count replaces its earlier one); `talliesOf`
+ *    sums one partition.
  */
-import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
+import type { ChannelName, Receipt, ReceiptState, ReceiptTally } from '../../exchange/types.js';
 import type { ReceiptStore, RecordOptions } from '../port.js';
 import { receiptMayMove } from '../receipt-rule.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit, type Statement, text } from './client.js';
@@ -47,6 +50,9 @@ const INDEXED_PAIRS_KEPT = 50_000;
 const CAS_ATTEMPTS = 5;
 
 const COLUMNS = 'message_id, uid, channel, device, state, reason, at';
+const INSERT_TALLY = 'INSERT INTO receipt_tallies (message_id, channel, state, source, count, at) VALUES (?, ?, ?, ?, ?, ?)';
+/** In clustering order: channel, then state, then source. */
+const SELECT_TALLIES = 'SELECT channel, state, count, at FROM receipt_tallies WHERE message_id = ?';
 /**
  * States a receipt's history usually starts with: `queued` (triage, for provider channels) and
  * `sent` (realtime, recorded once the frame is out). Recording one of these first skips the read.
@@ -201,6 +207,30 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
       const rows = uid === undefined ? session.rows(SELECT_FOR_MESSAGE, [messageId]) : session.rows(SELECT_FOR_MESSAGE_UID, [messageId, uid]);
       for await (const row of rows) receipts.push(toReceipt(row));
       return receipts;
+    },
+
+    tally: async (tallies) => {
+      await session.concurrently(
+        tallies.map((t) => ({ query: INSERT_TALLY, params: [t.messageId, t.channel, t.state, t.source, t.count, t.at] })),
+        DEFAULT_CONCURRENCY,
+      );
+    },
+
+    talliesOf: async (messageId) => {
+      const sums = new Map<string, Omit<ReceiptTally, 'source'>>();
+      for await (const row of session.rows(SELECT_TALLIES, [messageId])) {
+        const channel = text(row.get('channel')) as ChannelName;
+        const state = text(row.get('state')) as ReceiptState;
+        const count = long(row.get('count')) ?? 0;
+        const at = long(row.get('at')) ?? 0;
+        const key = `${channel}|${state}`;
+        const sum = sums.get(key);
+        if (sum) {
+          sum.count += count;
+          sum.at = Math.min(sum.at, at);
+        } else sums.set(key, { messageId, channel, state, count, at });
+      }
+      return [...sums.values()];
     },
 
     queued: async (channel: ChannelName, limit, after) => {

@@ -138,6 +138,7 @@ export const STORE_TABLES = [
   'timeline_state',
   'thread_members',
   'thread_periods',
+  'receipt_tallies',
 ] as const;
 
 /** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
@@ -261,6 +262,16 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
          thread text, uid text, joined_at bigint, PRIMARY KEY (thread, uid))`,
       `CREATE TABLE IF NOT EXISTS ${ks}.thread_periods (
          uid text, thread text, joined_at bigint, left_at bigint, PRIMARY KEY (uid, thread, joined_at))`,
+    ],
+  },
+  {
+    version: 7,
+    name: 'receipt tallies',
+    statements: (ks) => [
+      // Counts standing in for per-user receipts of a timeline message (ReceiptStore.tally), one row per source.
+      `CREATE TABLE IF NOT EXISTS ${ks}.receipt_tallies (
+         message_id text, channel text, state text, source text, count bigint, at bigint,
+         PRIMARY KEY (message_id, channel, state, source))`,
     ],
   },
 ];

@@ -11,8 +11,10 @@
  *    with the message's urgency when the message is stored; Search.report counts these rows.
  *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
  *    (oldest first), resuming strictly after `after`.
+ *  - Tallies are rows of `receipt_tallies` (migration 9), one per source, replaced by a later
+ *    write of the same source; Search.report adds their counts to the events'.
  */
-import type { ChannelName, Receipt, ReceiptState } from '../../exchange/types.js';
+import type { ChannelName, Receipt, ReceiptState, ReceiptTally } from '../../exchange/types.js';
 import type { SqliteDatabase } from '../../sqlite/database.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { ReceiptStore } from '../port.js';
@@ -64,6 +66,18 @@ export function createSqliteReceiptStore(db: SqliteDatabase): ReceiptStore {
      ORDER BY message_id, uid, device LIMIT ?`,
   );
 
+  const upsertTally = db.prepare(
+    `INSERT INTO receipt_tallies (message_id, channel, state, source, count, at) VALUES (@messageId, @channel, @state, @source, @count, @at)
+     ON CONFLICT (message_id, channel, state, source) DO UPDATE SET count = excluded.count, at = excluded.at`,
+  );
+  const selectTallies = db.prepare<[string], { channel: ChannelName; state: ReceiptState; count: number; at: number }>(
+    `SELECT channel, state, sum(count) AS count, min(at) AS at FROM receipt_tallies WHERE message_id = ?
+     GROUP BY channel, state ORDER BY channel, state`,
+  );
+  const tallyTx = db.transaction((tallies: ReceiptTally[]) => {
+    for (const tally of tallies) upsertTally.run(tally);
+  });
+
   const recordTx = db.transaction((receipts: Receipt[]) => {
     for (const receipt of receipts) {
       const device = receipt.device ?? '';
@@ -90,6 +104,9 @@ export function createSqliteReceiptStore(db: SqliteDatabase): ReceiptStore {
       }),
     forMessage: (messageId, uid) =>
       sqlite(() => (uid === undefined ? selectForMessage.all(messageId) : selectForMessageUid.all(messageId, uid)).map(toReceipt)),
+    tally: (tallies) => sqlite(() => tallyTx.immediate(tallies)),
+    talliesOf: (messageId) =>
+      sqlite(() => selectTallies.all(messageId).map((row) => ({ messageId, channel: row.channel, state: row.state, count: row.count, at: row.at }))),
     queued: (channel: ChannelName, limit, after) =>
       sqlite(() =>
         (after === undefined ? selectQueued.all(channel, limit) : selectQueuedAfter.all(channel, after.messageId, after.uid, after.device ?? '', limit)).map(
