@@ -13,6 +13,10 @@
  *     runs comes from the cursor (the last uid of the last page): token(cursor) over the token
  *     ring is the share done (Murmur3 tokens are uniform). A run that exceeds the time limit is
  *     reported from that share. CPU per process (workers, Cassandra, …) is sampled meanwhile.
+ *  4. Visibility: from the 202 on, the inboxes of a sample of the seeded users (spread over the
+ *     uids) are read through the API, each until it lists the broadcast → the slowest of them:
+ *     how long after the 202 a broadcast is in every inbox (it is one timeline row, written
+ *     before its frames go out; the expansion above is only the users' devices and addresses).
  */
 import { performance } from 'node:perf_hooks';
 import cassandra from 'cassandra-driver';
@@ -106,9 +110,34 @@ export interface ExpansionResult {
   cores: Record<string, number>;
   /** Recipients/s over successive windows (from the cursor), for the log. */
   windows: number[];
+  /** 202 → the broadcast listed in each sampled inbox, ms (slowest last); empty without a sample. */
+  visibleAfterMs: number[];
 }
 
-export async function expandBroadcast(cluster: Cluster, users: number, options: { maxSeconds: number; log(line: string): void }): Promise<ExpansionResult> {
+/** Users of the seeded range whose inboxes are read until they list the broadcast. */
+export const VISIBILITY_SAMPLE = 20;
+
+/** Reads each sampled user's newest inbox entry through the API until it is `id`; the times after `t0`, slowest last. */
+async function visibleInSample(pool: HttpPool, uids: string[], id: string, t0: number, limitMs: number): Promise<number[]> {
+  const times = await Promise.all(
+    uids.map(async (uid) => {
+      const token = await mintToken(BENCH_SECRET, { sub: uid, ttlSeconds: 3600 });
+      while (now() - t0 < limitMs) {
+        const res = await pool.request('GET', '/api/v1/messages?limit=1', { authorization: `Bearer ${token}` });
+        if (res.status === 200 && (JSON.parse(res.body) as { messages: Array<{ id: string }> }).messages[0]?.id === id) return now() - t0;
+        await sleep(10);
+      }
+      return Number.POSITIVE_INFINITY;
+    }),
+  );
+  return times.sort((a, b) => a - b);
+}
+
+export async function expandBroadcast(
+  cluster: Cluster,
+  users: number,
+  options: { maxSeconds: number; log(line: string): void; sample?: string[] },
+): Promise<ExpansionResult> {
   const api = cluster.of('api')[0];
   if (!api) throw new Error('broadcast needs an API process');
   const admin = await mintToken(BENCH_SECRET, { sub: 'bench-admin', admin: true, ttlSeconds: 3600 });
@@ -121,6 +150,7 @@ export async function expandBroadcast(cluster: Cluster, users: number, options: 
     pids[`${p.role}${seen[p.role]}`] = p.pid;
   }
   const pool = new HttpPool(api.url, 1);
+  const readers = new HttpPool(api.url, 4);
   try {
     const cpu0 = cpuSnapshot(pids);
     const t0 = now();
@@ -132,6 +162,7 @@ export async function expandBroadcast(cluster: Cluster, users: number, options: 
     );
     if (answer.status !== 202) throw new Error(`broadcast: ${answer.status} ${answer.body}`);
     const id = (JSON.parse(answer.body) as { id: string }).id;
+    const visibility = visibleInSample(readers, options.sample ?? [], id, t0, options.maxSeconds * 1000);
     let share = 0;
     let finished = false;
     let tEnd = t0;
@@ -169,9 +200,11 @@ export async function expandBroadcast(cluster: Cluster, users: number, options: 
     const seconds = (tEnd - t0) / 1000;
     const cores = coresBetween(cpu0, cpuSnapshot(pids), seconds);
     options.log(`  CPU during the expansion (cores): ${describeCores(cores)}`);
-    return { users, seconds, recipientsPerSecond: (share * users) / seconds, finished, share, cores, windows };
+    const visibleAfterMs = await visibility;
+    return { users, seconds, recipientsPerSecond: (share * users) / seconds, finished, share, cores, windows, visibleAfterMs };
   } finally {
     pool.close();
+    readers.close();
     await client.shutdown();
   }
 }
