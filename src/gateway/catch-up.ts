@@ -7,7 +7,9 @@
  *   frames of any thread, in arrival order, with the membership changes that arrive meanwhile;
  * - settled, in one cork: the replay first, oldest first; then the held frames in arrival order,
  *   skipping a `message` frame whose id was already sent (by the replay, or held twice) and a
- *   thread frame of a thread the user was not a member of when it was emitted (see memberAt);
+ *   thread frame of a thread the user was not a member of when it was posted (see memberAt:
+ *   by the times of the post and of the memberships, so a join whose signal arrives after the
+ *   frame of a message posted since still counts);
  *   then the socket subscribes to the broadcast topic and its thread topics, with the held
  *   membership changes applied, and catches up no more.
  * - bounded: once the held frames pass CATCH_UP_MAX_CHARS, `hold` answers false and the gateway
@@ -28,17 +30,25 @@ export const CATCH_UP_OVERFLOW_CODE = 1013;
 /** Inbox entries read per page of the replay. */
 const REPLAY_PAGE = 200;
 
-/** What waits in a catch-up: a frame (its text, its message id and thread, if any) or a membership change. */
-export type Held = { kind: 'frame'; text: string; messageId?: string; thread?: string } | { kind: 'membership'; thread: string; member: boolean };
+/**
+ * What waits in a catch-up: a frame (its text, its message id, and for a thread's frame the
+ * thread and when the message was posted to it) or a membership change (with its time).
+ */
+export type Held =
+  | { kind: 'frame'; text: string; messageId?: string; thread?: string; postedAt?: number }
+  | { kind: 'membership'; thread: string; member: boolean; at: number };
 
-/** A frame to hold: `message` frames carry their id, for the replay's de-duplication. */
-export function heldFrame(text: string, frame: unknown, thread?: string): Held {
+/** A frame to hold: `message` frames carry their id, for the replay's de-duplication; a thread's, its thread and post time. */
+export function heldFrame(text: string, frame: unknown, to?: { thread: string; postedAt: number }): Held {
   const held: Held = { kind: 'frame', text };
   if (typeof frame === 'object' && frame !== null && (frame as { type?: unknown }).type === 'message') {
     const id = (frame as { id?: unknown }).id;
     if (typeof id === 'string') held.messageId = id;
   }
-  if (thread !== undefined) held.thread = thread;
+  if (to !== undefined) {
+    held.thread = to.thread;
+    held.postedAt = to.postedAt;
+  }
   return held;
 }
 
@@ -82,30 +92,45 @@ export class CatchUp {
     return this.chars <= CATCH_UP_MAX_CHARS;
   }
 
-  /** What the socket receives once `replay` is read and `loaded` (its threads when they were read) known. */
-  settle(replay: readonly Replayed[], loaded: ReadonlySet<string>): Settled {
+  /**
+   * What the socket receives once `replay` is read and `loaded` known: its threads when they
+   * were read, each with the time the user joined it.
+   */
+  settle(replay: readonly Replayed[], loaded: ReadonlyMap<string, number>): Settled {
     const sent = new Set<string>();
     const texts: string[] = [];
     for (const r of replay) {
       sent.add(r.id);
       texts.push(r.text);
     }
-    // Membership when a held frame was emitted: after a held change of its thread, what that
-    // change made it; before the first one, the opposite of it (a join means "was not one"); a
-    // thread without held changes, what was loaded. That holds whether `loaded` was read before
-    // or after a change.
-    const first = new Map<string, boolean>();
-    for (const h of this.held) if (h.kind === 'membership' && !first.has(h.thread)) first.set(h.thread, h.member);
-    const current = new Map<string, boolean>();
-    const memberAt = (thread: string) => current.get(thread) ?? (first.has(thread) ? !first.get(thread) : loaded.has(thread));
-    const threads = new Set(loaded);
+    const changes = new Map<string, Array<{ member: boolean; at: number }>>();
+    for (const h of this.held) {
+      if (h.kind !== 'membership') continue;
+      const list = changes.get(h.thread) ?? [];
+      list.push(h);
+      changes.set(h.thread, list);
+    }
+    // Whether the user was a member of the thread when a message was posted at `at`: what the
+    // last held change of that thread at or before `at` made it; before its first held change,
+    // the opposite of that change (a join means "was not one"); a thread without held changes,
+    // a member since the loaded join. That holds whether `loaded` was read before or after a
+    // change, and whichever of a frame and a change of its thread arrived first.
+    const memberAt = (thread: string, at: number): boolean => {
+      const list = changes.get(thread);
+      if (!list) {
+        const joinedAt = loaded.get(thread);
+        return joinedAt !== undefined && joinedAt <= at;
+      }
+      const before = list.filter((c) => c.at <= at).at(-1);
+      return before ? before.member : !(list[0] as { member: boolean }).member;
+    };
+    const threads = new Set(loaded.keys());
     for (const h of this.held) {
       if (h.kind === 'membership') {
-        current.set(h.thread, h.member);
         applyMembership(threads, h.thread, h.member);
         continue;
       }
-      if (h.thread !== undefined && !memberAt(h.thread)) continue;
+      if (h.thread !== undefined && !memberAt(h.thread, h.postedAt ?? Number.POSITIVE_INFINITY)) continue;
       if (h.messageId !== undefined) {
         if (sent.has(h.messageId)) continue;
         sent.add(h.messageId);

@@ -63,7 +63,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
   };
 
   /** Sends the replay and what the socket held, subscribes it to its topics: it is caught up. */
-  const finish = (ws: WebSocket<D>, catchUp: CatchUp, replay: Replayed[], loaded: Set<string>) => {
+  const finish = (ws: WebSocket<D>, catchUp: CatchUp, replay: Replayed[], loaded: Map<string, number>) => {
     catchingUp.delete(ws);
     const settled = catchUp.settle(replay, loaded);
     const data = ws.getUserData();
@@ -83,7 +83,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
       const catchUp = new CatchUp();
       catchingUp.set(ws, catchUp);
       const { uid } = ws.getUserData();
-      let read: [Set<string>, Replayed[]];
+      let read: [Map<string, number>, Replayed[]];
       try {
         read = await Promise.all([loadThreads(options.stores.timelines, uid), since ? readReplay(options.stores.inbox, uid, since) : []]);
       } catch (error) {
@@ -122,7 +122,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
       if (to) recentThreadFrames.remember(to.thread, text, to.postedAt);
       for (const [ws, catchUp] of [...catchingUp]) {
         if (ws.getUserData().realtimeOff) continue;
-        hold(ws, catchUp, heldFrame(text, frame, thread));
+        hold(ws, catchUp, heldFrame(text, frame, to));
         reached++;
       }
       return reached;
@@ -133,7 +133,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
       let missed: string[] | undefined;
       for (const ws of [...sockets]) {
         const catchUp = catchingUp.get(ws);
-        if (catchUp) hold(ws, catchUp, { kind: 'membership', thread, member });
+        if (catchUp) hold(ws, catchUp, { kind: 'membership', thread, member, at });
         else if (applyMembership(ws.getUserData().threads, thread, member) && !ws.getUserData().realtimeOff) {
           if (!member) {
             ws.unsubscribe(threadTopic(thread));

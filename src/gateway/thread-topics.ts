@@ -18,13 +18,13 @@ const THREAD_PAGE = 200;
 
 export const threadTopic = (thread: string): string => `thread/${thread}`;
 
-/** The threads `uid` is a member of now, by name, at most MAX_THREADS_PER_SOCKET. */
-export async function loadThreads(timelines: TimelineStore, uid: string): Promise<Set<string>> {
-  const threads = new Set<string>();
+/** The threads `uid` is a member of now, by name, at most MAX_THREADS_PER_SOCKET, each with when the user joined it. */
+export async function loadThreads(timelines: TimelineStore, uid: string): Promise<Map<string, number>> {
+  const threads = new Map<string, number>();
   let after: string | undefined;
   while (threads.size < MAX_THREADS_PER_SOCKET) {
     const page = await timelines.threadsOf(uid, Math.min(THREAD_PAGE, MAX_THREADS_PER_SOCKET - threads.size), after);
-    for (const membership of page) threads.add(membership.thread);
+    for (const membership of page) threads.set(membership.thread, membership.joinedAt);
     if (page.length < THREAD_PAGE) break;
     after = page[page.length - 1]?.thread;
   }

@@ -176,18 +176,23 @@ describe('gateway thread topics and catch-up', () => {
     emitThread('desk', held);
     const notMine = threadMessage('elsewhere', 'not a member');
     emitThread('elsewhere', notMine);
-    // A join during the load: a frame emitted before it is not the user's, one after it is.
+    // A join during the load: a message posted before it is not the user's, one posted after it
+    // is — also when its frame arrives before the join's signal.
+    const joinedAt = Date.now();
     const beforeJoin = threadMessage('late', 'before the join');
-    emitThread('late', beforeJoin);
-    await h.herald.stores.timelines.join('late', uid, Date.now());
-    emitMembership({ uid, thread: 'late', member: true, at: Date.now() });
+    emitThread('late', beforeJoin, joinedAt - 1);
+    await h.herald.stores.timelines.join('late', uid, joinedAt);
+    const raced = threadMessage('late', 'after the join, ahead of its signal');
+    emitThread('late', raced, joinedAt);
+    emitMembership({ uid, thread: 'late', member: true, at: joinedAt });
     const afterJoin = threadMessage('late', 'after the join');
-    emitThread('late', afterJoin);
+    emitThread('late', afterJoin, joinedAt + 1);
     load.release();
     const socket = await opening;
     await settled(socket, uid);
     assert.equal(received(socket, held.id), 1);
     assert.equal(received(socket, afterJoin.id), 1);
+    assert.equal(received(socket, raced.id), 1);
     assert.equal(received(socket, notMine.id), 0);
     assert.equal(received(socket, beforeJoin.id), 0);
     // The join held during the load was applied: the socket is subscribed to the thread's topic.
