@@ -41,14 +41,7 @@ function count(deps: ReceiptDeps, receipts: Receipt[]): void {
 }
 
 async function indexForReports(deps: ReceiptDeps, receipts: Receipt[], urgency: Urgency | undefined): Promise<void> {
-  if (urgency !== undefined) return deps.search.indexReceipts(receipts.map((r) => ({ ...r, urgency })));
-  const ids = [...new Set(receipts.map((r) => r.messageId))];
-  const stored = await Promise.all(ids.map((id) => deps.stores.messages.get(id)));
-  const urgencyOf = new Map(ids.flatMap((id, i) => (stored[i] ? [[id, stored[i].message.urgency] as const] : [])));
-  const indexed = receipts.flatMap((r) => {
-    const urgency = urgencyOf.get(r.messageId);
-    return urgency ? [{ ...r, urgency }] : [];
-  });
+  const indexed = urgency !== undefined ? receipts.map((r) => ({ ...r, urgency })) : await withUrgency(deps, receipts);
   if (indexed.length > 0) await deps.search.indexReceipts(indexed);
 }
 
@@ -56,16 +49,18 @@ export async function recordTallies(deps: ReceiptDeps, tallies: ReceiptTally[]):
   if (tallies.length === 0) return;
   await deps.stores.receipts.tally(tallies);
   for (const { channel, state, count } of tallies) deps.metrics.receipts.inc({ channel, state }, count);
-  indexTallies(deps, tallies).catch((error: unknown) => deps.log.warn({ err: error }, 'tallies not indexed'));
+  withUrgency(deps, tallies)
+    .then((indexed) => (indexed.length > 0 ? deps.search.indexTallies(indexed) : undefined))
+    .catch((error: unknown) => deps.log.warn({ err: error }, 'tallies not indexed'));
 }
 
-async function indexTallies(deps: ReceiptDeps, tallies: ReceiptTally[]): Promise<void> {
-  const ids = [...new Set(tallies.map((t) => t.messageId))];
+/** `items` with their message's urgency, read once per message id; those of a message not stored are left out. */
+async function withUrgency<T extends { messageId: string }>(deps: ReceiptDeps, items: T[]): Promise<Array<T & { urgency: Urgency }>> {
+  const ids = [...new Set(items.map((item) => item.messageId))];
   const stored = await Promise.all(ids.map((id) => deps.stores.messages.get(id)));
   const urgencyOf = new Map(ids.flatMap((id, i) => (stored[i] ? [[id, stored[i].message.urgency] as const] : [])));
-  const indexed = tallies.flatMap((t) => {
-    const urgency = urgencyOf.get(t.messageId);
-    return urgency ? [{ ...t, urgency }] : [];
+  return items.flatMap((item) => {
+    const urgency = urgencyOf.get(item.messageId);
+    return urgency ? [{ ...item, urgency }] : [];
   });
-  if (indexed.length > 0) await deps.search.indexTallies(indexed);
 }
