@@ -162,11 +162,14 @@ export async function recipientPage(
       return { uids: target.uids.slice(start, end), next: end < target.uids.length ? String(end) : undefined };
     }
     case 'everyone': {
-      const users =
-        expansion.everyUser === true || broadcastVisitsEveryone(deps, message)
-          ? await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE)
-          : await deps.stores.users.pageReachable(cursor, TRIAGE_PAGE_SIZE);
-      return { uids: users.map((u) => u.uid), users, next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
+      if (expansion.everyUser === true || broadcastVisitsEveryone(deps, message)) {
+        const users = await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE);
+        return { uids: users.map((u) => u.uid), users, next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
+      }
+      // A page of the reachable may hold fewer than asked and more follow (Cassandra filters a
+      // page of all users): only an empty page is the end.
+      const users = await deps.stores.users.pageReachable(cursor, TRIAGE_PAGE_SIZE);
+      return { uids: users.map((u) => u.uid), users, next: users.at(-1)?.uid };
     }
     case 'thread': {
       const members = await deps.stores.timelines.members(target.thread, TRIAGE_PAGE_SIZE, cursor);

@@ -192,7 +192,8 @@ export interface UserStore {
    * guarantees, of the users who can be reached there — holding a device, an email address or
    * a phone number. Everyone else needs no per-user work for a broadcast (their inbox is the
    * everyone-timeline; their sockets get one publish). An adapter may answer more users than
-   * that (its documentation says which), never fewer.
+   * that (its documentation says which), never fewer. A page may hold fewer than `limit` users
+   * and still not be the last: only an empty page ends the walk.
    */
   pageReachable(after: string | undefined, limit: number): Promise<User[]>;
   getPreferences(uid: string): Promise<Preferences>;

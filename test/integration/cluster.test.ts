@@ -1,14 +1,18 @@
 /**
  * Herald as a cluster of OS processes over the real servers: 2 API, 2 gateway and 2 worker
  * processes on NATS JetStream, Cassandra, Elasticsearch and Redis (npm run test:integration).
- * NATS is a server of this test's own, so it can be restarted mid-run.
+ * NATS is a server of this test's own, so it can be restarted mid-run. Web push goes to a
+ * loopback push service (test/fakes/push-service.ts).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import cassandra from 'cassandra-driver';
 import webpush from 'web-push';
+import { inboxBucket } from '../../src/store/cassandra/schema.js';
+import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, TEST_SECRET, TestSocket } from '../helpers/herald.js';
 import { type OwnNatsServer, startOwnNats } from '../helpers/nats-server.js';
 import { servicesEnv } from '../helpers/services.js';
@@ -21,6 +25,7 @@ const vapid = webpush.generateVAPIDKeys();
 
 describe('cluster', () => {
   let nats: OwnNatsServer;
+  let push: PushServiceFake;
   let env: Record<string, string>;
   const processes: Process[] = [];
   let apiA: Process;
@@ -36,8 +41,9 @@ describe('cluster', () => {
   };
 
   before(async () => {
-    nats = await startOwnNats();
+    [nats, push] = await Promise.all([startOwnNats(), startPushService()]);
     env = {
+      ...pushServiceClientEnv(),
       HERALD_NATS_URL: nats.url,
       HERALD_REDIS_URL: services.redisUrl,
       HERALD_CASSANDRA_CONTACT_POINTS: services.cassandraContactPoints,
@@ -64,7 +70,7 @@ describe('cluster', () => {
 
   after(async () => {
     await Promise.all(processes.map((p) => p.kill('SIGTERM')));
-    await nats.stop();
+    await Promise.all([nats.stop(), push.close()]);
   });
 
   const admin = () => (apiA as Process).token('ops', { admin: true });
@@ -199,6 +205,77 @@ describe('cluster', () => {
         120_000,
         `every accepted message in ${uid}'s inbox, once`,
       );
+    }
+  });
+
+  it('broadcasts to 1,000,000 users with one write: a sample of inboxes lists it, every device holder is pushed once', async () => {
+    const USERS = 1_000_000;
+    const client = new cassandra.Client({
+      contactPoints: services.cassandraContactPoints.split(','),
+      localDataCenter: 'datacenter1',
+      protocolOptions: { maxVersion: 4 },
+      keyspace: env.HERALD_CASSANDRA_KEYSPACE as string,
+      socketOptions: { readTimeout: 60_000 },
+    });
+    await client.connect();
+    try {
+      // Users with nothing but their inbox, written straight into the users table.
+      const at = Date.now() - 1_000;
+      for (let first = 0; first < USERS; first += 50_000) {
+        const rows = Array.from({ length: Math.min(50_000, USERS - first) }, (_, i) => [`many-${run}-${first + i}`, '{}', at, at]);
+        await cassandra.concurrent.executeConcurrent(client, 'INSERT INTO users (uid, attributes, created_at, updated_at) VALUES (?, ?, ?, ?)', rows, {
+          concurrencyLevel: 256,
+          raiseOnFirstError: true,
+        });
+      }
+      // And a few with a browser, spread among them by their tokens (far past the first page of the walk).
+      const holders = Array.from({ length: 10 }, (_, i) => `holder-${run}-${i}`);
+      const endpoints = new Map<string, string>();
+      for (const uid of holders) {
+        const subscription = push.subscription();
+        const res = await apiB.api('POST', '/api/v1/native/subscribe', { token: await apiB.token(uid), body: subscription });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        endpoints.set(uid, push.idOf(subscription.endpoint));
+      }
+
+      const sent = await apiA.api('POST', '/api/v1/broadcast', { token: await admin(), body: { msg: 'to a million' } });
+      assert.equal(sent.status, 202);
+      const id = sent.body.id as string;
+      const sample = Array.from({ length: 20 }, (_, i) => `many-${run}-${Math.floor((i * USERS) / 20) + 7}`);
+      await Promise.all(
+        sample.map(async (uid) => {
+          const token = await apiB.token(uid);
+          await eventually(
+            async () => (await apiB.api('GET', '/api/v1/messages?limit=1', { token })).body.messages?.[0]?.id === id,
+            10_000,
+            `the broadcast in ${uid}'s inbox`,
+          );
+        }),
+      );
+      // Listed from the everyone-timeline: no inbox row of it was written for them.
+      for (const uid of sample) {
+        const rows = await client.execute('SELECT message_id FROM inbox WHERE uid = ? AND bucket = ?', [uid, inboxBucket(id)], { prepare: true });
+        assert.deepEqual(
+          rows.rows.map((row) => row.get('message_id')),
+          [],
+          uid,
+        );
+      }
+      // The expansion visits the users who hold a device, however far down the walk they are.
+      for (const uid of holders) {
+        const record = await eventually(
+          async () => push.recordsFor(endpoints.get(uid) as string).find((r) => r.payload?.id === id),
+          180_000,
+          `the broadcast's push to ${uid}`,
+        );
+        assert.equal(record.status, 201);
+      }
+      await eventually(async () => (await apiA.api('GET', `/api/v1/messages/${id}`, { token: await admin() })).body.status === 'triaged', 180_000, 'triaged');
+      for (const uid of holders) {
+        assert.equal(push.recordsFor(endpoints.get(uid) as string).filter((r) => r.payload?.id === id).length, 1, `${uid} pushed once`);
+      }
+    } finally {
+      await client.shutdown();
     }
   });
 
