@@ -188,9 +188,9 @@ export interface UserStore {
    */
   page(after: string | undefined, limit: number): Promise<User[]>;
   /**
-   * Broadcast expansion of the channels outside the app: a page, in `page`'s order and with its
-   * guarantees, of the users who can be reached there — holding a device, an email address or
-   * a phone number. Everyone else needs no per-user work for a broadcast (their inbox is the
+   * Broadcast expansion of the channels outside the app: a page, in an order the adapter
+   * chooses and keeps stable (after the last uid of the previous page), of the users who can be
+   * reached there — holding a device, an email address or a phone number; each once. Everyone else needs no per-user work for a broadcast (their inbox is the
    * everyone-timeline; their sockets get one publish). An adapter may answer more users than
    * that (its documentation says which), never fewer. A page may hold fewer than `limit` users
    * and still not be the last: only an empty page ends the walk.

@@ -293,6 +293,18 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         }
         assert.equal(new Set(seen).size, seen.length, 'each user once');
         for (const uid of ['r-mail', 'r-phone', 'r-device']) assert.ok(seen.includes(uid), uid);
+        // An erased user is reachable no more.
+        await stores.erasure.eraseUser('r-device', 2_000);
+        const left: string[] = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const page = await stores.users.pageReachable(cursor, 2);
+          if (page.length === 0) break;
+          left.push(...page.map((u) => u.uid));
+          cursor = page[page.length - 1]?.uid;
+        }
+        assert.ok(!left.includes('r-device'));
+        for (const uid of ['r-mail', 'r-phone']) assert.ok(left.includes(uid), uid);
       });
     });
   });

@@ -18,7 +18,15 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Message } from '../../src/exchange/types.js';
 import { createCassandraStores, migrateCassandra } from '../../src/store/cassandra/index.js';
 import { ABANDONED_CLAIM_MS } from '../../src/store/cassandra/message-store.js';
-import { INBOX_BUCKET_MS, inboxBucket, LEGACY_TABLES, STORE_TABLES, UNFINISHED_SHARDS, unfinishedShard } from '../../src/store/cassandra/schema.js';
+import {
+  INBOX_BUCKET_MS,
+  inboxBucket,
+  LEGACY_TABLES,
+  reachableShard,
+  STORE_TABLES,
+  UNFINISHED_SHARDS,
+  unfinishedShard,
+} from '../../src/store/cassandra/schema.js';
 import { type Stores, StoreUnavailableError, threadTimeline } from '../../src/store/port.js';
 import { makeMessage } from '../contract/contract-helpers.js';
 import { type StoresHarness, storesContract } from '../contract/stores.contract.js';
@@ -56,6 +64,7 @@ before(async () => {
     'inbox-visibility',
     'timelines',
     'receipt tallies',
+    'reachable users',
   ]);
 });
 
@@ -111,6 +120,7 @@ describe('Cassandra stores beyond the contract', () => {
         [5, 'inbox-visibility'],
         [6, 'timelines'],
         [7, 'receipt tallies'],
+        [8, 'reachable users'],
       ],
     );
   });
@@ -386,6 +396,48 @@ describe('Cassandra stores beyond the contract', () => {
         indexed.rows.map((r) => r.get('message_id')),
         [messageId],
       );
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('reachable users: migration 8 indexes the users with an address or a device already there; pageReachable walks the index, shard by shard', async () => {
+    await truncateAll();
+    // As a keyspace before migration 8 holds them: users with and without an address, device rows.
+    const at = Date.now();
+    const insertUser = `INSERT INTO ${keyspace}.users (uid, email, phone, attributes, created_at, updated_at) VALUES (?, ?, ?, '{}', ?, ?)`;
+    for (let i = 0; i < 30; i++) await admin.execute(insertUser, [`plain-${i}`, null, null, at, at], { prepare: true });
+    await admin.execute(insertUser, ['with-email', 'e@example.test', null, at, at], { prepare: true });
+    await admin.execute(insertUser, ['with-phone', null, '+15550100', at, at], { prepare: true });
+    await admin.execute(insertUser, ['with-device', null, null, at, at], { prepare: true });
+    await admin.execute(
+      `INSERT INTO ${keyspace}.devices_by_user (uid, kind, push_token, id, created_at) VALUES ('with-device', 'ios', ?, 'dev-1', ?)`,
+      ['ab'.repeat(32), at],
+      { prepare: true },
+    );
+    await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 8`);
+    assert.deepEqual(await migrateCassandra(admin, keyspace), ['reachable users']);
+    const rows = await admin.execute(`SELECT shard, uid FROM ${keyspace}.reachable_users`);
+    assert.deepEqual(rows.rows.map((row) => row.get('uid') as string).sort(), ['with-device', 'with-email', 'with-phone']);
+    for (const row of rows.rows) assert.equal(row.get('shard'), reachableShard(row.get('uid') as string));
+
+    const stores = await open();
+    try {
+      // Added by the stores from now on: a device, an address; many, so the walk crosses shards.
+      for (let i = 0; i < 40; i++) await stores.users.put({ uid: `mailed-${i}`, email: `m${i}@example.test` }, at);
+      const walked: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await stores.users.pageReachable(after, 7);
+        if (page.length === 0) break;
+        walked.push(...page.map((u) => u.uid));
+        after = page.at(-1)?.uid;
+      }
+      const expected = ['with-device', 'with-email', 'with-phone', ...Array.from({ length: 40 }, (_, i) => `mailed-${i}`)];
+      assert.deepEqual([...walked].sort(), expected.sort(), 'each reachable user once, no other');
+      const order = walked.map((uid) => [reachableShard(uid), uid] as const);
+      const sorted = [...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+      assert.deepEqual(order, sorted, 'by shard, then uid');
     } finally {
       await stores.close();
     }

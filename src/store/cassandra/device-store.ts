@@ -16,6 +16,7 @@
 import type { Device, DeviceKind } from '../../exchange/types.js';
 import type { DeviceStore, NewDevice } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
+import { reachableShard } from './schema.js';
 
 type Row = { get(name: string): unknown };
 
@@ -47,11 +48,14 @@ export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
   const UPDATE_SUBSCRIPTION_BY_USER = 'UPDATE devices_by_user SET keys = ?, expiration_time = ? WHERE uid = ? AND kind = ? AND push_token = ?';
   const DELETE_BY_TOKEN = 'DELETE FROM devices_by_token WHERE kind = ? AND push_token = ?';
   const DELETE_BY_USER = 'DELETE FROM devices_by_user WHERE uid = ? AND kind = ? AND push_token = ?';
+  const INSERT_REACHABLE = 'INSERT INTO reachable_users (shard, uid) VALUES (?, ?)';
 
   const holderOf = async (kind: DeviceKind, token: string) => (await session.execute(SELECT_BY_TOKEN, [kind, token])).first();
 
   return {
     register: async (uid, device: NewDevice, id, at) => {
+      // A device holder is reachable outside the app (UserStore.pageReachable); the index keeps it until the erasure.
+      await session.execute(INSERT_REACHABLE, [reachableShard(uid), uid]);
       const keys = device.kind === 'web' ? JSON.stringify(device.keys) : undefined;
       const expirationTime = device.kind === 'web' ? device.expirationTime : undefined;
       const existing = await holderOf(device.kind, device.token);

@@ -21,10 +21,12 @@
  *    are conditional writes: timeline-store.ts) — then the user's thread_periods and
  *    timeline_state partitions. Timeline entries are the messages' and stay; with the user row
  *    gone the everyone-timeline is no longer seen, and a uid created again starts anew.
+ *  - The user's reachable_users row (migration 8) goes before the user row.
  *  - Messages stay (the sender's records): `messages` is not touched.
  */
 import type { ErasureStore } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
+import { reachableShard } from './schema.js';
 
 export function createCassandraErasureStore(session: CqlSession): ErasureStore {
   const RECORD_ERASURE = 'INSERT INTO erased_users (uid, erased_at) VALUES (?, ?)';
@@ -128,6 +130,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
       await eraseInbox(uid);
       await eraseDevices(uid);
       await eraseTimelines(uid);
+      await session.execute('DELETE FROM reachable_users WHERE shard = ? AND uid = ?', [reachableShard(uid), uid]);
       await session.concurrently([
         { query: 'DELETE FROM users WHERE uid = ?', params: [uid] },
         { query: 'DELETE FROM preferences WHERE uid = ?', params: [uid] },

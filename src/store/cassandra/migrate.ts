@@ -10,9 +10,9 @@
  * replication map as given. An existing keyspace is never altered.
  */
 import cassandra from 'cassandra-driver';
-import { assertKeyspaceName, type CassandraConnectOptions, createCassandraClient } from './client.js';
+import { assertKeyspaceName, type CassandraConnectOptions, cqlSession, createCassandraClient } from './client.js';
 import { cassandraCall } from './errors.js';
-import { CASSANDRA_MIGRATIONS } from './schema.js';
+import { CASSANDRA_MIGRATIONS, type MigrationCql } from './schema.js';
 
 export type CassandraReplication = number | Record<string, string | number>;
 
@@ -22,6 +22,8 @@ export interface MigrateCassandraOptions {
 }
 
 const REPLICATION_VALUE = /^[A-Za-z0-9_.]+$/;
+/** Rows a backfill reads per request. */
+const BACKFILL_PAGE = 1000;
 
 function replicationMap(client: cassandra.Client, replication: CassandraReplication): Record<string, string | number> {
   if (typeof replication !== 'number') return replication;
@@ -55,6 +57,11 @@ export async function migrateCassandra(
   const client = target instanceof cassandra.Client ? target : createCassandraClient(target);
   // DDL is not prepared: it runs once, and CQL cannot bind identifiers anyway.
   const run = (query: string, params: unknown[] = []) => cassandraCall(() => client.execute(query, params, { prepare: params.length > 0 }));
+  const session = cqlSession(client);
+  const backfillCql: MigrationCql = {
+    executeMany: (query, params) => session.concurrently(params.map((p) => ({ query, params: p }))),
+    rows: (query) => session.rows(query, [], BACKFILL_PAGE),
+  };
   try {
     await cassandraCall(() => client.connect());
     await run(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${cqlMap(replicationMap(client, options.replication ?? 1))}`);
@@ -65,6 +72,7 @@ export async function migrateCassandra(
     for (const migration of CASSANDRA_MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       for (const statement of migration.statements(keyspace)) await run(statement);
+      if (migration.backfill) await migration.backfill(backfillCql, keyspace);
       await run(`INSERT INTO ${keyspace}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, [migration.version, migration.name, new Date()]);
       names.push(migration.name);
     }

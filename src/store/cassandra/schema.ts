@@ -139,6 +139,7 @@ export const STORE_TABLES = [
   'thread_members',
   'thread_periods',
   'receipt_tallies',
+  'reachable_users',
 ] as const;
 
 /** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
@@ -149,6 +150,14 @@ export interface CassandraMigration {
   name: string;
   /** CQL statements, one per string, with table names qualified by `keyspace`. */
   statements(keyspace: string): string[];
+  /** Fills what the statements created from the data already there (idempotent); run after them. */
+  backfill?(cql: MigrationCql, keyspace: string): Promise<void>;
+}
+
+/** What a backfill may do: run a statement once per set of parameters (many in flight), and page through a query's rows. */
+export interface MigrationCql {
+  executeMany(query: string, params: unknown[][]): Promise<void>;
+  rows(query: string): AsyncIterable<{ get(name: string): unknown }>;
 }
 
 export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
@@ -274,17 +283,52 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
          PRIMARY KEY (message_id, channel, state, source))`,
     ],
   },
+  {
+    version: 8,
+    name: 'reachable users',
+    statements: (ks) => [
+      // The users who have held a device, an email address or a phone number (UserStore.pageReachable),
+      // spread over REACHABLE_SHARDS partitions by a hash of the uid.
+      `CREATE TABLE IF NOT EXISTS ${ks}.reachable_users (shard int, uid text, PRIMARY KEY (shard, uid))`,
+    ],
+    async backfill(cql, ks) {
+      const insert = `INSERT INTO ${ks}.reachable_users (shard, uid) VALUES (?, ?)`;
+      let pending: unknown[][] = [];
+      const index = async (uid: string, flush = false) => {
+        if (uid !== '') pending.push([reachableShard(uid), uid]);
+        if (pending.length >= 500 || (flush && pending.length > 0)) {
+          await cql.executeMany(insert, pending);
+          pending = [];
+        }
+      };
+      const given = (value: unknown) => typeof value === 'string' && value !== '';
+      for await (const row of cql.rows(`SELECT uid, email, phone FROM ${ks}.users`)) {
+        if (given(row.get('email')) || given(row.get('phone'))) await index(row.get('uid') as string);
+      }
+      for await (const row of cql.rows(`SELECT DISTINCT uid FROM ${ks}.devices_by_user`)) await index(row.get('uid') as string);
+      await index('', true);
+    },
+  },
 ];
 
 /** Partitions of messages_unfinished (shard 0 … UNFINISHED_SHARDS - 1). Changing it strands rows in shards no longer listed. */
 export const UNFINISHED_SHARDS = 16;
 
-/** The messages_unfinished partition of a message id: FNV-1a of the id, modulo UNFINISHED_SHARDS. */
-export function unfinishedShard(id: string): number {
+/** FNV-1a of `key`, modulo `shards`: a partition that never changes for the key. */
+function shardOf(key: string, shards: number): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % UNFINISHED_SHARDS;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % shards;
 }
+
+/** The messages_unfinished partition of a message id. */
+export const unfinishedShard = (id: string): number => shardOf(id, UNFINISHED_SHARDS);
+
+/** Partitions of reachable_users (shard 0 … REACHABLE_SHARDS - 1). Changing it strands rows in shards no longer listed. */
+export const REACHABLE_SHARDS = 16;
+
+/** The reachable_users partition of a uid. */
+export const reachableShard = (uid: string): number => shardOf(uid, REACHABLE_SHARDS);
 /** The fixed partition of messages_scheduled. */
 export const SCHEDULED_SHARD = 0;
 /** The fixed partition of messages_recalled. */

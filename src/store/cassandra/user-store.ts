@@ -1,5 +1,5 @@
 /**
- * Cassandra UserStore (tables: users, preferences, and devices_by_user read by pageReachable;
+ * Cassandra UserStore (tables: users, preferences, and reachable_users for pageReachable;
  * schema.ts). Guarantees, beyond the UserStore port contract:
  *  - `ensure` of a known uid is one read and returns it unchanged; an unknown uid is created
  *    with `INSERT … IF NOT EXISTS`, so a concurrent `put` or `ensure` is never overwritten.
@@ -12,12 +12,15 @@
  *    in which Cassandra scans a table cheaply at any depth; resuming after the last uid of a
  *    page neither repeats nor skips a user. Two uids with the same 64-bit Murmur3 token would be
  *    one step of the walk: the second could be skipped (odds about n²/2⁶⁵ for n users).
- *  - `pageReachable` walks the same order: each page is the next `limit` users of `page`, of
- *    which it answers those with an email or a phone and those holding a device (one
- *    `SELECT DISTINCT uid FROM devices_by_user` over the page's token range, the partition keys
- *    only), plus the page's last user whatever it holds, so the next page resumes after the whole
- *    page (at most one user per page more than the port asks for). It reads every user row, as
- *    `page` does: the saving is the per-user work of the users it leaves out, not the scan.
+ *  - `pageReachable` reads reachable_users, the users who have held a device, an email
+ *    address or a phone number: `put` adds a user given an email or a phone, the DeviceStore
+ *    one that registers a device, migration 8 those already there; nothing is removed but by
+ *    the erasure, so a user who gave up all of them is still answered (more, never fewer). It
+ *    walks the index by shard (REACHABLE_SHARDS, by a hash of the uid) then uid — resuming after
+ *    a uid continues in that uid's shard — and reads each user's row (a uid whose row is gone
+ *    is left out, and the walk reads on rather than answer an empty page). A page may be short
+ *    with more to come; the walk ends at an empty page. The cost is the reachable users', not
+ *    all users'.
  *  - Preferences are kept per uid independently of the user row; unknown → empty preferences.
  *    `getPreferencesMany` reads them IN_KEYS uids per request (`WHERE uid IN ?`).
  * Audience queries over attributes are Search's (Elasticsearch), fed by the pipeline.
@@ -25,6 +28,7 @@
 import type { Preferences, User } from '../../exchange/types.js';
 import type { UserStore } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, text } from './client.js';
+import { REACHABLE_SHARDS, reachableShard } from './schema.js';
 
 const COLUMNS = 'uid, email, phone, locale, timezone, attributes, created_at, updated_at';
 const OPTIONAL_FIELDS = ['email', 'phone', 'locale', 'timezone'] as const;
@@ -63,11 +67,26 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
   const UPDATE_USER = 'UPDATE users SET email = ?, phone = ?, locale = ?, timezone = ?, attributes = ?, updated_at = ? WHERE uid = ?';
   const SELECT_FIRST_PAGE = `SELECT ${COLUMNS} FROM users LIMIT ?`;
   const SELECT_PAGE_AFTER = `SELECT ${COLUMNS} FROM users WHERE token(uid) > token(?) LIMIT ?`;
-  const SELECT_HOLDERS_UNTIL = 'SELECT DISTINCT uid FROM devices_by_user WHERE token(uid) <= token(?)';
-  const SELECT_HOLDERS_BETWEEN = 'SELECT DISTINCT uid FROM devices_by_user WHERE token(uid) > token(?) AND token(uid) <= token(?)';
+  const SELECT_REACHABLE = 'SELECT uid FROM reachable_users WHERE shard = ? LIMIT ?';
+  const SELECT_REACHABLE_AFTER = 'SELECT uid FROM reachable_users WHERE shard = ? AND uid > ? LIMIT ?';
+  const INSERT_REACHABLE = 'INSERT INTO reachable_users (shard, uid) VALUES (?, ?)';
   const SELECT_PREFERENCES = 'SELECT body FROM preferences WHERE uid = ?';
   const SELECT_PREFERENCES_IN = 'SELECT uid, body FROM preferences WHERE uid IN ?';
   const UPSERT_PREFERENCES = 'INSERT INTO preferences (uid, body) VALUES (?, ?)';
+
+  /** Up to `limit` uids of reachable_users after `after`, in the walk's order (shard, then uid). */
+  const reachableAfter = async (after: string | undefined, limit: number): Promise<string[]> => {
+    const uids: string[] = [];
+    for (let shard = after === undefined ? 0 : reachableShard(after); shard < REACHABLE_SHARDS && uids.length < limit; shard++) {
+      const want = limit - uids.length;
+      const resume = after !== undefined && shard === reachableShard(after);
+      const rows = (
+        await session.execute(resume ? SELECT_REACHABLE_AFTER : SELECT_REACHABLE, resume ? [shard, after, want] : [shard, want], { fetchSize: want })
+      ).rows;
+      for (const row of rows) uids.push(text(row.get('uid')) as string);
+    }
+    return uids;
+  };
 
   const get = async (uid: string): Promise<User | undefined> => {
     const row = (await session.execute(SELECT_USER, [uid])).first();
@@ -107,6 +126,7 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
     },
 
     put: async (patch, at) => {
+      if ((patch.email ?? '') !== '' || (patch.phone ?? '') !== '') await session.execute(INSERT_REACHABLE, [reachableShard(patch.uid), patch.uid]);
       let before = await get(patch.uid);
       if (!before) {
         const user = merge({ uid: patch.uid, attributes: {}, createdAt: at, updatedAt: at }, patch, at);
@@ -137,13 +157,14 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
     page,
 
     pageReachable: async (after, limit) => {
-      const users = await page(after, limit);
-      const last = users.at(-1);
-      if (last === undefined) return [];
-      const holders = new Set<string>();
-      const [query, params] = after === undefined ? [SELECT_HOLDERS_UNTIL, [last.uid]] : [SELECT_HOLDERS_BETWEEN, [after, last.uid]];
-      for await (const row of session.rows(query, params)) holders.add(text(row.get('uid')) as string);
-      return users.filter((user) => user === last || user.email !== undefined || user.phone !== undefined || holders.has(user.uid));
+      // Index entries whose user row is gone are skipped: read on until a page holds a user, or the index ends.
+      for (let from = after; ; ) {
+        const uids = await reachableAfter(from, limit);
+        if (uids.length === 0) return [];
+        const users = (await mapLimit(uids, DEFAULT_CONCURRENCY, get)).filter((user): user is User => user !== undefined);
+        if (users.length > 0) return users;
+        from = uids.at(-1);
+      }
     },
 
     getPreferences: async (uid): Promise<Preferences> => {
