@@ -1,5 +1,6 @@
 /**
- * broadcast expansion from Cassandra: how fast triage turns "everyone" into per-recipient work.
+ * broadcast expansion from Cassandra: how fast triage turns "everyone" into per-recipient work
+ * (only the users with a device or an address need any: UserStore.pageReachable).
  *  1. Seed: N users written straight into the run's migrated keyspace with the Cassandra driver
  *     (one prepared single-row INSERT per user — every row is its own partition, so batches
  *     would not help — many in flight), timed → seeding rows/s.

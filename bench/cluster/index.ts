@@ -5,8 +5,10 @@
  * same run:
  *  - latency: send → frame across processes (API ≠ gateway ≠ worker) at 1,000 msg/s open loop;
  *    reference: the same measurement (same code) against embedded Herald (one process, SQLite).
- *  - broadcast: recipients/s triage expands from the Cassandra users table into inbox entries
- *    and delivery work; reference: a raw token-range scan of the same table, same page size.
+ *  - broadcast: how long after the 202 a broadcast to N users is in a sample of their inboxes
+ *    (one timeline row); and users/s of its expansion, in which triage visits only the users
+ *    with a device or an address (UserStore.pageReachable); reference: a raw token-range scan
+ *    of the users table, same page size.
  *  - ingest: accepted sends/s through 2 API processes (durable: Cassandra + JetStream);
  *    reference: the same load (same code) against embedded Herald.
  * Topology: 2 API, 1 gateway, 2 worker (triage, deliver) processes — a fresh cluster per phase
