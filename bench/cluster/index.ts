@@ -25,7 +25,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startHerald } from '../lib/proc.js';
+import { NO_SEND_LIMITS, startHerald } from '../lib/proc.js';
 import type { ResultRow } from '../lib/stats.js';
 import { expandBroadcast, pointReads, scanUsers, seedUsers, VISIBILITY_SAMPLE } from './broadcast.js';
 import { Cluster } from './cluster.js';
@@ -101,7 +101,8 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
   let embeddedLatency: LatencyFigures;
   let embeddedIngest: IngestFigures;
   {
-    const herald = await startHerald();
+    // Without the send limits, as the cluster runs (bench/cluster/cluster.ts): one sender at 1,000 msg/s.
+    const herald = await startHerald(NO_SEND_LIMITS);
     try {
       embeddedLatency = await measureLatency({ apis: [herald.url], gateway: herald.url, pids: [herald.pid] }, { ...s.latency, log });
       log(describeLatency('embedded', embeddedLatency));
@@ -110,7 +111,7 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     }
   }
   {
-    const herald = await startHerald();
+    const herald = await startHerald(NO_SEND_LIMITS);
     try {
       embeddedIngest = await measureIngest([{ url: herald.url, pid: herald.pid, role: 'embedded' }], { ...s.ingest, log });
       log(describeIngest('embedded', embeddedIngest));
