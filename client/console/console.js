@@ -152,6 +152,7 @@ function targetText(target) {
   if (target.kind === 'user') return target.uid;
   if (target.kind === 'users') return `${target.uids.length} users`;
   if (target.kind === 'audience') return `audience ${JSON.stringify(target.audience)}`;
+  if (target.kind === 'members') return `members of ${target.thread} ${JSON.stringify(target.audience)}`;
   return 'everyone';
 }
 

@@ -10,7 +10,7 @@ import { CHANNEL_NAMES } from '../../channels/registry.js';
 import { PROBLEM_CODES, type ProblemCode } from '../errors.js';
 import { RECEIPT_STATES, URGENCIES } from '../exchange/types.js';
 import type { MessageStatus } from '../store/port.js';
-import { audience } from './schemas.js';
+import { audience, audienceConditions } from './schemas.js';
 
 const isoTime = z.iso.datetime({ offset: true }).describe('ISO 8601 date-time (UTC)');
 const nullableIso = isoTime.nullable();
@@ -140,6 +140,11 @@ const target = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('audience'), audience }),
   z.strictObject({ kind: z.literal('everyone') }),
   z.strictObject({ kind: z.literal('thread'), thread: z.string() }),
+  z.strictObject({
+    kind: z.literal('members'),
+    thread: z.string(),
+    audience: audienceConditions.omit({ thread: true }).describe('The other conditions, checked among the members'),
+  }),
 ]);
 
 const messageStatus = z.enum(['scheduled', 'accepted', 'triaged', 'recalled'] as const satisfies readonly MessageStatus[]);

@@ -93,21 +93,22 @@ const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const threadName = z.string().regex(THREAD_PATTERN, 'must be 1-128 letters, digits or . _ ~ : -');
 
-export const audience = z
-  .strictObject({
-    where: z
-      .record(z.string().min(1).max(64), z.union([scalar, z.array(scalar).min(1).max(100)]))
-      .refine((w) => Object.keys(w).length > 0, 'must name at least one attribute (an empty where would select everyone)')
-      .refine((w) => !Object.keys(w).some((k) => RESERVED_KEYS.has(k)), 'must not use the keys __proto__, constructor or prototype')
-      .optional(),
-    has: z.enum(['ios', 'android', 'web', 'email', 'phone']).optional(),
-    online: z.boolean().optional(),
-    thread: threadName.optional().describe('Members of this thread now'),
-  })
-  .refine(
-    (a) => a.where !== undefined || a.has !== undefined || a.online !== undefined || a.thread !== undefined,
-    'must give at least one of where, has, online, thread',
-  );
+/** An audience's conditions, none required (stored targets; requests take `audience`, which requires one). */
+export const audienceConditions = z.strictObject({
+  where: z
+    .record(z.string().min(1).max(64), z.union([scalar, z.array(scalar).min(1).max(100)]))
+    .refine((w) => Object.keys(w).length > 0, 'must name at least one attribute (an empty where would select everyone)')
+    .refine((w) => !Object.keys(w).some((k) => RESERVED_KEYS.has(k)), 'must not use the keys __proto__, constructor or prototype')
+    .optional(),
+  has: z.enum(['ios', 'android', 'web', 'email', 'phone']).optional(),
+  online: z.boolean().optional(),
+  thread: threadName.optional().describe('Members of this thread now'),
+});
+
+export const audience = audienceConditions.refine(
+  (a) => a.where !== undefined || a.has !== undefined || a.online !== undefined || a.thread !== undefined,
+  'must give at least one of where, has, online, thread',
+);
 
 export const multicastBody = z
   .strictObject({

@@ -21,7 +21,14 @@ export type Target =
   | { kind: 'users'; uids: string[] }
   | { kind: 'audience'; audience: Audience }
   | { kind: 'everyone' }
-  | { kind: 'thread'; thread: string };
+  | { kind: 'thread'; thread: string }
+  /**
+   * An audience among a thread's members (an audience naming a thread): written to each
+   * selected member's inbox, like any audience. A kind of its own, not an `audience` with a
+   * `thread`: a Herald that predates it fails on it rather than drop the condition it does not
+   * know (which would select everyone).
+   */
+  | { kind: 'members'; thread: string; audience: Omit<Audience, 'thread'> };
 
 /** Selects users by what Herald knows of them; every given condition must hold. */
 export interface Audience {

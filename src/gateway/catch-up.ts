@@ -111,9 +111,9 @@ export class CatchUp {
       changes.set(h.thread, list);
     }
     // Whether the user was a member of the thread when a message was posted at `at`: what the
-    // last held change of that thread at or before `at` made it; before its first held change,
-    // the opposite of that change (a join means "was not one"); a thread without held changes,
-    // a member since the loaded join. That holds whether `loaded` was read before or after a
+    // last held change of that thread at or before `at` made it; before its first held change
+    // (or without any), a member since the loaded join when the thread was loaded, else the
+    // opposite of that first change (a join means "was not one"). That holds whether `loaded` was read before or after a
     // change, and whichever of a frame and a change of its thread arrived first.
     const memberAt = (thread: string, at: number): boolean => {
       const list = changes.get(thread);
@@ -122,7 +122,10 @@ export class CatchUp {
         return joinedAt !== undefined && joinedAt <= at;
       }
       const before = list.filter((c) => c.at <= at).at(-1);
-      return before ? before.member : !(list[0] as { member: boolean }).member;
+      if (before) return before.member;
+      // Before the first held change: a loaded join says since when; else the change says what it was not.
+      const joinedAt = loaded.get(thread);
+      return joinedAt !== undefined ? joinedAt <= at : !(list[0] as { member: boolean }).member;
     };
     const threads = new Set(loaded.keys());
     for (const h of this.held) {

@@ -110,22 +110,20 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
 
     /**
      * A broadcast (no `thread`) or a thread's frame: one publish, and held by every socket
-     * catching up. Returns how many sockets it reached: those subscribed to the topic, and those
-     * holding it.
+     * catching up. Returns how many sockets the publish wrote it to: those subscribed to the
+     * topic (not those catching up, which may yet drop it, nor late joiners sent it later).
      */
     publish(frame: unknown, to?: { thread: string; postedAt: number }): number {
       const text = JSON.stringify(frame);
       const thread = to?.thread;
       const topic = thread === undefined ? BROADCAST_TOPIC : threadTopic(thread);
       app.publish(topic, text, false);
-      let reached = app.numSubscribers(topic);
       if (to) recentThreadFrames.remember(to.thread, text, to.postedAt);
       for (const [ws, catchUp] of [...catchingUp]) {
         if (ws.getUserData().realtimeOff) continue;
         hold(ws, catchUp, heldFrame(text, frame, to));
-        reached++;
       }
-      return reached;
+      return app.numSubscribers(topic);
     },
 
     /** The user of these sockets joined (`member`) or left the thread at `at`. */

@@ -178,6 +178,8 @@ export async function recipientPage(
     }
     case 'audience':
       return audiencePage(deps, target.audience, cursor, TRIAGE_PAGE_SIZE);
+    case 'members':
+      return audiencePage(deps, { ...target.audience, thread: target.thread }, cursor, TRIAGE_PAGE_SIZE);
   }
 }
 

@@ -167,7 +167,7 @@ export interface ReceiptStore {
   forMessage(messageId: string, uid?: string): Promise<Receipt[]>;
   /** Current receipts on `channel` still in `queued`, with their device, oldest first by (messageId, uid, device), strictly after `after` (recovery of delivery work). */
   queued(channel: ChannelName, limit: number, after?: QueuedCursor): Promise<Receipt[]>;
-  /** Stores tallies: one per (messageId, channel, state, source), the count and time last given replacing the earlier. */
+  /** Stores tallies: one per (messageId, channel, state, source), the count last given replacing the earlier; its time stays the first given. */
   tally(tallies: ReceiptTally[]): Promise<void>;
   /** The message's tallies summed over their sources, by channel then state; `at` is the earliest. */
   talliesOf(messageId: string): Promise<Array<Omit<ReceiptTally, 'source'>>>;

@@ -568,8 +568,9 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
           { messageId, channel: 'webpush', state: 'sent', source: 'gateway-a', count: 1, at: 30 },
           { messageId: newId(), channel: 'realtime', state: 'sent', source: 'gateway-a', count: 100, at: 10 },
         ]);
-        // Written again (a retry, or a later count of the same source): replaced, not added.
-        await stores.receipts.tally([{ messageId, channel: 'realtime', state: 'sent', source: 'gateway-a', count: 4, at: 20 }]);
+        // Written again (a retry, or a later count of the same source): the count replaced, not added; the first time kept.
+        await stores.receipts.tally([{ messageId, channel: 'realtime', state: 'sent', source: 'gateway-a', count: 4, at: 25 }]);
+        await stores.receipts.tally([{ messageId, channel: 'webpush', state: 'sent', source: 'gateway-a', count: 1, at: 40 }]);
         assert.deepEqual(await stores.receipts.talliesOf(messageId), [
           { messageId, channel: 'realtime', state: 'sent', count: 9, at: 10 },
           { messageId, channel: 'webpush', state: 'sent', count: 1, at: 30 },

@@ -157,7 +157,9 @@ describe('threads', () => {
       body: { msg: 'pros of the guild', audience: { thread: 'guild', where: { plan: 'pro' } } },
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
-    await h.triaged(res.body.id);
+    const triaged = await h.triaged(res.body.id, admin);
+    // A target of its own kind: a Herald that predates it fails on it rather than select everyone.
+    assert.deepEqual(triaged.body.target, { kind: 'members', thread: 'guild', audience: { where: { plan: 'pro' } } });
     for (const uid of ['aud-a', 'aud-b', 'aud-c', 'aud-out']) {
       assert.deepEqual(await listed(h, await h.token(uid)), uid === 'aud-a' ? [res.body.id] : [], uid);
     }

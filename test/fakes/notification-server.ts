@@ -116,23 +116,33 @@ export async function startNotificationServer(): Promise<NotificationServer> {
   const daemon = spawn('dbus-daemon', ['--session', `--address=unix:path=${path.join(dir, 'bus')}`, '--nofork', '--nopidfile', '--print-address'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const busAddress = await addressOf(daemon);
-  const bus = dbus.sessionBus({ busAddress });
-  const service = new Notifications();
-  bus.exportInterface(service, OBJECT_PATH, DESCRIPTION);
-  const reply = await new Promise<number>((resolve, reject) =>
-    bus.requestName(SERVICE, DO_NOT_QUEUE, (error, answer) => (error ? reject(error) : resolve(answer))),
-  );
-  if (reply !== PRIMARY_OWNER) throw new Error(`could not own ${SERVICE} on the test bus (reply ${reply})`);
-  return {
-    busAddress,
-    shown: () => [...service.displayed.values()],
-    async close() {
-      bus.connection.end();
+  const stop = async () => {
+    if (daemon.exitCode === null && daemon.signalCode === null) {
       const exited = new Promise((resolve) => daemon.once('exit', resolve));
       daemon.kill();
       await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
+    }
+    await rm(dir, { recursive: true, force: true });
   };
+  try {
+    const busAddress = await addressOf(daemon);
+    const bus = dbus.sessionBus({ busAddress });
+    const service = new Notifications();
+    bus.exportInterface(service, OBJECT_PATH, DESCRIPTION);
+    const reply = await new Promise<number>((resolve, reject) =>
+      bus.requestName(SERVICE, DO_NOT_QUEUE, (error, answer) => (error ? reject(error) : resolve(answer))),
+    );
+    if (reply !== PRIMARY_OWNER) throw new Error(`could not own ${SERVICE} on the test bus (reply ${reply})`);
+    return {
+      busAddress,
+      shown: () => [...service.displayed.values()],
+      async close() {
+        bus.connection.end();
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

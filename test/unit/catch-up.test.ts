@@ -60,6 +60,16 @@ describe('catch-up', () => {
         ['posted-after'],
       );
     }
+    // A loaded join still decides before a thread's first held change: a message posted before
+    // the join is not the user's though a leave follows.
+    const leaving = new CatchUp();
+    leaving.hold(held('before-the-join', 'club', 5));
+    leaving.hold(held('while-a-member', 'club', 15));
+    leaving.hold({ kind: 'membership', thread: 'club', member: false, at: 20 });
+    assert.deepEqual(
+      leaving.settle([], joinedAt({ club: 10 })).texts.map((t) => JSON.parse(t).id),
+      ['while-a-member'],
+    );
     // Without a held change, the loaded join decides.
     const c = new CatchUp();
     c.hold(held('older', 'desk', 5));

@@ -7,7 +7,7 @@ import type { Caller } from '../../auth/tokens.js';
 import { type FieldError, invalid, ProblemError } from '../../errors.js';
 import { linkProblem, varsLinkProblems } from '../../exchange/links.js';
 import { decideSend, type UserSendPolicy } from '../../exchange/send-policy.js';
-import type { Target } from '../../exchange/types.js';
+import type { Audience, Target } from '../../exchange/types.js';
 import { accept } from '../../pipeline/accept.js';
 import type { ApiDeps } from '../deps.js';
 import { accepted, multicastAccepted } from '../responses.js';
@@ -33,6 +33,12 @@ const OPTIONS_REFUSED = {
     'a field is invalid, missing or unknown (each in errors[]); a link with a scheme HERALD_LINK_SCHEMES does not allow; an unknown opts.email.template',
   HERALD_IDEMPOTENCY_CONFLICT: 'opts.idempotencyKey was used by this sender within 24 h for a different request',
 } as const;
+
+/** An audience's target: among a thread's members when it names one (Target `members`). */
+function audienceTarget(audience: Audience): Target {
+  const { thread, ...rest } = audience;
+  return thread === undefined ? { kind: 'audience', audience } : { kind: 'members', thread, audience: rest };
+}
 
 export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Route[] {
   const userSend = options.userSend ?? 'inapp';
@@ -125,7 +131,7 @@ export function sendingRoutes(deps: ApiDeps, options: SendingOptions = {}): Rout
           ? { kind: 'users', uids }
           : input.thread !== undefined
             ? { kind: 'thread', thread: input.thread }
-            : { kind: 'audience', audience: input.audience ?? {} };
+            : audienceTarget(input.audience ?? {});
         checkOptions(input.opts);
         const { id } = await acceptFrom(caller, target, input.msg, input.opts);
         return json(202, { id, recipients: uids ? uids.length : null });

@@ -35,8 +35,9 @@
  *  - `forMessage` is ordered by uid, channel, device; `queued` by message id, uid, device
  *    (oldest first), resuming strictly after `after`.
  *  - Tallies are rows of `receipt_tallies` (migration 7), one per (message, channel, state,
- *    source), each a plain write (a source's later count replaces its earlier one); `talliesOf`
- *    sums one partition.
+ *    source), plain writes: a source's later count replaces its earlier one, while its time is
+ *    written with a timestamp that falls as the time grows, so the first time stays;
+ *    `talliesOf` sums one partition.
  */
 import type { ChannelName, Receipt, ReceiptState, ReceiptTally } from '../../exchange/types.js';
 import type { ReceiptStore, RecordOptions } from '../port.js';
@@ -50,7 +51,9 @@ const INDEXED_PAIRS_KEPT = 50_000;
 const CAS_ATTEMPTS = 5;
 
 const COLUMNS = 'message_id, uid, channel, device, state, reason, at';
-const INSERT_TALLY = 'INSERT INTO receipt_tallies (message_id, channel, state, source, count, at) VALUES (?, ?, ?, ?, ?, ?)';
+const INSERT_TALLY_COUNT = 'INSERT INTO receipt_tallies (message_id, channel, state, source, count) VALUES (?, ?, ?, ?, ?)';
+/** Written with a timestamp that is higher for an earlier `at` (SENT_BEFORE_ANY_WRITE): the first time given stays. */
+const SET_TALLY_AT = 'UPDATE receipt_tallies USING TIMESTAMP ? SET at = ? WHERE message_id = ? AND channel = ? AND state = ? AND source = ?';
 /** In clustering order: channel, then state, then source. */
 const SELECT_TALLIES = 'SELECT channel, state, count, at FROM receipt_tallies WHERE message_id = ?';
 /**
@@ -210,9 +213,14 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
     },
 
     tally: async (tallies) => {
-      await session.concurrently(
-        tallies.map((t) => ({ query: INSERT_TALLY, params: [t.messageId, t.channel, t.state, t.source, t.count, t.at] })),
-        DEFAULT_CONCURRENCY,
+      await mapLimit(tallies, DEFAULT_CONCURRENCY, (t) =>
+        session.batch(
+          [
+            { query: INSERT_TALLY_COUNT, params: [t.messageId, t.channel, t.state, t.source, t.count] },
+            { query: SET_TALLY_AT, params: [SENT_BEFORE_ANY_WRITE(t.at), t.at, t.messageId, t.channel, t.state, t.source] },
+          ],
+          false,
+        ),
       );
     },
 

@@ -68,7 +68,7 @@ export function createSqliteReceiptStore(db: SqliteDatabase): ReceiptStore {
 
   const upsertTally = db.prepare(
     `INSERT INTO receipt_tallies (message_id, channel, state, source, count, at) VALUES (@messageId, @channel, @state, @source, @count, @at)
-     ON CONFLICT (message_id, channel, state, source) DO UPDATE SET count = excluded.count, at = excluded.at`,
+     ON CONFLICT (message_id, channel, state, source) DO UPDATE SET count = excluded.count, at = min(at, excluded.at)`,
   );
   const selectTallies = db.prepare<[string], { channel: ChannelName; state: ReceiptState; count: number; at: number }>(
     `SELECT channel, state, sum(count) AS count, min(at) AS at FROM receipt_tallies WHERE message_id = ?
