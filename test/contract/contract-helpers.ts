@@ -5,7 +5,7 @@
 
 import type { Message } from '../../src/exchange/types.js';
 import { newId } from '../../src/ids.js';
-import type { NewDevice } from '../../src/store/port.js';
+import type { NewDevice, UserStore } from '../../src/store/port.js';
 
 export const SAFETY_TIMEOUT_MS = 10_000;
 
@@ -56,3 +56,15 @@ export function deferred<T = void>(): Deferred<T> {
 
 /** Lets pending callbacks, timers due now and I/O callbacks run. */
 export const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Every uid UserStore.pageReachable answers, walking `limit` at a time until an empty page, in the walk's order. */
+export async function walkReachable(users: Pick<UserStore, 'pageReachable'>, limit: number): Promise<string[]> {
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await users.pageReachable(after, limit);
+    if (page.length === 0) return seen;
+    seen.push(...page.map((u) => u.uid));
+    after = page.at(-1)?.uid;
+  }
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Message } from '../../src/exchange/types.js';
 import { type Stores, type TimelineId, threadTimeline } from '../../src/store/port.js';
-import { makeMessage, webDevice } from './contract-helpers.js';
+import { makeMessage, walkReachable, webDevice } from './contract-helpers.js';
 import type { StoresHarness } from './stores.contract.js';
 
 const ids = (items: Array<{ message: Message }>): string[] => items.map((item) => item.message.id);
@@ -283,26 +283,12 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         await stores.users.ensure('r-device', 1_000);
         await stores.devices.register('r-device', webDevice('https://push.example.test/r'), 'dev-r', 1_000);
         await stores.users.ensure('r-none', 1_000);
-        const seen: string[] = [];
-        let after: string | undefined;
-        for (;;) {
-          const page = await stores.users.pageReachable(after, 2);
-          if (page.length === 0) break;
-          seen.push(...page.map((u) => u.uid));
-          after = page[page.length - 1]?.uid;
-        }
+        const seen = await walkReachable(stores.users, 2);
         assert.equal(new Set(seen).size, seen.length, 'each user once');
         for (const uid of ['r-mail', 'r-phone', 'r-device']) assert.ok(seen.includes(uid), uid);
         // An erased user is reachable no more.
         await stores.erasure.eraseUser('r-device', 2_000);
-        const left: string[] = [];
-        let cursor: string | undefined;
-        for (;;) {
-          const page = await stores.users.pageReachable(cursor, 2);
-          if (page.length === 0) break;
-          left.push(...page.map((u) => u.uid));
-          cursor = page[page.length - 1]?.uid;
-        }
+        const left = await walkReachable(stores.users, 2);
         assert.ok(!left.includes('r-device'));
         for (const uid of ['r-mail', 'r-phone']) assert.ok(left.includes(uid), uid);
       });

@@ -28,7 +28,7 @@ import {
   unfinishedShard,
 } from '../../src/store/cassandra/schema.js';
 import { type Stores, StoreUnavailableError, threadTimeline } from '../../src/store/port.js';
-import { makeMessage } from '../contract/contract-helpers.js';
+import { makeMessage, walkReachable } from '../contract/contract-helpers.js';
 import { type StoresHarness, storesContract } from '../contract/stores.contract.js';
 import { timelinesContract } from '../contract/timelines.contract.js';
 import { servicesEnv } from '../helpers/services.js';
@@ -425,14 +425,7 @@ describe('Cassandra stores beyond the contract', () => {
     try {
       // Added by the stores from now on: a device, an address; many, so the walk crosses shards.
       for (let i = 0; i < 40; i++) await stores.users.put({ uid: `mailed-${i}`, email: `m${i}@example.test` }, at);
-      const walked: string[] = [];
-      let after: string | undefined;
-      for (;;) {
-        const page = await stores.users.pageReachable(after, 7);
-        if (page.length === 0) break;
-        walked.push(...page.map((u) => u.uid));
-        after = page.at(-1)?.uid;
-      }
+      const walked = await walkReachable(stores.users, 7);
       const expected = ['with-device', 'with-email', 'with-phone', ...Array.from({ length: 40 }, (_, i) => `mailed-${i}`)];
       assert.deepEqual([...walked].sort(), expected.sort(), 'each reachable user once, no other');
       const order = walked.map((uid) => [reachableShard(uid), uid] as const);
