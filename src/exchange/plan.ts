@@ -26,7 +26,8 @@ import type { ChannelName, Device, Message, Preferences, User } from './types.js
 
 export interface RecipientView {
   uid: string;
-  user: User | undefined;
+  /** The addresses and rendering of the user's record; undefined (or fields absent) when Herald has none. */
+  user: Pick<User, 'email' | 'phone' | 'locale' | 'timezone'> | undefined;
   preferences: Preferences;
   online: boolean;
   devices: Device[];

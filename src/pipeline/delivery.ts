@@ -107,6 +107,16 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, planned
   }
 }
 
+/**
+ * Delivers, in triage's own process, a batch triage planned a moment ago for a channel addressed
+ * to sockets: the checks `deliverBatch` makes of a batch that waited on the bus (recalled,
+ * expired, recipients erased since) are the ones triage has just made, so the frames go out with
+ * no bus hop and no store read, and the `sent` receipts are the one write.
+ */
+export async function deliverPlannedToSockets(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch): Promise<void> {
+  await deliverItems(deps, channel, batch, batch.items, deps.now());
+}
+
 /** Provider deliveries this process is sending now, by deliveryKey. */
 const sending = new Set<string>();
 

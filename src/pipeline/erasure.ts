@@ -14,6 +14,7 @@
  */
 import { subjects } from '../bus/port.js';
 import type { Message } from '../exchange/types.js';
+import type { RecipientFacts } from '../store/port.js';
 import type { PipelineDeps } from './deps.js';
 import type { UserErased } from './recent-erasures.js';
 
@@ -30,12 +31,16 @@ export async function eraseUser(deps: Pick<PipelineDeps, 'stores' | 'search' | '
 
 /**
  * The `uids` of a page of `message`'s recipients that were not erased since the message was
- * created. Broadcast, thread and audience pages are read from the users, the thread members and
- * the index, which no longer hold an erased user: only named targets are checked.
+ * created, by their facts (RecipientStore). Broadcast, thread and audience pages are read from
+ * the users, the thread members and the index, which no longer hold an erased user: only named
+ * targets are checked.
  */
-export async function recipientsNotErased(deps: Pick<PipelineDeps, 'stores'>, message: Message, uids: string[]): Promise<string[]> {
+export function recipientsNotErased(message: Message, uids: string[], facts: ReadonlyMap<string, RecipientFacts>): string[] {
   if (message.target.kind !== 'user' && message.target.kind !== 'users') return uids;
-  return notErasedSince(deps, message, uids);
+  return uids.filter((uid) => {
+    const at = facts.get(uid)?.erasedAt;
+    return at === undefined || at < message.createdAt;
+  });
 }
 
 /**

@@ -25,8 +25,10 @@ import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
-import { type ChannelName, type Device, type Message, type Preferences, type Receipt, URGENCIES, type Urgency, type User } from '../exchange/types.js';
+import { type ChannelName, type Message, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
+import type { RecipientFacts } from '../store/port.js';
 import { audiencePage } from './audience.js';
+import { deliverPlannedToSockets } from './delivery.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
 import type { PipelineDeps } from './deps.js';
 import { recipientsNotErased } from './erasure.js';
@@ -107,37 +109,26 @@ interface TimelinePlan {
   viaTopic: boolean;
 }
 
-/** A page of recipients; `users` when the expansion already read their rows (everyone). */
+/** A page of recipients. */
 interface RecipientPage {
   uids: string[];
   next?: string;
-  users?: User[];
 }
 
 /** What planning a page needs, all read before any of its writes. */
 interface LoadedPage {
   uids: string[];
   next?: string;
-  userByUid: Map<string, User>;
+  facts: Map<string, RecipientFacts>;
   online: Set<string>;
-  preferences: Map<string, Preferences>;
-  devices: Map<string, Device[]>;
 }
 
 async function loadPage(deps: PipelineDeps, message: Message, cursor: string | undefined, expansion: Expansion): Promise<LoadedPage> {
-  const { stores } = deps;
   const page = await recipientPage(deps, message, cursor, expansion);
+  if (page.uids.length === 0) return { uids: [], next: page.next, facts: new Map(), online: new Set() };
+  const [facts, online] = await Promise.all([deps.stores.recipients.factsOf(page.uids), deps.presence.onlineAmong(page.uids)]);
   // Erased users get nothing of a message addressed to them before their erasure (erasure.ts).
-  const uids = await recipientsNotErased(deps, message, page.uids);
-  if (uids.length === 0) return { uids, next: page.next, userByUid: new Map(), online: new Set(), preferences: new Map(), devices: new Map() };
-  const wantsDevices = addressesDevices(deps.traits, deps.channels.keys());
-  const [users, online, preferences, devices] = await Promise.all([
-    page.users ?? stores.users.getMany(uids),
-    deps.presence.onlineAmong(uids),
-    deps.stores.users.getPreferencesMany(uids),
-    wantsDevices ? deps.stores.devices.listByUsers(uids) : new Map<string, Device[]>(),
-  ]);
-  return { uids, next: page.next, userByUid: new Map(users.map((u) => [u.uid, u])), online, preferences, devices };
+  return { uids: recipientsNotErased(message, page.uids, facts), next: page.next, facts, online };
 }
 
 /** How a broadcast is expanded: `everyUser`, every user rather than only those triage must visit (timeline.ts). */
@@ -164,12 +155,12 @@ export async function recipientPage(
     case 'everyone': {
       if (expansion.everyUser === true || broadcastVisitsEveryone(deps, message)) {
         const users = await deps.stores.users.page(cursor, TRIAGE_PAGE_SIZE);
-        return { uids: users.map((u) => u.uid), users, next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
+        return { uids: users.map((u) => u.uid), next: users.length === TRIAGE_PAGE_SIZE ? users[users.length - 1]?.uid : undefined };
       }
       // A page of the reachable may hold fewer than asked and more follow (Cassandra filters a
       // page of all users): only an empty page is the end.
       const users = await deps.stores.users.pageReachable(cursor, TRIAGE_PAGE_SIZE);
-      return { uids: users.map((u) => u.uid), users, next: users.at(-1)?.uid };
+      return { uids: users.map((u) => u.uid), next: users.at(-1)?.uid };
     }
     case 'thread': {
       const members = await deps.stores.timelines.members(target.thread, TRIAGE_PAGE_SIZE, cursor);
@@ -186,7 +177,8 @@ export async function recipientPage(
 async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, toTimeline: TimelinePlan | undefined): Promise<void> {
   const { stores } = deps;
   const now = deps.now();
-  const { uids, userByUid, online } = page;
+  const { uids, online } = page;
+  const wantsDevices = addressesDevices(deps.traits, deps.channels.keys());
 
   const inboxUids: string[] = [];
   const receipts: Receipt[] = [];
@@ -194,9 +186,10 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   const fallbacks: Array<{ uid: string; step: FallbackStep }> = [];
   const available = new Set(deps.channels.keys());
   const planned = uids.map((uid) => {
-    const user = userByUid.get(uid);
-    const preferences = page.preferences.get(uid) ?? { channels: {}, categories: {} };
-    const devices = page.devices.get(uid) ?? [];
+    const facts = page.facts.get(uid);
+    const user = facts?.contact;
+    const preferences = facts?.preferences ?? { channels: {}, categories: {} };
+    const devices = wantsDevices ? (facts?.devices ?? []) : [];
     const view = { uid, user, preferences, online: online.has(uid), devices };
     return { uid, user, view, plan: planRecipient(message, view, { now, available, traits: deps.traits }) };
   });
@@ -249,9 +242,12 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   await recordReceipts(deps, receipts, message.urgency);
   for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);
   for (const [channel, items] of work) {
+    // Socket deliveries go out from here (one emit each, no provider to wait for); the rest on the bus.
+    const toSockets = addressesSockets(deps.traits, channel) ? deps.channels.get(channel) : undefined;
     for (let i = 0; i < items.length; i += DELIVERY_BATCH_SIZE) {
       const batch: DeliveryBatch = { channel, message, items: items.slice(i, i + DELIVERY_BATCH_SIZE) };
-      await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
+      if (toSockets) await deliverPlannedToSockets(deps, toSockets, batch);
+      else await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
     }
   }
 }
@@ -261,7 +257,7 @@ function sameForAll(uids: string[], replaces: string | undefined): Map<string, s
   return replaces === undefined ? new Map() : new Map(uids.map((uid) => [uid, replaces]));
 }
 
-function deliveryItem(user: User | undefined, uid: string, delivery: PlanDelivery): DeliveryItem {
+function deliveryItem(user: RecipientFacts['contact'] | undefined, uid: string, delivery: PlanDelivery): DeliveryItem {
   const recipient = deliveryRecipient(uid, user);
   return delivery.device ? { recipient, device: delivery.device, attempt: 1 } : { recipient, attempt: 1 };
 }

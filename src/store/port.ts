@@ -246,6 +246,28 @@ export interface ErasureStore {
   erasedAt(uids: string[]): Promise<Map<string, number>>;
 }
 
+/** What planning a delivery needs of a recipient (src/exchange/plan.ts), read for a page of them at once. */
+export interface RecipientFacts {
+  /** The addresses and the rendering of the user's record (a field absent: none stored; all absent for an unknown uid). */
+  contact: Pick<User, 'email' | 'phone' | 'locale' | 'timezone'>;
+  /** As `UserStore.getPreferences` answers them. */
+  preferences: Preferences;
+  /** As `DeviceStore.listByUser` answers them. */
+  devices: Device[];
+  /** As `ErasureStore.erasedAt` answers it; absent when never erased. */
+  erasedAt?: number;
+}
+
+/**
+ * Triage's read of a page of recipients: what `UserStore`, `DeviceStore` and `ErasureStore`
+ * would answer for them, in one read where the adapter keeps it together (each adapter says how
+ * it stays in step with those stores).
+ */
+export interface RecipientStore {
+  /** The facts of each of `uids` (every uid is in the map). */
+  factsOf(uids: string[]): Promise<Map<string, RecipientFacts>>;
+}
+
 export interface Stores {
   messages: MessageStore;
   inbox: InboxStore;
@@ -254,6 +276,7 @@ export interface Stores {
   users: UserStore;
   devices: DeviceStore;
   erasure: ErasureStore;
+  recipients: RecipientStore;
   /** True when the store answers. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

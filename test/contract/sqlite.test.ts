@@ -16,6 +16,7 @@ import { MIGRATIONS } from '../../src/sqlite/migrations.js';
 import { StoreUnavailableError } from '../../src/store/port.js';
 import { createSqliteStores } from '../../src/store/sqlite/index.js';
 import { deferred, makeMessage, turn, webDevice, within } from './contract-helpers.js';
+import { recipientsContract } from './recipients.contract.js';
 import { schedulerContract } from './scheduler.contract.js';
 import { searchContract } from './search.contract.js';
 import { type StoresHarness, storesContract } from './stores.contract.js';
@@ -65,6 +66,7 @@ async function freshStores(): Promise<StoresHarness> {
 
 storesContract('sqlite', freshStores);
 timelinesContract('sqlite', freshStores);
+recipientsContract('sqlite', freshStores);
 
 searchContract('sqlite', async () => {
   const database = freshDatabase();

@@ -29,6 +29,7 @@ import {
 } from '../../src/store/cassandra/schema.js';
 import { type Stores, StoreUnavailableError, threadTimeline } from '../../src/store/port.js';
 import { makeMessage, walkReachable } from '../contract/contract-helpers.js';
+import { recipientsContract } from '../contract/recipients.contract.js';
 import { type StoresHarness, storesContract } from '../contract/stores.contract.js';
 import { timelinesContract } from '../contract/timelines.contract.js';
 import { servicesEnv } from '../helpers/services.js';
@@ -65,6 +66,7 @@ before(async () => {
     'timelines',
     'receipt tallies',
     'reachable users',
+    'recipient facts',
   ]);
 });
 
@@ -93,6 +95,7 @@ async function freshStores(): Promise<StoresHarness> {
 
 storesContract('cassandra', freshStores);
 timelinesContract('cassandra', freshStores);
+recipientsContract('cassandra', freshStores);
 
 /** A port nothing listens on: bound, read, released. */
 async function closedPort(): Promise<number> {
@@ -121,6 +124,7 @@ describe('Cassandra stores beyond the contract', () => {
         [6, 'timelines'],
         [7, 'receipt tallies'],
         [8, 'reachable users'],
+        [9, 'recipient facts'],
       ],
     );
   });
@@ -431,6 +435,46 @@ describe('Cassandra stores beyond the contract', () => {
       const order = walked.map((uid) => [reachableShard(uid), uid] as const);
       const sorted = [...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
       assert.deepEqual(order, sorted, 'by shard, then uid');
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('recipient facts: migration 9 copies the users, preferences, devices and erasures already there', async () => {
+    await truncateAll();
+    // As a keyspace before migration 9 holds them.
+    const at = Date.now();
+    const insertUser = `INSERT INTO ${keyspace}.users (uid, email, phone, locale, timezone, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)`;
+    await admin.execute(insertUser, ['full', 'f@example.test', '+15550101', 'fr', 'Europe/Paris', at, at], { prepare: true });
+    await admin.execute(insertUser, ['plain', null, null, null, null, at, at], { prepare: true });
+    await admin.execute(`INSERT INTO ${keyspace}.preferences (uid, body) VALUES ('full', ?)`, [JSON.stringify({ channels: { sms: false }, categories: {} })], {
+      prepare: true,
+    });
+    const insertDevice = `INSERT INTO ${keyspace}.devices_by_user (uid, kind, push_token, id, keys, expiration_time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+    await admin.execute(insertDevice, ['full', 'ios', 'ab'.repeat(32), 'dev-ios', null, null, at], { prepare: true });
+    await admin.execute(insertDevice, ['full', 'web', 'https://push.example.test/1', 'dev-web', JSON.stringify({ p256dh: 'k', auth: 'a' }), null, at + 1], {
+      prepare: true,
+    });
+    await admin.execute(`INSERT INTO ${keyspace}.erased_users (uid, erased_at) VALUES ('erased', ?)`, [at], { prepare: true });
+    await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 9`);
+    assert.deepEqual(await migrateCassandra(admin, keyspace), ['recipient facts']);
+
+    const stores = await open();
+    try {
+      const facts = await stores.recipients.factsOf(['full', 'plain', 'erased', 'none']);
+      assert.deepEqual(facts.get('full'), {
+        contact: { email: 'f@example.test', phone: '+15550101', locale: 'fr', timezone: 'Europe/Paris' },
+        preferences: { channels: { sms: false }, categories: {} },
+        devices: await stores.devices.listByUser('full'),
+      });
+      assert.deepEqual(
+        facts.get('full')?.devices.map((d) => d.id),
+        ['dev-ios', 'dev-web'],
+      );
+      const nothing = { contact: {}, preferences: { channels: {}, categories: {} }, devices: [] };
+      assert.deepEqual(facts.get('plain'), nothing);
+      assert.deepEqual(facts.get('none'), nothing);
+      assert.deepEqual(facts.get('erased'), { ...nothing, erasedAt: at });
     } finally {
       await stores.close();
     }

@@ -21,7 +21,7 @@ const message = (urgency: Urgency, extra: Partial<Message> = {}): Message => ({
 });
 const withContacts: RecipientView = {
   uid: 'u',
-  user: { uid: 'u', email: 'u@example.com', phone: '+33600000000', attributes: {}, createdAt: 0, updatedAt: 0 },
+  user: { email: 'u@example.com', phone: '+33600000000' },
   preferences: EMPTY_PREFERENCES,
   online: false,
   devices: [],

@@ -22,7 +22,7 @@ const all = new Set<ChannelName>(CHANNEL_NAMES);
 const policy = { phoneDelayMs: 60_000, emailDelayMs: 900_000, digestIntervalMs: 3_600_000 };
 const reachable: RecipientView = {
   uid: 'bob',
-  user: { uid: 'bob', email: 'bob@example.com', phone: '+33600000000', attributes: {}, createdAt: 0, updatedAt: 0 },
+  user: { email: 'bob@example.com', phone: '+33600000000' },
   preferences: EMPTY_PREFERENCES,
   online: false,
   devices: [{ id: 'd1', uid: 'bob', kind: 'ios', token: 'ab', createdAt: 0 }],

@@ -10,31 +10,17 @@
  *    both keep a devices_by_user row until either re-registers or the provider rejects it.
  *  - `listByUser` is ordered by creation time, then id; `listByUsers` reads devices_by_user
  *    IN_KEYS uids per request (`WHERE uid IN ?`), each user's list ordered the same way.
+ *  - Every change is copied to the holder's recipient_facts row (recipient-store.ts) in the
+ *    same batch; a re-registration that changes nothing writes only that copy.
  *  - `get(uid, id)` reads the user's devices_by_user partition (no table is keyed by device
  *    id): a user holds a handful of devices (HERALD_MAX_DEVICES_PER_USER), so it stays small.
  */
 import type { Device, DeviceKind } from '../../exchange/types.js';
 import type { DeviceStore, NewDevice } from '../port.js';
-import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
+import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, mapLimit, type Statement, text } from './client.js';
+import { byCreation, toDevice } from './device-row.js';
+import { recipientFacts } from './recipient-store.js';
 import { reachableShard } from './schema.js';
-
-type Row = { get(name: string): unknown };
-
-function toDevice(row: Row, uid: string): Device {
-  const kind = text(row.get('kind')) as DeviceKind;
-  const base = { id: text(row.get('id')) as string, uid, token: text(row.get('push_token')) as string, createdAt: long(row.get('created_at')) ?? 0 };
-  if (kind === 'web') {
-    return {
-      ...base,
-      kind: 'web',
-      keys: JSON.parse(text(row.get('keys')) ?? '{}') as { p256dh: string; auth: string },
-      expirationTime: long(row.get('expiration_time')),
-    };
-  }
-  return { ...base, kind };
-}
-
-const byCreation = (a: Device, b: Device) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
   const COLUMNS = 'id, uid, kind, push_token, keys, expiration_time, created_at';
@@ -61,34 +47,44 @@ export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
       const existing = await holderOf(device.kind, device.token);
       if (existing && existing.get('uid') === uid) {
         const stored = toDevice(existing, uid);
-        if (device.kind !== 'web' || stored.kind !== 'web') return { device: stored, created: false };
+        if (device.kind !== 'web' || stored.kind !== 'web') {
+          // Copied again: the device may predate recipient_facts (registered by an older process).
+          await session.batch([recipientFacts.putDevice(stored)], false);
+          return { device: stored, created: false };
+        }
+        const renewed: Device = { ...stored, keys: device.keys, expirationTime: device.expirationTime };
         await session.batch(
           [
             { query: UPDATE_SUBSCRIPTION_BY_TOKEN, params: [keys, expirationTime, device.kind, device.token] },
             { query: UPDATE_SUBSCRIPTION_BY_USER, params: [keys, expirationTime, uid, device.kind, device.token] },
+            recipientFacts.putDevice(renewed),
           ],
           true,
         );
-        return { device: { ...stored, keys: device.keys, expirationTime: device.expirationTime }, created: false };
+        return { device: renewed, created: false };
       }
       const values = [id, uid, device.kind, device.token, keys, expirationTime, at];
-      const statements: Statement[] = [
-        { query: INSERT_BY_TOKEN, params: values },
-        { query: INSERT_BY_USER, params: values },
-      ];
-      const previousHolder = existing ? text(existing.get('uid')) : null;
-      if (previousHolder !== null) statements.push({ query: DELETE_BY_USER, params: [previousHolder, device.kind, device.token] });
-      await session.batch(statements, true);
       const created: Device =
         device.kind === 'web'
           ? { id, uid, kind: 'web', token: device.token, keys: device.keys, expirationTime: device.expirationTime, createdAt: at }
           : { id, uid, kind: device.kind, token: device.token, createdAt: at };
+      const statements: Statement[] = [
+        { query: INSERT_BY_TOKEN, params: values },
+        { query: INSERT_BY_USER, params: values },
+        recipientFacts.putDevice(created),
+      ];
+      const previousHolder = existing ? text(existing.get('uid')) : null;
+      if (previousHolder !== null) {
+        statements.push({ query: DELETE_BY_USER, params: [previousHolder, device.kind, device.token] });
+        statements.push(recipientFacts.dropDevice(previousHolder, device.kind, device.token));
+      }
+      await session.batch(statements, true);
       return { device: created, created: true };
     },
 
     remove: async (uid, kind, token) => {
       if ((await session.execute(SELECT_OWNED, [uid, kind, token])).rowLength === 0) return false;
-      const statements: Statement[] = [{ query: DELETE_BY_USER, params: [uid, kind, token] }];
+      const statements: Statement[] = [{ query: DELETE_BY_USER, params: [uid, kind, token] }, recipientFacts.dropDevice(uid, kind, token)];
       if ((await holderOf(kind, token))?.get('uid') === uid) statements.push({ query: DELETE_BY_TOKEN, params: [kind, token] });
       await session.batch(statements, true);
       return true;
@@ -97,11 +93,9 @@ export function createCassandraDeviceStore(session: CqlSession): DeviceStore {
     removeToken: async (kind, token) => {
       const holder = await holderOf(kind, token);
       if (!holder) return;
+      const uid = text(holder.get('uid')) as string;
       await session.batch(
-        [
-          { query: DELETE_BY_TOKEN, params: [kind, token] },
-          { query: DELETE_BY_USER, params: [text(holder.get('uid')), kind, token] },
-        ],
+        [{ query: DELETE_BY_TOKEN, params: [kind, token] }, { query: DELETE_BY_USER, params: [uid, kind, token] }, recipientFacts.dropDevice(uid, kind, token)],
         true,
       );
     },

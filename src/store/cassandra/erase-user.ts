@@ -2,7 +2,7 @@
  * Cassandra ErasureStore (the right to erasure; tables: erased_users, receipt_messages_by_user
  * of migration 3, and every table holding a user's rows; schema.ts). Guarantees, beyond the
  * ErasureStore port contract:
- *  - The erasure is recorded in `erased_users` first, so triage skips the uid for messages
+ *  - The erasure is recorded in `erased_users` (and recipient_facts, recipient-store.ts) first, so triage skips the uid for messages
  *    addressed before it while the rows are being deleted (src/pipeline/erasure.ts).
  *  - Receipts are partitioned by message, so the user's receipts are found from the messages
  *    the user has receipts for: `receipt_messages_by_user` (uid → message_id, written by the
@@ -21,11 +21,13 @@
  *    are conditional writes: timeline-store.ts) — then the user's thread_periods and
  *    timeline_state partitions. Timeline entries are the messages' and stay; with the user row
  *    gone the everyone-timeline is no longer seen, and a uid created again starts anew.
- *  - The user's reachable_users row (migration 8) goes before the user row.
+ *  - The user's reachable_users row (migration 8) goes before the user row; its
+ *    recipient_facts row (migration 9) keeps only the erasure time.
  *  - Messages stay (the sender's records): `messages` is not touched.
  */
 import type { ErasureStore } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
+import { recipientFacts } from './recipient-store.js';
 import { reachableShard } from './schema.js';
 
 export function createCassandraErasureStore(session: CqlSession): ErasureStore {
@@ -124,7 +126,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
 
   return {
     eraseUser: async (uid, at) => {
-      await session.execute(RECORD_ERASURE, [uid, at]);
+      await session.batch([{ query: RECORD_ERASURE, params: [uid, at] }, recipientFacts.erasedAt(uid, at)], false);
       const messageIds = await messagesOf(uid);
       await mapLimit(messageIds, DEFAULT_CONCURRENCY, (messageId) => eraseReceipts(uid, messageId));
       await eraseInbox(uid);
@@ -134,6 +136,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
       await session.concurrently([
         { query: 'DELETE FROM users WHERE uid = ?', params: [uid] },
         { query: 'DELETE FROM preferences WHERE uid = ?', params: [uid] },
+        recipientFacts.erase(uid),
       ]);
       // Last: until here, a repeated erasure finds every receipt again through it.
       await session.execute('DELETE FROM receipt_messages_by_user WHERE uid = ?', [uid]);

@@ -7,9 +7,10 @@
  *    body there too, without a status, in case the MessageStore does not have it (it then reads
  *    as 'triaged', so recovery ignores it) — unless the MessageStore of this process knows it
  *    is stored (it inserted or read it: triage always has), which spares the rewrite.
- *  - `add` writes two rows per recipient (the entry and its bucket), at most ADD_CONCURRENCY in
- *    flight; it is not atomic, but every write is idempotent, so a redelivered `add` completes
- *    it. Re-adding an entry writes only its key, so its delivered / read times stay.
+ *  - `add` writes two rows per recipient (the entry and its bucket) in one unlogged batch — one
+ *    request per recipient, at most ADD_CONCURRENCY in flight; it is not atomic, but every write
+ *    is idempotent, so a redelivered `add` completes it. Re-adding an entry writes only its key,
+ *    so its delivered / read times stay.
  *  - The inbox is the merge of the user's own entries and the timeline messages the user sees
  *    (timeline-view.ts: the everyone-timeline from users.created_at, each thread period), newest
  *    first by message id, paged by keyset (`before` / `since` exclusive). Each source is a scan
@@ -49,7 +50,7 @@ import { createTimelineView } from './timeline-view.js';
 
 /** The older entries of a topic a new one marks replaced (newest first): a topic's earlier ones already are. */
 const TOPIC_SCAN = 20;
-/** Rows `add` keeps in flight at once. */
+/** Recipients whose rows `add` writes at once (one request each). */
 export const ADD_CONCURRENCY = 64;
 /** Rows per page while `unreadOnly` skips read entries. */
 const UNREAD_FETCH_SIZE = 200;
@@ -163,21 +164,24 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
     const ids = (await session.execute(SELECT_TOPIC, [uid, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => row.get('message_id') as string);
     const newest = ids[0];
     if (newest !== undefined && newest > message.id) {
-      await session.concurrently([
-        { query: INSERT_TOPIC_ENTRY, params: [uid, bucket, message.id, topic] },
-        { query: SET_REPLACED, params: [newest, uid, bucket, message.id] },
-        { query: INSERT_BUCKET, params: [uid, bucket] },
-      ]);
+      await session.batch(
+        [
+          { query: INSERT_TOPIC_ENTRY, params: [uid, bucket, message.id, topic] },
+          { query: SET_REPLACED, params: [newest, uid, bucket, message.id] },
+          { query: INSERT_BUCKET, params: [uid, bucket] },
+        ],
+        false,
+      );
       return undefined;
     }
     const older = ids.filter((id) => id < message.id);
-    await session.concurrently(
+    await session.batch(
       [
         { query: INSERT_TOPIC_ENTRY, params: [uid, bucket, message.id, topic] },
         { query: INSERT_BUCKET, params: [uid, bucket] },
         ...older.map((id) => ({ query: SET_REPLACED, params: [message.id, uid, inboxBucket(id), id] })),
       ],
-      ADD_CONCURRENCY,
+      false,
     );
     return older[0];
   };
@@ -195,11 +199,15 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
         return replaced;
       }
       const bucket = inboxBucket(message.id);
-      const statements = unique.flatMap((uid) => [
-        { query: INSERT_ENTRY, params: [uid, bucket, message.id] },
-        { query: INSERT_BUCKET, params: [uid, bucket] },
-      ]);
-      await session.concurrently(statements, ADD_CONCURRENCY);
+      await mapLimit(unique, ADD_CONCURRENCY, (uid) =>
+        session.batch(
+          [
+            { query: INSERT_ENTRY, params: [uid, bucket, message.id] },
+            { query: INSERT_BUCKET, params: [uid, bucket] },
+          ],
+          false,
+        ),
+      );
       return replaced;
     },
 

@@ -16,6 +16,7 @@ import { createCassandraInboxStore } from './inbox-store.js';
 import { createCassandraMessageStore } from './message-store.js';
 import { LATEST_CASSANDRA_VERSION } from './migrate.js';
 import { createCassandraReceiptStore } from './receipt-store.js';
+import { createCassandraRecipientStore } from './recipient-store.js';
 import { createCassandraTimelineStore } from './timeline-store.js';
 import { createCassandraUserStore } from './user-store.js';
 
@@ -70,6 +71,7 @@ export async function createCassandraStores(options: CassandraStoresOptions): Pr
     users: createCassandraUserStore(session),
     devices: createCassandraDeviceStore(session),
     erasure: createCassandraErasureStore(session),
+    recipients: createCassandraRecipientStore(session),
     healthy: async () => {
       try {
         await session.execute('SELECT release_version FROM system.local', [], { readTimeout: HEALTH_TIMEOUT_MS });

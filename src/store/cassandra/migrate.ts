@@ -12,7 +12,8 @@
 import cassandra from 'cassandra-driver';
 import { assertKeyspaceName, type CassandraConnectOptions, cqlSession, createCassandraClient } from './client.js';
 import { cassandraCall } from './errors.js';
-import { CASSANDRA_MIGRATIONS, type MigrationCql } from './schema.js';
+import type { MigrationCql } from './migration.js';
+import { CASSANDRA_MIGRATIONS } from './schema.js';
 
 export type CassandraReplication = number | Record<string, string | number>;
 

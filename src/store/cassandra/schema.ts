@@ -67,10 +67,10 @@
  *      get / getMany (parallel point reads); ensure creates with `IF NOT EXISTS`; put updates
  *      only the columns given. page(after, limit) walks the table in partition-token order:
  *      `WHERE token(uid) > token(?) LIMIT ?` — a range scan, cheap at any depth (see port.ts:
- *      the page order is the adapter's, resumable from the last uid). pageReachable walks the
- *      same pages and keeps the users with an email, a phone or a devices_by_user partition
- *      (`SELECT DISTINCT uid … WHERE token(uid) …` over the page's token range; user-store.ts).
+ *      the page order is the adapter's, resumable from the last uid).
  *  - preferences (uid) → body (JSON).
+ *  - reachable_users (shard, uid ↑), since migration 8: the users who have held a device, an
+ *      email or a phone; pageReachable walks it by shard then uid (user-store.ts).
  *
  * Devices (device-store.ts)
  *  - devices_by_token ((kind, push_token)) → id, uid, keys, expiration_time, created_at: who holds
@@ -81,12 +81,18 @@
  *
  * Erasure (erase-user.ts), since migration 3
  *  - erased_users (uid) → erased_at: when the uid was last erased; triage skips it for messages
- *      addressed before then (src/pipeline/erasure.ts). Read with `uid IN ?` per triage of
- *      explicit uids, a point read per uid.
+ *      addressed before then (src/pipeline/erasure.ts; triage reads its copy in
+ *      recipient_facts). Read with `uid IN ?` by deliveries that waited on the bus.
  *  - receipt_messages_by_user (uid, message_id ↑): the messages a user has receipts for, written
  *      by the ReceiptStore beside the receipts (once per (uid, message) per process lately), so
  *      an erasure finds the user's receipts without scanning delivery_receipts (partitioned by
  *      message). One partition per user, deleted by the erasure.
+ *
+ * Recipient facts (recipient-store.ts), since migration 9
+ *  - recipient_facts (uid) → email, phone, locale, timezone, preferences (JSON), devices (map of
+ *      device JSON by kind and token), erased_at: a copy of what triage plans a delivery with,
+ *      written by the UserStore, DeviceStore and ErasureStore in the requests that change the
+ *      tables above, so a page of recipients is one `uid IN ?` read.
  *
  * Timelines (timeline-store.ts, timeline-view.ts, inbox-store.ts), since migration 6: fan-out on
  * read — a broadcast or thread message is one row, read by every user who sees it.
@@ -112,6 +118,8 @@
  * Migrations are append-only: never edit a released one, add the next version. Every
  * statement is `IF NOT EXISTS`, so a migration interrupted half-way simply runs again.
  */
+import type { CassandraMigration } from './migration.js';
+import { backfillRecipientFacts } from './recipient-store.js';
 
 /** Tables holding store data (everything but schema_migrations): what tests truncate. */
 export const STORE_TABLES = [
@@ -140,25 +148,11 @@ export const STORE_TABLES = [
   'thread_periods',
   'receipt_tallies',
   'reachable_users',
+  'recipient_facts',
 ] as const;
 
 /** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
 export const LEGACY_TABLES = ['receipts', 'receipt_events', 'receipts_queued'] as const;
-
-export interface CassandraMigration {
-  version: number;
-  name: string;
-  /** CQL statements, one per string, with table names qualified by `keyspace`. */
-  statements(keyspace: string): string[];
-  /** Fills what the statements created from the data already there (idempotent); run after them. */
-  backfill?(cql: MigrationCql, keyspace: string): Promise<void>;
-}
-
-/** What a backfill may do: run a statement once per set of parameters (many in flight), and page through a query's rows. */
-export interface MigrationCql {
-  executeMany(query: string, params: unknown[][]): Promise<void>;
-  rows(query: string): AsyncIterable<{ get(name: string): unknown }>;
-}
 
 export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
   {
@@ -308,6 +302,17 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
       for await (const row of cql.rows(`SELECT DISTINCT uid FROM ${ks}.devices_by_user`)) await index(row.get('uid') as string);
       await index('', true);
     },
+  },
+  {
+    version: 9,
+    name: 'recipient facts',
+    statements: (ks) => [
+      // What triage plans with, one row per uid, kept in step by the stores owning it (recipient-store.ts).
+      `CREATE TABLE IF NOT EXISTS ${ks}.recipient_facts (
+         uid text PRIMARY KEY, email text, phone text, locale text, timezone text, preferences text,
+         devices map<text, text>, erased_at bigint)`,
+    ],
+    backfill: backfillRecipientFacts,
   },
 ];
 

@@ -23,11 +23,14 @@
  *    all users'.
  *  - Preferences are kept per uid independently of the user row; unknown → empty preferences.
  *    `getPreferencesMany` reads them IN_KEYS uids per request (`WHERE uid IN ?`).
+ *  - `put` and `putPreferences` copy what they write of the contact fields and the preferences
+ *    to recipient_facts (recipient-store.ts), in the same request except after a user's creation.
  * Audience queries over attributes are Search's (Elasticsearch), fed by the pipeline.
  */
 import type { Preferences, User } from '../../exchange/types.js';
 import type { UserStore } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, text } from './client.js';
+import { recipientFacts } from './recipient-store.js';
 import { REACHABLE_SHARDS, reachableShard } from './schema.js';
 
 const COLUMNS = 'uid, email, phone, locale, timezone, attributes, created_at, updated_at';
@@ -131,19 +134,27 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
       if (!before) {
         const user = merge({ uid: patch.uid, attributes: {}, createdAt: at, updatedAt: at }, patch, at);
         const outcome = await createIfNew(user);
-        if (outcome.created) return user;
+        if (outcome.created) {
+          // A conditional insert batches with nothing: the copy of the new user's contact goes after it.
+          await session.batch(recipientFacts.contact(user.uid, user), false);
+          return user;
+        }
         before = outcome.existing;
       }
       // Fields not given are sent as `unset`: their stored values stay.
-      await session.execute(UPDATE_USER, [
-        patch.email,
-        patch.phone,
-        patch.locale,
-        patch.timezone,
-        patch.attributes === undefined ? undefined : JSON.stringify(patch.attributes),
-        at,
-        patch.uid,
-      ]);
+      const update = {
+        query: UPDATE_USER,
+        params: [
+          patch.email,
+          patch.phone,
+          patch.locale,
+          patch.timezone,
+          patch.attributes === undefined ? undefined : JSON.stringify(patch.attributes),
+          at,
+          patch.uid,
+        ],
+      };
+      await session.batch([update, ...recipientFacts.contact(patch.uid, patch)], false);
       return merge(before, patch, at);
     },
 
@@ -184,7 +195,7 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
     },
 
     putPreferences: async (uid, preferences) => {
-      await session.execute(UPSERT_PREFERENCES, [uid, JSON.stringify(preferences)]);
+      await session.batch([{ query: UPSERT_PREFERENCES, params: [uid, JSON.stringify(preferences)] }, recipientFacts.preferences(uid, preferences)], false);
     },
   };
 }

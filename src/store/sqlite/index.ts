@@ -14,6 +14,7 @@ import { createSqliteErasureStore } from './erase-user.js';
 import { createSqliteInboxStore } from './inbox-store.js';
 import { createSqliteMessageStore } from './message-store.js';
 import { createSqliteReceiptStore } from './receipt-store.js';
+import { createSqliteRecipientStore } from './recipient-store.js';
 import { createSqliteTimelineStore } from './timeline-store.js';
 import { createSqliteUserStore } from './user-store.js';
 
@@ -24,14 +25,18 @@ export function createSqliteStores(db: SqliteDatabase): Stores {
   const ping = db.prepare('SELECT 1');
   // One group commit for the connection: writes of one event-loop turn share a transaction.
   const group = createGroupCommit(db);
+  const users = createSqliteUserStore(db);
+  const devices = createSqliteDeviceStore(db);
+  const erasure = createSqliteErasureStore(db, group);
   return {
     messages: createSqliteMessageStore(db, group),
     inbox: createSqliteInboxStore(db, group),
     timelines: createSqliteTimelineStore(db, group),
     receipts: createSqliteReceiptStore(db),
-    users: createSqliteUserStore(db),
-    devices: createSqliteDeviceStore(db),
-    erasure: createSqliteErasureStore(db, group),
+    users,
+    devices,
+    erasure,
+    recipients: createSqliteRecipientStore(users, devices, erasure),
     healthy: () => sqlite(() => db.open && ping.get() !== undefined).catch(() => false),
     close: async () => {
       group.flushNow();

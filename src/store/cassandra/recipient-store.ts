@@ -1,0 +1,146 @@
+/**
+ * Cassandra RecipientStore (table: recipient_facts, migration 9; schema.ts): one row per uid
+ * holding what triage plans a delivery with — the user's addresses and rendering (email, phone,
+ * locale, timezone), the preferences, the devices (a map of JSON by kind and token) and the
+ * time of the last erasure — so a page of recipients is one read (`WHERE uid IN ?`, IN_KEYS
+ * uids per request) where the tables that own these facts would take four.
+ *
+ * The row is a copy kept in step by the stores that own the facts, each writing its part in
+ * the same request as its own rows (an unlogged batch; a logged one where the owner's rows
+ * already are):
+ *  - UserStore: `put` copies the addresses and rendering fields it is given (the same columns,
+ *    the same column-level last write wins); `putPreferences` the preferences.
+ *  - DeviceStore: `register` sets the device (a re-registration too, so a device registered by
+ *    a process older than migration 9 is copied when it registers again), a token moving to
+ *    another user leaves the old holder's map, `remove` and `removeToken` take it out.
+ *  - ErasureStore: the erasure time with the erasure's record, the other columns with the
+ *    user's rows.
+ * Migration 9 copies what the owning tables held when it ran. What a process older than it
+ * writes afterwards (during a rolling upgrade) is not copied until the owner writes it again.
+ */
+import type { Device, DeviceKind, Preferences, User } from '../../exchange/types.js';
+import type { RecipientFacts, RecipientStore } from '../port.js';
+import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
+import { byCreation, toDevice } from './device-row.js';
+import type { MigrationCql } from './migration.js';
+
+type Contact = RecipientFacts['contact'];
+const CONTACT_FIELDS = ['email', 'phone', 'locale', 'timezone'] as const;
+
+/** The map key of a device in recipient_facts.devices: a (kind, token) is held by one user at a time. */
+export const deviceKey = (kind: DeviceKind, token: string): string => `${kind} ${token}`;
+
+/** The statements by which the owning stores keep recipient_facts in step (see the header). */
+export const recipientFacts = {
+  /** The contact fields of a user record that `patch` gives (the others stay, sent as unset); none when it gives none. */
+  contact: (uid: string, patch: Partial<User>): Statement[] =>
+    CONTACT_FIELDS.some((field) => patch[field] !== undefined)
+      ? [
+          {
+            query: 'UPDATE recipient_facts SET email = ?, phone = ?, locale = ?, timezone = ? WHERE uid = ?',
+            params: [patch.email, patch.phone, patch.locale, patch.timezone, uid],
+          },
+        ]
+      : [],
+  preferences: (uid: string, preferences: Preferences): Statement => ({
+    query: 'UPDATE recipient_facts SET preferences = ? WHERE uid = ?',
+    params: [JSON.stringify(preferences), uid],
+  }),
+  putDevice: (device: Device): Statement => ({
+    query: 'UPDATE recipient_facts SET devices[?] = ? WHERE uid = ?',
+    params: [deviceKey(device.kind, device.token), JSON.stringify(device), device.uid],
+  }),
+  dropDevice: (uid: string, kind: DeviceKind, token: string): Statement => ({
+    query: 'DELETE devices[?] FROM recipient_facts WHERE uid = ?',
+    params: [deviceKey(kind, token), uid],
+  }),
+  erasedAt: (uid: string, at: number): Statement => ({ query: 'UPDATE recipient_facts SET erased_at = ? WHERE uid = ?', params: [at, uid] }),
+  /** Everything but the erasure time. */
+  erase: (uid: string): Statement => ({
+    query: 'DELETE email, phone, locale, timezone, preferences, devices FROM recipient_facts WHERE uid = ?',
+    params: [uid],
+  }),
+};
+
+type Row = { get(name: string): unknown };
+
+function factsOfRow(row: Row): RecipientFacts {
+  const contact: Contact = {};
+  for (const field of CONTACT_FIELDS) {
+    const value = text(row.get(field));
+    if (value !== null) contact[field] = value;
+  }
+  const preferences = text(row.get('preferences'));
+  const devices = (row.get('devices') as Record<string, string> | null) ?? {};
+  const erasedAt = long(row.get('erased_at'));
+  return {
+    contact,
+    preferences: preferences === null ? { channels: {}, categories: {} } : (JSON.parse(preferences) as Preferences),
+    devices: Object.values(devices)
+      .map((json) => JSON.parse(json) as Device)
+      .sort(byCreation),
+    ...(erasedAt !== null ? { erasedAt } : {}),
+  };
+}
+
+const noFacts = (): RecipientFacts => ({ contact: {}, preferences: { channels: {}, categories: {} }, devices: [] });
+
+export function createCassandraRecipientStore(session: CqlSession): RecipientStore {
+  const SELECT_IN = 'SELECT uid, email, phone, locale, timezone, preferences, devices, erased_at FROM recipient_facts WHERE uid IN ?';
+  return {
+    factsOf: async (uids) => {
+      const facts = new Map<string, RecipientFacts>(uids.map((uid) => [uid, noFacts()]));
+      await mapLimit(chunks([...facts.keys()], IN_KEYS), DEFAULT_CONCURRENCY, async (keys) => {
+        for await (const row of session.rows(SELECT_IN, [keys])) facts.set(text(row.get('uid')) as string, factsOfRow(row));
+      });
+      return facts;
+    },
+  };
+}
+
+/**
+ * Migration 9's backfill: copies into recipient_facts what the owning tables hold — the contact
+ * fields of users, preferences, devices_by_user, erased_users — a table scan each, writes
+ * PAGE at a time. Idempotent (every write sets a value), so an interrupted run is run again.
+ */
+export async function backfillRecipientFacts(cql: MigrationCql, ks: string): Promise<void> {
+  const PAGE = 500;
+  const copy = async (select: string, update: string, paramsOf: (row: Row) => unknown[] | undefined): Promise<void> => {
+    let pending: unknown[][] = [];
+    for await (const row of cql.rows(select)) {
+      const params = paramsOf(row);
+      if (params) pending.push(params);
+      if (pending.length >= PAGE) {
+        await cql.executeMany(update, pending);
+        pending = [];
+      }
+    }
+    if (pending.length > 0) await cql.executeMany(update, pending);
+  };
+  // A column missing from the source is sent unset: nothing is written for it.
+  const given = (value: unknown) => (value === null ? undefined : value);
+  await copy(
+    `SELECT uid, email, phone, locale, timezone FROM ${ks}.users`,
+    `UPDATE ${ks}.recipient_facts SET email = ?, phone = ?, locale = ?, timezone = ? WHERE uid = ?`,
+    (row) => {
+      const contact = CONTACT_FIELDS.map((field) => given(row.get(field)));
+      return contact.some((value) => value !== undefined) ? [...contact, row.get('uid')] : undefined;
+    },
+  );
+  await copy(`SELECT uid, body FROM ${ks}.preferences`, `UPDATE ${ks}.recipient_facts SET preferences = ? WHERE uid = ?`, (row) => [
+    row.get('body'),
+    row.get('uid'),
+  ]);
+  await copy(
+    `SELECT uid, id, kind, push_token, keys, expiration_time, created_at FROM ${ks}.devices_by_user`,
+    `UPDATE ${ks}.recipient_facts SET devices[?] = ? WHERE uid = ?`,
+    (row) => {
+      const device = toDevice(row, text(row.get('uid')) as string);
+      return [deviceKey(device.kind, device.token), JSON.stringify(device), device.uid];
+    },
+  );
+  await copy(`SELECT uid, erased_at FROM ${ks}.erased_users`, `UPDATE ${ks}.recipient_facts SET erased_at = ? WHERE uid = ?`, (row) => [
+    row.get('erased_at'),
+    row.get('uid'),
+  ]);
+}

@@ -1,0 +1,31 @@
+/**
+ * SQLite RecipientStore: the facts of a page of recipients read from the stores that own them
+ * (users, preferences, devices, erasures) — one database, so there is nothing to keep in step.
+ */
+import type { DeviceStore, ErasureStore, RecipientFacts, RecipientStore, UserStore } from '../port.js';
+
+export function createSqliteRecipientStore(users: UserStore, devices: DeviceStore, erasure: ErasureStore): RecipientStore {
+  return {
+    factsOf: async (uids) => {
+      const [found, preferences, held, erased] = await Promise.all([
+        users.getMany(uids),
+        users.getPreferencesMany(uids),
+        devices.listByUsers(uids),
+        erasure.erasedAt(uids),
+      ]);
+      const userByUid = new Map(found.map((user) => [user.uid, user]));
+      const facts = new Map<string, RecipientFacts>();
+      for (const uid of uids) {
+        const user = userByUid.get(uid);
+        const erasedAt = erased.get(uid);
+        facts.set(uid, {
+          contact: { email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone },
+          preferences: preferences.get(uid) ?? { channels: {}, categories: {} },
+          devices: held.get(uid) ?? [],
+          ...(erasedAt !== undefined ? { erasedAt } : {}),
+        });
+      }
+      return facts;
+    },
+  };
+}
