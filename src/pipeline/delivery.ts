@@ -15,6 +15,8 @@
  * A delivery to a device its recipient no longer holds (removed by the user, pruned, moved to
  * another user) while it waited on the bus or for its retry fails `device-removed` unsent.
  * A digest batch (digest.ts) also records the receipts of the messages it lists.
+ * Triage sends the socket deliveries it plans itself (`deliverPlannedToSockets`); the realtime
+ * consumers here take the batches published before that, and any other producer's.
  */
 import type { Channel, DeliveryResult } from '../../channels/port.js';
 import { unsubscribeScopeOf } from '../auth/unsubscribe.js';

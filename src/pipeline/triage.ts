@@ -16,8 +16,16 @@
  * no `sent` receipt is written per user: triage visits only the users who need work of their
  * own — a broadcast's reachable users (a device, an email, a phone), a thread's members — for
  * their devices, fallbacks and caps.
+ *
+ * What it costs a message (the cluster bench prints it per send): a just accepted message comes
+ * in its event (not read back); a page of recipients' facts is one read (RecipientStore), with
+ * their presence; the inbox entries one write; frames to live sockets go out from here, not
+ * through a delivery worker (their checks are the ones triage has just made), and the last
+ * page's move to `triaged` goes with their `sent` receipts — the Cassandra stores send the
+ * plain writes of one event-loop turn together (src/store/cassandra/turn-batch.ts).
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Channel } from '../../channels/port.js';
 import { type Subscription, subjects } from '../bus/port.js';
 import { capPlan, cappedFallback, countsAgainstCap } from '../exchange/caps.js';
 import { addressesDevices, addressesSockets } from '../exchange/channel-traits.js';
@@ -26,7 +34,8 @@ import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Message, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
-import type { RecipientFacts } from '../store/port.js';
+import type { RecipientFacts, StoredMessage } from '../store/port.js';
+import type { TriageEvent } from './accept.js';
 import { audiencePage } from './audience.js';
 import { deliverPlannedToSockets } from './delivery.js';
 import { DELIVERY_BATCH_SIZE, type DeliveryBatch, type DeliveryItem } from './delivery-batch.js';
@@ -46,14 +55,14 @@ const TRIAGE_CONCURRENCY: Record<Urgency, number> = { high: 128, normal: 128, lo
 
 export function startTriage(deps: PipelineDeps): Subscription[] {
   return URGENCIES.map((urgency) =>
-    deps.bus.consume<{ messageId: string }>(subjects.accepted(urgency), 'triage', ({ data }) => triageMessage(deps, data.messageId), {
+    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data, attempt }) => triageMessage(deps, data, attempt), {
       concurrency: TRIAGE_CONCURRENCY[urgency],
     }),
   );
 }
 
-export async function triageMessage(deps: PipelineDeps, messageId: string): Promise<void> {
-  const stored = await deps.stores.messages.get(messageId);
+export async function triageMessage(deps: PipelineDeps, event: TriageEvent, attempt = 1): Promise<void> {
+  const stored = await storedMessage(deps, event, attempt);
   // Scheduled messages are published again when their time comes; triaged ones are done.
   if (stored?.status !== 'accepted') return;
   const { message } = stored;
@@ -83,6 +92,7 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
   // page n is written; the cursor still moves only after a page's writes are done.
   const expansion = { everyUser: legacy };
   let loading = loadPage(deps, message, cursor, expansion);
+  const finish = () => deps.stores.messages.setStatus(message.id, 'triaged');
   for (;;) {
     const page = await loading;
     if (page.next !== undefined) {
@@ -90,8 +100,10 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
       // Awaited at the next turn; until then, a failure must not count as unhandled.
       loading.catch(() => undefined);
     }
-    if (page.uids.length > 0) await planPage(deps, message, page, toTimeline);
-    if (page.next === undefined) break;
+    const last = page.next === undefined;
+    if (page.uids.length > 0) await planPage(deps, message, page, toTimeline, last ? finish : undefined);
+    else if (last) await finish();
+    if (last) return;
     // Recalled meanwhile (recall.ts): the rest of the audience gets nothing; what is written is hidden.
     if ((await deps.stores.messages.get(message.id))?.status === 'recalled') return;
     cursor = page.next;
@@ -100,7 +112,19 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
     // event loop between pages, or a long expansion would hold up requests and urgent work.
     await yieldToEventLoop();
   }
-  await deps.stores.messages.setStatus(message.id, 'triaged');
+}
+
+/**
+ * The message to triage, as stored. The first delivery of a just accepted message carries it
+ * (TriageEvent): its insert resolved before the publish, and since then only a recall can have
+ * changed it — a recall stops triage after its first page and sweeps what that page did
+ * (recall.ts) — so it is not read back. A redelivery (a triage that failed or died part-way
+ * has a status and maybe a cursor to resume from), a recovery and a scheduled send read it.
+ */
+async function storedMessage(deps: PipelineDeps, event: TriageEvent, attempt: number): Promise<StoredMessage | undefined> {
+  if (event.accepted === undefined || attempt > 1) return deps.stores.messages.get(event.messageId);
+  deps.stores.messages.remember?.(event.accepted.id);
+  return { message: event.accepted, status: 'accepted' };
 }
 
 /** How a timeline message's recipients are planned: what its post replaced, and whether sockets got it by one publish. */
@@ -174,7 +198,19 @@ export async function recipientPage(
   }
 }
 
-async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, toTimeline: TimelinePlan | undefined): Promise<void> {
+/**
+ * Plans and writes one page. `finish` (the last page's): the message's move to `triaged`, made
+ * once every other write of the page is durable and every frame out — alongside the frames'
+ * `sent` receipts, which the store may then send in one request (the receipts of frames already
+ * out are all that a crash in between could lose).
+ */
+async function planPage(
+  deps: PipelineDeps,
+  message: Message,
+  page: LoadedPage,
+  toTimeline: TimelinePlan | undefined,
+  finish?: () => Promise<void>,
+): Promise<void> {
   const { stores } = deps;
   const now = deps.now();
   const { uids, online } = page;
@@ -241,15 +277,20 @@ async function planPage(deps: PipelineDeps, message: Message, page: LoadedPage, 
   // Receipts before fallbacks: the digest a capped message joins finds it by its `cap` receipt.
   await recordReceipts(deps, receipts, message.urgency);
   for (const { uid, step } of fallbacks) await scheduleFallback(deps, message, uid, step);
+  // Provider deliveries on the bus first; socket deliveries then go out from here (one emit
+  // each, no provider to wait for), and with them the last page's status move.
+  const toSockets: Array<{ channel: Channel; batch: DeliveryBatch }> = [];
   for (const [channel, items] of work) {
-    // Socket deliveries go out from here (one emit each, no provider to wait for); the rest on the bus.
-    const toSockets = addressesSockets(deps.traits, channel) ? deps.channels.get(channel) : undefined;
+    const socketChannel = addressesSockets(deps.traits, channel) ? deps.channels.get(channel) : undefined;
     for (let i = 0; i < items.length; i += DELIVERY_BATCH_SIZE) {
       const batch: DeliveryBatch = { channel, message, items: items.slice(i, i + DELIVERY_BATCH_SIZE) };
-      if (toSockets) await deliverPlannedToSockets(deps, toSockets, batch);
+      if (socketChannel) toSockets.push({ channel: socketChannel, batch });
       else await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
     }
   }
+  for (const { channel, batch } of toSockets.slice(0, -1)) await deliverPlannedToSockets(deps, channel, batch);
+  const lastToSockets = toSockets.at(-1);
+  await Promise.all([lastToSockets ? deliverPlannedToSockets(deps, lastToSockets.channel, lastToSockets.batch) : undefined, finish?.()]);
 }
 
 /** What a timeline post replaced, as `InboxStore.add` answers it: the same older message for every recipient. */

@@ -7,11 +7,13 @@
  *  - `cqlSession` wraps a client so that every call is prepared (`prepare: true`) and every
  *    transient driver error becomes `StoreUnavailableError` (errors.ts). `rows` pages through a
  *    result with the driver's paging state, so nothing is ever read unbounded into memory.
+ *    `write` sends plain writes with the others of the same event-loop turn (turn-batch.ts).
  *  - `long`, `text`, `mapLimit`: decoding bigint columns and bounded parallel point reads.
  */
 import cassandra from 'cassandra-driver';
 import type { Logger } from '../../observability/log.js';
 import { cassandraCall } from './errors.js';
+import { createTurnBatch } from './turn-batch.js';
 
 const { types } = cassandra;
 
@@ -105,11 +107,25 @@ export interface CqlSession {
   batch(statements: Statement[], logged: boolean, options?: Pick<cassandra.QueryOptions, 'timestamp'>): Promise<void>;
   /** Runs independent statements with at most `concurrency` in flight; rejects on the first error. */
   concurrently(statements: Statement[], concurrency?: number): Promise<void>;
+  /**
+   * Plain, idempotent writes (no condition, no batch-wide timestamp) in one request, sent with
+   * the other plain writes of this event-loop turn (turn-batch.ts).
+   */
+  write(statements: Statement[]): Promise<void>;
 }
 
 export function cqlSession(client: cassandra.Client, consistency: CassandraConsistency = DEFAULT_CONSISTENCY): CqlSession {
   const execute = (query: string, params: Params = [], options: cassandra.QueryOptions = {}) =>
     cassandraCall(() => client.execute(query, params, { ...options, prepare: true }));
+  const batch = async (statements: Statement[], logged: boolean, options: Pick<cassandra.QueryOptions, 'timestamp'> = {}) => {
+    const [only] = statements;
+    if (!only) return;
+    if (statements.length === 1) {
+      await execute(only.query, only.params, options);
+      return;
+    }
+    await cassandraCall(() => client.batch(statements, { ...options, prepare: true, logged }));
+  };
   return {
     client,
     serialConsistency: serialConsistencyFor(consistency),
@@ -122,15 +138,8 @@ export function cqlSession(client: cassandra.Client, consistency: CassandraConsi
         pageState = result.pageState ?? undefined;
       } while (pageState);
     },
-    batch: async (statements, logged, options = {}) => {
-      const [only] = statements;
-      if (!only) return;
-      if (statements.length === 1) {
-        await execute(only.query, only.params, options);
-        return;
-      }
-      await cassandraCall(() => client.batch(statements, { ...options, prepare: true, logged }));
-    },
+    batch,
+    write: createTurnBatch((statements) => batch(statements, false)),
     concurrently: async (statements, concurrency = DEFAULT_CONCURRENCY) => {
       if (statements.length === 0) return;
       await cassandraCall(() =>

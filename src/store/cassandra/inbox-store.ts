@@ -7,8 +7,9 @@
  *    body there too, without a status, in case the MessageStore does not have it (it then reads
  *    as 'triaged', so recovery ignores it) — unless the MessageStore of this process knows it
  *    is stored (it inserted or read it: triage always has), which spares the rewrite.
- *  - `add` writes two rows per recipient (the entry and its bucket) in one unlogged batch — one
- *    request per recipient, at most ADD_CONCURRENCY in flight; it is not atomic, but every write
+ *  - `add` writes two rows per recipient (the entry and its bucket) in one unlogged batch, with
+ *    other plain writes of the turn (`CqlSession.write`: a few recipients a request), at most
+ *    ADD_CONCURRENCY recipients in flight; it is not atomic, but every write
  *    is idempotent, so a redelivered `add` completes it. Re-adding an entry writes only its key,
  *    so its delivered / read times stay.
  *  - The inbox is the merge of the user's own entries and the timeline messages the user sees
@@ -50,7 +51,7 @@ import { createTimelineView } from './timeline-view.js';
 
 /** The older entries of a topic a new one marks replaced (newest first): a topic's earlier ones already are. */
 const TOPIC_SCAN = 20;
-/** Recipients whose rows `add` writes at once (one request each). */
+/** Recipients whose rows `add` writes at once. */
 export const ADD_CONCURRENCY = 64;
 /** Rows per page while `unreadOnly` skips read entries. */
 const UNREAD_FETCH_SIZE = 200;
@@ -200,13 +201,10 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
       }
       const bucket = inboxBucket(message.id);
       await mapLimit(unique, ADD_CONCURRENCY, (uid) =>
-        session.batch(
-          [
-            { query: INSERT_ENTRY, params: [uid, bucket, message.id] },
-            { query: INSERT_BUCKET, params: [uid, bucket] },
-          ],
-          false,
-        ),
+        session.write([
+          { query: INSERT_ENTRY, params: [uid, bucket, message.id] },
+          { query: INSERT_BUCKET, params: [uid, bucket] },
+        ]),
       );
       return replaced;
     },

@@ -10,7 +10,8 @@
  *    own later time, wins over a replay that comes after it.
  *  - One request per insert and per status change: the message row and its index row
  *    (messages_unfinished or messages_scheduled) travel in one unlogged batch, as do the status
- *    update and the index rows it removes. Not atomic — a batch that fails may have applied
+ *    update and the index rows it removes (with the other plain writes of the turn:
+ *    `CqlSession.write`). Not atomic — a batch that fails may have applied
  *    part of its rows — but its caller then fails too and repeats it: no 202 for an insert, a
  *    redelivered triage for a status change. The one change whose partial failure a repeat
  *    could not repair — a message becoming accepted (a scheduled send whose time came) without
@@ -22,7 +23,8 @@
  *    the next request once it is ABANDONED_CLAIM_MS old, so a crash cannot swallow a send.
  *    Without a key an insert involves no conditional write at all.
  *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored. Ids this
- *    process inserted or read lately (KNOWN_IDS of them) are known to exist; others cost a read.
+ *    process inserted, read or was told of (`remember`) lately (KNOWN_IDS of them) are known
+ *    to exist; others cost a read.
  *  - `isStored(id)`: true when this process knows the message is stored (same record): the inbox
  *    store then skips writing the body again.
  *  - `unfinished` lists status 'accepted' only, oldest id first, strictly after `after`. Its rows
@@ -232,6 +234,8 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
 
     isStored: (id) => known.has(id),
 
+    remember,
+
     setStatus: async (id, status, cursor) => {
       if (!known.has(id) && !(await exists(id))) return;
       // Becoming accepted: the unfinished row first, so the message is never accepted without it.
@@ -245,7 +249,7 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
       // A scheduled message moves on to accepted when its time comes (src/pipeline/recovery.ts); any
       // other way out leaves a stale row, which `scheduled` drops. So a plain send pays no delete.
       if (status === 'accepted') statements.push(noLongerScheduled(id));
-      await session.batch(statements, false);
+      await session.write(statements);
     },
 
     recall: async (id, at) => {

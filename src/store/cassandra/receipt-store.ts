@@ -15,7 +15,7 @@
  *  - A `sent` recorded with `neverQueued` (a socket delivery's: the key is never queued, so no
  *    queued row can need removing), alone for its key in the call and without a reason, is one
  *    plain write — no read, no Paxos — in one unlogged batch with its history row and its
- *    erasure-index row: the receipt is written at SENT_BEFORE_ANY_WRITE, a write timestamp
+ *    erasure-index row, sent with the other plain writes of the turn (`CqlSession.write`): the receipt is written at SENT_BEFORE_ANY_WRITE, a write timestamp
  *    below that of any other write (they use the real time), so whatever else is recorded for
  *    the key (a client's delivered or read, an expiry, an erasure's delete) wins over it
  *    whichever lands first — the forward-only rule, kept by Cassandra's last-write-wins. The
@@ -131,14 +131,11 @@ export function createCassandraReceiptStore(session: CqlSession): ReceiptStore {
     const { messageId, uid, channel, at } = receipt;
     const device = receipt.device ?? '';
     const fresh = freshPairs([receipt]);
-    await session.batch(
-      [
-        ...fresh.values(),
-        { query: INSERT_SENT, params: [messageId, uid, channel, device, 'sent', at, SENT_BEFORE_ANY_WRITE(at)] },
-        { query: INSERT_EVENT, params: [messageId, uid, channel, device, 'sent', undefined, at] },
-      ],
-      false,
-    );
+    await session.write([
+      ...fresh.values(),
+      { query: INSERT_SENT, params: [messageId, uid, channel, device, 'sent', at, SENT_BEFORE_ANY_WRITE(at)] },
+      { query: INSERT_EVENT, params: [messageId, uid, channel, device, 'sent', undefined, at] },
+    ]);
     markIndexed(fresh.keys());
   };
 
