@@ -27,7 +27,7 @@ import { HttpPool } from '../lib/http.js';
 import { BENCH_SECRET, sleep } from '../lib/proc.js';
 import { summarize } from '../lib/stats.js';
 import type { Cluster } from './cluster.js';
-import { coresBetween, cpuSnapshot, describeCores, serverPids } from './servers.js';
+import { clusterPids, coresBetween, cpuSnapshot, describeCores } from './servers.js';
 
 const now = () => performance.timeOrigin + performance.now();
 const { Long } = cassandra.types;
@@ -144,12 +144,7 @@ export async function expandBroadcast(
   const admin = await mintToken(BENCH_SECRET, { sub: 'bench-admin', admin: true, ttlSeconds: 3600 });
   const client = cluster.cassandraClient({ queryOptions: { consistency: cassandra.types.consistencies.localQuorum, prepare: true } });
   await client.connect();
-  const pids: Record<string, number | number[]> = { ...serverPids() };
-  const seen: Record<string, number> = {};
-  for (const p of cluster.processes) {
-    seen[p.role] = (seen[p.role] ?? 0) + 1;
-    pids[`${p.role}${seen[p.role]}`] = p.pid;
-  }
+  const pids = clusterPids(cluster);
   const pool = new HttpPool(api.url, 1);
   const readers = new HttpPool(api.url, 4);
   try {

@@ -31,7 +31,7 @@ import { expandBroadcast, pointReads, scanUsers, seedUsers, VISIBILITY_SAMPLE } 
 import { Cluster } from './cluster.js';
 import { clusterIngestTarget, type IngestFigures, measureIngest } from './ingest.js';
 import { allIdle, clusterIdle, clusterTarget, type LatencyFigures, measureLatency } from './latency.js';
-import { type CqlOps, clientRequests, cqlOps, describeOps, requestsPer, serverPids } from './servers.js';
+import { type CqlOps, clientRequests, clusterPids, coresBetween, cpuSnapshot, cqlOps, describeCores, describeOps, requestsPer, serverPids } from './servers.js';
 
 export const CLUSTER_LATENCY_TARGET_P99_MS = 10;
 export const CLUSTER_MID_RATE = 200;
@@ -162,16 +162,34 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
 
   log(`cluster latency: socket on the gateway, sends through both API processes, ${s.latency.rate} msg/s (and ${s.lightRate}, ${CLUSTER_MID_RATE} msg/s)`);
   const { latency, light, mid, perSend } = await withCluster('latency', async (cluster, served) => {
-    const before = await served();
-    const light = await measureLatency(clusterTarget(cluster), { ...s.latency, rate: s.lightRate, log });
+    // A second of sends first, not counted: each process prepares the statements of the send
+    // path on its first use of them — a cost per process, not per send.
+    await measureLatency(clusterTarget(cluster), { rate: s.lightRate, warmupSeconds: 0, durationSeconds: 1, log: () => undefined });
+    await clusterIdle(cluster);
+    // Counted from the first send on: the socket's connect (its catch-up reads) is not a send's.
+    let before: Served | undefined;
+    const light = await measureLatency(clusterTarget(cluster), {
+      ...s.latency,
+      rate: s.lightRate,
+      log,
+      beforeSends: async () => {
+        before = await served();
+      },
+    });
     log(describeLatency(`cluster at ${s.lightRate} msg/s`, light));
     await clusterIdle(cluster);
     // Every send of the light run was delivered: this is the whole cost of one message, accept to frame.
+    if (!before) throw new Error('the light latency run sent nothing');
     const perSend = servedPer(cluster, before, await served(), sentIn(light));
     log(`    Cassandra requests per send (accept, triage, deliver), as sent: ${perSend.requests.text}`);
     log(`    … as served, per table (a conditional write counts as its read): ${perSend.tables}`);
+    const pids = clusterPids(cluster);
+    const cpu0 = cpuSnapshot(pids);
+    const t0 = performance.now();
     const mid = await measureLatency(clusterTarget(cluster), { ...s.latency, rate: CLUSTER_MID_RATE, log });
+    const cores = coresBetween(cpu0, cpuSnapshot(pids), (performance.now() - t0) / 1000);
     log(describeLatency(`cluster at ${CLUSTER_MID_RATE} msg/s`, mid));
+    log(`    CPU during that run, warm-up included (cores): ${describeCores(cores)}`);
     await clusterIdle(cluster);
     const latency = await measureLatency(clusterTarget(cluster), { ...s.latency, log });
     log(describeLatency(`cluster at ${s.latency.rate} msg/s`, latency));

@@ -25,6 +25,8 @@ export interface LatencyOptions {
   warmupSeconds: number;
   durationSeconds: number;
   log(line: string): void;
+  /** Called once the socket is connected and caught up, before the first send (to read counters from there). */
+  beforeSends?: () => Promise<void>;
 }
 
 export interface LatencyFigures {
@@ -80,6 +82,7 @@ export async function measureLatency(target: LatencyTarget, options: LatencyOpti
   });
   // Presence is written asynchronously when the socket opens: let it land before the first send.
   await sleep(500);
+  await options.beforeSends?.();
   const pools = target.apis.map((url) => new HttpPool(url, 32));
   const body = (seq: number, t: number) => JSON.stringify({ msg: 'latency', uid: 'lat0', opts: { data: { t, seq } } });
   const headers = { authorization: `Bearer ${sender}`, 'content-type': 'application/json' };

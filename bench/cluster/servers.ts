@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import type cassandra from 'cassandra-driver';
 import { cpuSeconds } from '../lib/proc.js';
-import { services } from './cluster.js';
+import { type Cluster, services } from './cluster.js';
 
 export function serverPids(): Record<string, number> {
   const s = services().endpoints;
@@ -28,6 +28,18 @@ export function serverPids(): Record<string, number> {
     const line = listing.split('\n').find((l) => new RegExp(`:${port}\\s`).test(l));
     const pid = line ? /pid=(\d+)/.exec(line)?.[1] : undefined;
     if (pid) pids[name] = Number(pid);
+  }
+  return pids;
+}
+
+/** The servers' pids and the cluster's, by name (`api1`, `api2`, `worker1`, …), for cpuSnapshot. */
+export function clusterPids(cluster: Cluster): Record<string, number> {
+  const pids: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(serverPids())) if (pid !== undefined) pids[name] = pid;
+  const seen: Record<string, number> = {};
+  for (const p of cluster.processes) {
+    seen[p.role] = (seen[p.role] ?? 0) + 1;
+    pids[`${p.role}${seen[p.role]}`] = p.pid;
   }
   return pids;
 }
