@@ -20,7 +20,7 @@
  * CLUSTER_MID_RATE msg/s, the rate of the cluster's own target (send → frame p99 ≤
  * CLUSTER_MID_TARGET_P99_MS): a rate the cluster must sustain with headroom, where the 1,000 msg/s run
  * measures how it copes with more than it can take on this machine.
- * HERALD_BENCH_CPU_PROF=<dir> starts the worker processes with `node --cpu-prof` (profiles are
+ * HERALD_BENCH_CPU_PROF=<dir> starts the worker and API processes with `node --cpu-prof` (profiles are
  * written there when they stop). HERALD_BENCH_USERS overrides the broadcast's N.
  */
 import fs from 'node:fs';
@@ -30,7 +30,7 @@ import type { ResultRow } from '../lib/stats.js';
 import { expandBroadcast, pointReads, scanUsers, seedUsers, VISIBILITY_SAMPLE } from './broadcast.js';
 import { Cluster } from './cluster.js';
 import { clusterIngestTarget, type IngestFigures, measureIngest } from './ingest.js';
-import { allIdle, clusterIdle, clusterTarget, type LatencyFigures, measureLatency } from './latency.js';
+import { allIdle, clusterIdle, clusterQuiet, clusterTarget, type LatencyFigures, measureLatency } from './latency.js';
 import { type CqlOps, clientRequests, clusterPids, coresBetween, cpuSnapshot, cqlOps, describeCores, describeOps, requestsPer, serverPids } from './servers.js';
 
 export const CLUSTER_LATENCY_TARGET_P99_MS = 10;
@@ -135,13 +135,13 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     const cluster = await Cluster.create();
     const cql = cluster.cassandraClient();
     try {
-      const workerArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, phase)}`] : [];
+      const profArgs = (role: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, phase, role)}`] : []);
       await Promise.all([
-        cluster.start('api'),
-        cluster.start('api'),
+        cluster.start('api', profArgs('api')),
+        cluster.start('api', profArgs('api')),
         cluster.start('gateway'),
-        cluster.start('worker', workerArgs),
-        cluster.start('worker', workerArgs),
+        cluster.start('worker', profArgs('worker')),
+        cluster.start('worker', profArgs('worker')),
       ]);
       log(`  ${phase}: keyspace ${cluster.names.keyspace}; ${cluster.processes.map((p) => `${p.role} ${p.pid}`).join(', ')}`);
       const served = async (): Promise<Served> => {
@@ -165,7 +165,11 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     // A second of sends first, not counted: each process prepares the statements of the send
     // path on its first use of them — a cost per process, not per send.
     await measureLatency(clusterTarget(cluster), { rate: s.lightRate, warmupSeconds: 0, durationSeconds: 1, log: () => undefined });
-    await clusterIdle(cluster);
+    const quiet = async () => {
+      const waited = await clusterQuiet(cluster);
+      if (waited > 2_000) log(`    (waited ${(waited / 1000).toFixed(1)} s for the servers to be quiet)`);
+    };
+    await quiet();
     // Counted from the first send on: the socket's connect (its catch-up reads) is not a send's.
     let before: Served | undefined;
     const light = await measureLatency(clusterTarget(cluster), {
@@ -183,6 +187,7 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     const perSend = servedPer(cluster, before, await served(), sentIn(light));
     log(`    Cassandra requests per send (accept, triage, deliver), as sent: ${perSend.requests.text}`);
     log(`    … as served, per table (a conditional write counts as its read): ${perSend.tables}`);
+    await quiet();
     const pids = clusterPids(cluster);
     const cpu0 = cpuSnapshot(pids);
     const t0 = performance.now();
@@ -190,7 +195,7 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     const cores = coresBetween(cpu0, cpuSnapshot(pids), (performance.now() - t0) / 1000);
     log(describeLatency(`cluster at ${CLUSTER_MID_RATE} msg/s`, mid));
     log(`    CPU during that run, warm-up included (cores): ${describeCores(cores)}`);
-    await clusterIdle(cluster);
+    await quiet();
     const latency = await measureLatency(clusterTarget(cluster), { ...s.latency, log });
     log(describeLatency(`cluster at ${s.latency.rate} msg/s`, latency));
     return { latency, light, mid, perSend };

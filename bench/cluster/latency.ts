@@ -17,6 +17,7 @@ import { HttpPool } from '../lib/http.js';
 import { BENCH_SECRET, sleep, waitIdle } from '../lib/proc.js';
 import { summarize } from '../lib/stats.js';
 import type { Cluster } from './cluster.js';
+import { serverPids } from './servers.js';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -61,6 +62,18 @@ export const clusterIdle = (cluster: Cluster, maxMs = 20_000) =>
     cluster.processes.map((p) => p.pid),
     maxMs,
   );
+
+/**
+ * The cluster's processes and the servers at rest (the servers' housekeeping allowed: at most
+ * 10 % of a core each), so a measurement does not inherit the previous one's work (Cassandra's
+ * flushes and compactions, Elasticsearch's merges). Resolves with how long it waited.
+ */
+export async function clusterQuiet(cluster: Cluster, maxMs = 60_000): Promise<number> {
+  const started = Date.now();
+  const servers = Object.values(serverPids()).filter((pid): pid is number => pid !== undefined);
+  await Promise.all([clusterIdle(cluster, maxMs), ...servers.map((pid) => waitIdle(pid, { windowMs: 1_000, maxCpuShare: 0.1, maxMs }))]);
+  return Date.now() - started;
+}
 
 export async function measureLatency(target: LatencyTarget, options: LatencyOptions): Promise<LatencyFigures> {
   const sender = await mintToken(BENCH_SECRET, { sub: 'bench-sender', ttlSeconds: 3600 });

@@ -76,14 +76,11 @@ export async function triageMessage(deps: PipelineDeps, event: TriageEvent, atte
   const expired = message.expiresAt !== undefined && deps.now() >= message.expiresAt;
   // Nobody is to see an expired timeline message: it is not posted, and no one needs a receipt of it.
   if (timeline !== undefined && expired) return deps.stores.messages.setStatus(message.id, 'triaged');
-  // A post repeated after a crash keeps its first time; its frame then names this later one.
-  const postedAt = deps.now();
-  const toTimeline: TimelinePlan | undefined =
-    timeline === undefined
-      ? undefined
-      : { replaces: await deps.stores.timelines.post(timeline, message, postedAt), viaTopic: publishesToSockets(deps, message) };
-  if (toTimeline?.viaTopic && cursor === undefined) {
-    emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces), postedAt);
+  // A post repeated after a crash keeps its first time, which its frame names again.
+  const post = timeline === undefined ? undefined : await deps.stores.timelines.post(timeline, message, deps.now());
+  const toTimeline: TimelinePlan | undefined = post === undefined ? undefined : { replaces: post.replaces, viaTopic: publishesToSockets(deps, message) };
+  if (post !== undefined && toTimeline?.viaTopic && cursor === undefined) {
+    emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces), post.postedAt);
     // Let the gateway write the frames before the first page of work takes the loop.
     await yieldToEventLoop();
   }

@@ -86,15 +86,21 @@ export interface ThreadMembership {
  * starts anew), a thread in every period from a `join` until the next `leave`. What a user sees
  * is part of their inbox (InboxStore): listed, counted, got and marked like their own entries.
  */
+/** What a post to a timeline did: when the message was (first) posted, and what it replaced there. */
+export interface TimelinePost {
+  postedAt: number;
+  replaces?: string;
+}
+
 export interface TimelineStore {
   /**
    * Writes the message to the timeline once, posted at `at` (idempotent per timeline and
-   * message id: a repeated post keeps the first time). For a message with a topic, returns the
-   * id of the newest older message of that topic in the timeline — the one it replaces there
-   * (the same answer when the post is repeated); a newer one of the topic already posted
-   * replaces this one instead.
+   * message id: a repeated post keeps the first time, and answers it as `postedAt`). For a
+   * message with a topic, `replaces` is the id of the newest older message of that topic in the
+   * timeline — the one it replaces there (the same answer when the post is repeated); a newer
+   * one of the topic already posted replaces this one instead.
    */
-  post(timeline: TimelineId, message: Message, at: number): Promise<string | undefined>;
+  post(timeline: TimelineId, message: Message, at: number): Promise<TimelinePost>;
   /** Whether the message was posted to the timeline. */
   posted(timeline: TimelineId, messageId: string): Promise<boolean>;
   /** Makes `uid` a member of the thread from `at` on; false (and no change) when it already is one. */

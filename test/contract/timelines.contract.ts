@@ -72,11 +72,11 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         assert.deepEqual(await listed('unknown-user'), [], 'a uid that is no user sees no broadcast');
       });
 
-      it('posting again keeps the first time: a user created between the two posts does not see it', async () => {
+      it('posting again keeps the first time, and answers it: a user created between the two posts does not see it', async () => {
         await stores.users.ensure('before', 1_000);
         const broadcast = await post('everyone', 2_000);
         await stores.users.ensure('between', 3_000);
-        await stores.timelines.post('everyone', broadcast, 4_000);
+        assert.deepEqual(await stores.timelines.post('everyone', broadcast, 4_000), { postedAt: 2_000 });
         assert.deepEqual(await listed('before'), [broadcast.id]);
         assert.deepEqual(await listed('between'), []);
       });
@@ -127,13 +127,13 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         const late = makeMessage({ target: { kind: 'everyone' }, topic: 'score' });
         const third = makeMessage({ target: { kind: 'everyone' }, topic: 'score' });
         for (const message of [second, late, third]) await stores.messages.insert({ message, status: 'triaged' });
-        assert.equal(await stores.timelines.post('everyone', second, 2_200), first.id);
-        assert.equal(await stores.timelines.post('everyone', second, 2_200), first.id);
+        assert.deepEqual(await stores.timelines.post('everyone', second, 2_200), { postedAt: 2_200, replaces: first.id });
+        assert.deepEqual(await stores.timelines.post('everyone', second, 2_250), { postedAt: 2_200, replaces: first.id }, 'repeated: the first time');
         assert.deepEqual(await listed('tp'), [second.id, weather.id]);
         assert.equal(await stores.inbox.countUnread('tp'), 2);
         assert.equal((await stores.inbox.get('tp', first.id))?.message.id, first.id, 'a replaced message is still the user’s');
-        assert.equal(await stores.timelines.post('everyone', third, 2_300), second.id);
-        assert.equal(await stores.timelines.post('everyone', late, 2_400), undefined, 'posted after a newer one of its topic: replaces nothing');
+        assert.deepEqual(await stores.timelines.post('everyone', third, 2_300), { postedAt: 2_300, replaces: second.id });
+        assert.deepEqual(await stores.timelines.post('everyone', late, 2_400), { postedAt: 2_400 }, 'posted after a newer one of its topic: replaces nothing');
         assert.deepEqual(await listed('tp'), [third.id, weather.id]);
       });
     });
@@ -210,7 +210,7 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         await stores.timelines.leave('live', 'leaves', 1_200);
         const newer = makeMessage({ target: { kind: 'thread', thread: 'live' }, topic: 'score' });
         await stores.messages.insert({ message: newer, status: 'triaged' });
-        assert.equal(await stores.timelines.post(threadTimeline('live'), newer, 1_300), older.id);
+        assert.deepEqual(await stores.timelines.post(threadTimeline('live'), newer, 1_300), { postedAt: 1_300, replaces: older.id });
         assert.deepEqual(await listed('stays'), [newer.id]);
         assert.deepEqual(await listed('leaves'), [older.id]);
         assert.equal(await stores.inbox.countUnread('leaves'), 1);

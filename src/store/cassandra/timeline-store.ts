@@ -97,7 +97,8 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
       const inserted = await session.execute(INSERT_ENTRY, [timeline, bucket, message.id, at, message.topic ?? null]);
       const postedAt = inserted.wasApplied() ? at : (long(inserted.first()?.get('posted_at')) ?? at);
       await session.execute(INSERT_BUCKET, [timeline, bucket, postedBucket(postedAt)]);
-      return message.topic === undefined ? undefined : collapseTopic(timeline, message, message.topic, postedAt);
+      const replaces = message.topic === undefined ? undefined : await collapseTopic(timeline, message, message.topic, postedAt);
+      return replaces === undefined ? { postedAt } : { postedAt, replaces };
     },
 
     posted: async (timeline, messageId) => (await session.execute(SELECT_ENTRY, [timeline, inboxBucket(messageId), messageId])).first() !== null,

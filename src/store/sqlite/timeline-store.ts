@@ -14,7 +14,7 @@ import type { Message } from '../../exchange/types.js';
 import type { SqliteDatabase } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
-import type { ThreadMembership, TimelineId, TimelineStore } from '../port.js';
+import type { ThreadMembership, TimelineId, TimelinePost, TimelineStore } from '../port.js';
 import { prepareEnsureMessage } from './ensure-message.js';
 
 interface MemberRow {
@@ -43,24 +43,26 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
   );
   const postedAt = db.prepare<[string, string], { posted_at: number }>('SELECT posted_at FROM timeline_entries WHERE timeline = ? AND message_id = ?');
 
-  const postOne = (timeline: TimelineId, message: Message, at: number): string | undefined => {
+  const postOne = (timeline: TimelineId, message: Message, at: number): TimelinePost => {
     ensureMessage(message);
     const { topic } = message;
-    if (topic === undefined) {
-      insertEntry.run({ timeline, id: message.id, at, topic: null, replacedBy: null, replacedAt: null });
-      return undefined;
-    }
     const posted = postedAt.get(timeline, message.id);
+    const time = posted?.posted_at ?? at;
+    if (topic === undefined) {
+      if (posted === undefined) insertEntry.run({ timeline, id: message.id, at, topic: null, replacedBy: null, replacedAt: null });
+      return { postedAt: time };
+    }
     if (posted === undefined) {
       const newest = newestOfTopic.get(timeline, topic);
       const newer = newest !== undefined && newest.message_id > message.id ? newest : undefined;
       insertEntry.run({ timeline, id: message.id, at, topic, replacedBy: newer?.message_id ?? null, replacedAt: newer?.posted_at ?? null });
-      if (newer !== undefined) return undefined;
+      if (newer !== undefined) return { postedAt: time };
       replaceOlder.run({ timeline, topic, id: message.id, at });
     }
     const newest = newestOfTopic.get(timeline, topic);
-    if (newest !== undefined && newest.message_id > message.id) return undefined;
-    return olderOfTopic.get(timeline, topic, message.id)?.message_id ?? undefined;
+    if (newest !== undefined && newest.message_id > message.id) return { postedAt: time };
+    const older = olderOfTopic.get(timeline, topic, message.id)?.message_id;
+    return older ? { postedAt: time, replaces: older } : { postedAt: time };
   };
 
   const selectMember = db.prepare<[string, string], MemberRow>('SELECT thread, uid, joined_at FROM thread_members WHERE thread = ? AND uid = ?');
