@@ -53,28 +53,19 @@ export async function accept(deps: PipelineDeps, request: AcceptRequest): Promis
     }
     return { id: stored.existingId, replayed: true };
   }
-  if (message.notBefore === undefined) await publishForTriage(deps, message, { justAccepted: true });
+  if (message.notBefore === undefined) await publishForTriage(deps, message);
   deps.metrics.acceptedMessages.inc({ urgency: message.urgency, target: message.target.kind });
   deps.search.indexMessage(message).catch((error: unknown) => deps.log.warn({ err: error, messageId: message.id }, 'message not indexed for search'));
   return { id: message.id, replayed: false };
 }
 
-/**
- * What triage consumes on `herald.accepted.<urgency>`. `accepted`: the message as its accept
- * stored it (status accepted, no cursor), carried by the publish that follows the insert, so
- * the first triage of it need not read it back (triage.ts).
- */
+/** What triage consumes on `herald.accepted.<urgency>`. */
 export interface TriageEvent {
   messageId: string;
-  accepted?: Message;
 }
 
-/** Publishes `message` for triage; `justAccepted` when its accept has just stored it. */
-export const publishForTriage = (deps: Pick<PipelineDeps, 'bus'>, message: Message, options: { justAccepted?: boolean } = {}) =>
-  deps.bus.publish(subjects.accepted(message.urgency), {
-    messageId: message.id,
-    ...(options.justAccepted === true ? { accepted: message } : {}),
-  } satisfies TriageEvent);
+export const publishForTriage = (deps: Pick<PipelineDeps, 'bus'>, message: Message) =>
+  deps.bus.publish(subjects.accepted(message.urgency), { messageId: message.id } satisfies TriageEvent);
 
 export const scheduledSendJobId = (messageId: string) => `send:${messageId}`;
 

@@ -113,10 +113,19 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, planned
  * Delivers, in triage's own process, a batch triage planned a moment ago for a channel addressed
  * to sockets: the checks `deliverBatch` makes of a batch that waited on the bus (recalled,
  * expired, recipients erased since) are the ones triage has just made, so the frames go out with
- * no bus hop and no store read, and the `sent` receipts are the one write.
+ * no bus hop and no store read, and the `sent` receipts are the one write. `alongside` (triage's
+ * move to `triaged`) starts once the frames are out, with that write.
  */
-export async function deliverPlannedToSockets(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch): Promise<void> {
-  await deliverItems(deps, channel, batch, batch.items, deps.now());
+export async function deliverPlannedToSockets(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch, alongside?: () => Promise<void>): Promise<void> {
+  const now = deps.now();
+  const results = await channel.deliver(toDeliveries(batch));
+  const receipts: Receipt[] = [];
+  for (const [index, item] of batch.items.entries()) {
+    const result = results[index] ?? ({ type: 'failed', reason: 'channel returned no result' } satisfies DeliveryResult);
+    const r = await actOn(deps, batch, item, result, now);
+    if (r) receipts.push(r);
+  }
+  await Promise.all([record(deps, batch, receipts), alongside?.()]);
 }
 
 /** Provider deliveries this process is sending now, by deliveryKey. */

@@ -5,12 +5,11 @@
  * first), then the search documents, then signals the gateways to close the user's sockets
  * (close code 4410). It resolves once the stores and search no longer hold the user's data.
  *
- * In-flight work: triage drops, from messages addressed to explicit uids (`user` / `users`
- * targets), every recipient erased at or after the message was created (`recipientsNotErased`),
- * so a scheduled message, a redelivered triage or recovery after a crash never writes an erased
- * user's inbox entry or receipts again. Broadcasts and audiences need no check: they expand
- * from the users table and the audience index, which no longer hold the user. A message
- * created after the erasure reaches the uid like any new user's.
+ * In-flight work: triage drops, from every page of recipients, each one erased at or after
+ * the message was created (`recipientsNotErased`, by the erasure time in the page's facts), so
+ * a scheduled message, a redelivered triage, recovery after a crash or a broadcast page read
+ * while the erasure runs never writes an erased user's inbox entry or receipts again, nor sends
+ * the user a frame. A message created after the erasure reaches the uid like any new user's.
  */
 import { subjects } from '../bus/port.js';
 import type { Message } from '../exchange/types.js';
@@ -31,12 +30,10 @@ export async function eraseUser(deps: Pick<PipelineDeps, 'stores' | 'search' | '
 
 /**
  * The `uids` of a page of `message`'s recipients that were not erased since the message was
- * created, by their facts (RecipientStore). Broadcast, thread and audience pages are read from
- * the users, the thread members and the index, which no longer hold an erased user: only named
- * targets are checked.
+ * created, by their facts (RecipientStore), whatever the target: a broadcast, thread or
+ * audience page read while an erasure is under way may still name the user.
  */
 export function recipientsNotErased(message: Message, uids: string[], facts: ReadonlyMap<string, RecipientFacts>): string[] {
-  if (message.target.kind !== 'user' && message.target.kind !== 'users') return uids;
   return uids.filter((uid) => {
     const at = facts.get(uid)?.erasedAt;
     return at === undefined || at < message.createdAt;

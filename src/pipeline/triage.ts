@@ -17,12 +17,13 @@
  * own — a broadcast's reachable users (a device, an email, a phone), a thread's members — for
  * their devices, fallbacks and caps.
  *
- * What it costs a message (the cluster bench prints it per send): a just accepted message comes
- * in its event (not read back); a page of recipients' facts is one read (RecipientStore), with
- * their presence; the inbox entries one write; frames to live sockets go out from here, not
- * through a delivery worker (their checks are the ones triage has just made), and the last
- * page's move to `triaged` goes with their `sent` receipts — the Cassandra stores send the
- * plain writes of one event-loop turn together (src/store/cassandra/turn-batch.ts).
+ * What it costs a message (the cluster bench prints it per send): the message is read (its
+ * status: recalled, or triaged already by an earlier delivery of the event); a page of
+ * recipients' facts is one read (RecipientStore), with their presence; the inbox entries one
+ * write; frames to live sockets go out from here, not through a delivery worker (their checks —
+ * recall, erasure, expiry — are the ones triage has just made), and the last page's move to
+ * `triaged` goes with their `sent` receipts — the Cassandra stores send the plain writes of one
+ * event-loop turn together (src/store/cassandra/turn-batch.ts).
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Channel } from '../../channels/port.js';
@@ -34,7 +35,7 @@ import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Message, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
-import type { RecipientFacts, StoredMessage } from '../store/port.js';
+import type { RecipientFacts } from '../store/port.js';
 import type { TriageEvent } from './accept.js';
 import { audiencePage } from './audience.js';
 import { deliverPlannedToSockets } from './delivery.js';
@@ -55,14 +56,16 @@ const TRIAGE_CONCURRENCY: Record<Urgency, number> = { high: 128, normal: 128, lo
 
 export function startTriage(deps: PipelineDeps): Subscription[] {
   return URGENCIES.map((urgency) =>
-    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data, attempt }) => triageMessage(deps, data, attempt), {
+    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data }) => triageMessage(deps, data.messageId), {
       concurrency: TRIAGE_CONCURRENCY[urgency],
     }),
   );
 }
 
-export async function triageMessage(deps: PipelineDeps, event: TriageEvent, attempt = 1): Promise<void> {
-  const stored = await storedMessage(deps, event, attempt);
+export async function triageMessage(deps: PipelineDeps, messageId: string): Promise<void> {
+  // Read, not taken from the event: a recall made while the event waited must stop it before
+  // any frame goes out (the recall's sweep, due at once, may already have run).
+  const stored = await deps.stores.messages.get(messageId);
   // Scheduled messages are published again when their time comes; triaged ones are done.
   if (stored?.status !== 'accepted') return;
   const { message } = stored;
@@ -109,19 +112,6 @@ export async function triageMessage(deps: PipelineDeps, event: TriageEvent, atte
     // event loop between pages, or a long expansion would hold up requests and urgent work.
     await yieldToEventLoop();
   }
-}
-
-/**
- * The message to triage, as stored. The first delivery of a just accepted message carries it
- * (TriageEvent): its insert resolved before the publish, and since then only a recall can have
- * changed it — a recall stops triage after its first page and sweeps what that page did
- * (recall.ts) — so it is not read back. A redelivery (a triage that failed or died part-way
- * has a status and maybe a cursor to resume from), a recovery and a scheduled send read it.
- */
-async function storedMessage(deps: PipelineDeps, event: TriageEvent, attempt: number): Promise<StoredMessage | undefined> {
-  if (event.accepted === undefined || attempt > 1) return deps.stores.messages.get(event.messageId);
-  deps.stores.messages.remember?.(event.accepted.id);
-  return { message: event.accepted, status: 'accepted' };
 }
 
 /** How a timeline message's recipients are planned: what its post replaced, and whether sockets got it by one publish. */
@@ -285,9 +275,10 @@ async function planPage(
       else await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
     }
   }
-  for (const { channel, batch } of toSockets.slice(0, -1)) await deliverPlannedToSockets(deps, channel, batch);
-  const lastToSockets = toSockets.at(-1);
-  await Promise.all([lastToSockets ? deliverPlannedToSockets(deps, lastToSockets.channel, lastToSockets.batch) : undefined, finish?.()]);
+  for (const [index, { channel, batch }] of toSockets.entries()) {
+    await deliverPlannedToSockets(deps, channel, batch, index === toSockets.length - 1 ? finish : undefined);
+  }
+  if (toSockets.length === 0) await finish?.();
 }
 
 /** What a timeline post replaced, as `InboxStore.add` answers it: the same older message for every recipient. */

@@ -16,8 +16,11 @@ import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
 import { v7 as uuidv7 } from 'uuid';
 import type { Message } from '../../src/exchange/types.js';
+import { cqlSession } from '../../src/store/cassandra/client.js';
 import { createCassandraStores, migrateCassandra } from '../../src/store/cassandra/index.js';
 import { ABANDONED_CLAIM_MS } from '../../src/store/cassandra/message-store.js';
+import type { MigrationCql } from '../../src/store/cassandra/migration.js';
+import { backfillRecipientFacts } from '../../src/store/cassandra/recipient-store.js';
 import {
   INBOX_BUCKET_MS,
   inboxBucket,
@@ -475,6 +478,52 @@ describe('Cassandra stores beyond the contract', () => {
       assert.deepEqual(facts.get('plain'), nothing);
       assert.deepEqual(facts.get('none'), nothing);
       assert.deepEqual(facts.get('erased'), { ...nothing, erasedAt: at });
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('recipient facts: a change made while the backfill runs wins over the older copy it then writes', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      await stores.users.put({ uid: 'erased-meanwhile', email: 'old@example.test' }, 1);
+      await stores.users.put({ uid: 'changed-meanwhile', phone: '+15550102' }, 1);
+      await admin.execute(`TRUNCATE ${keyspace}.recipient_facts`);
+      // The backfill reads the users table, then waits while the stores change what it read.
+      const session = cqlSession(admin);
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let snapshotted: () => void = () => {};
+      const snapshot = new Promise<void>((resolve) => {
+        snapshotted = resolve;
+      });
+      let first = true;
+      const gated: MigrationCql = {
+        executeMany: (query, params) => session.concurrently(params.map((p) => ({ query, params: p }))),
+        async *rows(query) {
+          const rows: Array<{ get(name: string): unknown }> = [];
+          for await (const row of session.rows(query, [], 1000)) rows.push(row);
+          if (first) {
+            first = false;
+            snapshotted();
+            await gate;
+          }
+          yield* rows;
+        },
+      };
+      const backfill = backfillRecipientFacts(gated, keyspace);
+      await snapshot;
+      await stores.erasure.eraseUser('erased-meanwhile', Date.now());
+      await stores.users.put({ uid: 'changed-meanwhile', phone: '+15550103' }, 2);
+      release();
+      await backfill;
+      const facts = await stores.recipients.factsOf(['erased-meanwhile', 'changed-meanwhile']);
+      assert.deepEqual(facts.get('erased-meanwhile')?.contact, {}, 'the erased address is not copied back');
+      assert.equal(typeof facts.get('erased-meanwhile')?.erasedAt, 'number');
+      assert.deepEqual(facts.get('changed-meanwhile')?.contact, { phone: '+15550103' }, 'the newer phone stays');
     } finally {
       await stores.close();
     }

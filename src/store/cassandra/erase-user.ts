@@ -126,7 +126,8 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
 
   return {
     eraseUser: async (uid, at) => {
-      await session.batch([{ query: RECORD_ERASURE, params: [uid, at] }, recipientFacts.erasedAt(uid, at)], false);
+      // Logged: triage reads the copy, the API's unsubscribe and late deliveries the record.
+      await session.batch([{ query: RECORD_ERASURE, params: [uid, at] }, recipientFacts.erasedAt(uid, at)], true);
       const messageIds = await messagesOf(uid);
       await mapLimit(messageIds, DEFAULT_CONCURRENCY, (messageId) => eraseReceipts(uid, messageId));
       await eraseInbox(uid);

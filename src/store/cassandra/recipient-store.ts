@@ -100,47 +100,51 @@ export function createCassandraRecipientStore(session: CqlSession): RecipientSto
 
 /**
  * Migration 9's backfill: copies into recipient_facts what the owning tables hold — the contact
- * fields of users, preferences, devices_by_user, erased_users — a table scan each, writes
- * PAGE at a time. Idempotent (every write sets a value), so an interrupted run is run again.
+ * fields of users, preferences, devices_by_user, erased_users — a table scan each, writes PAGE
+ * at a time. Each copy is written at the write time of the cell it copies (`USING TIMESTAMP`
+ * from `WRITETIME`), so a change the stores make while the scan runs — a newer value, a device
+ * removed, an erasure — wins over the older copy however the two interleave. Idempotent: an
+ * interrupted run is run again.
  */
 export async function backfillRecipientFacts(cql: MigrationCql, ks: string): Promise<void> {
   const PAGE = 500;
-  const copy = async (select: string, update: string, paramsOf: (row: Row) => unknown[] | undefined): Promise<void> => {
-    let pending: unknown[][] = [];
-    for await (const row of cql.rows(select)) {
-      const params = paramsOf(row);
-      if (params) pending.push(params);
-      if (pending.length >= PAGE) {
-        await cql.executeMany(update, pending);
-        pending = [];
-      }
+  const pending = new Map<string, unknown[][]>();
+  const flush = async (all: boolean): Promise<void> => {
+    for (const [update, params] of pending) {
+      if (!all && params.length < PAGE) continue;
+      await cql.executeMany(update, params);
+      pending.delete(update);
     }
-    if (pending.length > 0) await cql.executeMany(update, pending);
   };
-  // A column missing from the source is sent unset: nothing is written for it.
-  const given = (value: unknown) => (value === null ? undefined : value);
-  await copy(
-    `SELECT uid, email, phone, locale, timezone FROM ${ks}.users`,
-    `UPDATE ${ks}.recipient_facts SET email = ?, phone = ?, locale = ?, timezone = ? WHERE uid = ?`,
-    (row) => {
-      const contact = CONTACT_FIELDS.map((field) => given(row.get(field)));
-      return contact.some((value) => value !== undefined) ? [...contact, row.get('uid')] : undefined;
-    },
-  );
-  await copy(`SELECT uid, body FROM ${ks}.preferences`, `UPDATE ${ks}.recipient_facts SET preferences = ? WHERE uid = ?`, (row) => [
-    row.get('body'),
-    row.get('uid'),
-  ]);
-  await copy(
-    `SELECT uid, id, kind, push_token, keys, expiration_time, created_at FROM ${ks}.devices_by_user`,
-    `UPDATE ${ks}.recipient_facts SET devices[?] = ? WHERE uid = ?`,
-    (row) => {
-      const device = toDevice(row, text(row.get('uid')) as string);
-      return [deviceKey(device.kind, device.token), JSON.stringify(device), device.uid];
-    },
-  );
-  await copy(`SELECT uid, erased_at FROM ${ks}.erased_users`, `UPDATE ${ks}.recipient_facts SET erased_at = ? WHERE uid = ?`, (row) => [
-    row.get('erased_at'),
-    row.get('uid'),
-  ]);
+  const copy = async (update: string, params: unknown[]): Promise<void> => {
+    const list = pending.get(update) ?? [];
+    list.push(params);
+    pending.set(update, list);
+    if (list.length >= PAGE) await flush(false);
+  };
+  const uid = (row: Row) => text(row.get('uid')) as string;
+  const writeTime = (row: Row, column: string) => row.get(`writetime(${column})`);
+  const contactColumns = CONTACT_FIELDS.map((field) => `${field}, WRITETIME(${field})`).join(', ');
+  for await (const row of cql.rows(`SELECT uid, ${contactColumns} FROM ${ks}.users`)) {
+    for (const field of CONTACT_FIELDS) {
+      const value = row.get(field);
+      if (value !== null) await copy(`UPDATE ${ks}.recipient_facts USING TIMESTAMP ? SET ${field} = ? WHERE uid = ?`, [writeTime(row, field), value, uid(row)]);
+    }
+  }
+  for await (const row of cql.rows(`SELECT uid, body, WRITETIME(body) FROM ${ks}.preferences`)) {
+    await copy(`UPDATE ${ks}.recipient_facts USING TIMESTAMP ? SET preferences = ? WHERE uid = ?`, [writeTime(row, 'body'), row.get('body'), uid(row)]);
+  }
+  for await (const row of cql.rows(`SELECT uid, id, kind, push_token, keys, expiration_time, created_at, WRITETIME(id) FROM ${ks}.devices_by_user`)) {
+    const device = toDevice(row, uid(row));
+    await copy(`UPDATE ${ks}.recipient_facts USING TIMESTAMP ? SET devices[?] = ? WHERE uid = ?`, [
+      writeTime(row, 'id'),
+      deviceKey(device.kind, device.token),
+      JSON.stringify(device),
+      device.uid,
+    ]);
+  }
+  for await (const row of cql.rows(`SELECT uid, erased_at, WRITETIME(erased_at) FROM ${ks}.erased_users`)) {
+    await copy(`UPDATE ${ks}.recipient_facts USING TIMESTAMP ? SET erased_at = ? WHERE uid = ?`, [writeTime(row, 'erased_at'), row.get('erased_at'), uid(row)]);
+  }
+  await flush(true);
 }

@@ -24,7 +24,7 @@
  *  - Preferences are kept per uid independently of the user row; unknown → empty preferences.
  *    `getPreferencesMany` reads them IN_KEYS uids per request (`WHERE uid IN ?`).
  *  - `put` and `putPreferences` copy what they write of the contact fields and the preferences
- *    to recipient_facts (recipient-store.ts), in the same request except after a user's creation.
+ *    to recipient_facts (recipient-store.ts), in the same request (before it, for a user's creation).
  * Audience queries over attributes are Search's (Elasticsearch), fed by the pipeline.
  */
 import type { Preferences, User } from '../../exchange/types.js';
@@ -133,12 +133,11 @@ export function createCassandraUserStore(session: CqlSession): UserStore {
       let before = await get(patch.uid);
       if (!before) {
         const user = merge({ uid: patch.uid, attributes: {}, createdAt: at, updatedAt: at }, patch, at);
+        // A conditional insert batches with nothing: the copy of what the patch gives goes first
+        // (the update below would write the same if another put created the user meanwhile).
+        await session.batch(recipientFacts.contact(patch.uid, patch), false);
         const outcome = await createIfNew(user);
-        if (outcome.created) {
-          // A conditional insert batches with nothing: the copy of the new user's contact goes after it.
-          await session.batch(recipientFacts.contact(user.uid, user), false);
-          return user;
-        }
+        if (outcome.created) return user;
         before = outcome.existing;
       }
       // Fields not given are sent as `unset`: their stored values stay.
