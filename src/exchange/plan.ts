@@ -22,12 +22,13 @@
  */
 import { type ChannelTraitsMap, channelsAddressing } from './channel-traits.js';
 import { inQuietHours } from './quiet-hours.js';
-import type { ChannelName, Device, Message, Preferences, User } from './types.js';
+import type { Contact } from './recipient.js';
+import type { ChannelName, Device, Message, Preferences } from './types.js';
 
 export interface RecipientView {
   uid: string;
   /** The addresses and rendering of the user's record; undefined (or fields absent) when Herald has none. */
-  user: Pick<User, 'email' | 'phone' | 'locale' | 'timezone'> | undefined;
+  user: Contact | undefined;
   preferences: Preferences;
   online: boolean;
   devices: Device[];

@@ -5,10 +5,26 @@
  */
 import type { User } from './types.js';
 
-export type DeliveryRecipient = Pick<User, 'uid' | 'email' | 'phone' | 'locale' | 'timezone'>;
+/** The fields of a user's record a delivery is addressed and rendered with. */
+export const CONTACT_FIELDS = ['email', 'phone', 'locale', 'timezone'] as const;
+
+/** A user's contact fields (a field absent: none stored). */
+export type Contact = Pick<User, (typeof CONTACT_FIELDS)[number]>;
+
+export type DeliveryRecipient = Pick<User, 'uid'> & Contact;
+
+/** The contact fields `user` holds, absent ones left out (none for a user Herald has no record of). */
+export function contactOf(user: Partial<Contact> | undefined): Contact {
+  const contact: Contact = {};
+  for (const field of CONTACT_FIELDS) {
+    const value = user?.[field];
+    if (value !== undefined) contact[field] = value;
+  }
+  return contact;
+}
 
 /** The recipient `uid` as a delivery sees it; only the uid when Herald has no record of the user. */
-export const deliveryRecipient = (uid: string, user: Omit<DeliveryRecipient, 'uid'> | undefined): DeliveryRecipient => ({
+export const deliveryRecipient = (uid: string, user: Contact | undefined): DeliveryRecipient => ({
   uid,
   email: user?.email,
   phone: user?.phone,

@@ -119,12 +119,7 @@ export async function deliverBatch(deps: PipelineDeps, channel: Channel, planned
 export async function deliverPlannedToSockets(deps: PipelineDeps, channel: Channel, batch: DeliveryBatch, alongside?: () => Promise<void>): Promise<void> {
   const now = deps.now();
   const results = await channel.deliver(toDeliveries(batch));
-  const receipts: Receipt[] = [];
-  for (const [index, item] of batch.items.entries()) {
-    const result = results[index] ?? ({ type: 'failed', reason: 'channel returned no result' } satisfies DeliveryResult);
-    const r = await actOn(deps, batch, item, result, now);
-    if (r) receipts.push(r);
-  }
+  const receipts = await actOnResults(deps, batch, batch.items, results, now);
   await Promise.all([record(deps, batch, receipts), alongside?.()]);
 }
 
@@ -158,14 +153,26 @@ async function deliverItems(deps: PipelineDeps, channel: Channel, batch: Deliver
   const signed = await withUnsubscribeLinks(deps, batch, await withCapabilities(deps, batch, items));
   const results = await channel.deliver(toDeliveries({ ...batch, items: signed }), onResult);
   await Promise.all(recording);
+  await record(deps, batch, await actOnResults(deps, batch, items, results, now, early));
+}
+
+/** Acts on the result of each of `items` (the same index in `results`) but those in `skip`; returns the receipts to record. */
+async function actOnResults(
+  deps: PipelineDeps,
+  batch: DeliveryBatch,
+  items: DeliveryItem[],
+  results: DeliveryResult[],
+  now: number,
+  skip: ReadonlySet<number> = new Set(),
+): Promise<Receipt[]> {
   const receipts: Receipt[] = [];
   for (const [index, item] of items.entries()) {
-    if (early.has(index)) continue;
+    if (skip.has(index)) continue;
     const result = results[index] ?? ({ type: 'failed', reason: 'channel returned no result' } satisfies DeliveryResult);
     const r = await actOn(deps, batch, item, result, now);
     if (r) receipts.push(r);
   }
-  await record(deps, batch, receipts);
+  return receipts;
 }
 
 /**

@@ -34,11 +34,11 @@ export async function eraseUser(deps: Pick<PipelineDeps, 'stores' | 'search' | '
  * audience page read while an erasure is under way may still name the user.
  */
 export function recipientsNotErased(message: Message, uids: string[], facts: ReadonlyMap<string, RecipientFacts>): string[] {
-  return uids.filter((uid) => {
-    const at = facts.get(uid)?.erasedAt;
-    return at === undefined || at < message.createdAt;
-  });
+  return uids.filter((uid) => !erasedSince(message, facts.get(uid)?.erasedAt));
 }
+
+/** Whether an erasure at `erasedAt` (undefined: none) came at or after `message` was created. */
+const erasedSince = (message: Message, erasedAt: number | undefined): boolean => erasedAt !== undefined && erasedAt >= message.createdAt;
 
 /**
  * The `uids` not erased at or after `message` was created, whatever its target: for work planned
@@ -49,8 +49,5 @@ export async function notErasedSince(deps: Pick<PipelineDeps, 'stores'>, message
   if (uids.length === 0) return uids;
   const erased = await deps.stores.erasure.erasedAt(uids);
   if (erased.size === 0) return uids;
-  return uids.filter((uid) => {
-    const at = erased.get(uid);
-    return at === undefined || at < message.createdAt;
-  });
+  return uids.filter((uid) => !erasedSince(message, erased.get(uid)));
 }

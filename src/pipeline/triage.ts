@@ -33,7 +33,7 @@ import { addressesDevices, addressesSockets } from '../exchange/channel-traits.j
 import { type FallbackStep, fallbackFor } from '../exchange/fallback.js';
 import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
-import { deliveryRecipient } from '../exchange/recipient.js';
+import { type Contact, deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Message, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
 import type { RecipientFacts } from '../store/port.js';
 import type { TriageEvent } from './accept.js';
@@ -286,7 +286,7 @@ function sameForAll(uids: string[], replaces: string | undefined): Map<string, s
   return replaces === undefined ? new Map() : new Map(uids.map((uid) => [uid, replaces]));
 }
 
-function deliveryItem(user: RecipientFacts['contact'] | undefined, uid: string, delivery: PlanDelivery): DeliveryItem {
+function deliveryItem(user: Contact | undefined, uid: string, delivery: PlanDelivery): DeliveryItem {
   const recipient = deliveryRecipient(uid, user);
   return delivery.device ? { recipient, device: delivery.device, attempt: 1 } : { recipient, attempt: 1 };
 }

@@ -9,6 +9,7 @@
  *    so a page costs the same at any depth. Nothing returns an unbounded list.
  *  - `StoreUnavailableError` means "try later" (the API answers 503); other errors are bugs.
  */
+import type { Contact } from '../exchange/recipient.js';
 import type { ChannelName, Device, DeviceKind, InboxItem, Message, Preferences, Receipt, ReceiptTally, User } from '../exchange/types.js';
 
 /**
@@ -73,6 +74,12 @@ export interface ThreadMembership {
   joinedAt: number;
 }
 
+/** What a post to a timeline did: when the message was (first) posted, and what it replaced there. */
+export interface TimelinePost {
+  postedAt: number;
+  replaces?: string;
+}
+
 /**
  * Timelines and thread membership. A user *sees* a timeline message when it was posted while
  * the user belonged to that timeline: `everyone` from the user's `createdAt` on (a user created
@@ -80,12 +87,6 @@ export interface ThreadMembership {
  * starts anew), a thread in every period from a `join` until the next `leave`. What a user sees
  * is part of their inbox (InboxStore): listed, counted, got and marked like their own entries.
  */
-/** What a post to a timeline did: when the message was (first) posted, and what it replaced there. */
-export interface TimelinePost {
-  postedAt: number;
-  replaces?: string;
-}
-
 export interface TimelineStore {
   /**
    * Writes the message to the timeline once, posted at `at` (idempotent per timeline and
@@ -255,7 +256,7 @@ export interface ErasureStore {
 /** What planning a delivery needs of a recipient (src/exchange/plan.ts), read for a page of them at once. */
 export interface RecipientFacts {
   /** The addresses and the rendering of the user's record (a field absent: none stored; all absent for an unknown uid). */
-  contact: Pick<User, 'email' | 'phone' | 'locale' | 'timezone'>;
+  contact: Contact;
   /** As `UserStore.getPreferences` answers them. */
   preferences: Preferences;
   /** As `DeviceStore.listByUser` answers them. */

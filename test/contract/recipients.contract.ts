@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { contactOf } from '../../src/exchange/recipient.js';
 import type { RecipientFacts, Stores } from '../../src/store/port.js';
 import { webDevice } from './contract-helpers.js';
 import type { StoresHarness } from './stores.contract.js';
@@ -17,8 +18,7 @@ async function owned(stores: Stores, uid: string): Promise<RecipientFacts> {
     stores.devices.listByUser(uid),
     stores.erasure.erasedAt([uid]),
   ]);
-  const contact: RecipientFacts['contact'] = {};
-  for (const field of ['email', 'phone', 'locale', 'timezone'] as const) if (user?.[field] !== undefined) contact[field] = user[field];
+  const contact = contactOf(user);
   const erasedAt = erased.get(uid);
   return { contact, preferences, devices, ...(erasedAt !== undefined ? { erasedAt } : {}) };
 }

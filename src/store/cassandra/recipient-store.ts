@@ -18,14 +18,12 @@
  * Migration 9 copies what the owning tables held when it ran. What a process older than it
  * writes afterwards (during a rolling upgrade) is not copied until the owner writes it again.
  */
+import { CONTACT_FIELDS, type Contact } from '../../exchange/recipient.js';
 import type { Device, DeviceKind, Preferences, User } from '../../exchange/types.js';
 import type { RecipientFacts, RecipientStore } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, type Statement, text } from './client.js';
 import { byCreation, toDevice } from './device-row.js';
 import type { MigrationCql } from './migration.js';
-
-type Contact = RecipientFacts['contact'];
-const CONTACT_FIELDS = ['email', 'phone', 'locale', 'timezone'] as const;
 
 /** The map key of a device in recipient_facts.devices: a (kind, token) is held by one user at a time. */
 export const deviceKey = (kind: DeviceKind, token: string): string => `${kind} ${token}`;

@@ -27,6 +27,7 @@
  *    to recipient_facts (recipient-store.ts), in the same request (before it, for a user's creation).
  * Audience queries over attributes are Search's (Elasticsearch), fed by the pipeline.
  */
+import { CONTACT_FIELDS } from '../../exchange/recipient.js';
 import type { Preferences, User } from '../../exchange/types.js';
 import type { UserStore } from '../port.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, text } from './client.js';
@@ -34,7 +35,6 @@ import { recipientFacts } from './recipient-store.js';
 import { REACHABLE_SHARDS, reachableShard } from './schema.js';
 
 const COLUMNS = 'uid, email, phone, locale, timezone, attributes, created_at, updated_at';
-const OPTIONAL_FIELDS = ['email', 'phone', 'locale', 'timezone'] as const;
 
 type Patch = Parameters<UserStore['put']>[0];
 type Row = { get(name: string): unknown };
@@ -46,7 +46,7 @@ function toUser(row: Row): User {
     createdAt: long(row.get('created_at')) ?? 0,
     updatedAt: long(row.get('updated_at')) ?? 0,
   };
-  for (const field of OPTIONAL_FIELDS) {
+  for (const field of CONTACT_FIELDS) {
     const value = text(row.get(field));
     if (value !== null) user[field] = value;
   }

@@ -2,6 +2,7 @@
  * SQLite RecipientStore: the facts of a page of recipients read from the stores that own them
  * (users, preferences, devices, erasures) — one database, so there is nothing to keep in step.
  */
+import { contactOf } from '../../exchange/recipient.js';
 import type { DeviceStore, ErasureStore, RecipientFacts, RecipientStore, UserStore } from '../port.js';
 
 export function createSqliteRecipientStore(users: UserStore, devices: DeviceStore, erasure: ErasureStore): RecipientStore {
@@ -16,10 +17,9 @@ export function createSqliteRecipientStore(users: UserStore, devices: DeviceStor
       const userByUid = new Map(found.map((user) => [user.uid, user]));
       const facts = new Map<string, RecipientFacts>();
       for (const uid of uids) {
-        const user = userByUid.get(uid);
         const erasedAt = erased.get(uid);
         facts.set(uid, {
-          contact: { email: user?.email, phone: user?.phone, locale: user?.locale, timezone: user?.timezone },
+          contact: contactOf(userByUid.get(uid)),
           preferences: preferences.get(uid) ?? { channels: {}, categories: {} },
           devices: held.get(uid) ?? [],
           ...(erasedAt !== undefined ? { erasedAt } : {}),
