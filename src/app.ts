@@ -52,6 +52,7 @@ import { handleFallbacks } from './pipeline/fallback.js';
 import { handleRecallSweeps } from './pipeline/recall.js';
 import { recordTallies } from './pipeline/receipts.js';
 import { createRecentErasures, type UserErased } from './pipeline/recent-erasures.js';
+import { CLUSTER_CLOCK_SKEW_MS, createRecentRecalls, type MessageRecalled } from './pipeline/recent-recalls.js';
 import { handleScheduledSends, recoverQueuedDeliveries, recoverUntriagedMessages } from './pipeline/recovery.js';
 import { startTriage } from './pipeline/triage.js';
 import { MIN_WORKER_STOP_MS, shutdownStep } from './shutdown.js';
@@ -139,6 +140,8 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     capabilities,
     ...(unsubscribeLinksBase ? { unsubscribe: createUnsubscribeLinks(unsubscribeTokens, unsubscribeLinksBase) } : {}),
     erasures: createRecentErasures(),
+    // On a bus between machines another process's clock may run a little ahead of this one's.
+    ...(roles.has('triage') ? { recalls: createRecentRecalls({ clockSkewMs: config.natsUrl ? CLUSTER_CLOCK_SKEW_MS : 0 }) } : {}),
     now: Date.now,
   };
   const tickets = createTickets(secrets.ticketSecret, config.wsTicketTtl, adapters.ticketLedger);
@@ -253,6 +256,9 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     }),
   );
   if (roles.has('triage')) {
+    // Heard before triage starts, so that triage may trust the message its event carries (triage.ts).
+    workers.push(bus.subscribe<MessageRecalled>(subjects.messageRecalled, (recalled) => deps.recalls?.note(recalled), { onGap: () => deps.recalls?.gap() }));
+    deps.recalls?.gap();
     workers.push(...startTriage(deps));
     handleScheduledSends(deps);
     handleFallbacks(deps);

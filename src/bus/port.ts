@@ -26,7 +26,7 @@ export interface Bus {
   consume<T>(subject: string, group: string, handler: WorkHandler<T>, options?: ConsumeOptions): Subscription;
   /** Sends a signal to every current subscriber of `subject`. */
   emit(subject: string, data: unknown): void;
-  subscribe<T>(subject: string, handler: (data: T) => void): Subscription;
+  subscribe<T>(subject: string, handler: (data: T) => void, options?: SignalOptions): Subscription;
   /** True when the bus can accept work now. */
   healthy(): Promise<boolean>;
   /** Stops consumers (in-flight handlers finish first) and releases connections. */
@@ -51,6 +51,14 @@ export interface ConsumeOptions {
   backoff?: (attempt: number) => number;
 }
 
+export interface SignalOptions {
+  /**
+   * Called when signals of the subject may have been missed: the adapter lost its connection,
+   * or got it back (signals sent meanwhile are gone). An in-process bus never calls it.
+   */
+  onGap?: () => void;
+}
+
 export interface Subscription {
   unsubscribe(): void;
 }
@@ -73,6 +81,8 @@ export const subjects = {
   /** A user joined or left a thread: `{ uid, thread, member }` (MembershipSignal); gateways (un)subscribe their sockets. */
   membershipChanged: 'herald.threads.membership',
   preferencesChanged: 'herald.preferences.changed',
+  /** A message was recalled (DELETE /api/v1/messages/{id}): `{ id }` (src/pipeline/recent-recalls.ts). */
+  messageRecalled: 'herald.messages.recalled',
   /** A user was erased (DELETE /api/v1/users/{uid}): gateways close that user's sockets. */
   userErased: 'herald.users.erased',
 } as const;

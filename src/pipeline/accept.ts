@@ -53,19 +53,31 @@ export async function accept(deps: PipelineDeps, request: AcceptRequest): Promis
     }
     return { id: stored.existingId, replayed: true };
   }
-  if (message.notBefore === undefined) await publishForTriage(deps, message);
+  if (message.notBefore === undefined) await publishForTriage(deps, message, { justAccepted: true });
   deps.metrics.acceptedMessages.inc({ urgency: message.urgency, target: message.target.kind });
   deps.search.indexMessage(message).catch((error: unknown) => deps.log.warn({ err: error, messageId: message.id }, 'message not indexed for search'));
   return { id: message.id, replayed: false };
 }
 
-/** What triage consumes on `herald.accepted.<urgency>`. */
+/**
+ * What triage consumes on `herald.accepted.<urgency>`. `accepted`: the message as its accept has
+ * just stored it (status accepted, no cursor), so that its first triage need not read it back
+ * (triage.ts); absent for a long uid list (the event stays far below the bus's payload limit)
+ * and for every other publish (a scheduled send whose time came, a recovery).
+ */
 export interface TriageEvent {
   messageId: string;
+  accepted?: Message;
 }
 
-export const publishForTriage = (deps: Pick<PipelineDeps, 'bus'>, message: Message) =>
-  deps.bus.publish(subjects.accepted(message.urgency), { messageId: message.id } satisfies TriageEvent);
+/** The longest uid list a triage event carries with its message. */
+const CARRIED_UIDS = 500;
+
+/** Publishes `message` for triage; `justAccepted` when its accept has just stored it. */
+export const publishForTriage = (deps: Pick<PipelineDeps, 'bus'>, message: Message, options: { justAccepted?: boolean } = {}) => {
+  const carried = options.justAccepted === true && (message.target.kind !== 'users' || message.target.uids.length <= CARRIED_UIDS);
+  return deps.bus.publish(subjects.accepted(message.urgency), { messageId: message.id, ...(carried ? { accepted: message } : {}) } satisfies TriageEvent);
+};
 
 export const scheduledSendJobId = (messageId: string) => `send:${messageId}`;
 

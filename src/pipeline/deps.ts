@@ -14,6 +14,7 @@ import type { Search } from '../search/port.js';
 import type { Stores } from '../store/port.js';
 import type { Caps } from './caps.js';
 import type { RecentErasures } from './recent-erasures.js';
+import type { RecentRecalls } from './recent-recalls.js';
 
 export interface PipelineDeps {
   stores: Stores;
@@ -36,5 +37,7 @@ export interface PipelineDeps {
   unsubscribe?: UnsubscribeLinks;
   /** Users erased lately, heard of on `herald.users.erased` (erasure.ts); absent: none are checked. */
   erasures?: RecentErasures;
+  /** Messages recalled lately, heard of on `herald.messages.recalled` (recent-recalls.ts); absent: triage reads every message back. */
+  recalls?: RecentRecalls;
   now: () => number;
 }

@@ -8,6 +8,8 @@
  *    request does not grow with the audience. Triage still running stops after its current page
  *    of recipients, and whatever it added stays hidden; deliveries not yet sent are dropped
  *    (src/pipeline/delivery.ts); a fallback due later finds no entry and sends nothing.
+ *  - Every triage process hears of the recall (`herald.messages.recalled`): one about to triage
+ *    the message from the copy its event carries drops it instead (recent-recalls.ts).
  *  - Then the sweep, a scheduler job due at once (`recall:<id>`, so durable and run by a worker
  *    after the answer), recipient page by recipient page (the same pages as triage): each
  *    recipient's pending fallback job is cancelled, its sockets get `{"type":"recall","id"}`
@@ -22,6 +24,7 @@ import { fallbackJobId } from '../exchange/fallback.js';
 import type { Message } from '../exchange/types.js';
 import { scheduledSendJobId } from './accept.js';
 import type { PipelineDeps } from './deps.js';
+import type { MessageRecalled } from './recent-recalls.js';
 import { emitToTimeline, timelineOf } from './timeline.js';
 import { recipientPage } from './triage.js';
 import { withdrawCopies } from './withdraw.js';
@@ -50,6 +53,8 @@ export async function recallMessage(deps: RecallDeps, caller: { uid: string; adm
     return 'recalled';
   }
   if (stored.status !== 'recalled') await deps.stores.messages.recall(id, deps.now());
+  // Heard by every triage process: one holding this message's event, copy and all, drops it (recent-recalls.ts).
+  deps.bus.emit(subjects.messageRecalled, { id } satisfies MessageRecalled);
   await deps.scheduler.schedule({ id: `recall:${id}`, kind: RECALL_SWEEP, runAt: deps.now(), payload: { messageId: id } });
   return 'recalled';
 }

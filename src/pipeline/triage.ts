@@ -17,10 +17,10 @@
  * own — a broadcast's reachable users (a device, an email, a phone), a thread's members — for
  * their devices, fallbacks and caps.
  *
- * What it costs a message (the cluster bench prints it per send): the message is read (its
- * status: recalled, or triaged already by an earlier delivery of the event); a page of
- * recipients' facts is one read (RecipientStore), with their presence; the inbox entries one
- * write; frames to live sockets go out from here, not through a delivery worker (their checks —
+ * What it costs a message (the cluster bench prints it per send): a just accepted message comes
+ * in its event, not read back, when the process would have heard of its recall (storedMessage);
+ * a page of recipients' facts is one read (RecipientStore), with their presence; the inbox
+ * entries one write; frames to live sockets go out from here, not through a delivery worker (their checks —
  * recall, erasure, expiry — are the ones triage has just made), and the last page's move to
  * `triaged` goes with their `sent` receipts — the Cassandra stores send the plain writes of one
  * event-loop turn together (src/store/cassandra/turn-batch.ts).
@@ -35,7 +35,7 @@ import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { type Contact, deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Message, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
-import type { RecipientFacts } from '../store/port.js';
+import type { RecipientFacts, StoredMessage } from '../store/port.js';
 import type { TriageEvent } from './accept.js';
 import { audiencePage } from './audience.js';
 import { deliverPlannedToSockets } from './delivery.js';
@@ -56,16 +56,14 @@ const TRIAGE_CONCURRENCY: Record<Urgency, number> = { high: 128, normal: 128, lo
 
 export function startTriage(deps: PipelineDeps): Subscription[] {
   return URGENCIES.map((urgency) =>
-    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data }) => triageMessage(deps, data.messageId), {
+    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data, attempt }) => triageMessage(deps, data, attempt), {
       concurrency: TRIAGE_CONCURRENCY[urgency],
     }),
   );
 }
 
-export async function triageMessage(deps: PipelineDeps, messageId: string): Promise<void> {
-  // Read, not taken from the event: a recall made while the event waited must stop it before
-  // any frame goes out (the recall's sweep, due at once, may already have run).
-  const stored = await deps.stores.messages.get(messageId);
+export async function triageMessage(deps: PipelineDeps, event: TriageEvent, attempt = 1): Promise<void> {
+  const stored = await storedMessage(deps, event, attempt);
   // Scheduled messages are published again when their time comes; triaged ones are done.
   if (stored?.status !== 'accepted') return;
   const { message } = stored;
@@ -112,6 +110,23 @@ export async function triageMessage(deps: PipelineDeps, messageId: string): Prom
     // event loop between pages, or a long expansion would hold up requests and urgent work.
     await yieldToEventLoop();
   }
+}
+
+/**
+ * The message to triage, as stored. The first delivery of a just accepted message carries it
+ * (TriageEvent): its insert resolved before the publish, and since then only a recall can have
+ * changed it — which must stop it before any frame goes out, for the recall's sweep, due at
+ * once, may have run already. When this process would have heard of every recall of it
+ * (src/pipeline/recent-recalls.ts), the copy is used and not read back. A redelivery (a triage
+ * that failed or died part-way has a status and maybe a cursor to resume from), a recovery, a
+ * scheduled send, and any message the process may not have heard all of, read it.
+ */
+async function storedMessage(deps: PipelineDeps, event: TriageEvent, attempt: number): Promise<StoredMessage | undefined> {
+  const known = event.accepted !== undefined && attempt === 1 ? deps.recalls?.status(event.messageId) : undefined;
+  if (known === 'recalled') return undefined;
+  if (event.accepted === undefined || known !== 'not-recalled') return deps.stores.messages.get(event.messageId);
+  deps.stores.messages.remember?.(event.messageId);
+  return { message: event.accepted, status: 'accepted' };
 }
 
 /** How a timeline message's recipients are planned: what its post replaced, and whether sockets got it by one publish. */

@@ -37,6 +37,12 @@ export interface MessageStore {
     idempotency?: { key: string; bodyHash: string; ttlMs: number },
   ): Promise<{ inserted: true } | { inserted: false; existingId: string; bodyHash: string }>;
   get(id: string): Promise<StoredMessage | undefined>;
+  /**
+   * Tells the store that message `id` is stored (its insert resolved: the caller got it from
+   * the publish that follows the insert). An adapter that reads before a write only to learn
+   * whether the message exists (setStatus of an unknown id is ignored) may skip that read.
+   */
+  remember?(id: string): void;
   setStatus(id: string, status: Exclude<MessageStatus, 'recalled'>, cursor?: string): Promise<void>;
   /**
    * Recalls the message (its sender or an admin took it back): from now on `get` answers status

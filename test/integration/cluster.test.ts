@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
 import webpush from 'web-push';
+import { CLUSTER_CLOCK_SKEW_MS } from '../../src/pipeline/recent-recalls.js';
 import { inboxBucket } from '../../src/store/cassandra/schema.js';
 import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, TEST_SECRET, TestSocket } from '../helpers/herald.js';
@@ -33,6 +34,8 @@ describe('cluster', () => {
   let gatewayA: Process;
   let gatewayB: Process;
   let workers: Process[];
+  /** By when every worker listened for recalls. */
+  let workersListening: number;
 
   const start = async (roles: string) => {
     const p = await startChild({ ...env, HERALD_ROLES: roles });
@@ -66,6 +69,7 @@ describe('cluster', () => {
       start('triage,deliver'),
       start('triage,deliver'),
     ]);
+    workersListening = Date.now();
   });
 
   after(async () => {
@@ -162,6 +166,29 @@ describe('cluster', () => {
       );
     }
     for (const socket of [onA, onB, outsider]) socket?.close();
+  });
+
+  it('never frames a message recalled while its triage event waited, though the event carries the message', async () => {
+    // The workers trust the copy their event carries only for messages created once they have
+    // listened for recalls longer than the clock allowance (src/pipeline/recent-recalls.ts).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, workersListening + CLUSTER_CLOCK_SKEW_MS + 100 - Date.now())));
+    const uid = `recalled-${run}`;
+    const socket = await socketOn(gatewayA, apiA, uid);
+    const token = await admin();
+    // Stopped workers cannot take the event before the recall: it waits on the bus, or in a stopped worker's socket.
+    for (const worker of workers) worker.child.kill('SIGSTOP');
+    let sent: { body: { id: string } };
+    try {
+      sent = await apiA.api('POST', '/api/v1/send', { token, body: { msg: 'taken back', uid } });
+      assert.equal((await apiB.api('DELETE', `/api/v1/messages/${sent.body.id}`, { token })).status, 204);
+    } finally {
+      for (const worker of workers) worker.child.kill('SIGCONT');
+    }
+    // A later message reaches the socket: the recalled one had its chance by then.
+    const later = await apiA.api('POST', '/api/v1/send', { token, body: { msg: 'after the recall', uid } });
+    await socket.next((f) => f.id === later.body.id, 20_000);
+    assert.ok(!socket.frames.some((f) => f.id === sent.body.id), 'the recalled message never reached the socket');
+    socket.close();
   });
 
   it('loses and duplicates nothing when a worker is killed mid-burst of 10,000 messages', async () => {

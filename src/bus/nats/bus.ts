@@ -23,6 +23,7 @@
  *  - Signals are core NATS publish/subscribe on the bus subject itself: fire-and-forget, never
  *    stored; a throwing (or rejecting) subscriber is logged and affects no other.
  *  - The connection reconnects forever with jitter; `healthy()` is false while disconnected.
+ *    Losing the connection and getting it back each call every subscription's `onGap`.
  *  - `close()` stops pulling, waits for in-flight handlers (their acks go out), then drains.
  *  - `depths()` reports, from JetStream consumer info, pending + ack-pending work per subject
  *    across all processes (see nats/depths.ts). It is synchronous for the metrics gauge, so it
@@ -31,7 +32,7 @@
  */
 import type { JetStreamClient, JetStreamManager, NatsConnection, Subscription as NatsSubscription, QueuedIterator, Status } from 'nats';
 import { connect, Events, headers as natsHeaders } from 'nats';
-import type { ConsumeOptions, Subscription, WorkHandler } from '../port.js';
+import type { ConsumeOptions, SignalOptions, Subscription, WorkHandler } from '../port.js';
 import { BusUnavailableError } from '../port.js';
 import { ensureConsumer, ensureStreams, isNoResponders, isStreamNotFound } from './admin.js';
 import { readDepths } from './depths.js';
@@ -103,15 +104,22 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   let closed: Promise<void> | undefined;
   const members = new Set<Member<unknown>>();
   const inFlight = new Set<Promise<void>>();
+  /** The `onGap` of every signal subscription that asked for one. */
+  const gapListeners = new Set<() => void>();
+  const signalGap = (): void => {
+    for (const listener of gapListeners) listener();
+  };
   // nats.js hands out a QueuedIterator, which does not end on close by itself.
   const statuses = nc.status() as AsyncIterable<Status> & Partial<Pick<QueuedIterator<Status>, 'stop'>>;
   void (async () => {
     for await (const s of statuses) {
       if (s.type === Events.Disconnect) {
         connected = false;
+        signalGap();
         logger?.warn({ server: s.data }, 'bus: disconnected from NATS, reconnecting');
       } else if (s.type === Events.Reconnect) {
         connected = true;
+        signalGap();
         logger?.warn({ server: s.data }, 'bus: reconnected to NATS');
       }
     }
@@ -208,9 +216,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       }
     },
 
-    subscribe<T>(subject: string, handler: (data: T) => void): Subscription {
+    subscribe<T>(subject: string, handler: (data: T) => void, options: SignalOptions = {}): Subscription {
       validateSubject(subject);
       if (closing) return { unsubscribe() {} };
+      const { onGap } = options;
+      if (onGap) gapListeners.add(onGap);
       const failed = (err: unknown): void => logger?.error({ err, subject }, 'bus: signal subscriber failed');
       const sub: NatsSubscription = nc.subscribe(subject, {
         callback: (err, msg) => {
@@ -228,6 +238,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       });
       return {
         unsubscribe() {
+          if (onGap) gapListeners.delete(onGap);
           if (!sub.isClosed()) sub.unsubscribe();
         },
       };

@@ -23,7 +23,8 @@
  *    the next request once it is ABANDONED_CLAIM_MS old, so a crash cannot swallow a send.
  *    Without a key an insert involves no conditional write at all.
  *  - `setStatus` without a cursor keeps the stored cursor; an unknown id is ignored. Ids this
- *    process inserted or read lately (KNOWN_IDS of them) are known to exist; others cost a read.
+ *    process inserted, read or was told of (`remember`) lately (KNOWN_IDS of them) are known
+ *    to exist; others cost a read.
  *  - `isStored(id)`: true when this process knows the message is stored (same record): the inbox
  *    store then skips writing the body again.
  *  - `unfinished` lists status 'accepted' only, oldest id first, strictly after `after`. Its rows
@@ -232,6 +233,8 @@ export function createCassandraMessageStore(session: CqlSession): CassandraMessa
     get,
 
     isStored: (id) => known.has(id),
+
+    remember,
 
     setStatus: async (id, status, cursor) => {
       if (!known.has(id) && !(await exists(id))) return;
