@@ -8,8 +8,9 @@
  *    request does not grow with the audience. Triage still running stops after its current page
  *    of recipients, and whatever it added stays hidden; deliveries not yet sent are dropped
  *    (src/pipeline/delivery.ts); a fallback due later finds no entry and sends nothing.
- *  - Every triage process hears of the recall (`herald.messages.recalled`): one about to triage
- *    the message from the copy its event carries drops it instead (recent-recalls.ts).
+ *  - Every triage process hears of the recall (`herald.messages.recalled`, from the recall and
+ *    again from its sweep): one about to triage the message from the copy its event carries
+ *    drops it instead (recent-recalls.ts).
  *  - Then the sweep, a scheduler job due at once (`recall:<id>`, so durable and run by a worker
  *    after the answer), recipient page by recipient page (the same pages as triage): each
  *    recipient's pending fallback job is cancelled, its sockets get `{"type":"recall","id"}`
@@ -53,19 +54,28 @@ export async function recallMessage(deps: RecallDeps, caller: { uid: string; adm
     return 'recalled';
   }
   if (stored.status !== 'recalled') await deps.stores.messages.recall(id, deps.now());
-  // Heard by every triage process: one holding this message's event, copy and all, drops it (recent-recalls.ts).
-  deps.bus.emit(subjects.messageRecalled, { id } satisfies MessageRecalled);
+  announceRecall(deps, id);
   await deps.scheduler.schedule({ id: `recall:${id}`, kind: RECALL_SWEEP, runAt: deps.now(), payload: { messageId: id } });
   return 'recalled';
 }
 
 export const RECALL_SWEEP = 'recall-sweep';
 
+/**
+ * Tells every triage process of the recall: one holding the message's event, copy and all,
+ * drops it (recent-recalls.ts). Said by the recall and again by its sweep, so a signal the
+ * recalling process could not send (its bus connection was down: the signal waits in its
+ * buffer) is sent by a worker before any recall frame goes out.
+ */
+const announceRecall = (deps: Pick<RecallDeps, 'bus'>, id: string): void => deps.bus.emit(subjects.messageRecalled, { id } satisfies MessageRecalled);
+
 /** Runs the sweeps of recalled messages (a worker role, beside the other scheduler handlers). */
 export function handleRecallSweeps(deps: RecallDeps): void {
   deps.scheduler.handle<{ messageId: string }>(RECALL_SWEEP, async (job) => {
     const stored = await deps.stores.messages.get(job.payload.messageId);
-    if (stored?.status === 'recalled') await sweepRecipients(deps, stored.message);
+    if (stored?.status !== 'recalled') return;
+    announceRecall(deps, stored.message.id);
+    await sweepRecipients(deps, stored.message);
   });
 }
 

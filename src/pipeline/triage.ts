@@ -80,7 +80,7 @@ export async function triageMessage(deps: PipelineDeps, event: TriageEvent, atte
   // A post repeated after a crash keeps its first time, which its frame names again.
   const post = timeline === undefined ? undefined : await deps.stores.timelines.post(timeline, message, deps.now());
   const toTimeline: TimelinePlan | undefined = post === undefined ? undefined : { replaces: post.replaces, viaTopic: publishesToSockets(deps, message) };
-  if (post !== undefined && toTimeline?.viaTopic && cursor === undefined) {
+  if (post !== undefined && toTimeline?.viaTopic && cursor === undefined && !heardRecalled(deps, message)) {
     emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces), post.postedAt);
     // Let the gateway write the frames before the first page of work takes the loop.
     await yieldToEventLoop();
@@ -128,6 +128,9 @@ async function storedMessage(deps: PipelineDeps, event: TriageEvent, attempt: nu
   deps.stores.messages.remember?.(event.messageId);
   return { message: event.accepted, status: 'accepted' };
 }
+
+/** Whether this process has heard of the message's recall (recent-recalls.ts): a check without a read, made before frames go out. */
+const heardRecalled = (deps: PipelineDeps, message: Message): boolean => deps.recalls?.status(message.id) === 'recalled';
 
 /** How a timeline message's recipients are planned: what its post replaced, and whether sockets got it by one publish. */
 interface TimelinePlan {
@@ -290,6 +293,8 @@ async function planPage(
       else await deps.bus.publish(subjects.deliver(channel, batch.message.urgency), batch);
     }
   }
+  // Recalled while the page was planned, and heard of: its frames stay unsent.
+  if (heardRecalled(deps, message)) return finish?.();
   for (const [index, { channel, batch }] of toSockets.entries()) {
     await deliverPlannedToSockets(deps, channel, batch, index === toSockets.length - 1 ? finish : undefined);
   }
