@@ -132,7 +132,10 @@ export function mountHttpRoutes(app: TemplatedApp, options: HttpServerOptions): 
       for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
       // A body we did not read (413, 415, a body sent to a route that takes none) leaves the
       // connection unusable: close it after answering.
-      res.end(payload, state.unreadBody === true || result.status === 413 || result.status === 415);
+      const close = state.unreadBody === true || result.status === 413 || result.status === 415;
+      // A 204 or 304 has no body and so no Content-Length (RFC 9110 §8.6), which `end` would write.
+      if (!close && (result.status === 204 || result.status === 304)) res.endWithoutBody();
+      else res.end(payload, close);
     });
   };
 

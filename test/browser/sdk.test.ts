@@ -139,6 +139,7 @@ describe('the browser SDK in Chromium', () => {
     assert.equal(again.status, 304);
     assert.equal(await again.text(), '');
     assert.equal(again.headers.get('etag'), etag);
+    assert.equal(again.headers.get('content-length'), null, 'a 304 claims no length for the 200 it stands for');
   });
 
   it('connects from a page of another origin and receives each message sent over REST once', { timeout: 60_000 }, async () => {

@@ -62,6 +62,7 @@ describe('CORS off (the default)', () => {
   it('answers OPTIONS with the path’s methods, refuses every preflight and adds no CORS header', async () => {
     const plain = await request(`${h.url}/api/v1/send`, 'OPTIONS', {});
     assert.equal(plain.status, 204);
+    assert.equal(plain.headers['content-length'], undefined, 'a 204 has no Content-Length');
     assert.equal(plain.headers.allow, 'POST, OPTIONS');
 
     const refused = await preflight(`${h.url}/api/v1/send`, 'https://app.example');
