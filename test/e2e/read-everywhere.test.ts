@@ -93,9 +93,12 @@ describe('receipt capabilities and read once, quiet everywhere', () => {
     assert.equal(typeof first.renew, 'string');
     assert.notEqual(first.receipt, second.receipt, 'each device gets its own capability');
 
-    // Tampered: one character of the signature changed; a renewal capability is not a receipt one; garbage.
-    const sig = first.receipt.slice(-1) === 'A' ? 'B' : 'A';
-    for (const bad of [first.receipt.slice(0, -1) + sig, first.renew, 'not-a-capability']) {
+    // Tampered: the signature's first character changed (its last carries padding bits a decoder
+    // drops, so changing that one may change nothing); a renewal capability is not a receipt one; garbage.
+    const at = first.receipt.lastIndexOf('.') + 1;
+    const swapped = first.receipt[at] === 'A' ? 'B' : 'A';
+    const tampered = first.receipt.slice(0, at) + swapped + first.receipt.slice(at + 1);
+    for (const bad of [tampered, first.renew, 'not-a-capability']) {
       const res = await withCapability(bad, 'delivered');
       assert.equal(res.status, 401, JSON.stringify(res.body));
       assert.equal(res.body.code, 'HERALD_UNAUTHORIZED');
