@@ -44,7 +44,7 @@ import type { ReadSignal } from '../pipeline/withdraw.js';
 import { problemOf } from '../problem.js';
 import type { Stores } from '../store/port.js';
 import { errorFrame, PONG, parseClientFrame } from './frames.js';
-import { createRouting, type RoutedData } from './routing.js';
+import { closeSocket, createRouting, type RoutedData } from './routing.js';
 
 const unauthorized = (detail: string) => new ProblemError('HERALD_UNAUTHORIZED', detail);
 
@@ -166,7 +166,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
     bus.subscribe<MembershipSignal>(subjects.membershipChanged, ({ uid, thread, member, at }) => routing.membership(socketsOf(uid), thread, member, at)),
     // The user was erased (src/pipeline/erasure.ts): its sockets close for good.
     bus.subscribe<{ uid: string }>(subjects.userErased, ({ uid }) => {
-      for (const ws of [...(socketsByUid.get(uid) ?? [])]) ws.end(ERASED_CLOSE_CODE, 'user erased');
+      for (const ws of [...(socketsByUid.get(uid) ?? [])]) closeSocket(ws, ERASED_CLOSE_CODE, 'user erased');
     }),
     bus.subscribe<{ uid: string; realtime: boolean }>(subjects.preferencesChanged, ({ uid, realtime }) => routing.realtime(socketsOf(uid), realtime)),
   ];
@@ -341,7 +341,7 @@ export function mountGateway(options: GatewayOptions): Gateway {
     close() {
       for (const s of subscriptions) s.unsubscribe();
       for (const s of userSubscriptions.values()) s.unsubscribe();
-      for (const sockets of [...socketsByUid.values()]) for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
+      for (const sockets of [...socketsByUid.values()]) for (const ws of [...sockets]) closeSocket(ws, 1001, 'server shutting down');
     },
   };
 }

@@ -40,6 +40,11 @@ export interface RoutingOptions {
   send(ws: WebSocket<RoutedData>, text: string): void;
 }
 
+/** Closes `ws` from outside a uWS callback (a bus signal, after an await): the close frame is written in a cork, as uWS asks. */
+export function closeSocket(ws: WebSocket<unknown>, code: number, reason: string): void {
+  ws.cork(() => ws.end(code, reason));
+}
+
 export function createRouting<D extends RoutedData>(options: RoutingOptions) {
   const { app, log, send } = options;
   /** The sockets catching up: what is meant for them is held, not sent. */
@@ -51,7 +56,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
     if (catchUp.hold(entry)) return;
     catchingUp.delete(ws);
     log.warn({ uid: ws.getUserData().uid }, 'socket closed: too many frames held while it caught up');
-    ws.end(CATCH_UP_OVERFLOW_CODE, 'try again later');
+    closeSocket(ws, CATCH_UP_OVERFLOW_CODE, 'try again later');
   };
 
   /** (Un)subscribes the socket to the broadcast topic and its threads' topics. */
@@ -88,7 +93,7 @@ export function createRouting<D extends RoutedData>(options: RoutingOptions) {
         read = await Promise.all([loadThreads(options.stores.timelines, uid), since ? readReplay(options.stores.inbox, uid, since) : []]);
       } catch (error) {
         log.error({ err: error, uid }, 'socket closed: its thread memberships or since= replay could not be read');
-        if (catchingUp.delete(ws)) ws.end(CATCH_UP_OVERFLOW_CODE, 'try again later');
+        if (catchingUp.delete(ws)) closeSocket(ws, CATCH_UP_OVERFLOW_CODE, 'try again later');
         return;
       }
       if (catchingUp.get(ws) === catchUp) finish(ws, catchUp, read[1], read[0]);
