@@ -38,6 +38,13 @@ export interface WorkMessage<T> {
   data: T;
   /** 1 on first delivery, incremented on each redelivery. */
   attempt: number;
+  /**
+   * True only when no member of the group can have been handed this message before: its first
+   * delivery, published after the group's consumer was created. A consumer made again (the NATS
+   * bus re-creates a deleted one) is handed the work retained from before it, which may have been
+   * handled once already; that work is not fresh, whatever its attempt.
+   */
+  fresh: boolean;
 }
 
 export type WorkHandler<T> = (message: WorkMessage<T>) => Promise<void>;

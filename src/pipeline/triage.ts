@@ -56,14 +56,15 @@ const TRIAGE_CONCURRENCY: Record<Urgency, number> = { high: 128, normal: 128, lo
 
 export function startTriage(deps: PipelineDeps): Subscription[] {
   return URGENCIES.map((urgency) =>
-    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data, attempt }) => triageMessage(deps, data, attempt), {
+    deps.bus.consume<TriageEvent>(subjects.accepted(urgency), 'triage', ({ data, fresh }) => triageMessage(deps, data, fresh), {
       concurrency: TRIAGE_CONCURRENCY[urgency],
     }),
   );
 }
 
-export async function triageMessage(deps: PipelineDeps, event: TriageEvent, attempt = 1): Promise<void> {
-  const stored = await storedMessage(deps, event, attempt);
+/** `fresh`: the bus's word that no triage can have had this event before (WorkMessage.fresh). */
+export async function triageMessage(deps: PipelineDeps, event: TriageEvent, fresh: boolean): Promise<void> {
+  const stored = await storedMessage(deps, event, fresh);
   // Scheduled messages are published again when their time comes; triaged ones are done.
   if (stored?.status !== 'accepted') return;
   const { message } = stored;
@@ -113,16 +114,18 @@ export async function triageMessage(deps: PipelineDeps, event: TriageEvent, atte
 }
 
 /**
- * The message to triage, as stored. The first delivery of a just accepted message carries it
+ * The message to triage, as stored. The event of a just accepted message carries it
  * (TriageEvent): its insert resolved before the publish, and since then only a recall can have
  * changed it — which must stop it before any frame goes out, for the recall's sweep, due at
- * once, may have run already. When this process would have heard of every recall of it
- * (src/pipeline/recent-recalls.ts), the copy is used and not read back. A redelivery (a triage
- * that failed or died part-way has a status and maybe a cursor to resume from), a recovery, a
- * scheduled send, and any message the process may not have heard all of, read it.
+ * once, may have run already. The copy is used, not read back, only when both hold:
+ *  - the event is fresh: no triage can have had it before. A redelivery (a triage that failed
+ *    or died part-way has a status and maybe a cursor to resume from) and work a re-created
+ *    consumer replays (maybe triaged already: framed, pushed, mailed) are not;
+ *  - this process would have heard of every recall of the message (src/pipeline/recent-recalls.ts).
+ * Anything else — a recovery, a scheduled send, an old or unheard-of message — is read back.
  */
-async function storedMessage(deps: PipelineDeps, event: TriageEvent, attempt: number): Promise<StoredMessage | undefined> {
-  const known = event.accepted !== undefined && attempt === 1 ? deps.recalls?.status(event.messageId) : undefined;
+async function storedMessage(deps: PipelineDeps, event: TriageEvent, fresh: boolean): Promise<StoredMessage | undefined> {
+  const known = event.accepted !== undefined && fresh ? deps.recalls?.status(event.messageId) : undefined;
   if (known === 'recalled') return undefined;
   if (event.accepted === undefined || known !== 'not-recalled') return deps.stores.messages.get(event.messageId);
   deps.stores.messages.remember?.(event.messageId);

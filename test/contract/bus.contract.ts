@@ -22,6 +22,8 @@ export interface BusUnderTest {
 const SAFETY_MS = 5_000;
 /** Long enough for a wrongly scheduled redelivery (backoff 1 ms) or extra handler to show up. */
 const QUIET_MS = 150;
+/** Longer than the clock allowance the NATS bus gives its consumers' creation (src/bus/nats/member.ts). */
+const FRESH_AFTER_MS = 1_200;
 
 const subject = (): string => `test.${randomUUID()}`;
 const group = (): string => `g${randomUUID().replaceAll('-', '').slice(0, 12)}`;
@@ -198,6 +200,33 @@ export function busContract(name: string, open: () => Promise<BusUnderTest>): vo
           [1, 2, 3],
         );
         for (const m of got.items) assert.deepEqual(m.data, { id });
+      });
+
+      it('marks fresh only the first delivery of work published while the group consumed', async () => {
+        const s = subject();
+        const got = new Recorder<WorkMessage<{ n: number }>>();
+        bus.consume<{ n: number }>(
+          s,
+          group(),
+          async (m) => {
+            got.push(m);
+            if (m.data.n === 2 && m.attempt === 1) throw new Error('fail the first attempt');
+          },
+          fast,
+        );
+        // The consumer exists once it handed work out; an adapter may allow its servers' clocks a second.
+        await bus.publish(s, { n: 1 });
+        await got.count(1, 'the first message');
+        await sleep(FRESH_AFTER_MS);
+        await bus.publish(s, { n: 2 });
+        await got.count(3, 'the second message and its redelivery');
+        assert.deepEqual(
+          got.items.slice(1).map((m) => [m.attempt, m.fresh]),
+          [
+            [1, true],
+            [2, false],
+          ],
+        );
       });
 
       it('dead-letters a message to herald.dead.<subject> after maxDeliver attempts', async () => {

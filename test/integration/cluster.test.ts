@@ -10,7 +10,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
+import { connect } from 'nats';
 import webpush from 'web-push';
+import { durableName, streamNameOf } from '../../src/bus/nats/naming.js';
+import { subjects } from '../../src/bus/port.js';
 import { CLUSTER_CLOCK_SKEW_MS } from '../../src/pipeline/recent-recalls.js';
 import { inboxBucket } from '../../src/store/cassandra/schema.js';
 import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
@@ -189,6 +192,46 @@ describe('cluster', () => {
     await socket.next((f) => f.id === later.body.id, 20_000);
     // Its recall frame (the sweep's) may come; the message frame may not.
     assert.ok(!socket.frames.some((f) => f.type === 'message' && f.id === sent.body.id), 'the recalled message never reached the socket');
+    socket.close();
+  });
+
+  it('frames a message once when a re-created triage consumer replays its event from the stream', async () => {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, workersListening + CLUSTER_CLOCK_SKEW_MS + 100 - Date.now())));
+    const uid = `replayed-${run}`;
+    const socket = await socketOn(gatewayB, apiA, uid);
+    const token = await admin();
+    const sent = await apiA.api('POST', '/api/v1/send', { token, body: { msg: 'framed once', uid } });
+    await socket.next((f) => f.type === 'message' && f.id === sent.body.id, 20_000);
+
+    // Deleted (an operator, a lost consumer): a worker makes it again from the start of the
+    // stream, which still holds the event — with the message it carries, at attempt 1.
+    const connection = await connect({ servers: nats.url });
+    try {
+      const jsm = await connection.jetstreamManager();
+      const subject = subjects.accepted('normal');
+      const [stream, durable] = [streamNameOf(`c${run}`.toUpperCase(), subject), durableName('triage', subject)];
+      const before = await jsm.consumers.info(stream, durable);
+      await jsm.consumers.delete(stream, durable);
+      await eventually(
+        async () => {
+          const info = await jsm.consumers.info(stream, durable).catch(() => undefined);
+          return (
+            info !== undefined &&
+            info.created !== before.created &&
+            info.delivered.stream_seq >= before.delivered.stream_seq &&
+            info.num_pending === 0 &&
+            info.num_ack_pending === 0
+          );
+        },
+        30_000,
+        'the re-created consumer has handed out and settled every retained event',
+      );
+    } finally {
+      await connection.close();
+    }
+    const later = await apiA.api('POST', '/api/v1/send', { token, body: { msg: 'after the replay', uid } });
+    await socket.next((f) => f.id === later.body.id, 20_000);
+    assert.equal(socket.frames.filter((f) => f.type === 'message' && f.id === sent.body.id).length, 1, 'the replayed event was not triaged again');
     socket.close();
   });
 

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from 'nats';
 import { createNatsBus, type NatsBus, type NatsBusOptions } from '../../src/bus/nats/bus.js';
+import { durableName, streamNameOf } from '../../src/bus/nats/naming.js';
 import { BusUnavailableError, subjects } from '../../src/bus/port.js';
 import { createRedisPresence } from '../../src/presence/redis/presence.js';
 import { busContract } from '../contract/bus.contract.js';
@@ -277,6 +278,33 @@ describe('NATS bus specifics', { timeout: 60_000 }, () => {
     assert.deepEqual(duplicates, [], 'messages handled more than once');
     assert.equal(byBus.a + byBus.b, N);
     assert.ok(byBus.a > 0 && byBus.b > 0, `both processes took work (a ${byBus.a}, b ${byBus.b})`);
+  });
+
+  it('hands the work a re-created consumer replays as not fresh: it may have been handled already', async () => {
+    const prefix = newPrefix();
+    const bus = await openBus({}, prefix);
+    const s = `test.${randomUUID()}`;
+    const got: Array<{ n: number; attempt: number; fresh: boolean }> = [];
+    bus.consume<{ n: number }>(s, 'replayed', async (m) => {
+      got.push({ n: m.data.n, attempt: m.attempt, fresh: m.fresh });
+    });
+    await bus.publish(s, { n: 1 });
+    await until(() => got.length === 1, 'the first message');
+    // Past the allowance for server clocks (src/bus/nats/member.ts), work published now is fresh.
+    await sleep(1_200);
+    await bus.publish(s, { n: 2 });
+    await until(() => got.length === 2, 'the second message');
+
+    // Deleted (an operator, a lost consumer): the member makes it again, from the stream's start.
+    const jsm = await (await admin()).jetstreamManager();
+    await jsm.consumers.delete(streamNameOf(prefix, s), durableName('replayed', s));
+    await until(() => got.length === 4, 'the retained work, replayed');
+    assert.deepEqual(got, [
+      { n: 1, attempt: 1, fresh: false },
+      { n: 2, attempt: 1, fresh: true },
+      { n: 1, attempt: 1, fresh: false },
+      { n: 2, attempt: 1, fresh: false },
+    ]);
   });
 
   it('reports depths from JetStream: retained, pending and in-flight work, across processes', async () => {

@@ -135,7 +135,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     member.active++;
     group.outstanding++;
     const settled = Promise.resolve()
-      .then(() => member.handler({ subject, data: JSON.parse(envelope.json), attempt: envelope.attempt }))
+      .then(() => member.handler({ subject, data: JSON.parse(envelope.json), attempt: envelope.attempt, fresh: envelope.attempt === 1 }))
       .then(
         () => undefined,
         (err: unknown) => err ?? new Error('handler rejected without a reason'),

@@ -44,6 +44,7 @@ export interface MemberContext {
 
 const DEAD_PREFIX = subjects.dead('');
 const RETRY_MS = 1_000;
+const CONSUMER_CLOCK_SLACK_MS = 1_000;
 const decoder = new TextDecoder();
 
 const sleep = (ms: number): Promise<void> =>
@@ -60,6 +61,10 @@ export class Member<T> {
   private readonly backoff: (attempt: number) => number;
   private readonly minBatch: number;
   private consumer: Consumer | undefined;
+  /** When the consumer bound to was created (the server's clock): work published before it is not fresh. */
+  private consumerCreatedMs = Number.POSITIVE_INFINITY;
+  /** The consumer's delivery sequence of the last message handed here: it only grows, unless the consumer was made again. */
+  private lastDeliverySequence = 0;
   private starting: Promise<void> | undefined;
   private readonly fetches = new Set<ConsumerMessages>();
   private active = 0;
@@ -98,7 +103,11 @@ export class Member<T> {
       while (!this.stopped) {
         try {
           await this.ctx.ensure();
-          this.consumer = await this.ctx.js.consumers.get(this.stream, this.durable);
+          const consumer = await this.ctx.js.consumers.get(this.stream, this.durable);
+          // `get` has just read the consumer's info: the cached copy is current.
+          this.consumerCreatedMs = Date.parse((await consumer.info(true)).created);
+          this.lastDeliverySequence = 0;
+          this.consumer = consumer;
           return;
         } catch (err) {
           this.ctx.logger?.warn({ err, subject: this.subject, consumer: this.durable }, 'bus: consumer not ready, retrying');
@@ -179,6 +188,7 @@ export class Member<T> {
 
   private async settle(m: JsMsg): Promise<void> {
     const attempt = m.info.deliveryCount;
+    const fresh = this.isFresh(m, attempt);
     if (attempt > this.maxDeliver) {
       await this.deadLetter(m, attempt, new Error(`delivered ${attempt} times, more than maxDeliver ${this.maxDeliver}`));
       return;
@@ -194,7 +204,7 @@ export class Member<T> {
     heartbeat.unref();
     let failure: unknown;
     try {
-      await this.handler({ subject: this.subject, data, attempt });
+      await this.handler({ subject: this.subject, data, attempt, fresh });
     } catch (err) {
       failure = err ?? new Error('handler rejected without a reason');
     } finally {
@@ -208,6 +218,34 @@ export class Member<T> {
       this.ctx.logger?.warn({ err: failure, subject: this.subject, attempt }, 'bus: handler failed, redelivering');
       m.nak(this.delay(attempt));
     }
+  }
+
+  /**
+   * A first delivery of work published after the consumer was created. A consumer deleted and
+   * made again (bind, admin.ts) starts from the stream's retained work, which its predecessor may
+   * have handed out already: that work was published before the new consumer's creation.
+   * CONSUMER_CLOCK_SLACK_MS covers NATS servers of a cluster whose clocks differ. A consumer
+   * made again by another process while this one kept pulling shows as a delivery sequence that
+   * went back: nothing is fresh until its creation time is read again. Called in delivery order.
+   */
+  private isFresh(m: JsMsg, attempt: number): boolean {
+    const sequence = m.info.deliverySequence;
+    if (sequence <= this.lastDeliverySequence) this.rereadCreation();
+    this.lastDeliverySequence = sequence;
+    return attempt === 1 && m.info.timestampNanos / 1e6 > this.consumerCreatedMs + CONSUMER_CLOCK_SLACK_MS;
+  }
+
+  private rereadCreation(): void {
+    const consumer = this.consumer;
+    this.consumerCreatedMs = Number.POSITIVE_INFINITY;
+    if (!consumer) return;
+    consumer.info().then(
+      (info) => {
+        if (this.consumer === consumer) this.consumerCreatedMs = Date.parse(info.created);
+      },
+      (err: unknown) =>
+        this.ctx.logger?.warn({ err, subject: this.subject, consumer: this.durable }, 'bus: consumer info unavailable; its work is not fresh until it is read'),
+    );
   }
 
   private async deadLetter(m: JsMsg, attempt: number, cause: unknown): Promise<void> {
