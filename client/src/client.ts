@@ -486,6 +486,8 @@ export class HeraldClient {
       void this.sync(true).catch(() => undefined);
       throw refused;
     }
+    // Queued behind a refusal of the token (401): the app is told, for only it can get a new one.
+    if (outcome.error instanceof HeraldError && !outcome.error.transient) this.emit('error', outcome.error);
     return keys.every((key) => outcome.sent.has(key)) ? 'sent' : 'queued';
   }
 

@@ -3,7 +3,9 @@
  * accepted yet, sent oldest first. Each is removed only once Herald answered 2xx, so one sent
  * just before the page closed may be sent again by the next page: receipts are idempotent (a
  * read stays read). One that cannot be sent now (no answer, 429, 5xx) stops the flush and stays
- * first; one Herald refuses (another 4xx) is dropped and reported, so it cannot block the rest.
+ * first, and so does one refused for its token (401: expired or revoked, a fault of the caller's
+ * credentials, not of the receipt), which the next flush sends with the token it has then. One
+ * Herald refuses for itself (another 4xx) is dropped and reported, so it cannot block the rest.
  */
 import { HeraldError } from './errors.js';
 import type { InboxOp } from './inbox.js';
@@ -37,7 +39,7 @@ export async function flushOutbox(
         await send(entry.body);
         outcome.sent.add(entry.key);
       } catch (error) {
-        if (!(error instanceof HeraldError) || error.transient) throw error;
+        if (!(error instanceof HeraldError) || error.transient || error.status === 401) throw error;
         outcome.failed.set(entry.key, error);
         refused(error, entry.key);
       }
