@@ -572,6 +572,16 @@ export class HeraldClient {
     }
   }
 
+  /** Refetches the newest page and the count in the background; a refusal that retrying cannot fix is reported. */
+  private refreshInbox(): void {
+    this.sync(true).then(
+      (outcome) => {
+        if (outcome.error instanceof HeraldError && !outcome.error.transient) this.emit('error', outcome.error);
+      },
+      () => undefined,
+    );
+  }
+
   /** Refetches the count in the background: one fetch at a time, and one more if asked meanwhile. */
   private refreshUnread(): void {
     if (this.countBusy) {
@@ -643,12 +653,7 @@ export class HeraldClient {
     this.waiting?.resolve();
     this.waiting = undefined;
     // The queue left by an earlier page or while away, then the inbox as the server has it now.
-    this.sync(true).then(
-      (outcome) => {
-        if (outcome.error instanceof HeraldError && !outcome.error.transient) this.emit('error', outcome.error);
-      },
-      () => undefined,
-    );
+    this.refreshInbox();
   }
 
   /** Heartbeat: drops a socket that answered nothing since the previous ping, else pings it. */
@@ -685,10 +690,14 @@ export class HeraldClient {
     if (typeof frame?.id !== 'string') return;
     const id = frame.id;
     if (frame.type === 'recall') {
+      // A recalled message of a topic gives back the one it replaced, which Herald lists again
+      // before it sends this frame: the inbox is fetched again (and shared with the other tabs).
+      const replacedOne = this.box.messages.some((m) => m.id === id && m.topic !== null);
       if (live) this.group?.post({ t: 'frame', frame });
       this.applyOp({ kind: 'remove', ids: [id], why: 'recalled' }, live);
       this.emit('recall', id);
-      if (live) this.refreshUnread();
+      if (live && replacedOne) this.refreshInbox();
+      else if (live) this.refreshUnread();
       return;
     }
     if (frame.type !== 'message') return;

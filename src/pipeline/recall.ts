@@ -16,6 +16,11 @@
  *    recipient's pending fallback job is cancelled, its sockets get `{"type":"recall","id"}`
  *    (one broadcast frame for a message to everyone), and its push copies are withdrawn
  *    (withdraw.ts: a close push to the service worker, APNs/FCM updates with the collapse id).
+ *    A message of a topic gives back what it replaced: before the recall frames, its timeline's
+ *    topic, or each recipient's, is collapsed again without it (restoreTopic), so the newest
+ *    message of the topic not recalled is listed once more. Until the sweep has run, the ones it
+ *    replaced stay hidden; a page of triage landing after the sweep passed its recipients
+ *    hides them again (triage stops at the next page once it sees the recall).
  *    A job interrupted by a crash runs again from the start: every step is idempotent. A second
  *    DELETE schedules it again (the same job id), which covers a crash between the recall's write
  *    and the job's.
@@ -81,15 +86,24 @@ export function handleRecallSweeps(deps: RecallDeps): void {
 
 async function sweepRecipients(deps: RecallDeps, message: Message): Promise<void> {
   const frame: RecallFrame = { type: 'recall', id: message.id };
-  // A timeline message's sockets get one frame per gateway; others', one per recipient.
-  const onTimeline = timelineOf(message) !== undefined;
-  if (onTimeline) emitToTimeline(deps.bus, message, frame, deps.now());
+  const { topic } = message;
+  // A timeline message's sockets get one frame per gateway; others', one per recipient. What
+  // the message replaced of its topic is listed again before the frame, which has a client
+  // that shows the topic fetch its inbox again (client/src/client.ts).
+  const timeline = timelineOf(message);
+  if (timeline !== undefined) {
+    if (topic !== undefined) await deps.stores.timelines.restoreTopic(timeline, topic);
+    emitToTimeline(deps.bus, message, frame, deps.now());
+  }
   let cursor: string | undefined;
   do {
     const page = await recipientPage(deps, message, cursor);
     for (const uid of page.uids) {
       await deps.scheduler.cancel(fallbackJobId(message.id, uid));
-      if (!onTimeline) deps.bus.emit(subjects.userFrames(uid), frame);
+      if (timeline === undefined) {
+        if (topic !== undefined) await deps.stores.inbox.restoreTopic(uid, topic);
+        deps.bus.emit(subjects.userFrames(uid), frame);
+      }
       await withdrawCopies(deps, uid, [message.id], 'recall');
     }
     cursor = page.next;

@@ -104,6 +104,12 @@ export interface TimelineStore {
   post(timeline: TimelineId, message: Message, at: number): Promise<TimelinePost>;
   /** Whether the message was posted to the timeline. */
   posted(timeline: TimelineId, messageId: string): Promise<boolean>;
+  /**
+   * Collapses `topic` in the timeline again once a message of it was recalled, as
+   * InboxStore.restoreTopic does in an inbox: the newest entry not recalled is listed again, the
+   * older ones are replaced by it (from when the first newer one not recalled was posted). Idempotent.
+   */
+  restoreTopic(timeline: TimelineId, topic: string): Promise<void>;
   /** Makes `uid` a member of the thread from `at` on; false (and no change) when it already is one. */
   join(thread: string, uid: string, at: number): Promise<boolean>;
   /** Ends `uid`'s membership of the thread at `at`; false when it was not a member. */
@@ -148,6 +154,12 @@ export interface InboxStore {
    * size, as a user's inbox is), not of anyone else's.
    */
   countUnread(uid: string): Promise<number>;
+  /**
+   * Collapses `topic` in `uid`'s inbox again once a message of it was recalled: recalled entries
+   * no longer count as the topic's, so the newest entry whose message is not recalled is listed
+   * (as before the recalled one came) and the older ones are replaced by it. Idempotent.
+   */
+  restoreTopic(uid: string, topic: string): Promise<void>;
 }
 
 /** Where `ReceiptStore.queued` resumes: the last receipt of the previous page. */

@@ -306,6 +306,15 @@ describe('the browser SDK across tabs and offline, in Chromium', () => {
         await until(tab, 'log.unread.at(-1) === arg', before);
       }
       assert.equal(await apiUnread(), before, 'one replaced by the other');
+
+      // Recalled, the newer gives the older back: every tab shows it again.
+      const recall = await herald.api('DELETE', `/api/v1/messages/${newer}`, { token: admin });
+      assert.equal(recall.status, 204);
+      for (const tab of [second, other]) {
+        await until(tab, 'log.recalled.includes(arg)', newer);
+        await until(tab, 'log.inbox.at(-1).some((m) => m.id === arg[0]) && !log.inbox.at(-1).some((m) => m.id === arg[1])', [older, newer]);
+        await until(tab, 'log.unread.at(-1) === arg', before);
+      }
     });
   });
 

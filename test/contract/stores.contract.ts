@@ -405,6 +405,31 @@ export function storesContract(name: string, open: () => Promise<StoresHarness>)
         assert.deepEqual(await listed('t-1'), [third.id, other.id]);
       });
 
+      it('restoreTopic after a recall lists again the newest of the topic not recalled, and a newer one replaces it as before', async () => {
+        const uid = 'rt-1';
+        const first = await addTo(uid, { topic: 'score' });
+        const second = await addTo(uid, { topic: 'score' });
+        const third = await addTo(uid, { topic: 'score' });
+        const other = await addTo(uid, { topic: 'weather' });
+        assert.deepEqual(await listed(uid), [other.id, third.id]);
+        await stores.messages.recall(third.id, 1_000);
+        await stores.inbox.restoreTopic(uid, 'score');
+        assert.deepEqual(await listed(uid), [other.id, second.id]);
+        assert.equal(await stores.inbox.countUnread(uid), 2);
+        await stores.inbox.restoreTopic(uid, 'score');
+        assert.deepEqual(await listed(uid), [other.id, second.id], 'restored again: the same');
+        // The one given back recalled too: the next older is.
+        await stores.messages.recall(second.id, 1_100);
+        await stores.inbox.restoreTopic(uid, 'score');
+        assert.deepEqual(await listed(uid, { unreadOnly: true }), [other.id, first.id]);
+        assert.deepEqual(await listed('rt-other'), [], 'nobody else’s inbox');
+        const fourth = makeMessage({ topic: 'score', target: { kind: 'user', uid } });
+        await stores.messages.insert({ message: fourth, status: 'triaged' });
+        assert.deepEqual([...(await stores.inbox.add([uid], fourth))], [[uid, first.id]], 'replaces the one listed, not a recalled one');
+        assert.deepEqual(await listed(uid), [fourth.id, other.id]);
+        assert.equal(await stores.inbox.countUnread(uid), 2);
+      });
+
       it('a message of a topic added after a newer one of that topic (out of order) is not listed, and replaces nothing', async () => {
         const older = makeMessage({ topic: 'late', target: { kind: 'user', uid: 'ooo' } });
         const newer = makeMessage({ topic: 'late', target: { kind: 'user', uid: 'ooo' } });

@@ -216,6 +216,38 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         assert.equal(await stores.inbox.countUnread('leaves'), 1);
       });
 
+      it('a member who left between two newer posts of a topic keeps the one seen last, not an older one', async () => {
+        await stores.timelines.join('match', 'left', 1_000);
+        const first = await post(threadTimeline('match'), 1_100, { topic: 'score' });
+        const second = await post(threadTimeline('match'), 1_200, { topic: 'score' });
+        await stores.timelines.leave('match', 'left', 1_250);
+        await post(threadTimeline('match'), 1_300, { topic: 'score' });
+        assert.deepEqual(await listed('left'), [second.id], `not ${first.id}: it was replaced while the user saw the thread`);
+      });
+
+      it('restoreTopic after a recall lists again the newest broadcast of the topic not recalled; a newer one replaces it', async () => {
+        await stores.users.ensure('rt', 1_000);
+        await stores.timelines.join('rt-thread', 'rt', 1_000);
+        const first = await post('everyone', 2_000, { topic: 'score' });
+        const second = await post('everyone', 2_100, { topic: 'score' });
+        const third = await post('everyone', 2_200, { topic: 'score' });
+        const inThread = await post(threadTimeline('rt-thread'), 2_250, { topic: 'score' });
+        assert.deepEqual(await listed('rt'), [inThread.id, third.id]);
+        await stores.messages.recall(third.id, 3_000);
+        await stores.timelines.restoreTopic('everyone', 'score');
+        assert.deepEqual(await listed('rt'), [inThread.id, second.id]);
+        assert.equal(await stores.inbox.countUnread('rt'), 2);
+        await stores.timelines.restoreTopic('everyone', 'score');
+        assert.deepEqual(await listed('rt', { unreadOnly: true }), [inThread.id, second.id], 'restored again: the same');
+        await stores.messages.recall(second.id, 3_100);
+        await stores.timelines.restoreTopic('everyone', 'score');
+        assert.deepEqual(await listed('rt'), [inThread.id, first.id]);
+        const fourth = makeMessage({ target: { kind: 'everyone' }, topic: 'score' });
+        await stores.messages.insert({ message: fourth, status: 'triaged' });
+        assert.deepEqual(await stores.timelines.post('everyone', fourth, 3_200), { postedAt: 3_200, replaces: first.id });
+        assert.deepEqual(await listed('rt'), [fourth.id, inThread.id]);
+      });
+
       it('members and threadsOf list current memberships, paged by name', async () => {
         for (const uid of ['m-3', 'm-1', 'm-2', 'm-4']) await stores.timelines.join('club', uid, 1_000);
         await stores.timelines.join('chess', 'm-1', 1_100);

@@ -129,6 +129,35 @@ describe('archive, topic collapse and recall', () => {
     socket.close();
   });
 
+  it('recalling the newest message of a topic gives back the one it replaced, before its recall frame: sends and broadcasts', async () => {
+    const token = await h.token('scorer');
+    await h.api('PUT', '/api/v1/users/scorer', { token: admin, body: {} });
+    const socket = await h.socket('scorer');
+    const first = await send('scorer', '1 – 0', { topic: 'match-7' });
+    const second = await send('scorer', '1 – 1', { topic: 'match-7' });
+    const broadcasts: string[] = [];
+    for (const msg of ['edition 1', 'edition 2']) {
+      const res = await h.api('POST', '/api/v1/broadcast', { token: admin, body: { msg, opts: { topic: 'evening' } } });
+      assert.equal(res.status, 202);
+      broadcasts.push(res.body.id);
+    }
+    for (const id of [first, second, ...broadcasts]) await h.triaged(id);
+    assert.deepEqual(await listed(h, token), [broadcasts[1], second]);
+
+    for (const [recalled, givenBack] of [
+      [second, first],
+      [broadcasts[1], broadcasts[0]],
+    ] as const) {
+      assert.equal((await h.api('DELETE', `/api/v1/messages/${recalled}`, { token: admin })).status, 204);
+      await socket.until(() => socket.frames.some((f) => f.type === 'recall' && f.id === recalled));
+      // The recall frame comes once the inbox lists the older one again: a client refetching on it finds it.
+      assert.ok((await listed(h, token)).includes(givenBack as string), `${givenBack} listed again once ${recalled} was recalled`);
+    }
+    assert.deepEqual(await listed(h, token), [broadcasts[0], first]);
+    assert.equal(await unread(h, token), 2);
+    socket.close();
+  });
+
   it('lets a sender recall its own message, and nobody else but an admin: others get 404 and the message stays', async () => {
     const sender = await h.token('sender');
     const stranger = await h.token('stranger');

@@ -33,7 +33,9 @@
  *    ((uid, topic)) and reads that partition's newest id: when it is newer, the new entry is
  *    written replaced by it; otherwise the older entries of the topic (at most TOPIC_SCAN,
  *    newest first) get `replaced_by` = the new id. Two more requests per recipient, only for
- *    topic messages. (Timelines collapse their topics once, in timeline-store.ts.)
+ *    topic messages. (Timelines collapse their topics once, in timeline-store.ts.) After a
+ *    recall, `restoreTopic` deletes the recalled ids from inbox_topics, newest first, reading
+ *    each one's message, and collapses the rest of the scan around the newest left.
  *  - `countUnread` has no counter to read (a counter table could not be kept exact beside
  *    idempotent, re-applied writes): it scans the user's buckets and every timeline entry the
  *    user sees (with the user's state of them, a page at a time), counts the unread listed ones,
@@ -72,6 +74,7 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
   const INSERT_TOPIC_ENTRY = 'INSERT INTO inbox (uid, bucket, message_id, topic) VALUES (?, ?, ?, ?)';
   const INSERT_TOPIC = 'INSERT INTO inbox_topics (uid, topic, message_id) VALUES (?, ?, ?)';
   const SELECT_TOPIC = 'SELECT message_id FROM inbox_topics WHERE uid = ? AND topic = ? LIMIT ?';
+  const DELETE_TOPIC = 'DELETE FROM inbox_topics WHERE uid = ? AND topic = ? AND message_id = ?';
   const SET_REPLACED = 'UPDATE inbox SET replaced_by = ? WHERE uid = ? AND bucket = ? AND message_id = ?';
   const UPDATE_ARCHIVED = 'UPDATE inbox SET archived_at = ? WHERE uid = ? AND bucket = ? AND message_id = ?';
   const SELECT_RECALLED = 'SELECT id FROM messages_recalled WHERE shard = ? AND id >= ?';
@@ -187,7 +190,24 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
     return older[0];
   };
 
+  /** InboxStore.restoreTopic: recalled entries leave inbox_topics, newest first; the newest left is listed, the older ones of the scan replaced by it. */
+  const restoreTopic = async (uid: string, topic: string): Promise<void> => {
+    const ids = (await session.execute(SELECT_TOPIC, [uid, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => row.get('message_id') as string);
+    let newest = 0;
+    while (newest < ids.length && (await messages.get(ids[newest] as string))?.status === 'recalled') {
+      await session.execute(DELETE_TOPIC, [uid, topic, ids[newest]]);
+      newest++;
+    }
+    const listed = ids[newest];
+    if (listed === undefined) return;
+    await session.batch(
+      [listed, ...ids.slice(newest + 1)].map((id) => ({ query: SET_REPLACED, params: [id === listed ? null : listed, uid, inboxBucket(id), id] })),
+      false,
+    );
+  };
+
   return {
+    restoreTopic,
     add: async (uids: string[], message: Message) => {
       const replaced = new Map<string, string>();
       if (uids.length === 0) return replaced;

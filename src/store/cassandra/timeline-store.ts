@@ -13,6 +13,8 @@
  *    = the earliest post time of the newer ones, when the entry first stopped being the newest);
  *    a message posted after a newer one of its topic is written replaced by that newest one.
  *    Every value is computed from the topic rows read, so repeating a post writes the same.
+ *    After a recall, `restoreTopic` deletes the recalled ids from timeline_topics, newest first
+ *    (reading each one's message), and collapses the rows left the same way around the newest.
  *  - Membership: thread_members is the authority, changed only by conditional writes (join
  *    `IF NOT EXISTS`, leave `IF joined_at = <read>`), so of concurrent joins one wins. The user's
  *    copy, thread_periods, follows: join opens the period after winning, leave closes it before
@@ -65,6 +67,7 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
   const INSERT_TOPIC = 'INSERT INTO timeline_topics (timeline, topic, message_id, posted_at) VALUES (?, ?, ?, ?)';
   const SELECT_TOPIC = 'SELECT message_id, posted_at FROM timeline_topics WHERE timeline = ? AND topic = ? LIMIT ?';
   const SET_REPLACED = 'UPDATE timeline_entries SET replaced_by = ?, replaced_at = ? WHERE timeline = ? AND bucket = ? AND message_id = ?';
+  const DELETE_TOPIC = 'DELETE FROM timeline_topics WHERE timeline = ? AND topic = ? AND message_id = ?';
 
   const JOIN = 'INSERT INTO thread_members (thread, uid, joined_at) VALUES (?, ?, ?) IF NOT EXISTS';
   const OPEN_PERIOD = 'INSERT INTO thread_periods (uid, thread, joined_at, left_at) VALUES (?, ?, ?, null)';
@@ -78,19 +81,41 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
   const SELECT_PERIODS = 'SELECT thread, joined_at, left_at FROM thread_periods WHERE uid = ?';
   const SELECT_PERIODS_AFTER = 'SELECT thread, joined_at, left_at FROM thread_periods WHERE uid = ? AND thread > ?';
 
+  /** The newest TOPIC_SCAN rows of the topic, newest first; a row without a post time takes `fallback`. */
+  const topicRows = async (timeline: TimelineId, topic: string, fallback: number): Promise<TopicRow[]> =>
+    (await session.execute(SELECT_TOPIC, [timeline, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => ({
+      id: text(row.get('message_id')) as string,
+      postedAt: long(row.get('posted_at')) ?? fallback,
+    }));
+
   /** Topic collapse of `message` in `timeline`, posted (first) at `postedAt`; returns the id it replaces. */
   const collapseTopic = async (timeline: TimelineId, message: Message, topic: string, postedAt: number): Promise<string | undefined> => {
     await session.execute(INSERT_TOPIC, [timeline, topic, message.id, postedAt]);
-    const rows = (await session.execute(SELECT_TOPIC, [timeline, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => ({
-      id: text(row.get('message_id')) as string,
-      postedAt: long(row.get('posted_at')) ?? postedAt,
-    }));
+    const rows = await topicRows(timeline, topic, postedAt);
     const { replaces, replaced } = collapse(rows, message.id);
     await session.concurrently(replaced.map((entry) => ({ query: SET_REPLACED, params: [entry.by, entry.at, timeline, inboxBucket(entry.id), entry.id] })));
     return replaces;
   };
 
+  /** TimelineStore.restoreTopic: recalled ids leave timeline_topics, newest first; the newest left is listed, the older ones of the scan replaced by it. */
+  const restoreTopic = async (timeline: TimelineId, topic: string): Promise<void> => {
+    const rows = await topicRows(timeline, topic, 0);
+    let newest = 0;
+    while (newest < rows.length && (await messages.get((rows[newest] as TopicRow).id))?.status === 'recalled') {
+      await session.execute(DELETE_TOPIC, [timeline, topic, (rows[newest] as TopicRow).id]);
+      newest++;
+    }
+    const kept = rows.slice(newest);
+    const listed = kept[0];
+    if (listed === undefined) return;
+    await session.concurrently([
+      { query: SET_REPLACED, params: [null, null, timeline, inboxBucket(listed.id), listed.id] },
+      ...collapse(kept, listed.id).replaced.map((entry) => ({ query: SET_REPLACED, params: [entry.by, entry.at, timeline, inboxBucket(entry.id), entry.id] })),
+    ]);
+  };
+
   return {
+    restoreTopic,
     post: async (timeline, message, at) => {
       if (messages.isStored?.(message.id) !== true) await session.execute(ENSURE_MESSAGE, [message.id, JSON.stringify(message)]);
       const bucket = inboxBucket(message.id);

@@ -11,6 +11,8 @@
  *    looks up that newest entry (index inbox_topic, the user's own range), and either marks the
  *    older entries replaced by the new one or, when a newer one is already there (added out of
  *    order), adds the new entry as replaced. One index probe per recipient, in the transaction.
+ *    `restoreTopic` takes recalled entries out of their topic (topic = NULL) and collapses the
+ *    rest again around the newest, in one transaction.
  *  - Listed: not archived, not replaced, and the message not recalled (its status, read through
  *    the join every list already makes).
  *  - `list` is newest first by message id, paged by keyset (`before` / `since` are exclusive).
@@ -64,6 +66,12 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   const replaceOlder = db.prepare(
     'UPDATE inbox SET replaced_by = @id WHERE uid = @uid AND topic = @topic AND message_id < @id AND (replaced_by IS NULL OR replaced_by < @id)',
   );
+  const dropRecalledFromTopic = db.prepare(
+    `UPDATE inbox SET topic = NULL WHERE uid = @uid AND topic = @topic
+     AND EXISTS (SELECT 1 FROM messages m WHERE m.id = inbox.message_id AND m.status = 'recalled')`,
+  );
+  const listAgain = db.prepare('UPDATE inbox SET replaced_by = NULL WHERE uid = @uid AND message_id = @id');
+  const replaceByNewest = db.prepare('UPDATE inbox SET replaced_by = @id WHERE uid = @uid AND topic = @topic AND message_id < @id');
   const replacedBy = db.prepare<[string, string, string], { message_id: string }>(
     'SELECT max(message_id) AS message_id FROM inbox WHERE uid = ? AND topic = ? AND message_id < ?',
   );
@@ -153,6 +161,14 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     return replaced;
   };
 
+  const restoreTopic = (uid: string, topic: string): void => {
+    dropRecalledFromTopic.run({ uid, topic });
+    const newest = newestOfTopic.get(uid, topic)?.message_id;
+    if (newest === undefined) return;
+    listAgain.run({ uid, id: newest });
+    replaceByNewest.run({ uid, topic, id: newest });
+  };
+
   const markTx = db.transaction((uid: string, messageIds: string[], state: keyof typeof MARK, at: number) => {
     const statement = MARK[state];
     const found: string[] = [];
@@ -185,5 +201,6 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
       }),
     mark: (uid, messageIds, state, at) => sqlite(() => markTx.immediate(uid, messageIds, state, at)),
     countUnread: (uid) => sqlite(() => countUnread.get({ uid })?.count ?? 0),
+    restoreTopic: (uid, topic) => group.run(() => restoreTopic(uid, topic)),
   };
 }

@@ -4,8 +4,9 @@
  *    the group commit (group-commit.ts) with the other writes of its event-loop turn. It stores
  *    the message too when the MessageStore does not have it yet (status 'triaged', as the inbox
  *    does). A topic message reads the newest of its topic in the timeline (index timeline_topic)
- *    and either marks the older ones replaced (by its id, at its post time) or is itself written
- *    replaced by the newer one.
+ *    and either marks the older ones replaced (by its id; replaced_at: the earliest post time of
+ *    a newer one) or is itself written replaced by the newer one. After a recall, restoreTopic
+ *    takes recalled entries out of their topic (topic = NULL) and collapses it again.
  *  - Membership: `thread_members` holds the current members (expansion pages it by uid);
  *    `thread_periods` every period of a user (joined_at, left_at), which the inbox reads to
  *    know what the user sees (timeline-view.ts). join / leave are one transaction each.
@@ -34,9 +35,20 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
   const newestOfTopic = db.prepare<[string, string], { message_id: string; posted_at: number }>(
     'SELECT message_id, posted_at FROM timeline_entries WHERE timeline = ? AND topic = ? ORDER BY message_id DESC LIMIT 1',
   );
+  // replaced_at keeps the earliest replacement: when the entry first stopped being the newest.
   const replaceOlder = db.prepare(
-    `UPDATE timeline_entries SET replaced_by = @id, replaced_at = @at
+    `UPDATE timeline_entries SET replaced_by = @id, replaced_at = min(coalesce(replaced_at, @at), @at)
      WHERE timeline = @timeline AND topic = @topic AND message_id < @id AND (replaced_by IS NULL OR replaced_by < @id)`,
+  );
+  const dropRecalledFromTopic = db.prepare(
+    `UPDATE timeline_entries SET topic = NULL WHERE timeline = @timeline AND topic = @topic
+     AND EXISTS (SELECT 1 FROM messages m WHERE m.id = timeline_entries.message_id AND m.status = 'recalled')`,
+  );
+  const listAgain = db.prepare('UPDATE timeline_entries SET replaced_by = NULL, replaced_at = NULL WHERE timeline = @timeline AND message_id = @id');
+  const replaceByNewest = db.prepare(
+    `UPDATE timeline_entries SET replaced_by = @id,
+       replaced_at = (SELECT min(n.posted_at) FROM timeline_entries n WHERE n.timeline = @timeline AND n.topic = @topic AND n.message_id > timeline_entries.message_id)
+     WHERE timeline = @timeline AND topic = @topic AND message_id < @id`,
   );
   const olderOfTopic = db.prepare<[string, string, string], { message_id: string | null }>(
     'SELECT max(message_id) AS message_id FROM timeline_entries WHERE timeline = ? AND topic = ? AND message_id < ?',
@@ -63,6 +75,14 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
     if (newest !== undefined && newest.message_id > message.id) return { postedAt: time };
     const older = olderOfTopic.get(timeline, topic, message.id)?.message_id;
     return older ? { postedAt: time, replaces: older } : { postedAt: time };
+  };
+
+  const restoreTopic = (timeline: TimelineId, topic: string): void => {
+    dropRecalledFromTopic.run({ timeline, topic });
+    const newest = newestOfTopic.get(timeline, topic);
+    if (newest === undefined) return;
+    listAgain.run({ timeline, id: newest.message_id });
+    replaceByNewest.run({ timeline, topic, id: newest.message_id });
   };
 
   const selectMember = db.prepare<[string, string], MemberRow>('SELECT thread, uid, joined_at FROM thread_members WHERE thread = ? AND uid = ?');
@@ -97,6 +117,7 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
   return {
     post: (timeline, message, at) => group.run(() => postOne(timeline, message, at)),
     posted: (timeline, messageId) => sqlite(() => postedAt.get(timeline, messageId) !== undefined),
+    restoreTopic: (timeline, topic) => group.run(() => restoreTopic(timeline, topic)),
     join: (thread, uid, at) => sqlite(() => joinTx.immediate(thread, uid, at)),
     leave: (thread, uid, at) => sqlite(() => leaveTx.immediate(thread, uid, at)),
     threadsOf: (uid, limit, after) =>
