@@ -487,7 +487,7 @@ export class HeraldClient {
       throw refused;
     }
     // Queued behind a refusal of the token (401): the app is told, for only it can get a new one.
-    if (outcome.error instanceof HeraldError && !outcome.error.transient) this.emit('error', outcome.error);
+    if (outcome.error instanceof HeraldError && outcome.error.status === 401) this.emit('error', outcome.error);
     return keys.every((key) => outcome.sent.has(key)) ? 'sent' : 'queued';
   }
 
@@ -691,12 +691,13 @@ export class HeraldClient {
     const id = frame.id;
     if (frame.type === 'recall') {
       // A recalled message of a topic gives back the one it replaced, which Herald lists again
-      // before it sends this frame: the inbox is fetched again (and shared with the other tabs).
-      const replacedOne = this.box.messages.some((m) => m.id === id && m.topic !== null);
+      // before it sends this frame: the inbox is fetched again (and shared with the other tabs)
+      // once the outbox is empty, as every fetch of the inbox is.
+      const hadTopic = this.box.messages.some((m) => m.id === id && m.topic !== null);
       if (live) this.group?.post({ t: 'frame', frame });
       this.applyOp({ kind: 'remove', ids: [id], why: 'recalled' }, live);
       this.emit('recall', id);
-      if (live && replacedOne) this.refreshInbox();
+      if (live && hadTopic) this.refreshInbox();
       else if (live) this.refreshUnread();
       return;
     }

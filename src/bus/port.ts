@@ -39,10 +39,10 @@ export interface WorkMessage<T> {
   /** 1 on first delivery, incremented on each redelivery. */
   attempt: number;
   /**
-   * True only when no member of the group can have been handed this message before: its first
-   * delivery, published after the group's consumer was created. A consumer made again (the NATS
-   * bus re-creates a deleted one) is handed the work retained from before it, which may have been
-   * handled once already; that work is not fresh, whatever its attempt.
+   * Whether this is the message's first delivery to its group: attempt 1, and published after the
+   * group's consumer was created. A consumer made again (the NATS bus re-creates a deleted one) is
+   * handed the work retained from before it, which may have been handled once already: that work
+   * is not fresh, whatever its attempt. When an adapter cannot tell, it answers false.
    */
   fresh: boolean;
 }

@@ -19,8 +19,10 @@
  *    A message of a topic gives back what it replaced: before the recall frames, its timeline's
  *    topic, or each recipient's, is collapsed again without it (restoreTopic), so the newest
  *    message of the topic not recalled is listed once more. Until the sweep has run, the ones it
- *    replaced stay hidden; a page of triage landing after the sweep passed its recipients
- *    hides them again (triage stops at the next page once it sees the recall).
+ *    replaced stay hidden. A page of triage written after the sweep passed its recipients would
+ *    hide them again: triage reads the status once a topic message's page or post is written,
+ *    and gives back itself (triage.ts giveBackIfRecalled). An audience is evaluated again for
+ *    the sweep: someone who no longer matches it gets neither the frame nor the give-back.
  *    A job interrupted by a crash runs again from the start: every step is idempotent. A second
  *    DELETE schedules it again (the same job id), which covers a crash between the recall's write
  *    and the job's.

@@ -35,7 +35,7 @@ import { messageFrame } from '../exchange/message.js';
 import { type PlanDelivery, planRecipient } from '../exchange/plan.js';
 import { type Contact, deliveryRecipient } from '../exchange/recipient.js';
 import { type ChannelName, type Message, type Receipt, URGENCIES, type Urgency } from '../exchange/types.js';
-import type { RecipientFacts, StoredMessage } from '../store/port.js';
+import type { RecipientFacts, StoredMessage, TimelineId } from '../store/port.js';
 import type { TriageEvent } from './accept.js';
 import { audiencePage } from './audience.js';
 import { deliverPlannedToSockets } from './delivery.js';
@@ -80,6 +80,7 @@ export async function triageMessage(deps: PipelineDeps, event: TriageEvent, fres
   if (timeline !== undefined && expired) return deps.stores.messages.setStatus(message.id, 'triaged');
   // A post repeated after a crash keeps its first time, which its frame names again.
   const post = timeline === undefined ? undefined : await deps.stores.timelines.post(timeline, message, deps.now());
+  if (timeline !== undefined) await giveBackIfRecalled(deps, message, { timeline });
   const toTimeline: TimelinePlan | undefined = post === undefined ? undefined : { replaces: post.replaces, viaTopic: publishesToSockets(deps, message) };
   if (post !== undefined && toTimeline?.viaTopic && cursor === undefined && !heardRecalled(deps, message)) {
     emitToTimeline(deps.bus, message, messageFrame(message, toTimeline.replaces), post.postedAt);
@@ -130,6 +131,20 @@ async function storedMessage(deps: PipelineDeps, event: TriageEvent, fresh: bool
   if (event.accepted === undefined || known !== 'not-recalled') return deps.stores.messages.get(event.messageId);
   deps.stores.messages.remember?.(event.messageId);
   return { message: event.accepted, status: 'accepted' };
+}
+
+/**
+ * A message of a topic written (inbox entries, a timeline post) after its recall's sweep passed
+ * them would hide the older message of its topic again, which the sweep gave back
+ * (src/pipeline/recall.ts): once its writes are durable, a recalled one gives it back itself.
+ * One more read of the message per page, for messages with a topic only.
+ */
+async function giveBackIfRecalled(deps: PipelineDeps, message: Message, where: { uids: string[] } | { timeline: TimelineId }): Promise<void> {
+  const { topic } = message;
+  if (topic === undefined || ('uids' in where && where.uids.length === 0)) return;
+  if ((await deps.stores.messages.get(message.id))?.status !== 'recalled') return;
+  if ('timeline' in where) await deps.stores.timelines.restoreTopic(where.timeline, topic);
+  else for (const uid of where.uids) await deps.stores.inbox.restoreTopic(uid, topic);
 }
 
 /** Whether this process has heard of the message's recall (recent-recalls.ts): a check without a read, made before frames go out. */
@@ -272,6 +287,7 @@ async function planPage(
     }
   }
   const replaced = toTimeline === undefined ? await stores.inbox.add(inboxUids, message) : sameForAll(uids, toTimeline.replaces);
+  if (toTimeline === undefined) await giveBackIfRecalled(deps, message, { uids: inboxUids });
   if (replaced.size > 0) {
     // Topic collapse: the frame tells the recipient's client which older message this one replaces.
     for (const [channel, items] of work) {

@@ -22,7 +22,7 @@ export interface BusUnderTest {
 const SAFETY_MS = 5_000;
 /** Long enough for a wrongly scheduled redelivery (backoff 1 ms) or extra handler to show up. */
 const QUIET_MS = 150;
-/** Longer than the clock allowance the NATS bus gives its consumers' creation (src/bus/nats/member.ts). */
+/** Longer than the clock allowance the NATS bus is given in its tests (clockSkewMs in test/integration/nats.test.ts). */
 const FRESH_AFTER_MS = 1_200;
 
 const subject = (): string => `test.${randomUUID()}`;

@@ -158,6 +158,36 @@ describe('archive, topic collapse and recall', () => {
     socket.close();
   });
 
+  it('a topic message whose inbox entry is written after its recall swept gives back the older one itself', async () => {
+    const token = await h.token('late');
+    const socket = await h.socket('late');
+    const older = await send('late', 'first edition', { topic: 'late-news' });
+    await h.triaged(older);
+    // The interleaving: triage has read the newer message (not recalled yet) and is about to add
+    // its entry when the recall comes and its sweep passes this user; then the entry is written.
+    const inbox = h.herald.stores.inbox;
+    const add = inbox.add.bind(inbox);
+    let recalled: string | undefined;
+    inbox.add = async (uids, message) => {
+      if (message.topic === 'late-news' && recalled === undefined) {
+        recalled = message.id;
+        assert.equal((await h.api('DELETE', `/api/v1/messages/${message.id}`, { token: admin })).status, 204);
+        await socket.until(() => socket.frames.some((f) => f.type === 'recall' && f.id === message.id));
+      }
+      return add(uids, message);
+    };
+    try {
+      const newer = await send('late', 'second edition', { topic: 'late-news' });
+      await eventually(async () => (await h.api('GET', `/api/v1/messages/${newer}`, { token: admin })).body.status === 'recalled', 10_000, 'recalled');
+      await eventually(async () => (await listed(h, token)).includes(older), 10_000, `${older} listed again`);
+      assert.equal(recalled, newer);
+      assert.ok(!socket.frames.some((f) => f.type === 'message' && f.id === newer), 'the recalled message was never framed');
+    } finally {
+      inbox.add = add;
+      socket.close();
+    }
+  });
+
   it('lets a sender recall its own message, and nobody else but an admin: others get 404 and the message stays', async () => {
     const sender = await h.token('sender');
     const stranger = await h.token('stranger');

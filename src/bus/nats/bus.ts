@@ -63,6 +63,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   // out its expiry before pulling again, so a short expiry bounds that stall (at the cost of one
   // idle pull per consumer every 5 s).
   const pullExpiresMs = options.pullExpiresMs ?? 5_000;
+  const clockSkewMs = options.clockSkewMs ?? 5_000;
   const depthsMaxAgeMs = options.depthsMaxAgeMs ?? 5_000;
   const limits = { maxAgeMs: options.maxAgeMs ?? 3 * DAY_MS, deadMaxAgeMs: options.deadMaxAgeMs ?? 14 * DAY_MS, replicas: options.replicas ?? 1 };
   const defs = streamDefs(prefix);
@@ -194,7 +195,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
         inFlight.add(settled);
         void settled.finally(() => inFlight.delete(settled));
       };
-      const member = new Member<T>({ js, logger, ackWaitMs, pullExpiresMs, ensure, publishRaw, track }, stream, durable, subject, handler, opts);
+      const member = new Member<T>({ js, logger, ackWaitMs, pullExpiresMs, clockSkewMs, ensure, publishRaw, track }, stream, durable, subject, handler, opts);
       members.add(member as Member<unknown>);
       member.start();
       return {

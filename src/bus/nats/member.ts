@@ -34,6 +34,8 @@ export interface MemberContext {
   logger: BusLogger | undefined;
   ackWaitMs: number;
   pullExpiresMs: number;
+  /** NatsBusOptions.clockSkewMs: work published this soon after its consumer's creation is not fresh. */
+  clockSkewMs: number;
   /** Makes sure the durable consumer exists (re-creating streams if they vanished). */
   ensure(): Promise<void>;
   /** Publishes raw bytes as work on a bus subject; rejects when JetStream did not acknowledge. */
@@ -44,7 +46,6 @@ export interface MemberContext {
 
 const DEAD_PREFIX = subjects.dead('');
 const RETRY_MS = 1_000;
-const CONSUMER_CLOCK_SLACK_MS = 1_000;
 const decoder = new TextDecoder();
 
 const sleep = (ms: number): Promise<void> =>
@@ -65,6 +66,9 @@ export class Member<T> {
   private consumerCreatedMs = Number.POSITIVE_INFINITY;
   /** The consumer's delivery sequence of the last message handed here: it only grows, unless the consumer was made again. */
   private lastDeliverySequence = 0;
+  /** When the creation time was last read (Date.now()), and whether a read is under way. */
+  private creationReadAt = 0;
+  private readingCreation = false;
   private starting: Promise<void> | undefined;
   private readonly fetches = new Set<ConsumerMessages>();
   private active = 0;
@@ -106,6 +110,7 @@ export class Member<T> {
           const consumer = await this.ctx.js.consumers.get(this.stream, this.durable);
           // `get` has just read the consumer's info: the cached copy is current.
           this.consumerCreatedMs = Date.parse((await consumer.info(true)).created);
+          this.creationReadAt = Date.now();
           this.lastDeliverySequence = 0;
           this.consumer = consumer;
           return;
@@ -129,6 +134,9 @@ export class Member<T> {
   }
 
   private async fetch(consumer: Consumer, batch: number): Promise<void> {
+    // A consumer made again by another process, unnoticed here (no pull failed, no sequence went
+    // back), is found by reading its creation time again now and then.
+    if (Date.now() - this.creationReadAt > this.ctx.ackWaitMs) this.rereadCreation();
     this.requested += batch;
     let received = 0;
     let messages: ConsumerMessages | undefined;
@@ -224,28 +232,41 @@ export class Member<T> {
    * A first delivery of work published after the consumer was created. A consumer deleted and
    * made again (bind, admin.ts) starts from the stream's retained work, which its predecessor may
    * have handed out already: that work was published before the new consumer's creation.
-   * CONSUMER_CLOCK_SLACK_MS covers NATS servers of a cluster whose clocks differ. A consumer
-   * made again by another process while this one kept pulling shows as a delivery sequence that
-   * went back: nothing is fresh until its creation time is read again. Called in delivery order.
+   * `clockSkewMs` covers NATS servers of a cluster whose clocks differ. A consumer made again by
+   * another process while this one kept pulling shows as a delivery sequence that went back, or
+   * at the next reading of its creation time (every ackWaitMs): until that reading is back,
+   * nothing is fresh. Best effort, on the side of reading back: called in delivery order.
    */
   private isFresh(m: JsMsg, attempt: number): boolean {
     const sequence = m.info.deliverySequence;
     if (sequence <= this.lastDeliverySequence) this.rereadCreation();
     this.lastDeliverySequence = sequence;
-    return attempt === 1 && m.info.timestampNanos / 1e6 > this.consumerCreatedMs + CONSUMER_CLOCK_SLACK_MS;
+    return attempt === 1 && m.info.timestampNanos / 1e6 > this.consumerCreatedMs + this.ctx.clockSkewMs;
   }
 
+  /** Reads the consumer's creation time again; nothing is fresh until it is back (a failed read is tried at the next fetch). */
   private rereadCreation(): void {
     const consumer = this.consumer;
     this.consumerCreatedMs = Number.POSITIVE_INFINITY;
-    if (!consumer) return;
-    consumer.info().then(
-      (info) => {
-        if (this.consumer === consumer) this.consumerCreatedMs = Date.parse(info.created);
-      },
-      (err: unknown) =>
-        this.ctx.logger?.warn({ err, subject: this.subject, consumer: this.durable }, 'bus: consumer info unavailable; its work is not fresh until it is read'),
-    );
+    if (!consumer || this.readingCreation) return;
+    this.readingCreation = true;
+    consumer
+      .info()
+      .then(
+        (info) => {
+          if (this.consumer !== consumer) return;
+          this.consumerCreatedMs = Date.parse(info.created);
+          this.creationReadAt = Date.now();
+        },
+        (err: unknown) =>
+          this.ctx.logger?.warn(
+            { err, subject: this.subject, consumer: this.durable },
+            'bus: consumer info unavailable; its work is not fresh until it is read',
+          ),
+      )
+      .finally(() => {
+        this.readingCreation = false;
+      });
   }
 
   private async deadLetter(m: JsMsg, attempt: number, cause: unknown): Promise<void> {

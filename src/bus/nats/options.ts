@@ -26,6 +26,11 @@ export interface NatsBusOptions {
   depthsMaxAgeMs?: number;
   /** Timeout of the first connection. Default 5 000. */
   connectTimeoutMs?: number;
+  /**
+   * How far apart the clocks of the NATS servers may be: work published less than this after
+   * its consumer was created is not fresh (WorkMessage.fresh). Default 5 000.
+   */
+  clockSkewMs?: number;
 }
 
 export interface NatsBus extends Bus {

@@ -34,8 +34,9 @@
  *    written replaced by it; otherwise the older entries of the topic (at most TOPIC_SCAN,
  *    newest first) get `replaced_by` = the new id. Two more requests per recipient, only for
  *    topic messages. (Timelines collapse their topics once, in timeline-store.ts.) After a
- *    recall, `restoreTopic` deletes the recalled ids from inbox_topics, newest first, reading
- *    each one's message, and collapses the rest of the scan around the newest left.
+ *    recall, `restoreTopic` reads the messages of the scan's ids, deletes the recalled ones from
+ *    inbox_topics, and collapses the rest around the newest left; it reads the topic again
+ *    after its writes and collapses again when a newer entry came meanwhile (up to 3 times).
  *  - `countUnread` has no counter to read (a counter table could not be kept exact beside
  *    idempotent, re-applied writes): it scans the user's buckets and every timeline entry the
  *    user sees (with the user's state of them, a page at a time), counts the unread listed ones,
@@ -55,6 +56,8 @@ import { createTimelineView } from './timeline-view.js';
 const TOPIC_SCAN = 20;
 /** Recipients whose rows `add` writes at once. */
 export const ADD_CONCURRENCY = 64;
+/** Times restoreTopic collapses a topic again while a newer entry keeps arriving. */
+const RESTORE_ROUNDS = 3;
 /** Rows per page while `unreadOnly` skips read entries. */
 const UNREAD_FETCH_SIZE = 200;
 type MarkState = Parameters<InboxStore['mark']>[2];
@@ -190,20 +193,28 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
     return older[0];
   };
 
-  /** InboxStore.restoreTopic: recalled entries leave inbox_topics, newest first; the newest left is listed, the older ones of the scan replaced by it. */
-  const restoreTopic = async (uid: string, topic: string): Promise<void> => {
+  /** The topic's newest ids in `uid`'s inbox whose message is not recalled; recalled ones leave inbox_topics. */
+  const unrecalledOfTopic = async (uid: string, topic: string): Promise<string[]> => {
     const ids = (await session.execute(SELECT_TOPIC, [uid, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => row.get('message_id') as string);
-    let newest = 0;
-    while (newest < ids.length && (await messages.get(ids[newest] as string))?.status === 'recalled') {
-      await session.execute(DELETE_TOPIC, [uid, topic, ids[newest]]);
-      newest++;
+    const stored = await mapLimit(ids, DEFAULT_CONCURRENCY, (id) => messages.get(id));
+    const recalled = ids.filter((_, i) => stored[i]?.status === 'recalled');
+    await session.concurrently(recalled.map((id) => ({ query: DELETE_TOPIC, params: [uid, topic, id] })));
+    return ids.filter((_, i) => stored[i]?.status !== 'recalled');
+  };
+
+  /**
+   * InboxStore.restoreTopic: the newest entry of the topic not recalled is listed, the older ones
+   * of the scan replaced by it. An add of a newer one racing it may have written before this
+   * restore's writes: the topic is read again, and collapsed again while its newest changed.
+   */
+  const restoreTopic = async (uid: string, topic: string): Promise<void> => {
+    let listed: string | undefined;
+    for (let round = 0; round < RESTORE_ROUNDS; round++) {
+      const kept = await unrecalledOfTopic(uid, topic);
+      if (kept[0] === undefined || kept[0] === listed) return;
+      listed = kept[0];
+      await session.concurrently(kept.map((id) => ({ query: SET_REPLACED, params: [id === listed ? null : listed, uid, inboxBucket(id), id] })));
     }
-    const listed = ids[newest];
-    if (listed === undefined) return;
-    await session.batch(
-      [listed, ...ids.slice(newest + 1)].map((id) => ({ query: SET_REPLACED, params: [id === listed ? null : listed, uid, inboxBucket(id), id] })),
-      false,
-    );
   };
 
   return {

@@ -13,8 +13,9 @@
  *    = the earliest post time of the newer ones, when the entry first stopped being the newest);
  *    a message posted after a newer one of its topic is written replaced by that newest one.
  *    Every value is computed from the topic rows read, so repeating a post writes the same.
- *    After a recall, `restoreTopic` deletes the recalled ids from timeline_topics, newest first
- *    (reading each one's message), and collapses the rows left the same way around the newest.
+ *    After a recall, `restoreTopic` reads the messages of the topic rows, deletes the recalled
+ *    ones from timeline_topics, and collapses the rows left the same way around the newest,
+ *    again when a newer post came meanwhile (the topic is read after the writes, up to 3 times).
  *  - Membership: thread_members is the authority, changed only by conditional writes (join
  *    `IF NOT EXISTS`, leave `IF joined_at = <read>`), so of concurrent joins one wins. The user's
  *    copy, thread_periods, follows: join opens the period after winning, leave closes it before
@@ -31,6 +32,8 @@ import { inboxBucket, postedBucket } from './schema.js';
 
 /** The newest entries of a topic a post reads: older ones were replaced by an earlier post already. */
 const TOPIC_SCAN = 20;
+/** Times restoreTopic collapses a topic again while a newer post keeps arriving. */
+const RESTORE_ROUNDS = 3;
 
 interface TopicRow {
   id: string;
@@ -97,21 +100,31 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
     return replaces;
   };
 
-  /** TimelineStore.restoreTopic: recalled ids leave timeline_topics, newest first; the newest left is listed, the older ones of the scan replaced by it. */
+  /** The topic's newest rows in `timeline` whose message is not recalled; recalled ones leave timeline_topics. */
+  const unrecalledOfTopic = async (timeline: TimelineId, topic: string): Promise<TopicRow[]> => {
+    const rows = await topicRows(timeline, topic, Date.now());
+    const stored = await Promise.all(rows.map((row) => messages.get(row.id)));
+    const recalled = rows.filter((_, i) => stored[i]?.status === 'recalled');
+    await session.concurrently(recalled.map((row) => ({ query: DELETE_TOPIC, params: [timeline, topic, row.id] })));
+    return rows.filter((_, i) => stored[i]?.status !== 'recalled');
+  };
+
+  /** TimelineStore.restoreTopic, as the inbox's (inbox-store.ts): collapsed again while a newer post came meanwhile. */
   const restoreTopic = async (timeline: TimelineId, topic: string): Promise<void> => {
-    const rows = await topicRows(timeline, topic, 0);
-    let newest = 0;
-    while (newest < rows.length && (await messages.get((rows[newest] as TopicRow).id))?.status === 'recalled') {
-      await session.execute(DELETE_TOPIC, [timeline, topic, (rows[newest] as TopicRow).id]);
-      newest++;
+    let listed: string | undefined;
+    for (let round = 0; round < RESTORE_ROUNDS; round++) {
+      const kept = await unrecalledOfTopic(timeline, topic);
+      const newest = kept[0];
+      if (newest === undefined || newest.id === listed) return;
+      listed = newest.id;
+      await session.concurrently([
+        { query: SET_REPLACED, params: [null, null, timeline, inboxBucket(newest.id), newest.id] },
+        ...collapse(kept, newest.id).replaced.map((entry) => ({
+          query: SET_REPLACED,
+          params: [entry.by, entry.at, timeline, inboxBucket(entry.id), entry.id],
+        })),
+      ]);
     }
-    const kept = rows.slice(newest);
-    const listed = kept[0];
-    if (listed === undefined) return;
-    await session.concurrently([
-      { query: SET_REPLACED, params: [null, null, timeline, inboxBucket(listed.id), listed.id] },
-      ...collapse(kept, listed.id).replaced.map((entry) => ({ query: SET_REPLACED, params: [entry.by, entry.at, timeline, inboxBucket(entry.id), entry.id] })),
-    ]);
   };
 
   return {
