@@ -30,9 +30,9 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt, type JWTPayload, jwtVerify } from 'jose';
+import { tempDir } from '../helpers/temp-dir.js';
 import { stallableSessions } from './h2-stall.js';
 import { testCertificate } from './tls.js';
 
@@ -52,7 +52,7 @@ export function writeServiceAccount(options: { projectId?: string; dir?: string 
   const projectId = options.projectId ?? `herald-test-${randomUUID().slice(0, 8)}`;
   const clientEmail = `firebase-adminsdk@${projectId}.iam.gserviceaccount.com`;
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'herald-fcm-sa-'));
+  const dir = options.dir ?? tempDir('herald-fcm-sa');
   const file = path.join(dir, 'service-account.json');
   const json = {
     type: 'service_account',

@@ -6,8 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../helpers/temp-dir.js';
 
 export interface TestCertificate {
   key: string;
@@ -19,7 +19,7 @@ let cached: TestCertificate | undefined;
 
 export function testCertificate(): TestCertificate {
   if (cached) return cached;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-tls-'));
+  const dir = tempDir('herald-tls');
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   const names = [

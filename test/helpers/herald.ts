@@ -4,8 +4,6 @@
  * gives real HTTP and WebSocket clients to talk to it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -13,6 +11,7 @@ import type { ResponseMismatch } from '../../src/api/response-check.js';
 import { startHerald } from '../../src/app.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/config.js';
+import { tempDir } from './temp-dir.js';
 
 export const TEST_SECRET = 'test-secret-for-herald-e2e-0123456789';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,7 +33,7 @@ export interface TestClient {
   triaged(id: string, token?: string): Promise<ApiResponse>;
 }
 
-export const tempDataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'herald-test-'));
+export const tempDataDir = () => tempDir('herald-test');
 
 /** Rate limits are off in tests unless a test sets them (test/e2e/rate-limits.test.ts does). */
 const NO_RATE_LIMITS = {

@@ -5,9 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { waitForPort } from './services.js';
+import { tempDir } from './temp-dir.js';
 
 const BINARY = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => fs.existsSync(p));
 
@@ -31,7 +30,7 @@ export interface OwnNatsServer {
 export async function startOwnNats(): Promise<OwnNatsServer> {
   if (!BINARY) throw new Error('nats-server is not installed: run npm run services:up (it installs Debian nats-server)');
   const port = await freePort();
-  const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-nats-'));
+  const storeDir = tempDir('herald-nats');
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
