@@ -156,14 +156,16 @@ cassandra_start() {
   )
   rotate_log "$CASSANDRA_LOG"
   log "cassandra: starting Cassandra $CASSANDRA_VERSION on $SERVICES_HOST:$CASSANDRA_PORT (log: ${CASSANDRA_LOG#"$HERALD_ROOT"/})"
-  # Timer slack (HERALD_SERVICES_CASSANDRA_TIMER_SLACK_NS, default 500 µs; 0 keeps the kernel's 50 µs): an idle
+  # Timer slack (HERALD_SERVICES_CASSANDRA_TIMER_SLACK_NS, default 500 µs; 0 keeps the inherited one): an idle
   # request worker of Cassandra's shared pool (SEPWorker) spin-waits in parks of 10 µs before it
   # sleeps, so a trickle of requests keeps one spinning. Measured here at 200 requests/s: 0.41
   # cores of 2 for 200 inserts/s, 0.22 with 200 µs of slack, 0.13 with 1 ms; each request then
   # waits up to the slack longer. Set with the bash builtin on the shell that execs the JVM: kept
   # across exec, and every thread inherits it.
   local slack="${HERALD_SERVICES_CASSANDRA_TIMER_SLACK_NS:-500000}"
-  spawn cassandra "$CASSANDRA_LOG" bash -c '[[ "$0" == 0 ]] || echo "$0" >/proc/self/timerslack_ns 2>/dev/null; exec "$@"' "$slack" \
+  spawn cassandra "$CASSANDRA_LOG" bash -c '[[ "$0" == 0 ]] || echo "$0" 2>/dev/null >/proc/self/timerslack_ns ||
+    echo "cassandra.sh: timer slack $0 ns not set (/proc/self/timerslack_ns not writable): Cassandra idles hotter" >&2
+    exec "$@"' "$slack" \
     "$JAVA" "${jvm[@]}" -cp "$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
 }
 
