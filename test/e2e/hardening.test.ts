@@ -157,7 +157,7 @@ describe('operations', () => {
     for (const file of ['herald.db', LOCK_FILE, 'secrets.json']) assert.equal(mode(file), 0o600, file);
   });
 
-  it('keeps serving and obeys SIGTERM once its standard output is closed (herald serve | head -1)', async () => {
+  it('keeps serving and obeys SIGTERM once its standard output is closed (herald serve | head -1)', { timeout: 60_000 }, async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve'], {
       cwd: ROOT,
       env: {
