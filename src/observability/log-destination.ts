@@ -9,7 +9,6 @@
  * nothing for about a second. (pino's own exit flush, on sonic-boom 4, retried a write that failed
  * with EPIPE forever: a process whose reader had gone never exited.)
  */
-
 import type { pino } from 'pino';
 import sonicBoom from 'sonic-boom';
 
@@ -24,7 +23,19 @@ export interface LogDestination extends pino.DestinationStream {
 /** Waits of 100 ms (sonic-boom's) for a reader that takes nothing, when flushing at exit. */
 const EXIT_FLUSH_RETRIES = 10;
 
+/** One destination per descriptor, however many loggers a process makes (tests make many). */
+const destinations = new Map<number, LogDestination>();
+
 export function stdoutDestination(fd = 1): LogDestination {
+  let destination = destinations.get(fd);
+  if (!destination) {
+    destination = createDestination(fd);
+    destinations.set(fd, destination);
+  }
+  return destination;
+}
+
+function createDestination(fd: number): LogDestination {
   let broken = false;
   /** Set while flushing at exit: how many more waits a full pipe is given. */
   let exitRetries: number | undefined;
