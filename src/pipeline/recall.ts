@@ -21,7 +21,7 @@
  *    message of the topic not recalled is listed once more. Until the sweep has run, the ones it
  *    replaced stay hidden. A page of triage written after the sweep passed its recipients would
  *    hide them again: triage reads the status once a topic message's page or post is written,
- *    and gives back itself (triage.ts giveBackIfRecalled). An audience is evaluated again for
+ *    and gives back itself (triage.ts giveBack). An audience is evaluated again for
  *    the sweep: someone who no longer matches it gets neither the frame nor the give-back.
  *    A job interrupted by a crash runs again from the start: every step is idempotent. A second
  *    DELETE schedules it again (the same job id), which covers a crash between the recall's write
@@ -34,7 +34,7 @@ import { scheduledSendJobId } from './accept.js';
 import type { PipelineDeps } from './deps.js';
 import type { MessageRecalled } from './recent-recalls.js';
 import { emitToTimeline, timelineOf } from './timeline.js';
-import { recipientPage } from './triage.js';
+import { giveBack, recipientPage } from './triage.js';
 import { withdrawCopies } from './withdraw.js';
 
 export type RecallDeps = Pick<PipelineDeps, 'stores' | 'bus' | 'search' | 'presence' | 'scheduler' | 'log' | 'traits' | 'channels' | 'now'>;
@@ -88,13 +88,12 @@ export function handleRecallSweeps(deps: RecallDeps): void {
 
 async function sweepRecipients(deps: RecallDeps, message: Message): Promise<void> {
   const frame: RecallFrame = { type: 'recall', id: message.id };
-  const { topic } = message;
   // A timeline message's sockets get one frame per gateway; others', one per recipient. What
   // the message replaced of its topic is listed again before the frame, which has a client
   // that shows the topic fetch its inbox again (client/src/client.ts).
   const timeline = timelineOf(message);
   if (timeline !== undefined) {
-    if (topic !== undefined) await deps.stores.timelines.restoreTopic(timeline, topic);
+    await giveBack(deps, message, { timeline });
     emitToTimeline(deps.bus, message, frame, deps.now());
   }
   let cursor: string | undefined;
@@ -103,7 +102,7 @@ async function sweepRecipients(deps: RecallDeps, message: Message): Promise<void
     for (const uid of page.uids) {
       await deps.scheduler.cancel(fallbackJobId(message.id, uid));
       if (timeline === undefined) {
-        if (topic !== undefined) await deps.stores.inbox.restoreTopic(uid, topic);
+        await giveBack(deps, message, { uids: [uid] });
         deps.bus.emit(subjects.userFrames(uid), frame);
       }
       await withdrawCopies(deps, uid, [message.id], 'recall');

@@ -139,10 +139,19 @@ async function storedMessage(deps: PipelineDeps, event: TriageEvent, fresh: bool
  * (src/pipeline/recall.ts): once its writes are durable, a recalled one gives it back itself.
  * One more read of the message per page, for messages with a topic only.
  */
-async function giveBackIfRecalled(deps: PipelineDeps, message: Message, where: { uids: string[] } | { timeline: TimelineId }): Promise<void> {
-  const { topic } = message;
-  if (topic === undefined || ('uids' in where && where.uids.length === 0)) return;
+async function giveBackIfRecalled(deps: PipelineDeps, message: Message, where: TopicPlace): Promise<void> {
+  if (message.topic === undefined || ('uids' in where && where.uids.length === 0)) return;
   if ((await deps.stores.messages.get(message.id))?.status !== 'recalled') return;
+  await giveBack(deps, message, where);
+}
+
+/** Where a message's topic is collapsed: its timeline, or the inboxes of these users. */
+export type TopicPlace = { uids: string[] } | { timeline: TimelineId };
+
+/** A recalled message of a topic gives back, in `where`, what it replaced (restoreTopic); the recall's sweep and triage. */
+export async function giveBack(deps: Pick<PipelineDeps, 'stores'>, message: Message, where: TopicPlace): Promise<void> {
+  const { topic } = message;
+  if (topic === undefined) return;
   if ('timeline' in where) await deps.stores.timelines.restoreTopic(where.timeline, topic);
   else for (const uid of where.uids) await deps.stores.inbox.restoreTopic(uid, topic);
 }

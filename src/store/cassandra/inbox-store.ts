@@ -34,9 +34,8 @@
  *    written replaced by it; otherwise the older entries of the topic (at most TOPIC_SCAN,
  *    newest first) get `replaced_by` = the new id. Two more requests per recipient, only for
  *    topic messages. (Timelines collapse their topics once, in timeline-store.ts.) After a
- *    recall, `restoreTopic` reads the messages of the scan's ids, deletes the recalled ones from
- *    inbox_topics, and collapses the rest around the newest left; it reads the topic again
- *    after its writes and collapses again when a newer entry came meanwhile (up to 3 times).
+ *    recall, `restoreTopic` drops the recalled ids of the scan from inbox_topics and collapses
+ *    the rest around the newest left, again while a newer entry came meanwhile (topic-restore.ts).
  *  - `countUnread` has no counter to read (a counter table could not be kept exact beside
  *    idempotent, re-applied writes): it scans the user's buckets and every timeline entry the
  *    user sees (with the user's state of them, a page at a time), counts the unread listed ones,
@@ -51,13 +50,12 @@ import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit } from './client.j
 import { type InboxEntry, keyset, mergeNewestFirst } from './inbox-merge.js';
 import { bucketStart, inboxBucket, RECALLED_SHARD } from './schema.js';
 import { createTimelineView } from './timeline-view.js';
+import { restoreTopic as restoreTopicRounds } from './topic-restore.js';
 
 /** The older entries of a topic a new one marks replaced (newest first): a topic's earlier ones already are. */
 const TOPIC_SCAN = 20;
 /** Recipients whose rows `add` writes at once. */
 export const ADD_CONCURRENCY = 64;
-/** Times restoreTopic collapses a topic again while a newer entry keeps arriving. */
-const RESTORE_ROUNDS = 3;
 /** Rows per page while `unreadOnly` skips read entries. */
 const UNREAD_FETCH_SIZE = 200;
 type MarkState = Parameters<InboxStore['mark']>[2];
@@ -193,29 +191,16 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
     return older[0];
   };
 
-  /** The topic's newest ids in `uid`'s inbox whose message is not recalled; recalled ones leave inbox_topics. */
-  const unrecalledOfTopic = async (uid: string, topic: string): Promise<string[]> => {
-    const ids = (await session.execute(SELECT_TOPIC, [uid, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => row.get('message_id') as string);
-    const stored = await mapLimit(ids, DEFAULT_CONCURRENCY, (id) => messages.get(id));
-    const recalled = ids.filter((_, i) => stored[i]?.status === 'recalled');
-    await session.concurrently(recalled.map((id) => ({ query: DELETE_TOPIC, params: [uid, topic, id] })));
-    return ids.filter((_, i) => stored[i]?.status !== 'recalled');
-  };
-
-  /**
-   * InboxStore.restoreTopic: the newest entry of the topic not recalled is listed, the older ones
-   * of the scan replaced by it. An add of a newer one racing it may have written before this
-   * restore's writes: the topic is read again, and collapsed again while its newest changed.
-   */
-  const restoreTopic = async (uid: string, topic: string): Promise<void> => {
-    let listed: string | undefined;
-    for (let round = 0; round < RESTORE_ROUNDS; round++) {
-      const kept = await unrecalledOfTopic(uid, topic);
-      if (kept[0] === undefined || kept[0] === listed) return;
-      listed = kept[0];
-      await session.concurrently(kept.map((id) => ({ query: SET_REPLACED, params: [id === listed ? null : listed, uid, inboxBucket(id), id] })));
-    }
-  };
+  /** InboxStore.restoreTopic (topic-restore.ts): the newest entry of the topic not recalled is listed, the older ones of the scan replaced by it. */
+  const restoreTopic = (uid: string, topic: string): Promise<void> =>
+    restoreTopicRounds({
+      session,
+      messages,
+      read: async () =>
+        (await session.execute(SELECT_TOPIC, [uid, topic, TOPIC_SCAN], { fetchSize: TOPIC_SCAN })).rows.map((row) => ({ id: row.get('message_id') as string })),
+      forget: ({ id }) => ({ query: DELETE_TOPIC, params: [uid, topic, id] }),
+      collapse: (kept) => kept.map(({ id }, i) => ({ query: SET_REPLACED, params: [i === 0 ? null : kept[0]?.id, uid, inboxBucket(id), id] })),
+    });
 
   return {
     restoreTopic,

@@ -13,9 +13,9 @@
  *    = the earliest post time of the newer ones, when the entry first stopped being the newest);
  *    a message posted after a newer one of its topic is written replaced by that newest one.
  *    Every value is computed from the topic rows read, so repeating a post writes the same.
- *    After a recall, `restoreTopic` reads the messages of the topic rows, deletes the recalled
- *    ones from timeline_topics, and collapses the rows left the same way around the newest,
- *    again when a newer post came meanwhile (the topic is read after the writes, up to 3 times).
+ *    After a recall, `restoreTopic` drops the recalled rows from timeline_topics and collapses
+ *    the rows left the same way around the newest, again while a newer post came meanwhile
+ *    (topic-restore.ts).
  *  - Membership: thread_members is the authority, changed only by conditional writes (join
  *    `IF NOT EXISTS`, leave `IF joined_at = <read>`), so of concurrent joins one wins. The user's
  *    copy, thread_periods, follows: join opens the period after winning, leave closes it before
@@ -29,11 +29,10 @@ import type { Message } from '../../exchange/types.js';
 import type { MessageStore, ThreadMembership, TimelineId, TimelineStore } from '../port.js';
 import { type CqlSession, long, text } from './client.js';
 import { inboxBucket, postedBucket } from './schema.js';
+import { restoreTopic as restoreTopicRounds } from './topic-restore.js';
 
 /** The newest entries of a topic a post reads: older ones were replaced by an earlier post already. */
 const TOPIC_SCAN = 20;
-/** Times restoreTopic collapses a topic again while a newer post keeps arriving. */
-const RESTORE_ROUNDS = 3;
 
 interface TopicRow {
   id: string;
@@ -100,32 +99,24 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
     return replaces;
   };
 
-  /** The topic's newest rows in `timeline` whose message is not recalled; recalled ones leave timeline_topics. */
-  const unrecalledOfTopic = async (timeline: TimelineId, topic: string): Promise<TopicRow[]> => {
-    const rows = await topicRows(timeline, topic, Date.now());
-    const stored = await Promise.all(rows.map((row) => messages.get(row.id)));
-    const recalled = rows.filter((_, i) => stored[i]?.status === 'recalled');
-    await session.concurrently(recalled.map((row) => ({ query: DELETE_TOPIC, params: [timeline, topic, row.id] })));
-    return rows.filter((_, i) => stored[i]?.status !== 'recalled');
-  };
-
-  /** TimelineStore.restoreTopic, as the inbox's (inbox-store.ts): collapsed again while a newer post came meanwhile. */
-  const restoreTopic = async (timeline: TimelineId, topic: string): Promise<void> => {
-    let listed: string | undefined;
-    for (let round = 0; round < RESTORE_ROUNDS; round++) {
-      const kept = await unrecalledOfTopic(timeline, topic);
-      const newest = kept[0];
-      if (newest === undefined || newest.id === listed) return;
-      listed = newest.id;
-      await session.concurrently([
-        { query: SET_REPLACED, params: [null, null, timeline, inboxBucket(newest.id), newest.id] },
-        ...collapse(kept, newest.id).replaced.map((entry) => ({
-          query: SET_REPLACED,
-          params: [entry.by, entry.at, timeline, inboxBucket(entry.id), entry.id],
-        })),
-      ]);
-    }
-  };
+  /** TimelineStore.restoreTopic (topic-restore.ts), collapsing the rows left as a post does. */
+  const restoreTopic = (timeline: TimelineId, topic: string): Promise<void> =>
+    restoreTopicRounds({
+      session,
+      messages,
+      read: () => topicRows(timeline, topic, Date.now()),
+      forget: ({ id }) => ({ query: DELETE_TOPIC, params: [timeline, topic, id] }),
+      collapse: (kept) => {
+        const newest = kept[0] as TopicRow;
+        return [
+          { query: SET_REPLACED, params: [null, null, timeline, inboxBucket(newest.id), newest.id] },
+          ...collapse(kept, newest.id).replaced.map((entry) => ({
+            query: SET_REPLACED,
+            params: [entry.by, entry.at, timeline, inboxBucket(entry.id), entry.id],
+          })),
+        ];
+      },
+    });
 
   return {
     restoreTopic,
