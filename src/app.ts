@@ -119,7 +119,7 @@ export async function startHerald(config: Config, options: StartOptions = {}): P
     log: log.child({ component: 'limits' }),
   });
   const caps = createCaps(limiterStore, config.capPerHour, stores.receipts);
-  const capabilities = createCapabilities(secrets.ticketSecret);
+  const capabilities = createCapabilities(secrets.ticketSecret, { ledger: adapters.ticketLedger });
   // List-Unsubscribe links need a public https URL (src/auth/unsubscribe.ts); without one, emails carry none.
   const unsubscribeTokens = createUnsubscribeTokens(secrets.ticketSecret);
   const unsubscribeLinksBase = unsubscribeBase(config.publicUrl);

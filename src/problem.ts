@@ -10,6 +10,7 @@ import { BusUnavailableError } from './bus/port.js';
 import { PROBLEM_CODES, type ProblemCode, ProblemError } from './errors.js';
 import { IdempotencyConflictError } from './pipeline/errors.js';
 import { StoreUnavailableError } from './store/port.js';
+import { TicketLedgerUnavailableError } from './ticket-ledger/port.js';
 
 export interface ProblemBody {
   type: string;
@@ -33,6 +34,7 @@ function asProblem(error: unknown): ProblemError | undefined {
   if (error instanceof StoreUnavailableError) return unavailable('store unavailable, retry later');
   if (error instanceof BusUnavailableError) return unavailable('bus unavailable, retry later');
   if (error instanceof TokenKeysUnavailableError) return unavailable(error.message);
+  if (error instanceof TicketLedgerUnavailableError) return unavailable('ticket ledger unavailable, retry later');
   if (error instanceof TokenRejectedError) return new ProblemError('HERALD_UNAUTHORIZED', error.message, {}, { cause: error });
   if (error instanceof IdempotencyConflictError) {
     return new ProblemError(

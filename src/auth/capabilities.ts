@@ -15,7 +15,10 @@
  *    bound to the device's endpoint as it was when signed (claim `eph`, a hash of it). It lets
  *    the worker replace that subscription when the browser rotates it (`pushsubscriptionchange`,
  *    POST /api/v1/native/renew). Once used, the device's endpoint is another one: the
- *    capability no longer matches, so it works once.
+ *    capability no longer matches, so it works once; and `redeemRenewal` claims the (device,
+ *    endpoint) pair in the ticket ledger (shared by a cluster's processes) before the
+ *    replacement is written, so two renewals racing with capabilities of one pair cannot both
+ *    pass the endpoint check.
  *
  * Both travel only inside the end-to-end encrypted push payload (RFC 8291: only the browser
  * holding the subscription's keys reads them). The worker keeps the renewal capability in Cache
@@ -23,6 +26,7 @@
  */
 import { createHash, hkdfSync } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
+import type { TicketLedger } from '../ticket-ledger/port.js';
 
 const RECEIPT_AUDIENCE = 'herald:receipt';
 const RENEW_AUDIENCE = 'herald:renew';
@@ -54,6 +58,12 @@ export interface Capabilities {
   /** A renewal capability for the web push device `deviceId` of `uid`, whose endpoint is `endpoint` now. */
   renewal(uid: string, deviceId: string, endpoint: string): Promise<string>;
   verifyRenewal(token: string): Promise<RenewalGrant | undefined>;
+  /**
+   * Uses up the renewal of the grant's (device, endpoint): true the first time, false ever after
+   * (for every capability of that pair, anywhere in the cluster). Rejects with
+   * TicketLedgerUnavailableError when the ledger does not answer.
+   */
+  redeemRenewal(grant: RenewalGrant): Promise<boolean>;
 }
 
 /** The hash a renewal capability binds its device's endpoint with. */
@@ -61,7 +71,13 @@ export const endpointHash = (endpoint: string): string => createHash('sha256').u
 
 const keyFrom = (ticketSecret: string): Uint8Array => new Uint8Array(hkdfSync('sha256', ticketSecret, 'herald', 'herald capabilities v1', 32));
 
-export function createCapabilities(ticketSecret: string, options: { now?: () => number } = {}): Capabilities {
+export interface CapabilityOptions {
+  /** Where used renewals are remembered: the process's ticket ledger (Redis in a cluster). */
+  ledger: TicketLedger;
+  now?: () => number;
+}
+
+export function createCapabilities(ticketSecret: string, options: CapabilityOptions): Capabilities {
   const key = keyFrom(ticketSecret);
   const now = options.now ?? Date.now;
   const seconds = () => Math.floor(now() / 1000);
@@ -104,5 +120,8 @@ export function createCapabilities(ticketSecret: string, options: { now?: () => 
       if (!payload || typeof payload.sub !== 'string' || typeof payload.dev !== 'string' || typeof payload.eph !== 'string') return undefined;
       return { uid: payload.sub, deviceId: payload.dev, endpointHash: payload.eph };
     },
+    // Every capability of the pair signed so far expires within RENEW_SECONDS; one signed later
+    // names a device that the renewal removed.
+    redeemRenewal: (grant) => options.ledger.claim(`renew:${grant.deviceId}:${grant.endpointHash}`, now() + RENEW_SECONDS * 1000),
   };
 }

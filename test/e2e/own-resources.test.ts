@@ -7,21 +7,27 @@
  *    DELETE /api/v1/devices/{id} removes one of the caller's, another user's id is 404 (and stays);
  *    hostile ids are 400 naming `id` or 404, never a 500;
  *  - GET /api/v1/users/{uid}: the user itself and admins, another user's is 404;
+ *  - two renewals racing with one renewal capability: one replaces the subscription, the other
+ *    is 401 (the stores held so that both read the old device before either writes);
  *  - a device removed while its push waits for a retry: the retry fails `device-removed` and
  *    nothing more reaches the push service (the real CLI against the loopback push service).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createCapabilities } from '../../src/auth/capabilities.js';
+import { createMemoryTicketLedger } from '../../src/ticket-ledger/memory/ledger.js';
 import { type PushServiceFake, pushServiceClientEnv, startPushService } from '../fakes/push-service.js';
 import { eventually, startChild, startInProcess } from '../helpers/herald.js';
 import { unreachableSubscription } from '../helpers/subscriptions.js';
+
+const TICKET_SECRET = 'own-resources-ticket-secret-0123456789abcdef';
 
 describe("the caller's own inbox count, devices and profile", () => {
   let h: Awaited<ReturnType<typeof startInProcess>>;
   let admin: string;
   before(async () => {
-    h = await startInProcess({ HERALD_WEBPUSH_ALLOW_PRIVATE: 'true' });
+    h = await startInProcess({ HERALD_WEBPUSH_ALLOW_PRIVATE: 'true', HERALD_TICKET_SECRET: TICKET_SECRET });
     admin = await h.token('ops', { admin: true });
   });
   after(() => h.stop());
@@ -43,6 +49,39 @@ describe("the caller's own inbox count, devices and profile", () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body.count;
   };
+
+  it('lets one of two renewals racing with one capability through', async () => {
+    const token = await h.token('racer');
+    const old = unreachableSubscription('racer-old');
+    const registered = await h.api('POST', '/api/v1/native/subscribe', { token, body: old });
+    assert.equal(registered.status, 201);
+    // The capability the device's pushes carry (signed with the ticket secret, as triage signs it).
+    const capability = await createCapabilities(TICKET_SECRET, { ledger: createMemoryTicketLedger() }).renewal('racer', registered.body.id, old.endpoint);
+    // The interleaving: both renewals have read the old device before either writes its replacement.
+    const devices = h.herald.stores.devices;
+    const [get, register] = [devices.get.bind(devices), devices.register.bind(devices)];
+    let reads = 0;
+    devices.get = async (uid, id) => {
+      if (uid === 'racer') reads += 1;
+      return get(uid, id);
+    };
+    devices.register = async (uid, device, id, at) => {
+      if (uid === 'racer') await eventually(async () => reads >= 2, 5_000, 'both renewals read the old device');
+      return register(uid, device, id, at);
+    };
+    try {
+      const answers = await Promise.all(
+        ['racer-mine', 'racer-theirs'].map((path) =>
+          h.api('POST', '/api/v1/native/renew', { body: { capability, subscription: unreachableSubscription(path) } }),
+        ),
+      );
+      assert.deepEqual(answers.map((a) => a.status).sort(), [201, 401], JSON.stringify(answers.map((a) => a.body)));
+      const listed = (await h.api('GET', '/api/v1/devices', { token })).body.devices.map((d: any) => d.id);
+      assert.deepEqual(listed, [answers.find((a) => a.status === 201)?.body.id], 'one subscription took the old one place');
+    } finally {
+      Object.assign(devices, { get, register });
+    }
+  });
 
   it('marks all read: every unread message of the caller, more than a page of them, and nobody else’s', async () => {
     const token = await h.token('all-reader');

@@ -4,7 +4,9 @@
  * capability the last push carried (src/auth/capabilities.ts). The capability names a user and
  * one of their web push devices, bound to that device's endpoint when it was signed: it is
  * refused (401) once the device is gone or its endpoint is another — so it replaces a
- * subscription once. The new endpoint passes the same egress policy as a registration; the old
+ * subscription once. Two renewals racing with capabilities of one device and endpoint are
+ * settled by the ticket ledger (Capabilities.redeemRenewal): the first to claim the pair writes
+ * the replacement, the other is refused. The new endpoint passes the same egress policy as a registration; the old
  * device is removed and the new one takes its place (the device count does not grow).
  */
 import { endpointHash } from '../../auth/capabilities.js';
@@ -51,6 +53,7 @@ export function renewalRoutes(deps: ApiDeps): Route[] {
         if (subscription.endpoint === device.token) return json(200, { id: device.id });
         const check = await checkEndpoint(subscription.endpoint, deps.webPushEgress);
         if (!check.ok) throw invalid([{ path: 'subscription.endpoint', message: `${REFUSAL_MESSAGES[check.refusal]} (${check.refusal})` }]);
+        if (!(await deps.capabilities.redeemRenewal(grant))) throw new ProblemError('HERALD_UNAUTHORIZED', 'renewal capability was used already');
         const replacement = {
           kind: 'web' as const,
           token: subscription.endpoint,
