@@ -57,6 +57,8 @@ export type ClusterEnv = Record<string, string> & {
 
 export class Cluster {
   readonly processes: Array<ServerProcess & { role: Role }> = [];
+  /** When the last process started listening (epoch ms): its bus consumers exist from then on. */
+  lastStartedAt = 0;
   private cleaned = false;
 
   private constructor(
@@ -116,6 +118,7 @@ export class Cluster {
     );
     const member = Object.assign(p, { role });
     this.processes.push(member);
+    this.lastStartedAt = Date.now();
     return member;
   }
 

@@ -2,7 +2,8 @@
  * `npm run bench -- --cluster [--quick]`: Herald as a cluster of OS processes over the
  * machine's real servers (NATS JetStream, Redis, Cassandra, Elasticsearch on 127.0.0.1;
  * `bash scripts/services/up.sh` starts them), each figure beside a reference measured in the
- * same run:
+ * same run, once the servers are warm (their JIT compilers quiet: a warm-up cluster takes
+ * WARMUP_RATE msg/s first, unmeasured, and the log says how long it took):
  *  - latency: send → frame across processes (API ≠ gateway ≠ worker) at 1,000 msg/s open loop;
  *    reference: the same measurement (same code) against embedded Herald (one process, SQLite).
  *  - broadcast: how long after the 202 a broadcast to N users is in a sample of their inboxes
@@ -25,13 +26,26 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NO_SEND_LIMITS, startHerald } from '../lib/proc.js';
+import { CLUSTER_CLOCK_SKEW_MS } from '../../src/pipeline/recent-recalls.js';
+import { NO_SEND_LIMITS, sleep, startHerald } from '../lib/proc.js';
 import type { ResultRow } from '../lib/stats.js';
 import { expandBroadcast, pointReads, scanUsers, seedUsers, VISIBILITY_SAMPLE } from './broadcast.js';
 import { Cluster } from './cluster.js';
 import { clusterIngestTarget, type IngestFigures, measureIngest } from './ingest.js';
 import { allIdle, clusterIdle, clusterQuiet, clusterTarget, type LatencyFigures, measureLatency } from './latency.js';
-import { type CqlOps, clientRequests, clusterPids, coresBetween, cpuSnapshot, cqlOps, describeCores, describeOps, requestsPer, serverPids } from './servers.js';
+import {
+  type CqlOps,
+  clientRequests,
+  clusterPids,
+  coresBetween,
+  cpuSnapshot,
+  cqlOps,
+  describeCores,
+  describeOps,
+  jitSeconds,
+  requestsPer,
+  serverPids,
+} from './servers.js';
 
 export const CLUSTER_LATENCY_TARGET_P99_MS = 10;
 export const CLUSTER_MID_RATE = 200;
@@ -44,6 +58,16 @@ export const BROADCAST_TARGET_PER_SECOND = 50_000;
 export const BROADCAST_TARGET_USERS = 1_000_000;
 /** A broadcast is in every (sampled) inbox this soon after its 202, whatever the number of users. */
 export const BROADCAST_VISIBLE_TARGET_MS = 2_000;
+/**
+ * The servers' warm-up: sends at this rate, in rounds of WARMUP_ROUND_SECONDS, until the JIT
+ * compilers of Cassandra and Elasticsearch use less than WARMUP_QUIET_JIT_CORES over a round
+ * (or the time is up). A JVM compiles its hot code during its first minutes of work; measured
+ * before that, the tail is the compilers' (2026-12-06, on servers started minutes before:
+ * 200 msg/s p99 1,728 ms, then 296 and 130 ms in the next runs, then 30-35 ms).
+ */
+const WARMUP_RATE = 400;
+const WARMUP_ROUND_SECONDS = 5;
+const WARMUP_QUIET_JIT_CORES = 0.05;
 
 export interface ClusterOptions {
   quick: boolean;
@@ -58,12 +82,14 @@ function settings(quick: boolean) {
         ingest: { connections: 64, warmupSeconds: 1, durationSeconds: 3 },
         broadcast: { users, maxSeconds: 60 },
         lightRate: 50,
+        warmupMaxSeconds: 30,
       }
     : {
         latency: { rate: 1000, warmupSeconds: 4, durationSeconds: 10 },
         ingest: { connections: 64, warmupSeconds: 2, durationSeconds: 10 },
         broadcast: { users, maxSeconds: 300 },
         lightRate: 50,
+        warmupMaxSeconds: 120,
       };
 }
 
@@ -160,6 +186,31 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
     }
   };
 
+  log(`cluster: the servers' warm-up, ${WARMUP_RATE} msg/s until their JIT compilers are quiet (at most ${s.warmupMaxSeconds} s; not measured)`);
+  await withCluster('warm-up', async (cluster) => {
+    const jvms = serverPids();
+    const jit = () => Object.fromEntries(['cassandra', 'elasticsearch'].map((name) => [name, jitSeconds(jvms[name] as number)]));
+    const started = performance.now();
+    for (let round = 1; ; round++) {
+      const before = jit();
+      const t0 = performance.now();
+      const f = await measureLatency(clusterTarget(cluster), {
+        rate: WARMUP_RATE,
+        warmupSeconds: 0,
+        durationSeconds: WARMUP_ROUND_SECONDS,
+        log: () => undefined,
+      });
+      const after = jit();
+      const cores = coresBetween(before, after, (performance.now() - t0) / 1000);
+      const quiet = Object.values(cores).every((c) => c < WARMUP_QUIET_JIT_CORES);
+      log(`    round ${round}: send→frame p99 ${ms(f.frames.p99)}; JIT compilers (cores): ${describeCores(cores)}`);
+      if (quiet || (performance.now() - started) / 1000 >= s.warmupMaxSeconds) {
+        log(quiet ? `    warm after ${round} rounds` : `    still compiling after ${s.warmupMaxSeconds} s: figures below include it`);
+        break;
+      }
+    }
+  });
+
   log(`cluster latency: socket on the gateway, sends through both API processes, ${s.latency.rate} msg/s (and ${s.lightRate}, ${CLUSTER_MID_RATE} msg/s)`);
   const { latency, light, mid, perSend } = await withCluster('latency', async (cluster, served) => {
     // A second of sends first, not counted: each process prepares the statements of the send
@@ -170,6 +221,12 @@ export async function runCluster(options: ClusterOptions): Promise<ResultRow[]> 
       if (waited > 2_000) log(`    (waited ${(waited / 1000).toFixed(1)} s for the servers to be quiet)`);
     };
     await quiet();
+    // A triage process trusts the message a work item carries, and the recalls it heard, only
+    // for work published CLUSTER_CLOCK_SKEW_MS after it began to listen (the hosts' clocks may
+    // differ): until then it reads each message back. That is a cost of a process's first
+    // seconds, not of a send: the count starts once it is over.
+    const trusted = cluster.lastStartedAt + CLUSTER_CLOCK_SKEW_MS + 1_000 - Date.now();
+    if (trusted > 0) await sleep(trusted);
     // Counted from the first send on: the socket's connect (its catch-up reads) is not a send's.
     let before: Served | undefined;
     const light = await measureLatency(clusterTarget(cluster), {

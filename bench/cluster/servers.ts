@@ -5,6 +5,7 @@
  * not found is left out.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import type cassandra from 'cassandra-driver';
 import { cpuSeconds } from '../lib/proc.js';
 import { type Cluster, services } from './cluster.js';
@@ -71,6 +72,28 @@ export const describeCores = (cores: Record<string, number>) =>
   Object.entries(cores)
     .map(([name, c]) => `${name} ${c.toFixed(2)}`)
     .join(', ');
+
+/** CPU seconds the JIT compiler threads of a JVM (`C1/C2 CompilerThread…`) have used so far. */
+export function jitSeconds(pid: number): number {
+  let ticks = 0;
+  let tasks: string[] = [];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      if (!/^\d+ \(C\d CompilerThre/.test(stat)) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ticks / 100;
+}
 
 export type CqlOps = Record<string, { reads: number; writes: number }>;
 
