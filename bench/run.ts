@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [urgency] [broadcast] [http2]]`
+ * `npm run bench [-- [--quick] [ingest] [fanout] [latency] [memory] [webpush] [urgency] [broadcast] [unread] [http2]]`
  * `npm run bench -- --cluster [--quick]`: the cluster benchmarks instead (bench/cluster/index.ts;
  * needs the servers of `bash scripts/services/up.sh`).
  *
@@ -19,10 +19,11 @@ import { runIngest } from './ingest.js';
 import { runLatency } from './latency.js';
 import { killAllChildren } from './lib/proc.js';
 import { type ResultRow, renderTable, round } from './lib/stats.js';
+import { runUnreadCost } from './unread.js';
 import { runUrgency, urgencySettings } from './urgency.js';
 import { runWebPush } from './webpush.js';
 
-const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'urgency', 'broadcast', 'http2'] as const;
+const BENCHES = ['ingest', 'fanout', 'latency', 'memory', 'webpush', 'urgency', 'broadcast', 'unread', 'http2'] as const;
 type Bench = (typeof BENCHES)[number];
 /** Run only when named. */
 const OPT_IN: readonly Bench[] = ['http2'];
@@ -48,6 +49,7 @@ const settings = quick
       webpush: { notifications: 500, concurrency: 50, rounds: 3 },
       urgency: urgencySettings(true),
       broadcastSizes: [1_000, 10_000],
+      unreadSizes: [1_000, 10_000],
     }
   : {
       ingest: { connections: 64, warmupSeconds: 2, durationSeconds: 10 },
@@ -58,6 +60,7 @@ const settings = quick
       webpush: { notifications: 2000, concurrency: 50, rounds: 5 },
       urgency: urgencySettings(false),
       broadcastSizes: [1_000, 10_000, 100_000],
+      unreadSizes: [1_000, 10_000, 100_000],
     };
 
 const started = Date.now();
@@ -95,6 +98,7 @@ async function main() {
   if (selected.has('webpush')) rows.push(...(await runWebPush({ ...settings.webpush, log })));
   if (selected.has('urgency')) rows.push(...(await runUrgency({ ...settings.urgency, log })));
   if (selected.has('broadcast')) rows.push(...(await runBroadcastCost({ sizes: settings.broadcastSizes, log })));
+  if (selected.has('unread')) rows.push(...(await runUnreadCost({ sizes: settings.unreadSizes, log })));
   if (selected.has('http2')) rows.push(...(await runHttp2({ ...http2Settings(quick), log })));
   if (cluster) rows.push(...(await runCluster({ quick, log })));
 

@@ -303,4 +303,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX receipt_tallies_at ON receipt_tallies (at);
     `,
   },
+  {
+    version: 10,
+    name: 'unread floors',
+    sql: `
+      -- Where a user's unread count starts in a timeline (src/store/unread-floors.ts): a cache
+      -- countUnread writes; set_at: when that count began.
+      CREATE TABLE timeline_floors (
+        uid      TEXT    NOT NULL,
+        timeline TEXT    NOT NULL,
+        floor_at INTEGER NOT NULL,
+        set_at   INTEGER NOT NULL,
+        PRIMARY KEY (uid, timeline)
+      ) WITHOUT ROWID;
+      -- Per timeline, until when floors are not used: a restore of a topic lists an older entry again.
+      CREATE TABLE timeline_restores (
+        timeline       TEXT    NOT NULL PRIMARY KEY,
+        restored_until INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      -- Counting from a floor reads the entries posted since, not every entry of the timeline.
+      CREATE INDEX timeline_entries_posted ON timeline_entries (timeline, posted_at);
+    `,
+  },
 ];

@@ -174,7 +174,7 @@ describe('SQLite adapters beyond the contracts', () => {
       );
       db.prepare("INSERT INTO inbox (uid, message_id) VALUES ('ann', ?), ('bob', ?)").run(old.id, old.id);
 
-      assert.deepEqual(migrate(db), [8, 9]);
+      assert.deepEqual(migrate(db), [8, 9, 10]);
       const stores = createSqliteStores(db);
       const fresh = makeMessage({ target: { kind: 'everyone' }, msg: 'timeline broadcast' });
       await stores.messages.insert({ message: fresh, status: 'triaged' });
@@ -210,6 +210,46 @@ describe('SQLite adapters beyond the contracts', () => {
         ['dev', 'mail'],
       );
       assert.deepEqual(await stores.users.pageReachable('mail', 10), []);
+    } finally {
+      await stores.close();
+      database.cleanup();
+    }
+  });
+
+  it('countUnread keeps an unread floor per user and timeline, read from the posted-time index, and erasure removes it', async () => {
+    const database = freshDatabase();
+    const stores = createSqliteStores(database.db());
+    try {
+      const minute = 60_000;
+      await stores.users.ensure('floor', 0);
+      const posts = [];
+      for (let i = 1; i <= 20; i++) {
+        const message = makeMessage({ target: { kind: 'everyone' } });
+        await stores.messages.insert({ message, status: 'triaged' });
+        await stores.timelines.post('everyone', message, i * 10 * minute);
+        posts.push(message);
+      }
+      await stores.inbox.mark(
+        'floor',
+        posts.slice(0, 15).map((m) => m.id),
+        'read',
+        300 * minute,
+      );
+      const floorOf = () =>
+        database.db().prepare("SELECT floor_at FROM timeline_floors WHERE uid = 'floor' AND timeline = 'everyone'").get() as { floor_at: number } | undefined;
+      assert.equal(floorOf(), undefined);
+      assert.equal(await stores.inbox.countUnread('floor'), 5);
+      assert.equal(floorOf()?.floor_at, 160 * minute, 'the first unread entry');
+      const plan = database
+        .db()
+        .prepare("EXPLAIN QUERY PLAN SELECT count(*) FROM timeline_entries t WHERE t.timeline = 'everyone' AND t.posted_at >= ?")
+        .all(160 * minute) as Array<{ detail: string }>;
+      assert.ok(
+        plan.some((row) => row.detail.includes('timeline_entries_posted')),
+        JSON.stringify(plan),
+      );
+      await stores.erasure.eraseUser('floor', 400 * minute);
+      assert.equal(floorOf(), undefined);
     } finally {
       await stores.close();
       database.cleanup();

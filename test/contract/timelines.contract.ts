@@ -2,7 +2,8 @@
  * Contract suite for timelines (TimelineStore in src/store/port.ts) and the inbox merge they
  * make: a user's inbox lists their own entries and the timeline messages they see, merged by id.
  * Every Stores adapter must pass it unchanged; `open` gives each test empty stores. Times are
- * given explicitly (users created at, posted at, joined at), so the suite never reads a clock.
+ * given explicitly (users created at, posted at, joined at), so the suite never reads a clock (the
+ * stores read one for the hold of unread floors after a restore: src/store/unread-floors.ts).
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -289,6 +290,76 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         assert.deepEqual(await listed('all'), [c.id, b.id, a.id]);
         assert.deepEqual(await pagedAll('all', 1), [c.id, b.id, a.id]);
         assert.equal(await stores.inbox.countUnread('all'), 3);
+      });
+    });
+
+    describe('unread floors (counting starts at the oldest unread entry)', () => {
+      // Posts minutes apart, so that a floor (src/store/unread-floors.ts) can pass some of them.
+      const MINUTE = 60_000;
+      const at = (minutes: number) => 10_000_000 + minutes * MINUTE;
+      /** The count, asserted equal to what paging the unread entries lists. */
+      const unread = async (uid: string): Promise<number> => {
+        const count = await stores.inbox.countUnread(uid);
+        assert.equal(count, (await pagedAll(uid, 3, true)).length, 'countUnread equals the unread pages');
+        return count;
+      };
+
+      it('counts stay exact while floors rise: entries read before unread ones, posts after the floor, reads of the oldest', async () => {
+        await stores.users.ensure('fl', at(0));
+        const posts: Message[] = [];
+        for (let i = 1; i <= 10; i++) posts.push(await post('everyone', at(2 * i)));
+        await stores.inbox.mark(
+          'fl',
+          posts.slice(0, 5).map((m) => m.id),
+          'read',
+          at(21),
+        );
+        for (let round = 0; round < 3; round++) assert.equal(await unread('fl'), 5, `round ${round}`);
+        const eleventh = await post('everyone', at(22));
+        assert.equal(await unread('fl'), 6);
+        await stores.inbox.mark('fl', [posts[5]?.id as string], 'read', at(23));
+        assert.equal(await unread('fl'), 5);
+        await stores.inbox.mark('fl', [posts[9]?.id as string], 'archived', at(23));
+        assert.equal(await unread('fl'), 4);
+        await stores.inbox.mark('fl', [...posts.map((m) => m.id), eleventh.id], 'read', at(24));
+        for (let round = 0; round < 2; round++) assert.equal(await unread('fl'), 0);
+        // Posted less than a minute after the newest one a count saw: still counted.
+        const soon = await post('everyone', at(22) + 30_000);
+        const later = await post('everyone', at(40));
+        assert.equal(await unread('fl'), 2);
+        assert.deepEqual(await listed('fl', { unreadOnly: true }), [later.id, soon.id]);
+        assert.equal((await stores.inbox.get('fl', posts[0]?.id as string))?.readAt, at(21), 'an entry before the floor keeps its state');
+      });
+
+      it('a recall that lists an older entry of a topic again counts it, though a floor had passed it', async () => {
+        await stores.users.ensure('fr', at(0));
+        const older = await post('everyone', at(2), { topic: 'score' });
+        const newer = await post('everyone', at(4), { topic: 'score' });
+        const other = await post('everyone', at(20));
+        assert.equal(await unread('fr'), 2);
+        assert.equal(await unread('fr'), 2, 'counted again from the floor');
+        await stores.messages.recall(newer.id, at(21));
+        await stores.timelines.restoreTopic('everyone', 'score');
+        assert.deepEqual(await listed('fr', { unreadOnly: true }), [other.id, older.id]);
+        assert.equal(await unread('fr'), 2);
+        assert.equal(await unread('fr'), 2);
+      });
+
+      it('a thread member who left and came back: counted per period, from the floor', async () => {
+        await stores.users.ensure('ft', at(0));
+        await stores.timelines.join('floors', 'ft', at(1));
+        const seen = [await post(threadTimeline('floors'), at(2)), await post(threadTimeline('floors'), at(4))];
+        await stores.inbox.mark('ft', [seen[0]?.id as string], 'read', at(5));
+        assert.equal(await unread('ft'), 1);
+        await stores.timelines.leave('floors', 'ft', at(6));
+        await post(threadTimeline('floors'), at(8));
+        assert.equal(await unread('ft'), 1, 'nothing of the time away');
+        await stores.timelines.join('floors', 'ft', at(10));
+        const back = await post(threadTimeline('floors'), at(12));
+        assert.equal(await unread('ft'), 2);
+        await stores.inbox.mark('ft', [seen[1]?.id as string], 'read', at(13));
+        assert.equal(await unread('ft'), 1);
+        assert.deepEqual(await listed('ft', { unreadOnly: true }), [back.id]);
       });
     });
 

@@ -70,6 +70,7 @@ before(async () => {
     'receipt tallies',
     'reachable users',
     'recipient facts',
+    'unread floors',
   ]);
 });
 
@@ -128,6 +129,7 @@ describe('Cassandra stores beyond the contract', () => {
         [7, 'receipt tallies'],
         [8, 'reachable users'],
         [9, 'recipient facts'],
+        [10, 'unread floors'],
       ],
     );
   });
@@ -249,6 +251,45 @@ describe('Cassandra stores beyond the contract', () => {
       for (const size of [1, 3]) assert.deepEqual(await paged('later', size, true), [b5, own.id, b3], `unread pages of ${size}`);
       assert.equal(await stores.inbox.countUnread('later'), 3);
       assert.equal(await stores.inbox.countUnread('early'), 6);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('unread floors: countUnread writes the first unread post time of a timeline and counts from there; erasure removes it', async () => {
+    await truncateAll();
+    const stores = await open();
+    try {
+      const start = Date.now() - 3 * INBOX_BUCKET_MS;
+      await stores.users.ensure('floors', start - 1);
+      const posts: Message[] = [];
+      for (const offset of [0, 1, INBOX_BUCKET_MS, INBOX_BUCKET_MS + 1, 2 * INBOX_BUCKET_MS, 2 * INBOX_BUCKET_MS + 1]) {
+        const broadcast = makeMessage({ id: uuidv7({ msecs: start + offset }), target: { kind: 'everyone' } });
+        await stores.messages.insert({ message: broadcast, status: 'triaged' });
+        await stores.timelines.post('everyone', broadcast, start + offset);
+        posts.push(broadcast);
+      }
+      await stores.inbox.mark(
+        'floors',
+        posts.slice(0, 3).map((m) => m.id),
+        'read',
+        Date.now(),
+      );
+      const floorOf = async () =>
+        (await admin.execute(`SELECT floor_at FROM ${keyspace}.timeline_floors WHERE uid = 'floors' AND timeline = 'everyone'`)).first()?.get('floor_at');
+      assert.equal(await floorOf(), undefined);
+      assert.equal(await stores.inbox.countUnread('floors'), 3);
+      assert.equal(Number(await floorOf()), start + INBOX_BUCKET_MS + 1, 'the first unread entry');
+      assert.equal(await stores.inbox.countUnread('floors'), 3, 'from the floor: the same');
+      assert.deepEqual(
+        (await stores.inbox.list('floors', { limit: 10, unreadOnly: true })).map((item) => item.message.id),
+        posts
+          .slice(3)
+          .map((m) => m.id)
+          .reverse(),
+      );
+      await stores.erasure.eraseUser('floors', Date.now());
+      assert.equal(await floorOf(), undefined);
     } finally {
       await stores.close();
     }

@@ -46,7 +46,7 @@ export function messageRoutes(deps: ApiDeps): Route[] {
         summary: "How many messages of the caller's inbox are unread",
         description:
           '`state=unread` (required; the only state counted): as many as paging GET /api/v1/messages?state=unread to its end lists. ' +
-          "It reads the caller's whole inbox, so poll it sparingly (the WebSocket says when a message arrives).",
+          "It reads the caller's own entries, and the broadcasts and thread messages posted since the oldest one still unread; poll it sparingly (the WebSocket says when a message arrives).",
         tag: 'inbox',
         query: countQuery,
         answers: {

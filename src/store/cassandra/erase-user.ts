@@ -121,6 +121,7 @@ export function createCassandraErasureStore(session: CqlSession): ErasureStore {
     await session.concurrently([
       { query: 'DELETE FROM thread_periods WHERE uid = ?', params: [uid] },
       { query: 'DELETE FROM timeline_state WHERE uid = ?', params: [uid] },
+      { query: 'DELETE FROM timeline_floors WHERE uid = ?', params: [uid] },
     ]);
   };
 

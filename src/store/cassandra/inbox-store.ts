@@ -41,11 +41,15 @@
  *    user sees (with the user's state of them, a page at a time), counts the unread listed ones,
  *    and leaves out those whose message is in messages_recalled (read once per count). The cost
  *    is the rows `list` with `unreadOnly` would page through: that user's inbox, and the
- *    timelines' entries posted while the user saw them (the everyone-timeline since the user's
- *    creation) — never other users' rows, but growing with the broadcasts.
+ *    timelines' entries posted while the user saw them — never other users' rows. Both start
+ *    each timeline at the user's unread floor (timeline_floors; src/store/unread-floors.ts),
+ *    which `countUnread` raises (a plain write, at most about once a minute of posts), so the
+ *    timelines cost the entries since the user's oldest unread one, not every broadcast since
+ *    the user's creation.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { InboxQuery, InboxStore, MessageStore } from '../port.js';
+import { raisedFloor } from '../unread-floors.js';
 import { type CqlSession, DEFAULT_CONCURRENCY, long, mapLimit } from './client.js';
 import { type InboxEntry, keyset, mergeNewestFirst } from './inbox-merge.js';
 import { bucketStart, inboxBucket, RECALLED_SHARD } from './schema.js';
@@ -107,8 +111,10 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
   /** The sources of the user's inbox, each newest first: own entries, then each timeline the user sees. */
   const sourcesOf = async (uid: string, query: InboxQuery, fetchSize: number): Promise<Array<AsyncGenerator<InboxEntry>>> => {
     const range = keyset(query);
+    // Nothing before a timeline's unread floor is unread (src/store/unread-floors.ts).
+    const windows = query.unreadOnly === true ? (await view.unreadWindowsOf(uid)).windows : await view.windowsOf(uid);
     const timelines = await Promise.all(
-      [...(await view.windowsOf(uid))].map(async ([timeline, periods]) =>
+      [...windows].map(async ([timeline, periods]) =>
         view.scan(uid, timeline, periods, await view.bucketsOf(timeline, periods, range.high, range.low), query, fetchSize),
       ),
     );
@@ -261,10 +267,11 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
     },
 
     countUnread: async (uid) => {
+      const setAt = Date.now();
       const everything = keyset({});
       const ownBuckets: number[] = [];
-      const [windows] = await Promise.all([
-        view.windowsOf(uid),
+      const [{ windows, floors }] = await Promise.all([
+        view.unreadWindowsOf(uid),
         (async () => {
           for await (const row of session.rows(SELECT_ALL_BUCKETS, [uid], 100)) ownBuckets.push(Number(row.get('bucket')));
         })(),
@@ -291,12 +298,22 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
       });
       const timelineCounts = mapLimit(timelines, DEFAULT_CONCURRENCY, async ({ timeline, periods, buckets }) => {
         let count = 0;
-        for await (const entry of view.scan(uid, timeline, periods, buckets, { unreadOnly: true }, UNREAD_FETCH_SIZE)) {
-          if (!recalled.has(entry.messageId)) count += 1;
+        let newestAt: number | undefined;
+        let firstUnreadAt: number | undefined;
+        const passed = (postedAt: number) => {
+          newestAt = Math.max(newestAt ?? postedAt, postedAt);
+        };
+        for await (const entry of view.scan(uid, timeline, periods, buckets, { unreadOnly: true }, UNREAD_FETCH_SIZE, passed)) {
+          if (recalled.has(entry.messageId)) continue;
+          count += 1;
+          firstUnreadAt = Math.min(firstUnreadAt ?? entry.postedAt, entry.postedAt);
         }
-        return count;
+        return { timeline, count, floorAt: raisedFloor(floors.get(timeline), firstUnreadAt, newestAt) };
       });
-      return [...(await ownCounts), ...(await timelineCounts)].reduce((sum, n) => sum + n, 0);
+      const counted = await timelineCounts;
+      const raised = counted.flatMap(({ timeline, floorAt }) => (floorAt === undefined ? [] : [{ timeline, floorAt }]));
+      await view.raiseFloors(uid, raised, setAt);
+      return [...(await ownCounts), ...counted.map((c) => c.count)].reduce((sum, n) => sum + n, 0);
     },
   };
 }

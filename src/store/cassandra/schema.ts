@@ -107,6 +107,10 @@
  *      per 30 days per timeline.
  *  - timeline_topics ((timeline, topic), message_id ↓) → posted_at: topic collapse, as
  *      inbox_topics, with the post time that replaced_at is computed from.
+ *  - timeline_floors (uid, timeline ↑) → floor_at, set_at: where the user's unread count starts in
+ *      each timeline (migration 10; src/store/unread-floors.ts), written by countUnread; and
+ *      timeline_restores (timeline) → restored_until: until when those floors wait, after a
+ *      restore of a topic.
  *  - timeline_state (uid, message_id ↑) → delivered_at, read_at, archived_at: a user's state of a
  *      timeline message, written only by `mark` (sparse: no row until the user has one). Read
  *      with `message_id IN ?` for the candidates of a page, or one row.
@@ -149,6 +153,8 @@ export const STORE_TABLES = [
   'receipt_tallies',
   'reachable_users',
   'recipient_facts',
+  'timeline_floors',
+  'timeline_restores',
 ] as const;
 
 /** Migration 1's receipt tables, keyed without a device: kept (never dropped), no longer used. */
@@ -313,6 +319,17 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
          devices map<text, text>, erased_at bigint)`,
     ],
     backfill: backfillRecipientFacts,
+  },
+  {
+    version: 10,
+    name: 'unread floors',
+    statements: (ks) => [
+      // Where a user's unread count starts in each timeline (src/store/unread-floors.ts): a cache countUnread writes.
+      `CREATE TABLE IF NOT EXISTS ${ks}.timeline_floors (
+         uid text, timeline text, floor_at bigint, set_at bigint, PRIMARY KEY (uid, timeline))`,
+      // Per timeline, until when floors are not used: a restore of a topic lists an older entry again.
+      `CREATE TABLE IF NOT EXISTS ${ks}.timeline_restores (timeline text PRIMARY KEY, restored_until bigint)`,
+    ],
   },
 ];
 

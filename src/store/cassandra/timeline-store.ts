@@ -15,7 +15,7 @@
  *    Every value is computed from the topic rows read, so repeating a post writes the same.
  *    After a recall, `restoreTopic` drops the recalled rows from timeline_topics and collapses
  *    the rows left the same way around the newest, again while a newer post came meanwhile
- *    (topic-restore.ts).
+ *    (topic-restore.ts), and holds the users' unread floors of the timeline (timeline_restores).
  *  - Membership: thread_members is the authority, changed only by conditional writes (join
  *    `IF NOT EXISTS`, leave `IF joined_at = <read>`), so of concurrent joins one wins. The user's
  *    copy, thread_periods, follows: join opens the period after winning, leave closes it before
@@ -27,6 +27,7 @@
  */
 import type { Message } from '../../exchange/types.js';
 import type { MessageStore, ThreadMembership, TimelineId, TimelineStore } from '../port.js';
+import { RESTORE_HOLD_MS } from '../unread-floors.js';
 import { type CqlSession, long, text } from './client.js';
 import { inboxBucket, postedBucket } from './schema.js';
 import { restoreTopic as restoreTopicRounds } from './topic-restore.js';
@@ -70,6 +71,7 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
   const SELECT_TOPIC = 'SELECT message_id, posted_at FROM timeline_topics WHERE timeline = ? AND topic = ? LIMIT ?';
   const SET_REPLACED = 'UPDATE timeline_entries SET replaced_by = ?, replaced_at = ? WHERE timeline = ? AND bucket = ? AND message_id = ?';
   const DELETE_TOPIC = 'DELETE FROM timeline_topics WHERE timeline = ? AND topic = ? AND message_id = ?';
+  const HOLD_FLOORS = 'UPDATE timeline_restores SET restored_until = ? WHERE timeline = ?';
 
   const JOIN = 'INSERT INTO thread_members (thread, uid, joined_at) VALUES (?, ?, ?) IF NOT EXISTS';
   const OPEN_PERIOD = 'INSERT INTO thread_periods (uid, thread, joined_at, left_at) VALUES (?, ?, ?, null)';
@@ -100,8 +102,12 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
   };
 
   /** TimelineStore.restoreTopic (topic-restore.ts), collapsing the rows left as a post does. */
-  const restoreTopic = (timeline: TimelineId, topic: string): Promise<void> =>
-    restoreTopicRounds({
+  const restoreTopic = async (timeline: TimelineId, topic: string): Promise<void> => {
+    // An older entry may be listed again: the users' unread floors of the timeline wait, from
+    // before the first change until a while after the last (src/store/unread-floors.ts).
+    const hold = () => session.execute(HOLD_FLOORS, [Date.now() + RESTORE_HOLD_MS, timeline]);
+    await hold();
+    await restoreTopicRounds({
       session,
       messages,
       read: () => topicRows(timeline, topic, Date.now()),
@@ -117,6 +123,8 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
         ];
       },
     });
+    await hold();
+  };
 
   return {
     restoreTopic,

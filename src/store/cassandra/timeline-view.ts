@@ -10,6 +10,8 @@
  *    or replaced by a newer one the user also saw skipped, then the user's state of a page of
  *    candidates in one `message_id IN ?` read of timeline_state (archived ones skipped, read
  *    ones too for unreadOnly). Its cost: the entries of those buckets it passes over.
+ *  - `unreadWindowsOf(uid)` / `raiseFloors`: the windows from the user's unread floors on, and
+ *    the floors a count raises (timeline_floors, timeline_restores; src/store/unread-floors.ts).
  *  - `seen(uid, windows, ids)`: which of `ids` the user sees (listed or not), for get and mark:
  *    per id one read of its row in every timeline the user has a window on (`timeline IN ?`).
  * The rule is the SQLite adapter's (src/store/sqlite/timeline-view.ts): an entry replaced by a
@@ -17,6 +19,7 @@
  * was posted (the user left before seeing it).
  */
 import { type TimelineId, threadTimeline } from '../port.js';
+import { usableFloor } from '../unread-floors.js';
 import { type CqlSession, chunks, DEFAULT_CONCURRENCY, IN_KEYS, long, mapLimit, text } from './client.js';
 import { type InboxEntry, keyset } from './inbox-merge.js';
 import { inboxBucket, postedBucket } from './schema.js';
@@ -52,6 +55,9 @@ export function createTimelineView(session: CqlSession) {
   const SELECT_STATES = 'SELECT message_id, delivered_at, read_at, archived_at FROM timeline_state WHERE uid = ? AND message_id IN ?';
   const SELECT_POSTED = 'SELECT timeline, posted_at FROM timeline_entries WHERE timeline IN ? AND bucket = ? AND message_id = ?';
   const ENTRY_COLUMNS = 'message_id, posted_at, replaced_by, replaced_at';
+  const SELECT_FLOORS = 'SELECT timeline, floor_at, set_at FROM timeline_floors WHERE uid = ?';
+  const SELECT_RESTORES = 'SELECT timeline, restored_until FROM timeline_restores WHERE timeline IN ?';
+  const WRITE_FLOOR = 'UPDATE timeline_floors SET floor_at = ?, set_at = ? WHERE uid = ? AND timeline = ?';
 
   const windowsOf = async (uid: string): Promise<Windows> => {
     const windows: Windows = new Map();
@@ -99,7 +105,50 @@ export function createTimelineView(session: CqlSession) {
     return buckets;
   };
 
-  /** The listed entries of `timeline` that `uid` sees in `periods`, newest first, in `buckets` (bucketsOf) and the query's keyset. */
+  /**
+   * The user's windows for what is unread: each period starting no earlier than the usable floor
+   * of its timeline (src/store/unread-floors.ts; `floors`: that floor per timeline, if any).
+   * Two more reads: the user's floors (one partition) and the timelines' restores (one `IN`).
+   */
+  const unreadWindowsOf = async (uid: string): Promise<{ windows: Windows; floors: Map<TimelineId, number> }> => {
+    const [windows, stored] = await Promise.all([windowsOf(uid), session.execute(SELECT_FLOORS, [uid])]);
+    const floors = new Map<TimelineId, number>();
+    if (stored.rows.length === 0) return { windows, floors };
+    const restoredUntil = new Map<string, number>();
+    for (const keys of chunks([...windows.keys()], IN_KEYS)) {
+      for await (const row of session.rows(SELECT_RESTORES, [keys]))
+        restoredUntil.set(text(row.get('timeline')) as string, long(row.get('restored_until')) ?? 0);
+    }
+    for (const row of stored.rows) {
+      const timeline = text(row.get('timeline')) as TimelineId;
+      const floor = { floorAt: long(row.get('floor_at')) ?? 0, setAt: long(row.get('set_at')) ?? 0 };
+      const usable = usableFloor(floor, restoredUntil.get(timeline));
+      if (usable !== undefined && windows.has(timeline)) floors.set(timeline, usable);
+    }
+    const clipped: Windows = new Map();
+    for (const [timeline, periods] of windows) {
+      const floor = floors.get(timeline);
+      clipped.set(
+        timeline,
+        floor === undefined
+          ? periods
+          : periods.flatMap((p) => (p.until !== null && p.until <= floor ? [] : [{ from: Math.max(p.from, floor), until: p.until }])),
+      );
+    }
+    return { windows: clipped, floors };
+  };
+
+  /** Writes the floors a count found higher (raisedFloor), with the turn's other plain writes. */
+  const raiseFloors = (uid: string, raised: ReadonlyArray<{ timeline: TimelineId; floorAt: number }>, setAt: number): Promise<void> =>
+    raised.length === 0
+      ? Promise.resolve()
+      : session.write(raised.map(({ timeline, floorAt }) => ({ query: WRITE_FLOOR, params: [floorAt, setAt, uid, timeline] })));
+
+  /**
+   * The listed entries of `timeline` that `uid` sees in `periods`, newest first, in `buckets`
+   * (bucketsOf) and the query's keyset, each with its post time. `passed`, when given, hears the
+   * post time of every entry of the periods the scan passes over, listed or not.
+   */
   async function* scan(
     uid: string,
     timeline: TimelineId,
@@ -107,25 +156,35 @@ export function createTimelineView(session: CqlSession) {
     buckets: readonly number[],
     query: { before?: string; since?: string; unreadOnly?: boolean },
     fetchSize: number,
-  ): AsyncGenerator<InboxEntry> {
+    passed?: (postedAt: number) => void,
+  ): AsyncGenerator<InboxEntry & { postedAt: number }> {
     const range = keyset(query);
-    let candidates: string[] = [];
-    async function* withState(): AsyncGenerator<InboxEntry> {
-      const ids = candidates;
+    let candidates: Array<{ messageId: string; postedAt: number }> = [];
+    async function* withState(): AsyncGenerator<InboxEntry & { postedAt: number }> {
+      const entries = candidates;
       candidates = [];
-      const states = ids.length === 0 ? new Map<string, State>() : await statesOf(uid, ids);
-      for (const messageId of ids) {
+      const states =
+        entries.length === 0
+          ? new Map<string, State>()
+          : await statesOf(
+              uid,
+              entries.map((e) => e.messageId),
+            );
+      for (const { messageId, postedAt } of entries) {
         const state = states.get(messageId) ?? NO_STATE;
         if (state.archivedAt !== null || (query.unreadOnly === true && state.readAt !== null)) continue;
-        yield { messageId, ...state };
+        yield { messageId, ...state, postedAt };
       }
     }
     const cql = `SELECT ${ENTRY_COLUMNS} FROM timeline_entries WHERE ${['timeline = ?', 'bucket = ?', ...range.conditions].join(' AND ')}`;
     for (const bucket of buckets) {
       for await (const row of session.rows(cql, [timeline, bucket, ...range.params], fetchSize)) {
-        const period = periodOf(periods, long(row.get('posted_at')) ?? 0);
-        if (period === undefined || !listedIn(period, text(row.get('replaced_by')), long(row.get('replaced_at')))) continue;
-        candidates.push(text(row.get('message_id')) as string);
+        const postedAt = long(row.get('posted_at')) ?? 0;
+        const period = periodOf(periods, postedAt);
+        if (period === undefined) continue;
+        passed?.(postedAt);
+        if (!listedIn(period, text(row.get('replaced_by')), long(row.get('replaced_at')))) continue;
+        candidates.push({ messageId: text(row.get('message_id')) as string, postedAt });
         if (candidates.length >= fetchSize) yield* withState();
       }
     }
@@ -149,7 +208,7 @@ export function createTimelineView(session: CqlSession) {
     return found;
   };
 
-  return { windowsOf, statesOf, bucketsOf, scan, seen };
+  return { windowsOf, unreadWindowsOf, raiseFloors, statesOf, bucketsOf, scan, seen };
 }
 
 export type TimelineView = ReturnType<typeof createTimelineView>;

@@ -27,6 +27,7 @@ export function createSqliteErasureStore(db: SqliteDatabase, group: GroupCommit 
     'DELETE FROM devices WHERE uid = ?',
     'DELETE FROM inbox WHERE uid = ?',
     'DELETE FROM timeline_state WHERE uid = ?',
+    'DELETE FROM timeline_floors WHERE uid = ?',
     'DELETE FROM thread_periods WHERE uid = ?',
     'DELETE FROM thread_members WHERE uid = ?',
     'DELETE FROM receipts WHERE uid = ?',

@@ -25,14 +25,20 @@
  *    see it (timeline-view.ts: the everyone-timeline from the user's creation, each thread period),
  *    with the user's state from timeline_state, written only by `mark`. `list` takes the newest
  *    `limit` of each source, each a keyset range scan, and merges them; `countUnread` counts both.
+ *  - Unread floors (migration 10, src/store/unread-floors.ts): `countUnread` and `list` with
+ *    `unreadOnly` read each timeline from the user's floor on (index timeline_entries_posted),
+ *    and `countUnread` raises the floors it found higher, so counting costs the timeline entries
+ *    since the user's oldest unread one (or the last minute of posts), not every entry since the
+ *    user was created. The user's own entries are counted whole.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
 import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { InboxQuery, InboxStore } from '../port.js';
+import { raisedFloor } from '../unread-floors.js';
 import { prepareEnsureMessage } from './ensure-message.js';
-import { SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS } from './timeline-view.js';
+import { SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS, UNREAD_WINDOWS } from './timeline-view.js';
 
 interface InboxRow {
   uid: string;
@@ -79,10 +85,29 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   const selectSeenItem = db.prepare<{ uid: string; id: string }, InboxRow>(
     `WITH ${TIMELINE_WINDOWS} ${SEEN_TIMELINE_ENTRY} AND t.message_id = @id AND ${NOT_RECALLED} LIMIT 1`,
   );
-  const countUnread = db.prepare<{ uid: string }, { count: number }>(
-    `WITH ${TIMELINE_WINDOWS} SELECT
-       (SELECT count(*) FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = @uid AND i.read_at IS NULL AND ${LISTED})
-     + (SELECT count(*) FROM (${SEEN_TIMELINE_ENTRY} AND ${TIMELINE_LISTED} AND s.read_at IS NULL)) AS count`,
+  const countOwnUnread = db.prepare<{ uid: string }, { count: number }>(
+    `SELECT count(*) AS count FROM inbox i JOIN messages m ON m.id = i.message_id WHERE i.uid = @uid AND i.read_at IS NULL AND ${LISTED}`,
+  );
+  // Per timeline the user sees, from its usable floor on: the floor, the newest entry's post
+  // time, and the unread entries (how many, the first's post time).
+  const timelineFloors = db.prepare<{ uid: string }, { timeline: string; floor_at: number | null; newest_at: number | null }>(
+    `WITH ${UNREAD_WINDOWS} SELECT w.timeline AS timeline, max(w.floor_at) AS floor_at,
+       max((SELECT max(t.posted_at) FROM timeline_entries t WHERE t.timeline = w.timeline AND t.posted_at >= w.from_at
+            AND (w.until_at IS NULL OR t.posted_at < w.until_at))) AS newest_at
+     FROM windows w GROUP BY w.timeline`,
+  );
+  const countTimelineUnread = db.prepare<{ uid: string }, { timeline: string; count: number; first_at: number }>(
+    `WITH ${UNREAD_WINDOWS} SELECT w.timeline AS timeline, count(*) AS count, min(t.posted_at) AS first_at
+     FROM windows w
+     JOIN timeline_entries t ON t.timeline = w.timeline AND t.posted_at >= w.from_at AND (w.until_at IS NULL OR t.posted_at < w.until_at)
+     JOIN messages m ON m.id = t.message_id
+     LEFT JOIN timeline_state s ON s.uid = @uid AND s.message_id = t.message_id
+     WHERE ${TIMELINE_LISTED} AND s.read_at IS NULL
+     GROUP BY w.timeline`,
+  );
+  const writeFloor = db.prepare(
+    `INSERT INTO timeline_floors (uid, timeline, floor_at, set_at) VALUES (@uid, @timeline, @floorAt, @setAt)
+     ON CONFLICT (uid, timeline) DO UPDATE SET floor_at = excluded.floor_at, set_at = excluded.set_at`,
   );
   const seesEntry = db.prepare<{ uid: string; id: string }, { found: number }>(`WITH ${TIMELINE_WINDOWS} ${SEES_TIMELINE_ENTRY}`);
   const STATE_COLUMN = { delivered: 'delivered_at', read: 'read_at', archived: 'archived_at' } as const;
@@ -124,7 +149,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
         seen.push('s.read_at IS NULL');
       }
       statement = db.prepare<unknown[], unknown>(
-        `WITH ${TIMELINE_WINDOWS}
+        `WITH ${query.unreadOnly === true ? UNREAD_WINDOWS : TIMELINE_WINDOWS}
          SELECT * FROM (${SELECT_ITEM} WHERE ${own.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit)
          UNION ALL
          SELECT * FROM (${SEEN_TIMELINE_ENTRY} AND ${seen.join(' AND ')} ORDER BY t.message_id DESC LIMIT @limit)
@@ -169,6 +194,27 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     replaceByNewest.run({ uid, topic, id: newest });
   };
 
+  /** Counts, then raises the floors the count found higher (src/store/unread-floors.ts), written with the turn's other writes. */
+  const countUnread = async (uid: string): Promise<number> => {
+    const setAt = Date.now();
+    const { own, timelines, floors } = await sqlite(() => ({
+      own: countOwnUnread.get({ uid })?.count ?? 0,
+      timelines: countTimelineUnread.all({ uid }),
+      floors: timelineFloors.all({ uid }),
+    }));
+    const firstUnread = new Map(timelines.map((row) => [row.timeline, row.first_at]));
+    const raised = floors.flatMap(({ timeline, floor_at, newest_at }) => {
+      const floorAt = raisedFloor(floor_at ?? undefined, firstUnread.get(timeline), newest_at ?? undefined);
+      return floorAt === undefined ? [] : [{ uid, timeline, floorAt, setAt }];
+    });
+    if (raised.length > 0) {
+      await group.run(() => {
+        for (const floor of raised) writeFloor.run(floor);
+      });
+    }
+    return timelines.reduce((sum, row) => sum + row.count, own);
+  };
+
   const markTx = db.transaction((uid: string, messageIds: string[], state: keyof typeof MARK, at: number) => {
     const statement = MARK[state];
     const found: string[] = [];
@@ -200,7 +246,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
         return row ? toItem(row) : undefined;
       }),
     mark: (uid, messageIds, state, at) => sqlite(() => markTx.immediate(uid, messageIds, state, at)),
-    countUnread: (uid) => sqlite(() => countUnread.get({ uid })?.count ?? 0),
+    countUnread,
     restoreTopic: (uid, topic) => group.run(() => restoreTopic(uid, topic)),
   };
 }

@@ -6,7 +6,8 @@
  *    does). A topic message reads the newest of its topic in the timeline (index timeline_topic)
  *    and either marks the older ones replaced (by its id; replaced_at: the earliest post time of
  *    a newer one) or is itself written replaced by the newer one. After a recall, restoreTopic
- *    takes recalled entries out of their topic (topic = NULL) and collapses it again.
+ *    takes recalled entries out of their topic (topic = NULL) and collapses it again, and holds
+ *    the users' unread floors of the timeline (timeline_restores; src/store/unread-floors.ts).
  *  - Membership: `thread_members` holds the current members (expansion pages it by uid);
  *    `thread_periods` every period of a user (joined_at, left_at), which the inbox reads to
  *    know what the user sees (timeline-view.ts). join / leave are one transaction each.
@@ -16,6 +17,7 @@ import type { SqliteDatabase } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { ThreadMembership, TimelineId, TimelinePost, TimelineStore } from '../port.js';
+import { RESTORE_HOLD_MS } from '../unread-floors.js';
 import { prepareEnsureMessage } from './ensure-message.js';
 
 interface MemberRow {
@@ -77,7 +79,13 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
     return older ? { postedAt: time, replaces: older } : { postedAt: time };
   };
 
+  const holdFloors = db.prepare(
+    `INSERT INTO timeline_restores (timeline, restored_until) VALUES (@timeline, @until)
+     ON CONFLICT (timeline) DO UPDATE SET restored_until = max(restored_until, excluded.restored_until)`,
+  );
   const restoreTopic = (timeline: TimelineId, topic: string): void => {
+    // An older entry may be listed again: the users' unread floors of the timeline wait (unread-floors.ts).
+    holdFloors.run({ timeline, until: Date.now() + RESTORE_HOLD_MS });
     dropRecalledFromTopic.run({ timeline, topic });
     const newest = newestOfTopic.get(timeline, topic);
     if (newest === undefined) return;

@@ -2,14 +2,28 @@
  * What a user sees of the timelines, as SQL shared by the SQLite inbox (inbox-store.ts): the
  * user's windows — the everyone-timeline from the user's creation on, each thread for every
  * period of membership — and the timeline entries posted inside them, with the user's own state
- * (timeline_state, sparse: no row until the user has one). Every statement binds @uid.
+ * (timeline_state, sparse: no row until the user has one), and the unread part of the windows
+ * (from each timeline's unread floor on). Every statement binds @uid.
  */
 
-/** A CTE `windows (timeline, from_at, until_at)`: the periods in which @uid sees each timeline. */
-export const TIMELINE_WINDOWS = `windows (timeline, from_at, until_at) AS (
-  SELECT 'everyone', created_at, NULL FROM users WHERE uid = @uid
+const WINDOW_ROWS = `SELECT 'everyone', created_at, NULL FROM users WHERE uid = @uid
   UNION ALL
-  SELECT 'thread:' || thread, joined_at, left_at FROM thread_periods WHERE uid = @uid)`;
+  SELECT 'thread:' || thread, joined_at, left_at FROM thread_periods WHERE uid = @uid`;
+
+/** A CTE `windows (timeline, from_at, until_at)`: the periods in which @uid sees each timeline. */
+export const TIMELINE_WINDOWS = `windows (timeline, from_at, until_at) AS (${WINDOW_ROWS})`;
+
+/**
+ * The same windows for what is unread, `windows (timeline, from_at, until_at, floor_at)`: each
+ * starting no earlier than the user's usable floor of its timeline (src/store/unread-floors.ts;
+ * floor_at: that floor, or NULL), before which nothing is unread.
+ */
+export const UNREAD_WINDOWS = `all_windows (timeline, from_at, until_at) AS (${WINDOW_ROWS}),
+  windows (timeline, from_at, until_at, floor_at) AS (
+    SELECT a.timeline, max(a.from_at, coalesce(f.floor_at, a.from_at)), a.until_at, f.floor_at
+    FROM all_windows a
+    LEFT JOIN timeline_floors f ON f.uid = @uid AND f.timeline = a.timeline
+      AND f.set_at > coalesce((SELECT r.restored_until FROM timeline_restores r WHERE r.timeline = a.timeline), 0))`;
 
 const POSTED_IN_WINDOW = 't.posted_at >= w.from_at AND (w.until_at IS NULL OR t.posted_at < w.until_at)';
 
