@@ -297,10 +297,12 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
       // Posts minutes apart, so that a floor (src/store/unread-floors.ts) can pass some of them.
       const MINUTE = 60_000;
       const at = (minutes: number) => 10_000_000 + minutes * MINUTE;
-      /** The count, asserted equal to what paging the unread entries lists. */
+      /** The count, asserted equal to what paging the unread entries lists and to the unread ones of the whole list (read without floors). */
       const unread = async (uid: string): Promise<number> => {
         const count = await stores.inbox.countUnread(uid);
         assert.equal(count, (await pagedAll(uid, 3, true)).length, 'countUnread equals the unread pages');
+        const all = await stores.inbox.list(uid, { limit: 1_000 });
+        assert.equal(count, all.filter((item) => item.readAt === null).length, 'countUnread equals the unread entries of the whole list');
         return count;
       };
 
@@ -343,6 +345,18 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         assert.deepEqual(await listed('fr', { unreadOnly: true }), [other.id, older.id]);
         assert.equal(await unread('fr'), 2);
         assert.equal(await unread('fr'), 2);
+      });
+
+      it('a leave that lists an older entry of a topic again (its newer one posted after the leave) counts it, though a floor had passed it', async () => {
+        await stores.users.ensure('fv', at(0));
+        await stores.timelines.join('leaving', 'fv', at(1));
+        const older = await post(threadTimeline('leaving'), at(2), { topic: 'news' });
+        await post(threadTimeline('leaving'), at(10), { topic: 'news' });
+        assert.equal(await unread('fv'), 1, 'the newer one');
+        // The leave's time comes before the newer post, as when its write was still in flight.
+        await stores.timelines.leave('leaving', 'fv', at(10));
+        assert.deepEqual(await listed('fv', { unreadOnly: true }), [older.id]);
+        assert.equal(await unread('fv'), 1);
       });
 
       it('a thread member who left and came back: counted per period, from the floor', async () => {

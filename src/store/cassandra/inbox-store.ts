@@ -308,7 +308,7 @@ export function createCassandraInboxStore(session: CqlSession, messages: Pick<Me
           count += 1;
           firstUnreadAt = Math.min(firstUnreadAt ?? entry.postedAt, entry.postedAt);
         }
-        return { timeline, count, floorAt: raisedFloor(floors.get(timeline), firstUnreadAt, newestAt) };
+        return { timeline, count, floorAt: raisedFloor(floors.get(timeline), firstUnreadAt, newestAt, setAt) };
       });
       const counted = await timelineCounts;
       const raised = counted.flatMap(({ timeline, floorAt }) => (floorAt === undefined ? [] : [{ timeline, floorAt }]));

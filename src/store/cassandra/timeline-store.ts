@@ -26,7 +26,7 @@
  *    keeps the open ones, so its cost is that user's membership history (a row per period).
  */
 import type { Message } from '../../exchange/types.js';
-import type { MessageStore, ThreadMembership, TimelineId, TimelineStore } from '../port.js';
+import { type MessageStore, type ThreadMembership, type TimelineId, type TimelineStore, threadTimeline } from '../port.js';
 import { RESTORE_HOLD_MS } from '../unread-floors.js';
 import { type CqlSession, long, text } from './client.js';
 import { inboxBucket, postedBucket } from './schema.js';
@@ -101,11 +101,14 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
     return replaces;
   };
 
+  /** Holds the unread floors of `timeline` (timeline_restores): an older entry may be listed again. */
+  const holdFloors = (timeline: TimelineId) => session.execute(HOLD_FLOORS, [Date.now() + RESTORE_HOLD_MS, timeline]);
+
   /** TimelineStore.restoreTopic (topic-restore.ts), collapsing the rows left as a post does. */
   const restoreTopic = async (timeline: TimelineId, topic: string): Promise<void> => {
     // An older entry may be listed again: the users' unread floors of the timeline wait, from
     // before the first change until a while after the last (src/store/unread-floors.ts).
-    const hold = () => session.execute(HOLD_FLOORS, [Date.now() + RESTORE_HOLD_MS, timeline]);
+    const hold = () => holdFloors(timeline);
     await hold();
     await restoreTopicRounds({
       session,
@@ -131,9 +134,12 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
     post: async (timeline, message, at) => {
       if (messages.isStored?.(message.id) !== true) await session.execute(ENSURE_MESSAGE, [message.id, JSON.stringify(message)]);
       const bucket = inboxBucket(message.id);
+      // The bucket row first: an entry is listed as soon as it exists (an unread floor counts on
+      // it), also when a crash comes between the two and the entry is written on a retry.
+      await session.execute(INSERT_BUCKET, [timeline, bucket, postedBucket(at)]);
       const inserted = await session.execute(INSERT_ENTRY, [timeline, bucket, message.id, at, message.topic ?? null]);
       const postedAt = inserted.wasApplied() ? at : (long(inserted.first()?.get('posted_at')) ?? at);
-      await session.execute(INSERT_BUCKET, [timeline, bucket, postedBucket(postedAt)]);
+      if (postedBucket(postedAt) !== postedBucket(at)) await session.execute(INSERT_BUCKET, [timeline, bucket, postedBucket(postedAt)]);
       const replaces = message.topic === undefined ? undefined : await collapseTopic(timeline, message, message.topic, postedAt);
       return replaces === undefined ? { postedAt } : { postedAt, replaces };
     },
@@ -156,7 +162,13 @@ export function createCassandraTimelineStore(session: CqlSession, messages: Pick
       const joinedAt = member ? long(member.get('joined_at')) : null;
       if (joinedAt === null) return false;
       const period = (await session.execute(SELECT_PERIOD, [uid, thread, joinedAt])).first();
-      if (!period || long(period.get('left_at')) === null) await session.execute(CLOSE_PERIOD, [Math.max(at, joinedAt), uid, thread, joinedAt]);
+      if (!period || long(period.get('left_at')) === null) {
+        // Closing the period may list again an older entry that a newer one posted since `at`
+        // hid: the thread's unread floors wait (src/store/unread-floors.ts).
+        await holdFloors(threadTimeline(thread));
+        await session.execute(CLOSE_PERIOD, [Math.max(at, joinedAt), uid, thread, joinedAt]);
+        await holdFloors(threadTimeline(thread));
+      }
       return (await session.execute(LEAVE, [thread, uid, joinedAt])).wasApplied();
     },
 

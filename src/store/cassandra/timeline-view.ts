@@ -57,7 +57,8 @@ export function createTimelineView(session: CqlSession) {
   const ENTRY_COLUMNS = 'message_id, posted_at, replaced_by, replaced_at';
   const SELECT_FLOORS = 'SELECT timeline, floor_at, set_at FROM timeline_floors WHERE uid = ?';
   const SELECT_RESTORES = 'SELECT timeline, restored_until FROM timeline_restores WHERE timeline IN ?';
-  const WRITE_FLOOR = 'UPDATE timeline_floors SET floor_at = ?, set_at = ? WHERE uid = ? AND timeline = ?';
+  // Written at the count's start time: an erasure after it (a later delete) wins, and leaves no row.
+  const WRITE_FLOOR = 'UPDATE timeline_floors USING TIMESTAMP ? SET floor_at = ?, set_at = ? WHERE uid = ? AND timeline = ?';
 
   const windowsOf = async (uid: string): Promise<Windows> => {
     const windows: Windows = new Map();
@@ -142,7 +143,7 @@ export function createTimelineView(session: CqlSession) {
   const raiseFloors = (uid: string, raised: ReadonlyArray<{ timeline: TimelineId; floorAt: number }>, setAt: number): Promise<void> =>
     raised.length === 0
       ? Promise.resolve()
-      : session.write(raised.map(({ timeline, floorAt }) => ({ query: WRITE_FLOOR, params: [floorAt, setAt, uid, timeline] })));
+      : session.write(raised.map(({ timeline, floorAt }) => ({ query: WRITE_FLOOR, params: [setAt * 1000, floorAt, setAt, uid, timeline] })));
 
   /**
    * The listed entries of `timeline` that `uid` sees in `periods`, newest first, in `buckets`

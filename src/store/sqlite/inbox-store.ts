@@ -105,8 +105,10 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
      WHERE ${TIMELINE_LISTED} AND s.read_at IS NULL
      GROUP BY w.timeline`,
   );
+  // Not for a user erased since the count read (an erasure leaves no row of the user).
   const writeFloor = db.prepare(
-    `INSERT INTO timeline_floors (uid, timeline, floor_at, set_at) VALUES (@uid, @timeline, @floorAt, @setAt)
+    `INSERT INTO timeline_floors (uid, timeline, floor_at, set_at)
+     SELECT @uid, @timeline, @floorAt, @setAt WHERE EXISTS (SELECT 1 FROM users WHERE uid = @uid)
      ON CONFLICT (uid, timeline) DO UPDATE SET floor_at = excluded.floor_at, set_at = excluded.set_at`,
   );
   const seesEntry = db.prepare<{ uid: string; id: string }, { found: number }>(`WITH ${TIMELINE_WINDOWS} ${SEES_TIMELINE_ENTRY}`);
@@ -204,7 +206,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     }));
     const firstUnread = new Map(timelines.map((row) => [row.timeline, row.first_at]));
     const raised = floors.flatMap(({ timeline, floor_at, newest_at }) => {
-      const floorAt = raisedFloor(floor_at ?? undefined, firstUnread.get(timeline), newest_at ?? undefined);
+      const floorAt = raisedFloor(floor_at ?? undefined, firstUnread.get(timeline), newest_at ?? undefined, setAt);
       return floorAt === undefined ? [] : [{ uid, timeline, floorAt, setAt }];
     });
     if (raised.length > 0) {

@@ -16,7 +16,7 @@ import type { Message } from '../../exchange/types.js';
 import type { SqliteDatabase } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
-import type { ThreadMembership, TimelineId, TimelinePost, TimelineStore } from '../port.js';
+import { type ThreadMembership, type TimelineId, type TimelinePost, type TimelineStore, threadTimeline } from '../port.js';
 import { RESTORE_HOLD_MS } from '../unread-floors.js';
 import { prepareEnsureMessage } from './ensure-message.js';
 
@@ -110,6 +110,9 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
     const member = selectMember.get(thread, uid);
     if (member === undefined) return false;
     deleteMember.run(thread, uid);
+    // Closing the period may list again an older entry that a newer one posted since `at` hid:
+    // the thread's unread floors wait (src/store/unread-floors.ts).
+    holdFloors.run({ timeline: threadTimeline(thread), until: Date.now() + RESTORE_HOLD_MS });
     closePeriod.run(Math.max(at, member.joined_at), uid, thread, member.joined_at);
     return true;
   });
