@@ -1,13 +1,14 @@
 /**
- * unread count cost: how GET /api/v1/messages/count?state=unread grows with the broadcasts a
- * user has seen. For each N, an embedded Herald whose database holds READERS users created
+ * inbox read cost: how GET /api/v1/messages/count?state=unread, and a page of GET
+ * /api/v1/messages, grow with the broadcasts a user has seen. For each N, an embedded Herald whose database holds READERS users created
  * before N broadcasts (a minute apart, written straight into its migrated database before it
  * starts), each of whom has read all but the last UNREAD. After a warm-up on the first reader,
  * each other reader's first count starts from the user's creation (no unread floor yet: the
  * reference, what every count cost before floors; their median), and the next COUNTS of one of
  * them from the floor that count wrote (src/store/unread-floors.ts; their median). Times per
  * count over HTTP on loopback; the floored count at the largest N over the smallest is how that
- * cost grows with the broadcasts.
+ * cost grows with the broadcasts. Then PAGES pages of the newest 50 (`limit=50`) of that reader,
+ * their median, beside the same at the smallest N.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,8 @@ export const UNREAD_GROWTH_TARGET = 3;
 const UNREAD = 5;
 /** Measured counts per size, after the first. */
 const COUNTS = 50;
+/** Pages of the inbox measured per size. */
+const PAGES = 20;
 /** Users of the same history: one to warm up, the others' first counts are the reference. */
 const READERS = 6;
 const MINUTE = 60_000;
@@ -38,6 +41,7 @@ interface Measured {
   broadcasts: number;
   firstMs: number;
   flooredMs: number;
+  pageMs: number;
 }
 
 const readerOf = (i: number) => `reader-${i}`;
@@ -89,10 +93,19 @@ async function measure(broadcasts: number, log: (line: string) => void): Promise
     const times: number[] = [];
     for (let i = 0; i < COUNTS; i++) times.push(await count(readers[0] as string));
     const flooredMs = summarize(times).p50;
+    const pages: number[] = [];
+    for (let i = 0; i < PAGES; i++) {
+      const started = performance.now();
+      const res = await fetch(`${server.url}/api/v1/messages?limit=50`, { headers: { authorization: `Bearer ${readers[0]}` } });
+      const body = (await res.json()) as { messages?: unknown[] };
+      if (res.status !== 200 || body.messages?.length !== 50) throw new Error(`page: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+      pages.push(performance.now() - started);
+    }
+    const pageMs = summarize(pages).p50;
     log(
-      `  ${broadcasts.toLocaleString('en-US')} broadcasts: first counts (no floor) p50 ${firstMs.toFixed(2)} ms, then from the floor p50 ${flooredMs.toFixed(2)} ms`,
+      `  ${broadcasts.toLocaleString('en-US')} broadcasts: first counts (no floor) p50 ${firstMs.toFixed(2)} ms, then from the floor p50 ${flooredMs.toFixed(2)} ms; a page of 50 p50 ${pageMs.toFixed(2)} ms`,
     );
-    return { broadcasts, firstMs, flooredMs };
+    return { broadcasts, firstMs, flooredMs, pageMs };
   } finally {
     await server.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -100,7 +113,7 @@ async function measure(broadcasts: number, log: (line: string) => void): Promise
 }
 
 export async function runUnreadCost(options: UnreadCostOptions): Promise<ResultRow[]> {
-  options.log(`unread count: a user who read all but ${UNREAD} of ${options.sizes.map((n) => n.toLocaleString('en-US')).join(' / ')} broadcasts`);
+  options.log(`inbox reads: a user who read all but ${UNREAD} of ${options.sizes.map((n) => n.toLocaleString('en-US')).join(' / ')} broadcasts`);
   const results: Measured[] = [];
   for (const broadcasts of options.sizes) results.push(await measure(broadcasts, options.log));
   const smallest = results[0] as Measured;
@@ -118,6 +131,17 @@ export async function runUnreadCost(options: UnreadCostOptions): Promise<ResultR
       ratio: Number((result.flooredMs / result.firstMs).toFixed(3)),
       note: `${(result.flooredMs / smallest.flooredMs).toFixed(2)}× the ${smallest.broadcasts.toLocaleString('en-US')}-broadcast count`,
       ...(isLargest ? { target: `≤ ${UNREAD_GROWTH_TARGET}× the smallest`, pass: growth <= UNREAD_GROWTH_TARGET } : {}),
+    });
+    const pageGrowth = result.pageMs / smallest.pageMs;
+    rows.push({
+      bench: 'unread',
+      metric: `inbox page of 50, ${result.broadcasts.toLocaleString('en-US')} broadcasts`,
+      herald: Number(result.pageMs.toFixed(2)),
+      reference: Number(smallest.pageMs.toFixed(2)),
+      referenceName: `${smallest.broadcasts.toLocaleString('en-US')} broadcasts`,
+      unit: 'ms',
+      ratio: Number(pageGrowth.toFixed(2)),
+      ...(isLargest ? { target: `≤ ${UNREAD_GROWTH_TARGET}× the smallest`, pass: pageGrowth <= UNREAD_GROWTH_TARGET } : {}),
     });
   }
   return rows;

@@ -9,6 +9,13 @@ const HERALD_NAMESPACE = '3f1c2f64-8a7e-4d6b-9d2a-5b0e8c1f7a39';
 /** An id derived from `name` (UUIDv5): the same name always gives the same id, never time-ordered. */
 export const derivedId = (name: string): string => uuidv5(name, HERALD_NAMESPACE);
 
+/** The smallest UUIDv7 text of `ms` (a prefix sorts before every id that starts with it): a lower bound for id ranges; '' before the epoch. */
+export function idPrefixAt(ms: number): string {
+  if (ms <= 0) return '';
+  const hex = Math.floor(ms).toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
+}
+
 /** Milliseconds since the epoch encoded in a UUIDv7. */
 export const idTime = (id: string): number => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
 import { createEmbeddedScheduler } from '../../schedulers/embedded/scheduler.js';
 import type { Scheduler } from '../../schedulers/port.js';
 import { createSqliteSearch } from '../../src/search/sqlite/search.js';
@@ -190,6 +191,48 @@ describe('SQLite adapters beyond the contracts', () => {
       assert.equal(await stores.inbox.countUnread('ann'), 0);
       assert.equal(await stores.inbox.countUnread('bob'), 2);
       assert.equal((await stores.inbox.get('ann', old.id))?.readAt, 3_000);
+      await stores.close();
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migration 10 marks the entries posted late already there, and a user created before their post still lists them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-migrate-'));
+    try {
+      const db = openDatabase(join(dir, 'herald.db'));
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 9)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, 0);
+      }
+      const day = 24 * 3_600_000;
+      const created = Date.now() - 10 * day;
+      const insertMessage = db.prepare(
+        "INSERT INTO messages (id, sender, status, cursor, urgency, created_at, body) VALUES (?, 'ops', 'triaged', NULL, 'normal', ?, ?)",
+      );
+      const insertEntry = db.prepare("INSERT INTO timeline_entries (timeline, message_id, posted_at) VALUES ('everyone', ?, ?)");
+      const scheduled = makeMessage({ id: uuidv7({ msecs: created }), createdAt: created, target: { kind: 'everyone' } });
+      const onTime = makeMessage({ id: uuidv7({ msecs: created + 3 * day }), createdAt: created + 3 * day, target: { kind: 'everyone' } });
+      for (const [message, posted] of [
+        [scheduled, created + 2 * day],
+        [onTime, created + 3 * day],
+      ] as const) {
+        insertMessage.run(message.id, message.createdAt, JSON.stringify(message));
+        insertEntry.run(message.id, posted);
+      }
+      db.prepare("INSERT INTO users (uid, attributes, created_at, updated_at) VALUES ('between', '{}', ?, ?)").run(created + day, created + day);
+      assert.deepEqual(migrate(db), [10]);
+      assert.deepEqual(db.prepare('SELECT message_id, late FROM timeline_entries ORDER BY message_id').all(), [
+        { message_id: scheduled.id, late: 1 },
+        { message_id: onTime.id, late: 0 },
+      ]);
+      const stores = createSqliteStores(db);
+      assert.deepEqual(
+        (await stores.inbox.list('between', { limit: 10 })).map((i) => i.message.id),
+        [onTime.id, scheduled.id],
+      );
       await stores.close();
       db.close();
     } finally {

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
 import type { Message } from '../../src/exchange/types.js';
 import { type Stores, type TimelineId, threadTimeline } from '../../src/store/port.js';
 import { makeMessage, walkReachable, webDevice } from './contract-helpers.js';
@@ -136,6 +137,30 @@ export function timelinesContract(name: string, open: () => Promise<StoresHarnes
         assert.deepEqual(await stores.timelines.post('everyone', third, 2_300), { postedAt: 2_300, replaces: second.id });
         assert.deepEqual(await stores.timelines.post('everyone', late, 2_400), { postedAt: 2_400 }, 'posted after a newer one of its topic: replaces nothing');
         assert.deepEqual(await listed('tp'), [third.id, weather.id]);
+      });
+    });
+
+    describe('posts long after their message was created (a scheduled send)', () => {
+      it('are listed, paged and counted for the users who saw the timeline when they were posted, by their ids', async () => {
+        const day = 24 * 3_600_000;
+        const t0 = Date.now() - 10 * day;
+        /** A broadcast created at `created` (its id of that time) and posted at `posted`. */
+        const broadcast = async (created: number, posted: number): Promise<Message> => {
+          const message = makeMessage({ id: uuidv7({ msecs: created }), createdAt: created, target: { kind: 'everyone' } });
+          await stores.messages.insert({ message, status: 'triaged' });
+          await stores.timelines.post('everyone', message, posted);
+          return message;
+        };
+        const before = await broadcast(t0 - 3 * day, t0 - 3 * day);
+        await stores.users.ensure('sched', t0);
+        const scheduled = await broadcast(t0 - 2 * day, t0 + day);
+        const later = await broadcast(t0 + 2 * day, t0 + 2 * day);
+        assert.deepEqual(await listed('sched'), [later.id, scheduled.id]);
+        assert.deepEqual(await pagedAll('sched', 1), [later.id, scheduled.id]);
+        assert.deepEqual(await pagedAll('sched', 1, true), [later.id, scheduled.id]);
+        assert.equal(await stores.inbox.countUnread('sched'), 2);
+        assert.equal((await stores.inbox.get('sched', scheduled.id))?.message.id, scheduled.id);
+        assert.equal(await stores.inbox.get('sched', before.id), undefined, 'posted before the user was created');
       });
     });
 

@@ -24,7 +24,12 @@
  *  - The merge with timelines (migration 8): a timeline message is listed for the user while they
  *    see it (timeline-view.ts: the everyone-timeline from the user's creation, each thread period),
  *    with the user's state from timeline_state, written only by `mark`. `list` takes the newest
- *    `limit` of each source, each a keyset range scan, and merges them; `countUnread` counts both.
+ *    `limit` of each source and merges them: the own entries by a keyset range scan; each
+ *    timeline by walking its primary key down from the keyset, from a little before the user's
+ *    window (LATE_POST_MS and a minute: an entry posted in the window was created since), and
+ *    its `late` entries (posted longer than that after their message was created: index
+ *    timeline_entries_late) below that, so a page costs about the rows it passes over, not the
+ *    timeline's history. `countUnread` counts both.
  *  - Unread floors (migration 10, src/store/unread-floors.ts): `countUnread` and `list` with
  *    `unreadOnly` read each timeline from the user's floor on (index timeline_entries_posted),
  *    and `countUnread` raises the floors it found higher, so counting costs the timeline entries
@@ -32,13 +37,14 @@
  *    user was created. The user's own entries are counted whole.
  */
 import type { InboxItem, Message } from '../../exchange/types.js';
+import { idPrefixAt } from '../../ids.js';
 import type { SqliteDatabase, SqliteStatement } from '../../sqlite/database.js';
 import { createGroupCommit, type GroupCommit } from '../../sqlite/group-commit.js';
 import { sqlite } from '../../sqlite/unavailable.js';
 import type { InboxQuery, InboxStore } from '../port.js';
 import { raisedFloor } from '../unread-floors.js';
 import { prepareEnsureMessage } from './ensure-message.js';
-import { SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS, UNREAD_WINDOWS } from './timeline-view.js';
+import { LATE_POST_MS, SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS, timelineWalk, UNREAD_WINDOWS } from './timeline-view.js';
 
 interface InboxRow {
   uid: string;
@@ -130,14 +136,16 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   const markArchived = db.prepare('UPDATE inbox SET archived_at = coalesce(archived_at, @at) WHERE uid = @uid AND message_id = @id');
   const MARK = { delivered: markDelivered, read: markRead, archived: markArchived } as const;
 
-  // One statement per combination of optional conditions, so every source is a keyset range scan.
-  const listStatements = new Map<string, SqliteStatement>();
-  const listStatement = (query: InboxQuery) => {
+  // One statement per combination of optional conditions, so every source is a keyset range
+  // scan that stops at the page's limit: the user's own entries, and each timeline the user sees
+  // (timelineWalk: down the ids, from a little before the user's window, and its late posts apart).
+  const listStatements = new Map<string, { own: SqliteStatement; walk: SqliteStatement; late: SqliteStatement; windows: SqliteStatement }>();
+  const listStatementsOf = (query: InboxQuery) => {
     const key = `${query.since !== undefined}|${query.before !== undefined}|${query.unreadOnly === true}`;
-    let statement = listStatements.get(key);
-    if (!statement) {
+    let statements = listStatements.get(key);
+    if (!statements) {
       const own = ['i.uid = @uid', LISTED];
-      const seen = [TIMELINE_LISTED];
+      const seen: string[] = [];
       if (query.since !== undefined) {
         own.push('i.message_id > @since');
         seen.push('t.message_id > @since');
@@ -150,16 +158,31 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
         own.push('i.read_at IS NULL');
         seen.push('s.read_at IS NULL');
       }
-      statement = db.prepare<unknown[], unknown>(
-        `WITH ${query.unreadOnly === true ? UNREAD_WINDOWS : TIMELINE_WINDOWS}
-         SELECT * FROM (${SELECT_ITEM} WHERE ${own.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit)
-         UNION ALL
-         SELECT * FROM (${SEEN_TIMELINE_ENTRY} AND ${seen.join(' AND ')} ORDER BY t.message_id DESC LIMIT @limit)
-         ORDER BY message_id DESC LIMIT @limit`,
-      );
-      listStatements.set(key, statement);
+      const windows = query.unreadOnly === true ? UNREAD_WINDOWS : TIMELINE_WINDOWS;
+      const walk = (late: boolean) =>
+        db.prepare<unknown[], unknown>(`WITH ${windows} ${timelineWalk(late)}${seen.map((c) => ` AND ${c}`).join('')} ORDER BY t.message_id DESC LIMIT @limit`);
+      statements = {
+        own: db.prepare<unknown[], unknown>(`${SELECT_ITEM} WHERE ${own.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit`),
+        walk: walk(false),
+        late: walk(true),
+        windows: db.prepare<unknown[], unknown>(`WITH ${windows} SELECT timeline, min(from_at) AS from_at FROM windows GROUP BY timeline`),
+      };
+      listStatements.set(key, statements);
     }
-    return statement;
+    return statements;
+  };
+
+  const list = (uid: string, query: InboxQuery): InboxRow[] => {
+    const statements = listStatementsOf(query);
+    const params = { uid, since: query.since, before: query.before, limit: query.limit };
+    const rows = statements.own.all(params) as Array<InboxRow & { message_id: string }>;
+    for (const window of statements.windows.all({ uid }) as Array<{ timeline: string; from_at: number }>) {
+      // On-time posts were created at most LATE_POST_MS (and a minute of clocks) before they were posted.
+      const walked = { ...params, timeline: window.timeline, low: idPrefixAt(window.from_at - LATE_POST_MS - 60_000) };
+      rows.push(...(statements.walk.all(walked) as typeof rows), ...(statements.late.all(walked) as typeof rows));
+    }
+    rows.sort((a, b) => (a.message_id < b.message_id ? 1 : a.message_id > b.message_id ? -1 : 0));
+    return rows.slice(0, query.limit);
   };
 
   /** Adds the entry of a topic message to `uid`'s inbox; returns the id it replaces there, if any. */
@@ -232,16 +255,7 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
 
   return {
     add: async (uids, message) => (uids.length > 0 ? group.run(() => addAll(uids, message)) : new Map()),
-    list: (uid, query) =>
-      sqlite(() => {
-        const rows = listStatement(query).all({
-          uid,
-          since: query.since,
-          before: query.before,
-          limit: query.limit,
-        }) as InboxRow[];
-        return rows.map(toItem);
-      }),
+    list: (uid, query) => sqlite(() => list(uid, query).map(toItem)),
     get: (uid, messageId) =>
       sqlite(() => {
         const row = selectItem.get(uid, messageId) ?? selectSeenItem.get({ uid, id: messageId });

@@ -1,6 +1,7 @@
 /**
  * SQLite TimelineStore (tables of migration 8). Guarantees, beyond the TimelineStore port contract:
- *  - `post` is one row of timeline_entries however many users see the message, written through
+ *  - `post` is one row of timeline_entries however many users see the message (`late` when
+ *    posted more than LATE_POST_MS after the message was created), written through
  *    the group commit (group-commit.ts) with the other writes of its event-loop turn. It stores
  *    the message too when the MessageStore does not have it yet (status 'triaged', as the inbox
  *    does). A topic message reads the newest of its topic in the timeline (index timeline_topic)
@@ -19,6 +20,7 @@ import { sqlite } from '../../sqlite/unavailable.js';
 import { type ThreadMembership, type TimelineId, type TimelinePost, type TimelineStore, threadTimeline } from '../port.js';
 import { RESTORE_HOLD_MS } from '../unread-floors.js';
 import { prepareEnsureMessage } from './ensure-message.js';
+import { LATE_POST_MS } from './timeline-view.js';
 
 interface MemberRow {
   thread: string;
@@ -26,13 +28,16 @@ interface MemberRow {
   joined_at: number;
 }
 
+/** 1 for a post more than LATE_POST_MS after its message was created (timeline_entries.late). */
+const lateness = (message: Message, at: number): number => (at - message.createdAt > LATE_POST_MS ? 1 : 0);
+
 const toMembership = (row: MemberRow): ThreadMembership => ({ thread: row.thread, uid: row.uid, joinedAt: row.joined_at });
 
 export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit = createGroupCommit(db)): TimelineStore {
   const ensureMessage = prepareEnsureMessage(db);
   const insertEntry = db.prepare(
-    `INSERT INTO timeline_entries (timeline, message_id, posted_at, topic, replaced_by, replaced_at)
-     VALUES (@timeline, @id, @at, @topic, @replacedBy, @replacedAt) ON CONFLICT (timeline, message_id) DO NOTHING`,
+    `INSERT INTO timeline_entries (timeline, message_id, posted_at, topic, replaced_by, replaced_at, late)
+     VALUES (@timeline, @id, @at, @topic, @replacedBy, @replacedAt, @late) ON CONFLICT (timeline, message_id) DO NOTHING`,
   );
   const newestOfTopic = db.prepare<[string, string], { message_id: string; posted_at: number }>(
     'SELECT message_id, posted_at FROM timeline_entries WHERE timeline = ? AND topic = ? ORDER BY message_id DESC LIMIT 1',
@@ -63,13 +68,21 @@ export function createSqliteTimelineStore(db: SqliteDatabase, group: GroupCommit
     const posted = postedAt.get(timeline, message.id);
     const time = posted?.posted_at ?? at;
     if (topic === undefined) {
-      if (posted === undefined) insertEntry.run({ timeline, id: message.id, at, topic: null, replacedBy: null, replacedAt: null });
+      if (posted === undefined) insertEntry.run({ timeline, id: message.id, at, topic: null, replacedBy: null, replacedAt: null, late: lateness(message, at) });
       return { postedAt: time };
     }
     if (posted === undefined) {
       const newest = newestOfTopic.get(timeline, topic);
       const newer = newest !== undefined && newest.message_id > message.id ? newest : undefined;
-      insertEntry.run({ timeline, id: message.id, at, topic, replacedBy: newer?.message_id ?? null, replacedAt: newer?.posted_at ?? null });
+      insertEntry.run({
+        timeline,
+        id: message.id,
+        at,
+        topic,
+        replacedBy: newer?.message_id ?? null,
+        replacedAt: newer?.posted_at ?? null,
+        late: lateness(message, at),
+      });
       if (newer !== undefined) return { postedAt: time };
       replaceOlder.run({ timeline, topic, id: message.id, at });
     }

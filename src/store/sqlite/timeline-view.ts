@@ -45,6 +45,24 @@ export const SEEN_TIMELINE_ENTRY = `SELECT t.message_id, @uid AS uid, m.body, s.
 export const TIMELINE_LISTED = `s.archived_at IS NULL AND m.status != 'recalled'
   AND (t.replaced_by IS NULL OR (w.until_at IS NOT NULL AND t.replaced_at >= w.until_at))`;
 
+/** An entry posted this long after its message was created is `late` (migration 10): a page finds it apart. */
+export const LATE_POST_MS = 3_600_000;
+
+/**
+ * The listed entries of one timeline @timeline that @uid sees, newest first by id, walked down
+ * the primary key (timeline, message_id) so that a page stops at its @limit: needs `windows`
+ * (either CTE) and the keyset conditions the caller appends (on t, s). `late`: the entries posted
+ * late (index timeline_entries_late) below @low, else the others from @low up.
+ */
+export const timelineWalk = (late: boolean): string => `SELECT t.message_id, @uid AS uid, m.body, s.delivered_at, s.read_at, s.archived_at
+  FROM timeline_entries t ${late ? 'INDEXED BY timeline_entries_late' : ''}
+  JOIN messages m ON m.id = t.message_id
+  LEFT JOIN timeline_state s ON s.uid = @uid AND s.message_id = t.message_id
+  WHERE t.timeline = @timeline AND ${late ? 't.late = 1 AND t.message_id < @low' : 't.message_id >= @low'}
+    AND EXISTS (SELECT 1 FROM windows w WHERE w.timeline = t.timeline AND ${POSTED_IN_WINDOW}
+      AND (t.replaced_by IS NULL OR (w.until_at IS NOT NULL AND t.replaced_at >= w.until_at)))
+    AND s.archived_at IS NULL AND m.status != 'recalled'`;
+
 /** One row when @uid sees the timeline message @id (listed or not). */
 export const SEES_TIMELINE_ENTRY = `SELECT 1 AS found FROM windows w
   JOIN timeline_entries t ON t.timeline = w.timeline AND t.message_id = @id AND ${POSTED_IN_WINDOW}
