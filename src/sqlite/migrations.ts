@@ -305,7 +305,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 10,
-    name: 'unread floors, late posts',
+    name: 'unread floors',
     sql: `
       -- Where a user's unread count starts in a timeline (src/store/unread-floors.ts): a cache
       -- countUnread writes; set_at: when that count began.
@@ -323,13 +323,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       -- Counting from a floor reads the entries posted since, not every entry of the timeline.
       CREATE INDEX timeline_entries_posted ON timeline_entries (timeline, posted_at);
+    `,
+  },
+  {
+    version: 11,
+    name: 'late posts',
+    sql: `
       -- An entry posted more than an hour after its message was created (a scheduled send, a
       -- late triage): a page of the inbox walks a timeline's ids back only to a little before the
-      -- user's window, and finds these apart (src/store/sqlite/inbox-store.ts).
+      -- user's window, and finds these apart, by post time (src/store/sqlite/inbox-store.ts).
       ALTER TABLE timeline_entries ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
       UPDATE timeline_entries SET late = 1
         WHERE posted_at - (SELECT m.created_at FROM messages m WHERE m.id = timeline_entries.message_id) > 3600000;
-      CREATE INDEX timeline_entries_late ON timeline_entries (timeline, message_id) WHERE late = 1;
+      CREATE INDEX timeline_entries_late ON timeline_entries (timeline, posted_at) WHERE late = 1;
     `,
   },
 ];

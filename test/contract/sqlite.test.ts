@@ -175,7 +175,7 @@ describe('SQLite adapters beyond the contracts', () => {
       );
       db.prepare("INSERT INTO inbox (uid, message_id) VALUES ('ann', ?), ('bob', ?)").run(old.id, old.id);
 
-      assert.deepEqual(migrate(db), [8, 9, 10]);
+      assert.deepEqual(migrate(db), [8, 9, 10, 11]);
       const stores = createSqliteStores(db);
       const fresh = makeMessage({ target: { kind: 'everyone' }, msg: 'timeline broadcast' });
       await stores.messages.insert({ message: fresh, status: 'triaged' });
@@ -198,12 +198,12 @@ describe('SQLite adapters beyond the contracts', () => {
     }
   });
 
-  it('migration 10 marks the entries posted late already there, and a user created before their post still lists them', async () => {
+  it('migration 11 marks the entries posted late already there, and a user created before their post still lists them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-migrate-'));
     try {
       const db = openDatabase(join(dir, 'herald.db'));
       db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-      for (const migration of MIGRATIONS.filter((m) => m.version <= 9)) {
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 10)) {
         db.exec(migration.sql);
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, 0);
       }
@@ -223,7 +223,7 @@ describe('SQLite adapters beyond the contracts', () => {
         insertEntry.run(message.id, posted);
       }
       db.prepare("INSERT INTO users (uid, attributes, created_at, updated_at) VALUES ('between', '{}', ?, ?)").run(created + day, created + day);
-      assert.deepEqual(migrate(db), [10]);
+      assert.deepEqual(migrate(db), [11]);
       assert.deepEqual(db.prepare('SELECT message_id, late FROM timeline_entries ORDER BY message_id').all(), [
         { message_id: scheduled.id, late: 1 },
         { message_id: onTime.id, late: 0 },

@@ -27,9 +27,11 @@
  *    `limit` of each source and merges them: the own entries by a keyset range scan; each
  *    timeline by walking its primary key down from the keyset, from a little before the user's
  *    window (LATE_POST_MS and a minute: an entry posted in the window was created since), and
- *    its `late` entries (posted longer than that after their message was created: index
- *    timeline_entries_late) below that, so a page costs about the rows it passes over, not the
- *    timeline's history. `countUnread` counts both.
+ *    its `late` entries (posted longer than that after their message was created: migration 11,
+ *    index timeline_entries_late, by post time from the window on) below that; a timeline whose
+ *    periods are all closed (threads the user left) is read by post time inside them. A page
+ *    costs about the rows it passes over (and a left thread, the posts the user saw there), not
+ *    the timeline's history. `countUnread` counts both.
  *  - Unread floors (migration 10, src/store/unread-floors.ts): `countUnread` and `list` with
  *    `unreadOnly` read each timeline from the user's floor on (index timeline_entries_posted),
  *    and `countUnread` raises the floors it found higher, so counting costs the timeline entries
@@ -44,7 +46,16 @@ import { sqlite } from '../../sqlite/unavailable.js';
 import type { InboxQuery, InboxStore } from '../port.js';
 import { raisedFloor } from '../unread-floors.js';
 import { prepareEnsureMessage } from './ensure-message.js';
-import { LATE_POST_MS, SEEN_TIMELINE_ENTRY, SEES_TIMELINE_ENTRY, TIMELINE_LISTED, TIMELINE_WINDOWS, timelineWalk, UNREAD_WINDOWS } from './timeline-view.js';
+import {
+  LATE_POST_MS,
+  SEEN_TIMELINE_ENTRY,
+  SEES_TIMELINE_ENTRY,
+  TIMELINE_LISTED,
+  TIMELINE_WINDOWS,
+  type TimelineWalk,
+  timelineWalk,
+  UNREAD_WINDOWS,
+} from './timeline-view.js';
 
 interface InboxRow {
   uid: string;
@@ -139,7 +150,10 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
   // One statement per combination of optional conditions, so every source is a keyset range
   // scan that stops at the page's limit: the user's own entries, and each timeline the user sees
   // (timelineWalk: down the ids, from a little before the user's window, and its late posts apart).
-  const listStatements = new Map<string, { own: SqliteStatement; walk: SqliteStatement; late: SqliteStatement; windows: SqliteStatement }>();
+  const listStatements = new Map<
+    string,
+    { own: SqliteStatement; open: SqliteStatement; late: SqliteStatement; closed: SqliteStatement; windows: SqliteStatement }
+  >();
   const listStatementsOf = (query: InboxQuery) => {
     const key = `${query.since !== undefined}|${query.before !== undefined}|${query.unreadOnly === true}`;
     let statements = listStatements.get(key);
@@ -159,13 +173,14 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
         seen.push('s.read_at IS NULL');
       }
       const windows = query.unreadOnly === true ? UNREAD_WINDOWS : TIMELINE_WINDOWS;
-      const walk = (late: boolean) =>
-        db.prepare<unknown[], unknown>(`WITH ${windows} ${timelineWalk(late)}${seen.map((c) => ` AND ${c}`).join('')} ORDER BY t.message_id DESC LIMIT @limit`);
+      const walk = (kind: TimelineWalk) =>
+        db.prepare<unknown[], unknown>(`${timelineWalk(kind)}${seen.map((c) => ` AND ${c}`).join('')} ORDER BY t.message_id DESC LIMIT @limit`);
       statements = {
         own: db.prepare<unknown[], unknown>(`${SELECT_ITEM} WHERE ${own.join(' AND ')} ORDER BY i.message_id DESC LIMIT @limit`),
-        walk: walk(false),
-        late: walk(true),
-        windows: db.prepare<unknown[], unknown>(`WITH ${windows} SELECT timeline, min(from_at) AS from_at FROM windows GROUP BY timeline`),
+        open: walk('open'),
+        late: walk('late'),
+        closed: walk('closed'),
+        windows: db.prepare<unknown[], unknown>(`WITH ${windows} SELECT timeline, from_at, until_at FROM windows WHERE until_at IS NULL OR until_at > from_at`),
       };
       listStatements.set(key, statements);
     }
@@ -176,10 +191,21 @@ export function createSqliteInboxStore(db: SqliteDatabase, group: GroupCommit = 
     const statements = listStatementsOf(query);
     const params = { uid, since: query.since, before: query.before, limit: query.limit };
     const rows = statements.own.all(params) as Array<InboxRow & { message_id: string }>;
-    for (const window of statements.windows.all({ uid }) as Array<{ timeline: string; from_at: number }>) {
-      // On-time posts were created at most LATE_POST_MS (and a minute of clocks) before they were posted.
-      const walked = { ...params, timeline: window.timeline, low: idPrefixAt(window.from_at - LATE_POST_MS - 60_000) };
-      rows.push(...(statements.walk.all(walked) as typeof rows), ...(statements.late.all(walked) as typeof rows));
+    const periods = new Map<string, Array<[number, number | null]>>();
+    for (const w of statements.windows.all({ uid }) as Array<{ timeline: string; from_at: number; until_at: number | null }>) {
+      periods.set(w.timeline, [...(periods.get(w.timeline) ?? []), [w.from_at, w.until_at]]);
+    }
+    for (const [timeline, spans] of periods) {
+      const from = Math.min(...spans.map(([start]) => start));
+      const ends = spans.map(([, end]) => end);
+      const walked = { ...params, timeline, periods: JSON.stringify(spans), from };
+      if (!ends.includes(null)) {
+        rows.push(...(statements.closed.all({ ...walked, until: Math.max(...(ends as number[])) }) as typeof rows));
+        continue;
+      }
+      // An on-time entry was created at most LATE_POST_MS (and a minute of clocks) before it was posted.
+      const low = idPrefixAt(from - LATE_POST_MS - 60_000);
+      rows.push(...(statements.open.all({ ...walked, low }) as typeof rows), ...(statements.late.all({ ...walked, low }) as typeof rows));
     }
     rows.sort((a, b) => (a.message_id < b.message_id ? 1 : a.message_id > b.message_id ? -1 : 0));
     return rows.slice(0, query.limit);

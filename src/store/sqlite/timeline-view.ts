@@ -45,22 +45,37 @@ export const SEEN_TIMELINE_ENTRY = `SELECT t.message_id, @uid AS uid, m.body, s.
 export const TIMELINE_LISTED = `s.archived_at IS NULL AND m.status != 'recalled'
   AND (t.replaced_by IS NULL OR (w.until_at IS NOT NULL AND t.replaced_at >= w.until_at))`;
 
-/** An entry posted this long after its message was created is `late` (migration 10): a page finds it apart. */
+/** An entry posted this long after its message was created is `late` (migration 11): a page finds it apart. */
 export const LATE_POST_MS = 3_600_000;
 
+/** How a page reads one timeline (timelineWalk). */
+export type TimelineWalk = 'open' | 'late' | 'closed';
+
+const WALK_RANGE: Record<TimelineWalk, { from: string; where: string }> = {
+  // Down the primary key (timeline, message_id) from a little before the first period (@low).
+  open: { from: 'timeline_entries t', where: 't.message_id >= @low' },
+  // The entries posted late below @low, by post time from the first period on.
+  late: { from: 'timeline_entries t INDEXED BY timeline_entries_late', where: 't.late = 1 AND t.posted_at >= @from AND t.message_id < @low' },
+  // Every period closed: the entries posted in them, by post time (what the user saw, however much came since).
+  closed: { from: 'timeline_entries t INDEXED BY timeline_entries_posted', where: 't.posted_at >= @from AND t.posted_at < @until' },
+};
+
 /**
- * The listed entries of one timeline @timeline that @uid sees, newest first by id, walked down
- * the primary key (timeline, message_id) so that a page stops at its @limit: needs `windows`
- * (either CTE) and the keyset conditions the caller appends (on t, s). `late`: the entries posted
- * late (index timeline_entries_late) below @low, else the others from @low up.
+ * The listed entries of one timeline @timeline that @uid sees, newest first by id; the caller
+ * appends the keyset conditions (on t, s) and the order and @limit. @periods: the user's periods
+ * of the timeline as JSON `[[from, until|null], …]` (bound, so not evaluated again per row).
+ * While a period is open, the `open` walk runs down the ids and stops at the page's limit, and the
+ * `late` one adds the entries posted long after their message was created (migration 11); once
+ * every period is closed, `closed` reads the entries posted in them.
  */
-export const timelineWalk = (late: boolean): string => `SELECT t.message_id, @uid AS uid, m.body, s.delivered_at, s.read_at, s.archived_at
-  FROM timeline_entries t ${late ? 'INDEXED BY timeline_entries_late' : ''}
+export const timelineWalk = (walk: TimelineWalk): string => `SELECT t.message_id, @uid AS uid, m.body, s.delivered_at, s.read_at, s.archived_at
+  FROM ${WALK_RANGE[walk].from}
   JOIN messages m ON m.id = t.message_id
   LEFT JOIN timeline_state s ON s.uid = @uid AND s.message_id = t.message_id
-  WHERE t.timeline = @timeline AND ${late ? 't.late = 1 AND t.message_id < @low' : 't.message_id >= @low'}
-    AND EXISTS (SELECT 1 FROM windows w WHERE w.timeline = t.timeline AND ${POSTED_IN_WINDOW}
-      AND (t.replaced_by IS NULL OR (w.until_at IS NOT NULL AND t.replaced_at >= w.until_at)))
+  WHERE t.timeline = @timeline AND ${WALK_RANGE[walk].where}
+    AND EXISTS (SELECT 1 FROM json_each(@periods) p
+      WHERE t.posted_at >= p.value ->> 0 AND (p.value ->> 1 IS NULL OR t.posted_at < p.value ->> 1)
+        AND (t.replaced_by IS NULL OR (p.value ->> 1 IS NOT NULL AND t.replaced_at >= p.value ->> 1)))
     AND s.archived_at IS NULL AND m.status != 'recalled'`;
 
 /** One row when @uid sees the timeline message @id (listed or not). */
