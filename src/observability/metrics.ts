@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProviderStatus } from '../../channels/port.js';
 
 /**
  * Prometheus metrics of one Herald process. Gauges whose value lives elsewhere (queue depths,
@@ -12,16 +13,8 @@ export interface MetricSources {
   providers: () => ProviderSample[];
 }
 
-export interface ProviderSample {
-  channel: string;
-  provider: string;
-  circuit: 'closed' | 'open' | 'half-open';
-  /** Epoch ms until which the provider asked not to be called (Retry-After). */
-  pausedUntil?: number;
-  limit: number;
-  active: number;
-  queued: Record<string, number>;
-}
+/** A provider's gate as a channel reports it (ProviderStatus), named with its channel. */
+export type ProviderSample = ProviderStatus & { channel: string };
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
