@@ -73,6 +73,22 @@ export interface Http2ClientOptions {
   logger?: Logger;
 }
 
+/** The HTTP/2 settings a push channel (APNs, FCM) takes from its options and passes to its client. */
+export type Http2ChannelOptions = Pick<Http2ClientOptions, 'ca' | 'requestTimeoutMs' | 'pingTimeoutMs' | 'logger'>;
+
+/** A channel's client options: its origin, streams in flight and connect target, and the settings it was given. */
+export function channelHttp2Options(origin: string, maxStreams: number, connectTo: HostPort | undefined, options: Http2ChannelOptions): Http2ClientOptions {
+  return {
+    origin,
+    maxStreams,
+    ...(connectTo ? { connectTo } : {}),
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.pingTimeoutMs !== undefined ? { pingTimeoutMs: options.pingTimeoutMs } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  };
+}
+
 export interface Http2Request {
   method?: string;
   path: string;

@@ -34,7 +34,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
 import type { Message } from '../../src/exchange/types.js';
-import { createHttp2Client, type HostPort, type Http2Reply, parseHostPort } from '../http2-session.js';
+import { channelHttp2Options, createHttp2Client, type HostPort, type Http2Reply, parseHostPort } from '../http2-session.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
 import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
@@ -99,15 +99,7 @@ export function createApnsChannel(options: ApnsChannelOptions): ApnsChannel {
     throw new Error('apns: cannot sign a provider token with this key (expected the .p8 EC private key, PEM)', { cause: err });
   }
   const tokens = providerTokens({ key, keyId: options.keyId, teamId: options.teamId, ...(options.now ? { now: options.now } : {}) });
-  const client = createHttp2Client({
-    origin: options.production ? APNS_PRODUCTION_ORIGIN : APNS_SANDBOX_ORIGIN,
-    maxStreams: concurrency,
-    ...(target ? { connectTo: target } : {}),
-    ...(options.ca !== undefined ? { ca: options.ca } : {}),
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    ...(options.pingTimeoutMs !== undefined ? { pingTimeoutMs: options.pingTimeoutMs } : {}),
-    ...(logger ? { logger } : {}),
-  });
+  const client = createHttp2Client(channelHttp2Options(options.production ? APNS_PRODUCTION_ORIGIN : APNS_SANDBOX_ORIGIN, concurrency, target, options));
   const sends = trackSends('apns');
   const gate = createProviderGate({
     provider: 'apns',

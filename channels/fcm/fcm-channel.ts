@@ -30,7 +30,7 @@
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { mapLimit } from '../../src/concurrency.js';
-import { createHttp2Client, type Http2Reply, parseHostPort } from '../http2-session.js';
+import { channelHttp2Options, createHttp2Client, type Http2Reply, parseHostPort } from '../http2-session.js';
 import { type Channel, type Delivery, type DeliveryResult, type ProviderStatus, reportingEach } from '../port.js';
 import { type CircuitSettings, createProviderGate } from '../provider-gate.js';
 import { trackSends } from '../send-tracker.js';
@@ -83,15 +83,7 @@ export function createFcmChannel(options: FcmChannelOptions): FcmChannel {
       throw err;
     }),
   );
-  const client = createHttp2Client({
-    origin: FCM_ORIGIN,
-    maxStreams: concurrency,
-    ...(target ? { connectTo: target } : {}),
-    ...(options.ca !== undefined ? { ca: options.ca } : {}),
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    ...(options.pingTimeoutMs !== undefined ? { pingTimeoutMs: options.pingTimeoutMs } : {}),
-    ...(logger ? { logger } : {}),
-  });
+  const client = createHttp2Client(channelHttp2Options(FCM_ORIGIN, concurrency, target, options));
   const path = `/v1/projects/${encodeURIComponent(account.projectId)}/messages:send`;
   const sends = trackSends('fcm');
   const gate = createProviderGate({
