@@ -98,6 +98,8 @@ module.exports = {
         // Exception: the limiters' store (rate limits and caps) chooses Redis or memory itself from
         // HERALD_REDIS_URL; it is rate-limiter-flexible's storage, infrastructure rather than a port.
         '^src/limits/limiter-store\\.ts$',
+        // The one way those adapters open an ioredis client (src/redis-client.ts).
+        '^src/redis-client\\.ts$',
       ],
       'The Redis client stays in the Redis adapters (and the listed exception).',
     ),

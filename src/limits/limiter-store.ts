@@ -10,9 +10,10 @@
  * twin, so a cluster of N processes then allows at most N times each limit, and a warning is
  * logged (at most once per 30 s). Counting returns to Redis as soon as it answers again.
  */
-import { Redis } from 'ioredis';
+
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/log.js';
+import { createRedisClient, redisHost } from '../redis-client.js';
 
 /** One counter: `points` per `durationSeconds` window per key. */
 export interface Limiter {
@@ -55,15 +56,13 @@ export async function createLimiterStore(options: LimiterStoreOptions): Promise<
   }
 
   const url = options.redisUrl;
-  const redis = new Redis(url, {
-    commandTimeout: options.commandTimeoutMs ?? 500,
+  // Fail at once while disconnected instead of queueing: the in-memory twin counts meanwhile.
+  const redis = createRedisClient(url, {
+    name: 'herald-limits',
+    commandTimeoutMs: options.commandTimeoutMs ?? 500,
     maxRetriesPerRequest: 1,
-    // Fail at once while disconnected instead of queueing: the in-memory twin counts meanwhile.
-    enableOfflineQueue: false,
-    connectionName: 'herald-limits',
+    failWhileDisconnected: true,
   });
-  // Failures surface through the commands that fail (and the warning below).
-  redis.on('error', () => {});
   // Never the URL itself in logs: it may carry a password.
   const where = redisHost(url);
   let warnedAt = 0;
@@ -109,12 +108,4 @@ export async function createLimiterStore(options: LimiterStoreOptions): Promise<
       redis.disconnect();
     },
   };
-}
-
-function redisHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '(unparsable URL)';
-  }
 }

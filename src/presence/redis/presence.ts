@@ -20,7 +20,7 @@
  *  - Redis failures reject with `PresenceUnavailableError` (cause attached); commands wait at
  *    most `commandTimeoutMs`. One Redis (or a primary), not Redis Cluster: the pipeline spans slots.
  */
-import { Redis } from 'ioredis';
+import { createRedisClient, redisHost } from '../../redis-client.js';
 import type { Presence } from '../port.js';
 
 export class PresenceUnavailableError extends Error {
@@ -57,20 +57,13 @@ interface PresenceScripts {
 
 export function createRedisPresence(options: RedisPresenceOptions): Presence {
   const prefix = options.prefix ?? 'herald:presence';
-  const redis = new Redis(options.url, {
-    commandTimeout: options.commandTimeoutMs ?? 2_000,
-    maxRetriesPerRequest: 2,
-    connectionName: 'herald-presence',
-  });
-  // Connection errors surface through the commands that fail; without a listener ioredis would
-  // print every reconnect attempt as an unhandled error event.
-  redis.on('error', () => {});
+  const redis = createRedisClient(options.url, { name: 'herald-presence', commandTimeoutMs: options.commandTimeoutMs ?? 2_000, maxRetriesPerRequest: 2 });
   redis.defineCommand('heraldPresenceTouch', { numberOfKeys: 1, lua: TOUCH });
   const scripts = redis as unknown as PresenceScripts;
   const key = (uid: string): string => `${prefix}:${uid}`;
 
   const unavailable = (what: string, err: unknown): PresenceUnavailableError =>
-    new PresenceUnavailableError(`presence ${what} failed: Redis at ${options.url} did not answer`, { cause: err });
+    new PresenceUnavailableError(`presence ${what} failed: Redis at ${redisHost(options.url)} did not answer`, { cause: err });
 
   return {
     async touch(uid, holder, ttlMs) {

@@ -5,7 +5,7 @@
  * Redis failures reject with TicketLedgerUnavailableError; a command waits at most
  * `commandTimeoutMs`.
  */
-import { Redis } from 'ioredis';
+import { createRedisClient, redisHost } from '../../redis-client.js';
 import { type TicketLedger, TicketLedgerUnavailableError } from '../port.js';
 
 export interface RedisTicketLedgerOptions {
@@ -21,20 +21,14 @@ const SKEW_MARGIN_MS = 30_000;
 
 export function createRedisTicketLedger(options: RedisTicketLedgerOptions): TicketLedger {
   const prefix = options.prefix ?? 'herald:tickets';
-  const redis = new Redis(options.url, {
-    commandTimeout: options.commandTimeoutMs ?? 2_000,
-    maxRetriesPerRequest: 2,
-    connectionName: 'herald-tickets',
-  });
-  // Connection errors surface through the commands that fail.
-  redis.on('error', () => {});
+  const redis = createRedisClient(options.url, { name: 'herald-tickets', commandTimeoutMs: options.commandTimeoutMs ?? 2_000, maxRetriesPerRequest: 2 });
   return {
     async claim(jti, expiresAtMs) {
       const ttl = Math.max(1, Math.ceil(expiresAtMs - Date.now())) + SKEW_MARGIN_MS;
       try {
         return (await redis.set(`${prefix}:${jti}`, '1', 'PX', ttl, 'NX')) === 'OK';
       } catch (err) {
-        throw new TicketLedgerUnavailableError(`ticket ledger: Redis at ${options.url} did not answer`, { cause: err });
+        throw new TicketLedgerUnavailableError(`ticket ledger: Redis at ${redisHost(options.url)} did not answer`, { cause: err });
       }
     },
     async close() {
