@@ -157,16 +157,18 @@ async function natsRelay(): Promise<{ url: string; cut(): Promise<void>; restore
 describe('NATS bus specifics', { timeout: 60_000 }, () => {
   afterEach(closeOpened);
 
-  it('rejects with BusUnavailableError, cause attached, when NATS is not reachable', async () => {
+  it('rejects with BusUnavailableError, cause attached, naming the server without its credentials, when NATS is not reachable', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {
         const { port } = s.address() as net.AddressInfo;
         s.close(() => resolve(port));
       });
     });
-    await assert.rejects(createNatsBus({ servers: `nats://127.0.0.1:${closedPort}`, connectTimeoutMs: 1_000 }), (err: unknown) => {
+    await assert.rejects(createNatsBus({ servers: `nats://herald:hunter2@127.0.0.1:${closedPort}`, connectTimeoutMs: 1_000 }), (err: unknown) => {
       assert.ok(err instanceof BusUnavailableError, `got ${String(err)}`);
       assert.ok(err.cause !== undefined, 'the NATS error is kept as cause');
+      assert.match(err.message, new RegExp(`at 127\\.0\\.0\\.1:${closedPort}`), 'names the server');
+      assert.doesNotMatch(err.message, /hunter2|herald:/, 'never its credentials');
       return true;
     });
   });

@@ -89,7 +89,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       noAsyncTraces: true,
     });
   } catch (err) {
-    throw new BusUnavailableError(`cannot connect to NATS at ${options.servers}`, { cause: err });
+    throw new BusUnavailableError(`cannot connect to NATS at ${serverNames(options.servers)}`, { cause: err });
   }
   try {
     jsm = await nc.jetstreamManager({ timeout: publishTimeoutMs });
@@ -97,7 +97,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
     await ensureStreams(jsm, defs, limits);
   } catch (err) {
     await nc.close().catch(() => {});
-    throw new BusUnavailableError(`JetStream at ${options.servers} is not usable for streams ${prefix}_*`, { cause: err });
+    throw new BusUnavailableError(`JetStream at ${serverNames(options.servers)} is not usable for streams ${prefix}_*`, { cause: err });
   }
 
   let connected = true;
@@ -277,3 +277,15 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
     refreshDepths,
   };
 }
+
+/** The servers of HERALD_NATS_URL as errors may name them: `host:port`, without user or password. */
+export const serverNames = (servers: string): string =>
+  servers
+    .split(',')
+    .map((server) =>
+      server
+        .trim()
+        .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+        .replace(/^[^@/]*@/, ''),
+    )
+    .join(',');
