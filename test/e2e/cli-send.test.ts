@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mintToken } from '../../src/auth/tokens.js';
+import { closedPort } from '../helpers/closed-port.js';
 import { startChild } from '../helpers/herald.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,13 +48,6 @@ function herald(args: string[], env: Record<string, string>): Promise<Run> {
 }
 
 /** A port nothing listens on: one the OS just handed out and took back. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('herald send | multicast | broadcast', () => {
   let h: Awaited<ReturnType<typeof startChild>>;

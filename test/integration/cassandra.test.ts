@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import cassandra from 'cassandra-driver';
 import { v7 as uuidv7 } from 'uuid';
@@ -35,6 +34,7 @@ import { makeMessage, walkReachable } from '../contract/contract-helpers.js';
 import { recipientsContract } from '../contract/recipients.contract.js';
 import { type StoresHarness, storesContract } from '../contract/stores.contract.js';
 import { timelinesContract } from '../contract/timelines.contract.js';
+import { closedPort } from '../helpers/closed-port.js';
 import { servicesEnv } from '../helpers/services.js';
 
 const env = servicesEnv();
@@ -100,15 +100,6 @@ async function freshStores(): Promise<StoresHarness> {
 storesContract('cassandra', freshStores);
 timelinesContract('cassandra', freshStores);
 recipientsContract('cassandra', freshStores);
-
-/** A port nothing listens on: bound, read, released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('Cassandra stores beyond the contract', () => {
   it('migrateCassandra is idempotent and creates every store table', async () => {

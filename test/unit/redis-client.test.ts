@@ -4,19 +4,11 @@
  * 127.0.0.1) says the host and port, never the password (their errors reach logs).
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import { createRedisPresence } from '../../src/presence/redis/presence.js';
 import { redisHost } from '../../src/redis-client.js';
 import { createRedisTicketLedger } from '../../src/ticket-ledger/redis/ledger.js';
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort } from '../helpers/closed-port.js';
 
 describe('Redis clients', () => {
   it('redisHost keeps the host and port of a URL, never its credentials', () => {

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import twilio from 'twilio';
@@ -20,6 +19,7 @@ import type { Message } from '../../../src/exchange/types.js';
 import { parseRetryAfter } from '../../../src/retry.js';
 import { testCertificate } from '../../fakes/tls.js';
 import { newSid, startTwilioFake, type TwilioFake } from '../../fakes/twilio.js';
+import { closedPort } from '../../helpers/closed-port.js';
 import { channelTestMessage } from '../../helpers/messages.js';
 
 const FROM = '+15005550006';
@@ -42,13 +42,6 @@ const delivery = (msg: Message, phone: string | undefined, attempt = 1, uid = `u
 });
 
 /** A port nothing listens on: bound, read, closed. */
-const closedPort = async (): Promise<number> => {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-};
 
 describe('sms channel against the Twilio fake', () => {
   let fake: TwilioFake;
